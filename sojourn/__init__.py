@@ -1,0 +1,1 @@
+"""Sojourn: customer journeys as durable Temporal workflows."""

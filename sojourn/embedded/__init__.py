@@ -1,0 +1,1 @@
+"""The embedded stack: Postgres, Temporal dev server and SMTP sink from wheels, no system packages."""

@@ -1,0 +1,138 @@
+"""Database tables (SQLModel on asyncpg). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(nullable: bool = False, default: bool = True) -> Any:
+    return Field(
+        default_factory=utcnow if default else None,
+        sa_column=Column(
+            DateTime(timezone=True), nullable=nullable,
+            server_default=text("now()") if default else None,
+        ),
+    )
+
+
+def _json(default: Any) -> Any:
+    return Field(
+        default_factory=lambda: type(default)(),
+        sa_column=Column(JSONB, nullable=False, server_default=text(f"'{'{}' if isinstance(default, dict) else '[]'}'::jsonb")),
+    )
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    external_id: str = Field(max_length=255, unique=True)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    time_zone: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Journey(SQLModel, table=True):
+    __tablename__ = "journeys"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    status: str = Field(default="draft", max_length=16)  # draft | active | paused | archived
+    latest_version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class JourneyVersion(SQLModel, table=True):
+    """An immutable version of a journey's definition; runs pin the one they started on."""
+
+    __tablename__ = "journey_versions"
+    __table_args__ = (UniqueConstraint("journey_id", "version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    journey_id: str = Field(foreign_key="journeys.id", max_length=64)
+    version: int
+    definition: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+
+
+class JourneyRun(SQLModel, table=True):
+    """One enrollment of a contact in a journey; its live state is the Temporal workflow."""
+
+    __tablename__ = "journey_runs"
+    __table_args__ = (Index("ix_journey_runs_contact", "contact_id"),)
+
+    workflow_id: str = Field(primary_key=True, max_length=400)
+    journey_id: str = Field(foreign_key="journeys.id", max_length=64, index=True)
+    version: int
+    contact_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    run_id: str | None = Field(default=None, max_length=64)
+    enrolled_at: datetime = _ts()
+
+
+class Message(SQLModel, table=True):
+    """A message the journey sent, keyed for exactly-once by (workflow, node, visit)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_contact", "contact_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    idempotency_key: str = Field(max_length=500, unique=True)
+    workflow_id: str = Field(max_length=400, index=True)
+    journey_id: str = Field(max_length=64)
+    journey_version: int
+    node_id: str = Field(max_length=64)
+    contact_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    channel: str = Field(default="email", max_length=16)
+    recipient: str = Field(max_length=320)
+    subject: str | None = None
+    message_id_header: str = Field(max_length=400, unique=True)
+    links: list[str] = _json([])
+    status: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    error: str | None = None
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class EngagementEvent(SQLModel, table=True):
+    """An open, click, delivery, bounce or complaint, from the pixel, a tracked link or a webhook."""
+
+    __tablename__ = "engagement_events"
+    __table_args__ = (Index("ix_engagement_message_type", "message_id", "type"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    message_id: uuid.UUID = Field(foreign_key="messages.id")
+    type: str = Field(max_length=16)  # delivered | opened | clicked | bounced | complained
+    url: str | None = None
+    source: str = Field(max_length=16)  # pixel | link | webhook
+    occurred_at: datetime = _ts()
+    received_at: datetime = _ts()
+
+
+class MailboxMessage(SQLModel, table=True):
+    """Everything the embedded SMTP sink received (development and tests only)."""
+
+    __tablename__ = "dev_mailbox"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    received_at: datetime = _ts()
+    mail_from: str
+    rcpt_to: list[str] = _json([])
+    subject: str | None = None
+    message_id: str | None = Field(default=None, index=True)
+    raw: str

@@ -1,0 +1,54 @@
+"""Every knob is an environment variable with an embedded default."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Path(".sojourn")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5433/sojourn"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "sojourn"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_use_tls: bool = False  # implicit TLS, usually port 465
+    smtp_start_tls: bool = False
+    smtp_timeout: float = 10.0
+    mail_from: str = "Sojourn <journeys@sojourn.local>"
+    message_id_domain: str = "sojourn.local"
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sojourn-dev-key"])
+    tracking_secret: str = "dev-tracking-secret-change-me"
+    webhook_secret: str = "dev-webhook-secret-change-me"
+    max_body_bytes: int = 1_000_000
+    dev_mailbox_enabled: bool = True
+
+    temporal_ui_port: int = 8233
+    postgres_port: int = 5433
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
