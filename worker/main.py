@@ -1,0 +1,74 @@
+"""Builds and runs the worker: journey workflows plus the activities they call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.email import AfterAccepted, EmailActivities
+from activities.smtp_pool import SmtpPool
+from sojourn.db import create_engine
+from sojourn.settings import Settings, get_settings
+from workflows.journey import JourneyWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = [JourneyWorkflow]
+
+
+@asynccontextmanager
+async def journey_worker(
+    client: Client,
+    engine: AsyncEngine,
+    settings: Settings,
+    task_queue: str | None = None,
+    after_accepted: AfterAccepted | None = None,
+    **worker_options,
+) -> AsyncIterator[Worker]:
+    """A running worker for `task_queue`; stops (finishing in-flight tasks) on exit."""
+    smtp = SmtpPool(settings)
+    email = EmailActivities(engine, smtp, settings, after_accepted=after_accepted)
+    worker = Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[email.send_email],
+        **worker_options,
+    )
+    try:
+        async with worker:
+            yield worker
+    finally:
+        await smtp.close()
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+
+async def serve(settings: Settings) -> None:
+    client = await connect(settings)
+    engine = create_engine(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with journey_worker(client, engine, settings):
+            log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        await engine.dispose()
+
+
+def run() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(get_settings()))

@@ -1,0 +1,1 @@
+"""Deterministic workflows: they orchestrate, activities do the I/O."""
