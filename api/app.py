@@ -1,0 +1,49 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from temporalio.client import Client
+
+from api import errors
+from api.deps import require_api_key
+from api.limits import BodySizeLimit
+from api.routers import contacts, dev, health, journeys, runs, tracking, webhooks
+from sojourn.db import create_engine, session_factory
+from sojourn.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    """Build the app; `temporal` lets tests hand in the client of their own test server."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = create_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.temporal = temporal or await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Sojourn",
+        version="0.1.0",
+        description="Customer journeys as durable, exactly-once Temporal workflows.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    authenticated = [Depends(require_api_key)]
+    for router in (contacts.router, journeys.router, journeys.schema_router, runs.router, dev.router):
+        app.include_router(router, dependencies=authenticated)
+    app.include_router(webhooks.router)  # authenticated by its HMAC signature
+    app.include_router(tracking.router)
+    app.include_router(health.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,70 @@
+"""One JSON error shape for every failure: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sojourn.journeys import JourneyConflict, JourneyNotFound
+from sojourn.validation import DefinitionError
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def conflict(message: str) -> ApiError:
+    return ApiError(409, "conflict", message)
+
+
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def _respond(status: int, code: str, message: str, details: list[Any] | None = None, headers=None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def _location(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _respond(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(JourneyNotFound)
+    async def _journey_not_found(_: Request, exc: JourneyNotFound) -> JSONResponse:
+        return _respond(404, "not_found", f"journey '{exc}' not found")
+
+    @app.exception_handler(JourneyConflict)
+    async def _journey_conflict(_: Request, exc: JourneyConflict) -> JSONResponse:
+        return _respond(409, "conflict", str(exc))
+
+    @app.exception_handler(DefinitionError)
+    async def _definition_error(_: Request, exc: DefinitionError) -> JSONResponse:
+        problems = [p.model_dump() for p in exc.problems]
+        return _respond(422, "invalid_definition", f"the journey definition has {len(problems)} problem(s)", problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": _location(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        return _respond(422, "validation_error", summary or "invalid request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return _respond(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))

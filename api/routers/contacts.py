@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from api.deps import SessionDep
+from api.errors import not_found
+from api.schemas import ContactIn, ContactOut, Page
+from sojourn.models import Contact, utcnow
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+
+@router.put("/{external_id}", response_model=ContactOut, responses={201: {"model": ContactOut}})
+async def upsert_contact(external_id: str, body: ContactIn, session: SessionDep, response: Response) -> Contact:
+    """Create the contact, or update the fields given and merge the attributes."""
+    contact = (await session.execute(
+        select(Contact).where(Contact.external_id == external_id).with_for_update())).scalar_one_or_none()
+    if contact is None:
+        contact = Contact(external_id=external_id)
+        response.status_code = 201
+    for field in body.model_fields_set - {"attributes"}:
+        setattr(contact, field, getattr(body, field))
+    contact.attributes = {**contact.attributes, **body.attributes}
+    contact.updated_at = utcnow()
+    session.add(contact)
+    await session.commit()
+    return contact
+
+
+@router.get("/{external_id}", response_model=ContactOut)
+async def get_contact(external_id: str, session: SessionDep) -> Contact:
+    contact = (await session.execute(select(Contact).where(Contact.external_id == external_id))).scalar_one_or_none()
+    if contact is None:
+        raise not_found(f"contact '{external_id}'")
+    return contact
+
+
+@router.get("", response_model=Page[ContactOut])
+async def list_contacts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                        cursor: str | None = None) -> dict:
+    query = select(Contact).order_by(Contact.external_id).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(Contact.external_id > cursor)
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    return {"items": rows[:limit], "next_cursor": rows[limit - 1].external_id if more else None}

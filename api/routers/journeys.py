@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.schemas import (EnrollRequest, EnrollResponse, JourneyCreate, JourneyOut, JourneyUpdate,
+                         JourneyVersionOut, Page)
+from sojourn import journeys
+from sojourn.definition import JourneyDefinition
+from sojourn.models import Journey
+
+router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
+schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"])
+
+
+def _out(journey: Journey, definition: dict | None = None) -> JourneyOut:
+    return JourneyOut(**journey.model_dump(), definition=definition)
+
+
+@schema_router.get("/journey")
+async def journey_schema() -> dict:
+    """The JSON Schema of a journey definition."""
+    return JourneyDefinition.model_json_schema(by_alias=True)
+
+
+@router.post("", status_code=201, response_model=JourneyOut)
+async def create_journey(body: JourneyCreate, session: SessionDep) -> JourneyOut:
+    """Create a journey as a draft, with its definition as version 1."""
+    journey = await journeys.create_journey(session, body.id, body.definition)
+    return _out(journey, (await journeys.get_version(session, journey.id, 1)).definition)
+
+
+@router.put("/{journey_id}", response_model=JourneyOut)
+async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep) -> JourneyOut:
+    """Store a new immutable version; running contacts keep the version they started on."""
+    journey = await journeys.add_version(session, journey_id, body.definition)
+    return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
+
+
+@router.get("/{journey_id}", response_model=JourneyOut)
+async def get_journey(journey_id: str, session: SessionDep) -> JourneyOut:
+    journey = await journeys.get_journey(session, journey_id)
+    return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
+
+
+@router.get("", response_model=Page[JourneyOut])
+async def list_journeys(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                        cursor: str | None = None) -> dict:
+    query = select(Journey).order_by(Journey.id).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(Journey.id > cursor)
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    return {"items": [_out(j) for j in rows[:limit]], "next_cursor": rows[limit - 1].id if more else None}
+
+
+@router.get("/{journey_id}/versions/{version}", response_model=JourneyVersionOut)
+async def get_version(journey_id: str, version: int, session: SessionDep) -> JourneyVersionOut:
+    row = await journeys.get_version(session, journey_id, version)
+    return JourneyVersionOut(journey_id=row.journey_id, version=row.version, definition=row.definition,
+                             created_at=row.created_at)
+
+
+async def _change(journey_id: str, action: str, session) -> JourneyOut:
+    return _out(await journeys.change_status(session, journey_id, action))
+
+
+@router.post("/{journey_id}/activate", response_model=JourneyOut)
+async def activate(journey_id: str, session: SessionDep) -> JourneyOut:
+    """Open enrollment; new runs take the newest version."""
+    return await _change(journey_id, "activate", session)
+
+
+@router.post("/{journey_id}/pause", response_model=JourneyOut)
+async def pause(journey_id: str, session: SessionDep) -> JourneyOut:
+    """Close enrollment; contacts already in the journey go on."""
+    return await _change(journey_id, "pause", session)
+
+
+@router.post("/{journey_id}/archive", response_model=JourneyOut)
+async def archive(journey_id: str, session: SessionDep) -> JourneyOut:
+    """Retire the journey for good."""
+    return await _change(journey_id, "archive", session)
+
+
+@router.post("/{journey_id}/enrollments", response_model=EnrollResponse)
+async def enroll(journey_id: str, body: EnrollRequest, session: SessionDep, client: TemporalDep,
+                 settings: SettingsDep) -> EnrollResponse:
+    """Enroll up to 1,000 contacts; a contact already in this journey keeps its existing run."""
+    version, results = await journeys.enroll(session, client, settings.task_queue, journey_id, body.contacts)
+    return EnrollResponse(journey_id=journey_id, version=version, results=[r.__dict__ for r in results])

@@ -1,0 +1,43 @@
+"""Provider engagement webhooks, authenticated by an HMAC signature of the raw body."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from fastapi.exceptions import RequestValidationError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError
+from api.schemas import WebhookBatch, WebhookResponse, WebhookResult
+from sojourn import engagement
+from sojourn.tokens import verify_webhook_signature
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+SIGNATURE_HEADER = "X-Sojourn-Signature"
+
+
+@router.post("/engagement", response_model=WebhookResponse,
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": WebhookBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+async def engagement_webhook(request: Request, session: SessionDep, client: TemporalDep,
+                             settings: SettingsDep) -> WebhookResponse:
+    """Delivered / opened / clicked / bounced / complained events, signed with
+    `X-Sojourn-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook secret>`."""
+    body = await request.body()
+    if not verify_webhook_signature(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
+        raise ApiError(401, "invalid_signature", f"missing or invalid {SIGNATURE_HEADER} header")
+    try:
+        batch = WebhookBatch.model_validate_json(body)
+    except ValidationError as err:
+        raise RequestValidationError(err.errors()) from err
+    results = []
+    for index, event in enumerate(batch.events):
+        message = await engagement.find_message(session, event.message_id)
+        if message is None:
+            results.append(WebhookResult(index=index, status="unknown_message"))
+            continue
+        await engagement.record(session, client, message, event.type, source="webhook", url=event.url,
+                                occurred_at=event.timestamp)
+        results.append(WebhookResult(index=index, status="recorded"))
+    return WebhookResponse(results=results)

@@ -1,0 +1,172 @@
+"""Journeys and their immutable versions, status changes, and enrolling contacts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from sojourn import search_attributes as sa
+from sojourn.contracts import JourneyInput, journey_workflow_id
+from sojourn.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
+from sojourn.validation import validate_definition
+
+# Allowed status changes; `archived` is final.
+TRANSITIONS = {
+    "activate": ({"draft", "paused"}, "active"),
+    "pause": ({"active"}, "paused"),
+    "archive": ({"draft", "active", "paused"}, "archived"),
+}
+
+START_CONCURRENCY = 50
+
+
+class JourneyConflict(Exception):
+    pass
+
+
+class JourneyNotFound(Exception):
+    pass
+
+
+async def get_journey(session: AsyncSession, journey_id: str) -> Journey:
+    journey = await session.get(Journey, journey_id)
+    if journey is None:
+        raise JourneyNotFound(journey_id)
+    return journey
+
+
+async def get_version(session: AsyncSession, journey_id: str, version: int) -> JourneyVersion:
+    row = (await session.execute(select(JourneyVersion).where(
+        JourneyVersion.journey_id == journey_id, JourneyVersion.version == version))).scalar_one_or_none()
+    if row is None:
+        raise JourneyNotFound(f"{journey_id} version {version}")
+    return row
+
+
+async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict) -> Journey:
+    definition = validate_definition(raw_definition)
+    if await session.get(Journey, journey_id) is not None:
+        raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
+    journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
+    session.add(journey)
+    await session.flush()
+    session.add(JourneyVersion(journey_id=journey_id, version=1, definition=_stored(definition)))
+    await session.commit()
+    return journey
+
+
+async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict) -> Journey:
+    definition = validate_definition(raw_definition)
+    journey = await get_journey(session, journey_id)
+    if journey.status == "archived":
+        raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")
+    # Row lock: two concurrent updates must not both claim the same version number.
+    await session.refresh(journey, with_for_update=True)
+    journey.latest_version += 1
+    journey.name = definition.name
+    journey.updated_at = utcnow()
+    session.add(JourneyVersion(journey_id=journey_id, version=journey.latest_version, definition=_stored(definition)))
+    await session.commit()
+    return journey
+
+
+async def change_status(session: AsyncSession, journey_id: str, action: str) -> Journey:
+    journey = await get_journey(session, journey_id)
+    allowed_from, target = TRANSITIONS[action]
+    if journey.status == target:
+        return journey
+    if journey.status not in allowed_from:
+        raise JourneyConflict(f"cannot {action} a journey that is {journey.status}")
+    journey.status = target
+    journey.updated_at = utcnow()
+    await session.commit()
+    return journey
+
+
+def _stored(definition) -> dict:
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@dataclass
+class Enrollment:
+    contact: str
+    status: str  # started | existing | not_found | failed
+    workflow_id: str | None = None
+    run_id: str | None = None
+    version: int | None = None
+    error: str | None = None
+
+
+async def enroll(session: AsyncSession, client: Client, task_queue: str, journey_id: str,
+                 external_ids: list[str]) -> tuple[int, list[Enrollment]]:
+    """Start one run per contact; a contact already enrolled keeps its run (and its version)."""
+    journey = await get_journey(session, journey_id)
+    if journey.status != "active":
+        raise JourneyConflict(f"journey '{journey_id}' is {journey.status}; activate it before enrolling")
+    version = await get_version(session, journey_id, journey.latest_version)
+    wanted = list(dict.fromkeys(external_ids))
+    contacts = {c.external_id: c for c in (await session.execute(
+        select(Contact).where(Contact.external_id.in_(wanted)))).scalars()}
+
+    rows = [dict(workflow_id=journey_workflow_id(journey_id, ext), journey_id=journey_id,
+                 version=version.version, contact_id=contacts[ext].id) for ext in wanted if ext in contacts]
+    claimed: set[str] = set()
+    if rows:
+        result = await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing()
+                                    .returning(JourneyRun.workflow_id))
+        claimed = set(result.scalars())
+        await session.commit()
+    previous = {r.workflow_id: r for r in (await session.execute(select(JourneyRun).where(
+        JourneyRun.workflow_id.in_([r["workflow_id"] for r in rows])))).scalars()}
+
+    definitions = {version.version: version.definition}
+    for pinned in {r.version for r in previous.values()} - set(definitions):
+        definitions[pinned] = (await get_version(session, journey_id, pinned)).definition
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def one(ext: str) -> Enrollment:
+        contact = contacts.get(ext)
+        if contact is None:
+            return Enrollment(contact=ext, status="not_found", error="no contact with this external id")
+        wf_id = journey_workflow_id(journey_id, ext)
+        run = previous[wf_id]
+        if wf_id not in claimed and run.run_id is not None:
+            return Enrollment(ext, "existing", wf_id, run.run_id, run.version)
+        async with gate:
+            try:
+                handle = await client.start_workflow(
+                    "JourneyWorkflow",
+                    JourneyInput(journey_id=journey_id, version=run.version, contact_id=contact.id,
+                                 contact_external_id=ext, definition=definitions[run.version]),
+                    id=wf_id,
+                    task_queue=task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=TypedSearchAttributes([
+                        sa.JOURNEY_ID.value_set(journey_id),
+                        sa.JOURNEY_VERSION.value_set(run.version),
+                        sa.CONTACT_ID.value_set(ext),
+                        sa.JOURNEY_STATUS.value_set("active"),
+                    ]),
+                )
+            except WorkflowAlreadyStartedError as err:
+                return Enrollment(ext, "existing", wf_id, err.run_id, run.version)
+            except Exception as err:  # reported per contact; the others still enroll
+                return Enrollment(ext, "failed", wf_id, None, run.version, error=str(err))
+        status = "started" if wf_id in claimed else "existing"
+        return Enrollment(ext, status, wf_id, handle.result_run_id, run.version)
+
+    results = await asyncio.gather(*(one(ext) for ext in wanted))
+    started = {r.workflow_id: r.run_id for r in results if r.run_id and r.workflow_id in claimed}
+    for wf_id, run_id in started.items():
+        await session.execute(update(JourneyRun).where(JourneyRun.workflow_id == wf_id).values(run_id=run_id))
+    await session.commit()
+    by_id = {r.contact: r for r in results}
+    return version.version, [by_id[ext] for ext in dict.fromkeys(external_ids)]
