@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn import search_attributes as sa
@@ -150,10 +150,10 @@ async def enroll(session: AsyncSession, client: Client, task_queue: str, journey
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     search_attributes=TypedSearchAttributes([
-                        sa.JOURNEY_ID.value_set(journey_id),
-                        sa.JOURNEY_VERSION.value_set(run.version),
-                        sa.CONTACT_ID.value_set(ext),
-                        sa.JOURNEY_STATUS.value_set("active"),
+                        SearchAttributePair(sa.JOURNEY_ID, journey_id),
+                        SearchAttributePair(sa.JOURNEY_VERSION, run.version),
+                        SearchAttributePair(sa.CONTACT_ID, ext),
+                        SearchAttributePair(sa.JOURNEY_STATUS, "active"),
                     ]),
                 )
             except WorkflowAlreadyStartedError as err:

@@ -21,7 +21,7 @@ _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "P
 @router.get("/o/{token}", response_class=Response, responses={200: {"content": {"image/gif": {}}}})
 async def open_pixel(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> Response:
     parsed = parse_tracking_token(token, settings.tracking_secret)
-    if parsed is None or parsed[0] != "o":
+    if parsed is None or parsed[0] != "opened":
         raise not_found("tracking token")
     message = await engagement.find_message(session, parsed[1])
     if message is None:
@@ -33,7 +33,7 @@ async def open_pixel(token: str, session: SessionDep, client: TemporalDep, setti
 @router.get("/c/{token}", response_class=RedirectResponse, status_code=302)
 async def click(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> RedirectResponse:
     parsed = parse_tracking_token(token, settings.tracking_secret)
-    if parsed is None or parsed[0] != "c":
+    if parsed is None or parsed[0] != "clicked":
         raise not_found("tracking token")
     _, message_id, index = parsed
     message = await engagement.find_message(session, message_id)

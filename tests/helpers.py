@@ -1,0 +1,93 @@
+"""Journey definitions and HTTP helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import timedelta
+
+import httpx
+
+from sojourn.mailbox import list_mailbox
+from sojourn.tokens import webhook_signature
+
+EVENT_URL = "https://shop.example/mothers-day"
+FEEDBACK_URL = "https://shop.example/feedback"
+
+
+def mothers_day(name: str = "Mother's Day") -> dict:
+    """Scenario 1 with relative waits (the test moves each run's clock)."""
+    return {
+        "name": name,
+        "nodes": [
+            {"id": "preview", "type": "send", "subject": "Preview: our Mother's Day event starts May 1",
+             "html": f'<p>Hi {{{{ first_name | default("friend") }}}}, <a href="{EVENT_URL}">see the event</a></p>',
+             "text": "The event starts May 1.", "next": "wait_2d"},
+            {"id": "wait_2d", "type": "wait", "duration": "2d", "next": "opened_preview"},
+            {"id": "opened_preview", "type": "branch", "condition": {"opened": "preview"},
+             "then": "started", "else": "reminder"},
+            {"id": "reminder", "type": "send", "subject": "{{ first_name }}, our Mother's Day event starts soon",
+             "html": f'<p>Dear %name%, <a href="{EVENT_URL}">the event</a> starts May 1.</p>', "next": "end"},
+            {"id": "started", "type": "send", "subject": "The event has started",
+             "html": f'<p><a href="{EVENT_URL}">Shop now</a></p>', "next": "wait_5d"},
+            {"id": "wait_5d", "type": "wait", "duration": "P5D", "next": "opened_started"},
+            {"id": "opened_started", "type": "branch", "condition": {"opened": "started"},
+             "then": "last_days", "else": "end"},
+            {"id": "last_days", "type": "send", "subject": "Last days: the event ends soon",
+             "html": f'<p><a href="{EVENT_URL}">Last chance</a></p>', "next": "wait_3d"},
+            {"id": "wait_3d", "type": "wait", "duration": "72h", "next": "thanks"},
+            {"id": "thanks", "type": "send", "subject": "Thank you",
+             "html": f'<p>Tell us how it went: <a href="{FEEDBACK_URL}">feedback form</a> '
+                     "and earn a discount code.</p>", "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+    }
+
+
+async def create_active_journey(api: httpx.AsyncClient, journey_id: str, definition: dict) -> dict:
+    created = await api.post("/v1/journeys", json={"id": journey_id, "definition": definition})
+    assert created.status_code == 201, created.text
+    activated = await api.post(f"/v1/journeys/{journey_id}/activate")
+    assert activated.status_code == 200, activated.text
+    return activated.json()
+
+
+async def add_contact(api: httpx.AsyncClient, external_id: str, email: str, first_name: str | None = None) -> None:
+    response = await api.put(f"/v1/contacts/{external_id}", json={"email": email, "first_name": first_name})
+    assert response.status_code in (200, 201), response.text
+
+
+async def enroll(api: httpx.AsyncClient, journey_id: str, *external_ids: str) -> list[dict]:
+    response = await api.post(f"/v1/journeys/{journey_id}/enrollments", json={"contacts": list(external_ids)})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def tracking_path(html: str, kind: str) -> str:
+    """The path of the first open pixel (`o`) or tracked link (`c`) in an email's HTML."""
+    match = re.search(rf"http://sojourn\.test(/t/{kind}/[A-Za-z0-9_.\-]+)", html)
+    assert match, f"no /t/{kind}/ URL in {html!r}"
+    return match.group(1)
+
+
+async def post_webhook(api: httpx.AsyncClient, secret: str, events: list[dict], signature: str | None = None):
+    body = json.dumps({"events": events}).encode()
+    return await api.post("/v1/webhooks/engagement", content=body, headers={
+        "Content-Type": "application/json",
+        "X-Sojourn-Signature": signature or webhook_signature(body, secret)})
+
+
+async def advance(temporal_env, workflow_id: str, duration: timedelta) -> None:
+    """Move one run's virtual clock forward (time-skipping test server)."""
+    await temporal_env.fast_forward(temporal_env.client.get_workflow_handle(workflow_id), duration)
+
+
+async def wait_for_mail(engine, to: str, count: int = 1, timeout: float = 20.0) -> list[dict]:
+    """The messages `to` received (oldest first), once there are at least `count`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        messages = await list_mailbox(engine, to=to, limit=100)
+        if len(messages) >= count or asyncio.get_running_loop().time() > deadline:
+            return list(reversed(messages))
+        await asyncio.sleep(0.1)
