@@ -1,0 +1,105 @@
+"""Open and click tracking: rewrite a rendered email's links and add an open pixel.
+
+Token payloads (signed with `sojourn.tokens`):
+- open:  `o:{message_id}`
+- click: `c:{message_id}:{index}`, where index points into the message's list of original URLs.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import uuid
+from typing import Literal
+
+from sojourn.tokens import sign, verify
+
+TrackingKind = Literal["opened", "clicked"]
+
+# An <a> start tag; quoted attribute values may contain ">".
+_A_TAG = re.compile(r"<a(?=[\s/>])((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(
+    r"([^\s\"'>/=]+)(?:\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<uq>[^\s\"'=<>`]+)))?"
+)
+_TRACKABLE = re.compile(r"^https?://", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def _hrefs(html: str):
+    """Yield (href attribute span in `html`, unescaped href value) for every <a> tag."""
+    for tag in _A_TAG.finditer(html):
+        offset = tag.start(1)
+        for attribute in _ATTRIBUTE.finditer(tag.group(1)):
+            if attribute.group(1).lower() != "href":
+                continue
+            value = next((v for v in attribute.group("dq", "sq", "uq") if v is not None), "")
+            span = (offset + attribute.start(), offset + attribute.end())
+            yield span, htmllib.unescape(value).strip()
+            break
+
+
+def extract_links(html: str) -> list[str]:
+    """Every <a href> value in `html`, unescaped, in document order."""
+    return [url for _, url in _hrefs(html)]
+
+
+def is_trackable(url: str) -> bool:
+    """Only web links are tracked; mailto:, tel: and #anchors must keep working as they are."""
+    return bool(_TRACKABLE.match(url))
+
+
+def _url(base_url: str, path: str, payload: str, secret: str) -> str:
+    return f"{base_url.rstrip('/')}/t/{path}/{sign(payload, secret)}"
+
+
+def instrument_html(
+    html: str, message_id: uuid.UUID, base_url: str, secret: str
+) -> tuple[str, list[str]]:
+    """Rewrite web links to signed click URLs and add an open pixel.
+
+    Returns the new HTML and the original URLs; a click token's index points into that list.
+    """
+    urls: list[str] = []
+    index_of: dict[str, int] = {}
+    pieces: list[str] = []
+    position = 0
+    for (start, end), url in _hrefs(html):
+        if not is_trackable(url):
+            continue
+        if url not in index_of:
+            index_of[url] = len(urls)
+            urls.append(url)
+        tracked = _url(base_url, "c", f"c:{message_id}:{index_of[url]}", secret)
+        pieces.append(html[position:start])
+        pieces.append(f'href="{htmllib.escape(tracked, quote=True)}"')
+        position = end
+    pieces.append(html[position:])
+    rewritten = "".join(pieces)
+
+    pixel_url = htmllib.escape(_url(base_url, "o", f"o:{message_id}", secret), quote=True)
+    pixel = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
+    body_ends = list(_BODY_END.finditer(rewritten))
+    if body_ends:
+        at = body_ends[-1].start()
+        rewritten = rewritten[:at] + pixel + rewritten[at:]
+    else:
+        rewritten += pixel
+    return rewritten, urls
+
+
+def parse_tracking_token(
+    token: str, secret: str
+) -> tuple[TrackingKind, uuid.UUID, int | None] | None:
+    """("opened", message id, None) or ("clicked", message id, url index); None if invalid."""
+    payload = verify(token, secret)
+    if payload is None:
+        return None
+    parts = payload.split(":")
+    try:
+        if parts[0] == "o" and len(parts) == 2:
+            return "opened", uuid.UUID(parts[1]), None
+        if parts[0] == "c" and len(parts) == 3 and parts[2].isdecimal() and parts[2].isascii():
+            return "clicked", uuid.UUID(parts[1]), int(parts[2])
+    except ValueError:
+        return None
+    return None
