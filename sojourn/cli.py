@@ -1,0 +1,179 @@
+"""The `sojourn` command: the dev stack, each process alone, migrations, validation, the dev mailbox.
+
+Commands import what they need when they run, so `sojourn validate` stays fast and
+works without the worker or API packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _settings():
+    from sojourn.settings import get_settings
+
+    return get_settings()
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from sojourn.embedded.stack import StackConfig, run
+
+    config = StackConfig.from_settings(
+        _settings(), data_dir=args.data_dir, postgres_port=args.postgres_port,
+        temporal_port=args.temporal_port, temporal_ui_port=args.temporal_ui_port,
+        smtp_port=args.smtp_port, api_host=args.api_host, api_port=args.api_port,
+        worker=not args.no_worker, api=not args.no_api,
+    )
+
+    def show(banner: str) -> None:
+        print(banner, flush=True)
+
+    return run(config, on_ready=show)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.main import run
+
+    run()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import runpy
+
+    # Exactly what `python -m api` does, whatever its entry function is called.
+    runpy.run_module("api", run_name="__main__", alter_sys=True)
+    return 0
+
+
+def cmd_smtp_sink(args: argparse.Namespace) -> int:
+    from sojourn.embedded.smtp_sink import main as sink_main
+
+    argv: list[str] = []
+    for flag, value in (("--host", args.host), ("--port", args.port), ("--database-url", args.database_url)):
+        if value is not None:
+            argv += [flag, str(value)]
+    sink_main(argv)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from sojourn.db import upgrade
+
+    upgrade(args.database_url or _settings().database_url, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def _problem_line(path: str, problem) -> str:
+    # Messages carry their own location ("node 'x' field 'y': ..."); file errors carry the path too.
+    message = problem.message
+    return message if message.startswith(f"{Path(path)}:") else f"{path}: {message}"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sojourn.validation import DefinitionError, load_definition_file, validate_definition
+
+    failed = False
+    for path in args.files:
+        try:
+            definition = validate_definition(load_definition_file(path))
+        except DefinitionError as err:
+            failed = True
+            for problem in err.problems:
+                print(_problem_line(path, problem))
+        else:
+            print(f"{path}: OK ({definition.name}, {len(definition.nodes)} nodes)")
+    return 1 if failed else 0
+
+
+async def _mailbox(args: argparse.Namespace) -> int:
+    from sojourn.db import create_engine
+    from sojourn.mailbox import clear_mailbox, list_mailbox
+
+    engine = create_engine(_settings().database_url, pool_size=1)
+    try:
+        if args.clear:
+            deleted = await clear_mailbox(engine, to=args.to)
+            print(f"deleted {deleted} message(s)")
+            return 0
+        messages = await list_mailbox(engine, to=args.to, limit=args.limit)
+    finally:
+        await engine.dispose()
+    for message in reversed(messages):  # oldest first, so the newest ends next to the prompt
+        when = message["received_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{when}  {', '.join(message['to'])}  {message['subject'] or '(no subject)'}")
+    if not messages:
+        print("mailbox is empty")
+    return 0
+
+
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    return asyncio.run(_mailbox(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sojourn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser(
+        "dev", help="run Postgres, Temporal, the SMTP sink, the worker and the API together",
+        description="Defaults come from settings, so env vars (DATA_DIR, POSTGRES_PORT, TEMPORAL_ADDRESS, "
+                    "TEMPORAL_UI_PORT, SMTP_PORT, API_HOST, API_PORT) work as well as these flags.")
+    dev.add_argument("--data-dir", type=Path, help="state and logs (default .sojourn)")
+    dev.add_argument("--postgres-port", type=int, help="default 5433")
+    dev.add_argument("--temporal-port", type=int, help="Temporal frontend gRPC (default 7233)")
+    dev.add_argument("--temporal-ui-port", type=int, help="default 8233")
+    dev.add_argument("--smtp-port", type=int, help="the SMTP sink (default 1025)")
+    dev.add_argument("--api-host", help="default 127.0.0.1")
+    dev.add_argument("--api-port", type=int, help="default 8000")
+    dev.add_argument("--no-worker", action="store_true", help="run the worker yourself (e.g. in a debugger)")
+    dev.add_argument("--no-api", action="store_true", help="run the API yourself")
+    dev.set_defaults(func=cmd_dev, log=True)
+
+    commands.add_parser("worker", help="run a Temporal worker (settings from env vars)").set_defaults(
+        func=cmd_worker)
+    commands.add_parser("api", help="serve the HTTP API (settings from env vars)").set_defaults(func=cmd_api)
+
+    sink = commands.add_parser("smtp-sink", help="run the SMTP sink that stores mail in the dev mailbox")
+    sink.add_argument("--host")
+    sink.add_argument("--port", type=int)
+    sink.add_argument("--database-url")
+    sink.set_defaults(func=cmd_smtp_sink)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    db_upgrade = db_commands.add_parser("upgrade", help="apply migrations (DATABASE_URL)")
+    db_upgrade.add_argument("--database-url", help="default: settings.database_url")
+    db_upgrade.add_argument("--revision", default="head")
+    db_upgrade.set_defaults(func=cmd_db_upgrade, log=True)
+
+    validate = commands.add_parser("validate", help="check journey definition files")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(func=cmd_validate)
+
+    mailbox = commands.add_parser("mailbox", help="list (or --clear) what the SMTP sink received")
+    mailbox.add_argument("--to", help="only messages for this recipient")
+    mailbox.add_argument("--limit", type=int, default=100)
+    mailbox.add_argument("--clear", action="store_true", help="delete the messages instead")
+    mailbox.set_defaults(func=cmd_mailbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "log", False):
+        logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+        for noisy in ("alembic.runtime.plugins", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()
