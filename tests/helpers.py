@@ -53,7 +53,7 @@ async def create_active_journey(api: httpx.AsyncClient, journey_id: str, definit
     return activated.json()
 
 
-async def add_contact(api: httpx.AsyncClient, external_id: str, email: str, first_name: str | None = None) -> None:
+async def add_contact(api: httpx.AsyncClient, external_id: str, email: str | None, first_name: str | None = None) -> None:
     response = await api.put(f"/v1/contacts/{external_id}", json={"email": email, "first_name": first_name})
     assert response.status_code in (200, 201), response.text
 

@@ -1,0 +1,122 @@
+"""Record histories of representative journey runs for the replay test.
+
+Run after a deliberate, patched change to the interpreter, never to paper over a
+replay failure:  .venv/bin/python tests/replay/record_histories.py
+It starts its own embedded Postgres, Temporal dev server and SMTP sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import sysconfig
+import tempfile
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+from temporalio.testing._timeskipping import TimeSkippingConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.app import create_app  # noqa: E402
+from helpers import (add_contact, advance, create_active_journey, enroll, mothers_day, post_webhook,  # noqa: E402
+                     tracking_path, wait_for_mail)
+from sojourn import db, search_attributes  # noqa: E402
+from sojourn.embedded.postgres import EmbeddedPostgres, free_port  # noqa: E402
+from sojourn.embedded.smtp_sink import SmtpSink  # noqa: E402
+from sojourn.settings import Settings  # noqa: E402
+from worker.main import journey_worker  # noqa: E402
+
+OUT = Path(__file__).parent / "histories"
+
+
+def click_or_nudge() -> dict:
+    return {"name": "Click or nudge", "nodes": [
+        {"id": "offer", "type": "send", "subject": "Offer", "html": '<a href="https://shop.example/a">Shop</a>',
+         "next": "clicked"},
+        {"id": "clicked", "type": "wait_for", "event": {"clicked": "offer"}, "timeout": "3d",
+         "on_event": "thanks", "on_timeout": "nudge"},
+        {"id": "thanks", "type": "send", "subject": "Thanks", "text": "ok", "next": "end"},
+        {"id": "nudge", "type": "send", "subject": "Still interested?", "text": "hm", "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]}
+
+
+async def record(api, engine, env, settings) -> None:
+    tag = uuid.uuid4().hex[:6]
+    await create_active_journey(api, f"md-{tag}", mothers_day())
+    await create_active_journey(api, f"cn-{tag}", click_or_nudge())
+    people = ["opener", "ignorer", "clicker", "waiter", "cancelled", "no-email"]
+    for name in people:
+        await add_contact(api, f"{name}-{tag}", None if name == "no-email" else f"{name}-{tag}@example.com",
+                          first_name=name.title())
+    md = {r["contact"].rsplit("-", 1)[0].replace("-", "_"): r["workflow_id"] for r in
+          await enroll(api, f"md-{tag}", f"opener-{tag}", f"ignorer-{tag}", f"cancelled-{tag}", f"no-email-{tag}")}
+    cn = {r["contact"].rsplit("-", 1)[0].replace("-", "_"): r["workflow_id"] for r in await enroll(api, f"cn-{tag}", f"clicker-{tag}", f"waiter-{tag}")}
+
+    [opener_a] = await wait_for_mail(engine, f"opener-{tag}@example.com")
+    await api.get(tracking_path(opener_a["html"], "o"))
+    await wait_for_mail(engine, f"ignorer-{tag}@example.com")
+    await wait_for_mail(engine, f"cancelled-{tag}@example.com")
+    await env.client.get_workflow_handle(md["cancelled"]).cancel()
+    for name in ("opener", "ignorer", "no_email"):
+        await advance(env, md[name], timedelta(days=2, minutes=1))
+    opener_b = (await wait_for_mail(engine, f"opener-{tag}@example.com", 2))[1]
+    await post_webhook(api, settings.webhook_secret, [{"message_id": opener_b["message_id"], "type": "opened",
+                                                        "timestamp": datetime.now(timezone.utc).isoformat()}])
+    await advance(env, md["opener"], timedelta(days=5, minutes=1))
+    await wait_for_mail(engine, f"opener-{tag}@example.com", 3)
+    await advance(env, md["opener"], timedelta(days=3, minutes=1))
+
+    [offer] = await wait_for_mail(engine, f"clicker-{tag}@example.com")
+    await api.get(tracking_path(offer["html"], "c"), follow_redirects=False)
+    await wait_for_mail(engine, f"waiter-{tag}@example.com")
+    await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
+
+    names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()}}
+    for name, workflow_id in names.items():
+        handle = env.client.get_workflow_handle(workflow_id)
+        try:
+            await asyncio.wait_for(handle.result(), 30)
+        except Exception as err:  # the cancelled run ends in an error, as it should
+            print(f"{name}: {type(err).__name__}")
+        history = await handle.fetch_history()
+        (OUT / f"{name}.json").write_text(history.to_json())
+        print(f"recorded {name}: {len(history.events)} events")
+
+
+async def main() -> None:
+    data = Path(tempfile.mkdtemp(prefix="sojourn-record-"))
+    data.chmod(0o755)
+    pg = EmbeddedPostgres(data / "pg", free_port())
+    pg.start()
+    pg.create_database("sojourn")
+    url = pg.url("sojourn")
+    await asyncio.to_thread(db.upgrade, url)
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=os.path.join(sysconfig.get_path("scripts"), "temporal"),
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        search_attributes=search_attributes.ALL)
+    engine = db.create_engine(url)
+    try:
+        async with SmtpSink(url) as sink:
+            settings = Settings(database_url=url, smtp_port=sink.port, task_queue="record", api_keys=["k"],
+                                public_base_url="http://sojourn.test")
+            app = create_app(settings, temporal=env.client)
+            async with app.router.lifespan_context(app), journey_worker(env.client, engine, settings):
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test",
+                                             headers={"Authorization": "Bearer k"}) as api:
+                    await record(api, engine, env, settings)
+    finally:
+        await engine.dispose()
+        await env.shutdown()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
