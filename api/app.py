@@ -10,6 +10,7 @@ from temporalio.client import Client
 from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
+from api.yaml_bodies import YamlBodies
 from api.routers import contacts, dev, health, journeys, runs, tracking, webhooks
 from sojourn.db import create_engine, session_factory
 from sojourn.settings import Settings, get_settings
@@ -45,5 +46,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
     app.include_router(tracking.router)
     app.include_router(health.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(YamlBodies)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # outermost: counts raw bytes
     return app

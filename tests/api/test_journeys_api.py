@@ -160,3 +160,15 @@ async def test_contact_upsert_merges_attributes(api, unique):
 async def test_openapi_docs_are_served(api: httpx.AsyncClient):
     spec = (await api.get("/openapi.json")).json()
     assert "/v1/journeys/{journey_id}/enrollments" in spec["paths"]
+
+
+async def test_journeys_can_be_posted_as_yaml(api, unique):
+    from pathlib import Path
+
+    source = (Path(__file__).parents[2] / "examples" / "mothers-day.yaml").read_text()
+    source = source.replace("id: mothers-day", f"id: yaml-{unique}", 1)
+    response = await api.post("/v1/journeys", content=source, headers={"Content-Type": "application/yaml"})
+    assert response.status_code == 201, response.text
+    assert response.json()["definition"]["nodes"][1]["duration"] == "2d"
+    broken = await api.post("/v1/journeys", content="id: [unclosed", headers={"Content-Type": "application/yaml"})
+    assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_yaml"

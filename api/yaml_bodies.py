@@ -1,0 +1,75 @@
+"""Accept YAML request bodies (`Content-Type: application/yaml`) wherever JSON is accepted.
+
+Journey definitions are written in YAML by people; converting at the edge keeps
+one validation path (the JSON models) for both.
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_body
+
+YAML_TYPES = {b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml"}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    pass
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    mapping = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+class YamlBodies:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type not in YAML_TYPES:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            converted = json.dumps(yaml.load(body, Loader=_UniqueKeyLoader), default=str).encode()
+        except yaml.YAMLError as err:
+            await _refuse(send, f"request body is not valid YAML: {err}")
+            return
+        new_headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+        new_headers += [(b"content-type", b"application/json"), (b"content-length", str(len(converted)).encode())]
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": converted, "more_body": False}
+
+        await self.app({**scope, "headers": new_headers}, replay, send)
+
+
+async def _refuse(send: Send, message: str) -> None:
+    body = json.dumps(error_body("invalid_yaml", message)).encode()
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
