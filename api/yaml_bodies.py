@@ -12,25 +12,9 @@ import yaml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
+from sojourn.validation import UniqueKeyLoader
 
 YAML_TYPES = {b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml"}
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    pass
-
-
-def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
-    mapping = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
 class YamlBodies:
@@ -50,7 +34,7 @@ class YamlBodies:
             if not message.get("more_body"):
                 break
         try:
-            converted = json.dumps(yaml.load(body, Loader=_UniqueKeyLoader), default=str).encode()
+            converted = json.dumps(yaml.load(body, Loader=UniqueKeyLoader), default=str).encode()
         except yaml.YAMLError as err:
             await _refuse(send, f"request body is not valid YAML: {err}")
             return

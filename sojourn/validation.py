@@ -409,7 +409,7 @@ def validate_definition(raw: dict) -> JourneyDefinition:
     return definition
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeyLoader(yaml.SafeLoader):
     """YAML silently keeps the last of two equal keys; a second `next:` is almost always a slip."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -463,7 +463,7 @@ def load_definition_file(path: str | Path) -> dict:
             raise _file_error(path, f"invalid JSON: {error}") from error
     else:
         try:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -474,4 +474,7 @@ def load_definition_file(path: str | Path) -> dict:
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         raise _file_error(path, f"a journey definition must be a mapping, found {found}")
+    # The body of POST /v1/journeys, {id, definition}, is a valid file too.
+    if set(data) == {"id", "definition"} and isinstance(data["definition"], dict):
+        return data["definition"]
     return data
