@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from api.deps import SessionDep
 from api.errors import not_found
+from api.pagination import keyset_page
 from api.schemas import ContactIn, ContactOut, Page
 from sojourn.models import Contact, utcnow
 
@@ -41,9 +42,4 @@ async def get_contact(external_id: str, session: SessionDep) -> Contact:
 @router.get("", response_model=Page[ContactOut])
 async def list_contacts(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         cursor: str | None = None) -> dict:
-    query = select(Contact).order_by(Contact.external_id).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(Contact.external_id > cursor)
-    rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    return {"items": rows[:limit], "next_cursor": rows[limit - 1].external_id if more else None}
+    return await keyset_page(session, select(Contact), Contact.external_id, limit, cursor)

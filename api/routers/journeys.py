@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.pagination import keyset_page
 from api.schemas import (EnrollRequest, EnrollResponse, JourneyCreate, JourneyOut, JourneyUpdate,
                          JourneyVersionOut, Page)
 from sojourn import journeys
@@ -49,12 +50,8 @@ async def get_journey(journey_id: str, session: SessionDep) -> JourneyOut:
 @router.get("", response_model=Page[JourneyOut])
 async def list_journeys(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         cursor: str | None = None) -> dict:
-    query = select(Journey).order_by(Journey.id).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(Journey.id > cursor)
-    rows = list((await session.execute(query)).scalars())
-    more = len(rows) > limit
-    return {"items": [_out(j) for j in rows[:limit]], "next_cursor": rows[limit - 1].id if more else None}
+    page = await keyset_page(session, select(Journey), Journey.id, limit, cursor)
+    return {**page, "items": [_out(j) for j in page["items"]]}
 
 
 @router.get("/{journey_id}/versions/{version}", response_model=JourneyVersionOut)
@@ -65,7 +62,8 @@ async def get_version(journey_id: str, version: int, session: SessionDep) -> Jou
 
 
 async def _change(journey_id: str, action: str, session) -> JourneyOut:
-    return _out(await journeys.change_status(session, journey_id, action))
+    journey = await journeys.change_status(session, journey_id, action)
+    return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
 
 
 @router.post("/{journey_id}/activate", response_model=JourneyOut)

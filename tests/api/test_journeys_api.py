@@ -172,3 +172,17 @@ async def test_journeys_can_be_posted_as_yaml(api, unique):
     assert response.json()["definition"]["nodes"][1]["duration"] == "2d"
     broken = await api.post("/v1/journeys", content="id: [unclosed", headers={"Content-Type": "application/yaml"})
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_yaml"
+
+
+async def test_contacts_page_with_a_cursor(api, unique):
+    for n in range(5):
+        await api.put(f"/v1/contacts/page-{unique}-{n}", json={"email": f"p{n}-{unique}@example.com"})
+    seen, cursor = [], f"page-{unique}"
+    while True:
+        params = {"limit": 2, "cursor": cursor}
+        page = (await api.get("/v1/contacts", params=params)).json()
+        seen += [c["external_id"] for c in page["items"] if c["external_id"].startswith(f"page-{unique}")]
+        if page["next_cursor"] is None or not page["next_cursor"].startswith(f"page-{unique}"):
+            break
+        cursor = page["next_cursor"]
+    assert seen == [f"page-{unique}-{n}" for n in range(5)]
