@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
@@ -61,7 +62,8 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with journey_worker(client, engine, settings):
+        # In-flight sends get time to finish (and record) before the process exits.
+        async with journey_worker(client, engine, settings, graceful_shutdown_timeout=timedelta(seconds=20)):
             log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
             await stop.wait()
             log.info("worker stopping")
