@@ -1,0 +1,106 @@
+"""`sojourn dev` as a user runs it: every component up, Ctrl-C stops them all, and a
+restart resumes an in-flight journey where it was."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from sojourn.embedded.postgres import free_port
+
+KEY = {"Authorization": "Bearer stack-test-key"}
+
+
+def _journey() -> dict:
+    return {"name": "Resume", "nodes": [
+        {"id": "hello", "type": "send", "subject": "Hello from the stack",
+         "html": '<a href="https://shop.example/x">x</a>', "next": "opened"},
+        {"id": "opened", "type": "wait_for", "event": {"opened": "hello"}, "timeout": "7d",
+         "on_event": "thanks", "on_timeout": "end"},
+        {"id": "thanks", "type": "send", "subject": "Thanks for reading", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]}
+
+
+class _Stack:
+    def __init__(self, data_dir: Path) -> None:
+        self.ports = {name: free_port() for name in ("postgres", "temporal", "ui", "smtp", "api")}
+        self.data_dir = data_dir
+        self.api = f"http://127.0.0.1:{self.ports['api']}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "API_KEYS": "stack-test-key", "PUBLIC_BASE_URL": self.api}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sojourn.cli", "dev", "--data-dir", str(self.data_dir),
+             "--postgres-port", str(self.ports["postgres"]), "--temporal-port", str(self.ports["temporal"]),
+             "--temporal-ui-port", str(self.ports["ui"]), "--smtp-port", str(self.ports["smtp"]),
+             "--api-port", str(self.ports["api"])],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stdout.read()
+            try:
+                health = httpx.get(f"{self.api}/healthz", timeout=2)
+                if health.status_code == 200:
+                    assert set(health.json()["components"].values()) == {"ok"}
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("the stack did not become healthy in 90 s")
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(60)
+
+
+def _mail(stack: _Stack, to: str, count: int) -> list[dict]:
+    for _ in range(100):
+        mail = httpx.get(f"{stack.api}/v1/dev/mailbox", params={"to": to}, headers=KEY).json()
+        if len(mail) >= count:
+            return list(reversed(mail))
+        time.sleep(0.2)
+    raise AssertionError(f"{to} did not get {count} message(s)")
+
+
+def test_dev_stack_stops_cleanly_and_resumes_journeys(tmp_path: Path):
+    tmp_path.chmod(0o755)
+    stack = _Stack(tmp_path / "data")
+    stack.start()
+    try:
+        children = stack.children()
+        assert len(children) >= 4
+        api = httpx.Client(base_url=stack.api, headers=KEY)
+        assert api.post("/v1/journeys", json={"id": "resume", "definition": _journey()}).status_code == 201
+        api.post("/v1/journeys/resume/activate")
+        api.put("/v1/contacts/ada", json={"email": "ada@example.com"})
+        assert api.post("/v1/journeys/resume/enrollments", json={"contacts": ["ada"]}).json()["results"][0]["status"] == "started"
+        [hello] = _mail(stack, "ada@example.com", 1)
+        assert api.get("/v1/journeys/resume/runs/ada").json()["state"]["current_node"] == "opened"
+    finally:
+        assert stack.stop() == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+    stack.start()  # same data dir and ports
+    try:
+        api = httpx.Client(base_url=stack.api, headers=KEY)
+        run = api.get("/v1/journeys/resume/runs/ada").json()
+        assert run["execution_status"] == "RUNNING" and run["state"]["current_node"] == "opened"
+        pixel = re.search(r"/t/o/[A-Za-z0-9_.\-]+", hello["html"]).group(0)
+        assert api.get(pixel).status_code == 200
+        mail = _mail(stack, "ada@example.com", 2)
+        assert [m["subject"] for m in mail] == ["Hello from the stack", "Thanks for reading"]
+    finally:
+        assert stack.stop() == 0
