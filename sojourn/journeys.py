@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -106,7 +106,7 @@ class Enrollment:
 
 async def enroll(session: AsyncSession, client: Client, task_queue: str, journey_id: str,
                  external_ids: list[str]) -> tuple[int, list[Enrollment]]:
-    """Start one run per contact; a contact already enrolled keeps its run (and its version)."""
+    """Start one run per contact; a contact already in the journey keeps its run (and its version)."""
     journey = await get_journey(session, journey_id)
     if journey.status != "active":
         raise JourneyConflict(f"journey '{journey_id}' is {journey.status}; activate it before enrolling")
@@ -114,59 +114,64 @@ async def enroll(session: AsyncSession, client: Client, task_queue: str, journey
     wanted = list(dict.fromkeys(external_ids))
     contacts = {c.external_id: c for c in (await session.execute(
         select(Contact).where(Contact.external_id.in_(wanted)))).scalars()}
-
-    rows = [dict(workflow_id=journey_workflow_id(journey_id, ext), journey_id=journey_id,
-                 version=version.version, contact_id=contacts[ext].id) for ext in wanted if ext in contacts]
-    claimed: set[str] = set()
-    if rows:
-        result = await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing()
-                                    .returning(JourneyRun.workflow_id))
-        claimed = set(result.scalars())
-        await session.commit()
-    previous = {r.workflow_id: r for r in (await session.execute(select(JourneyRun).where(
-        JourneyRun.workflow_id.in_([r["workflow_id"] for r in rows])))).scalars()}
-
-    definitions = {version.version: version.definition}
-    for pinned in {r.version for r in previous.values()} - set(definitions):
-        definitions[pinned] = (await get_version(session, journey_id, pinned)).definition
     gate = asyncio.Semaphore(START_CONCURRENCY)
 
     async def one(ext: str) -> Enrollment:
         contact = contacts.get(ext)
         if contact is None:
             return Enrollment(contact=ext, status="not_found", error="no contact with this external id")
-        wf_id = journey_workflow_id(journey_id, ext)
-        run = previous[wf_id]
-        if wf_id not in claimed and run.run_id is not None:
-            return Enrollment(ext, "existing", wf_id, run.run_id, run.version)
         async with gate:
-            try:
-                handle = await client.start_workflow(
-                    "JourneyWorkflow",
-                    JourneyInput(journey_id=journey_id, version=run.version, contact_id=contact.id,
-                                 contact_external_id=ext, definition=definitions[run.version]),
-                    id=wf_id,
-                    task_queue=task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    search_attributes=TypedSearchAttributes([
-                        SearchAttributePair(sa.JOURNEY_ID, journey_id),
-                        SearchAttributePair(sa.JOURNEY_VERSION, run.version),
-                        SearchAttributePair(sa.CONTACT_ID, ext),
-                        SearchAttributePair(sa.JOURNEY_STATUS, "active"),
-                    ]),
-                )
-            except WorkflowAlreadyStartedError as err:
-                return Enrollment(ext, "existing", wf_id, err.run_id, run.version)
-            except Exception as err:  # reported per contact; the others still enroll
-                return Enrollment(ext, "failed", wf_id, None, run.version, error=str(err))
-        status = "started" if wf_id in claimed else "existing"
-        return Enrollment(ext, status, wf_id, handle.result_run_id, run.version)
+            return await start_run(client, task_queue, journey_id, version.version, version.definition, contact)
 
     results = await asyncio.gather(*(one(ext) for ext in wanted))
-    started = {r.workflow_id: r.run_id for r in results if r.run_id and r.workflow_id in claimed}
-    for wf_id, run_id in started.items():
-        await session.execute(update(JourneyRun).where(JourneyRun.workflow_id == wf_id).values(run_id=run_id))
-    await session.commit()
+    await record_runs(session, journey_id, [r for r in results if r.run_id], contacts)
     by_id = {r.contact: r for r in results}
     return version.version, [by_id[ext] for ext in dict.fromkeys(external_ids)]
+
+
+async def start_run(client: Client, task_queue: str, journey_id: str, version: int, definition: dict,
+                    contact: Contact, key: str | None = None) -> Enrollment:
+    """Start the contact's run, or find the one already running under its workflow id."""
+    wf_id = journey_workflow_id(journey_id, contact.external_id)
+    try:
+        handle = await client.start_workflow(
+            "JourneyWorkflow",
+            JourneyInput(journey_id=journey_id, version=version, contact_id=contact.id,
+                         contact_external_id=contact.external_id, definition=definition),
+            id=wf_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(sa.JOURNEY_ID, journey_id),
+                SearchAttributePair(sa.JOURNEY_VERSION, version),
+                SearchAttributePair(sa.CONTACT_ID, contact.external_id),
+                SearchAttributePair(sa.JOURNEY_STATUS, "active"),
+            ]),
+        )
+    except WorkflowAlreadyStartedError as err:
+        return Enrollment(contact.external_id, "existing", wf_id, err.run_id, None)
+    except Exception as err:  # reported per contact; the others still enroll
+        return Enrollment(contact.external_id, "failed", wf_id, None, version, error=str(err))
+    return Enrollment(contact.external_id, "started", wf_id, handle.result_run_id, version)
+
+
+async def record_runs(session: AsyncSession, journey_id: str, results: list[Enrollment],
+                      contacts: dict[str, Contact]) -> None:
+    """Record new runs by Temporal run id; a run id already recorded means the contact
+    was enrolled before (start returned the running workflow), so it is `existing`."""
+    if not results:
+        return
+    rows = [dict(run_id=r.run_id, workflow_id=r.workflow_id, journey_id=journey_id, version=r.version,
+                 contact_id=contacts[r.contact].id) for r in results if r.version is not None]
+    inserted = set()
+    if rows:
+        inserted = set((await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing()
+                                              .returning(JourneyRun.run_id))).scalars())
+    known = {row.run_id: row.version for row in (await session.execute(
+        select(JourneyRun).where(JourneyRun.run_id.in_([r.run_id for r in results])))).scalars()}
+    await session.commit()
+    for result in results:
+        if result.run_id not in inserted:
+            result.status = "existing"
+            result.version = known.get(result.run_id, result.version)

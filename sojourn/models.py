@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Identity, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -72,17 +72,30 @@ class JourneyVersion(SQLModel, table=True):
 
 
 class JourneyRun(SQLModel, table=True):
-    """One enrollment of a contact in a journey; its live state is the Temporal workflow."""
+    """One run of a contact through a journey; its live state is the Temporal workflow.
+
+    A workflow id (journey, contact, key) may run again under the journey's re-entry
+    rule, so rows are keyed by Temporal's run id.
+    """
 
     __tablename__ = "journey_runs"
-    __table_args__ = (Index("ix_journey_runs_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_journey_runs_contact", "contact_id"),
+        Index("ix_journey_runs_workflow", "workflow_id", "enrolled_at"),
+    )
 
-    workflow_id: str = Field(primary_key=True, max_length=400)
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    run_id: str = Field(max_length=64, unique=True)
+    workflow_id: str = Field(max_length=400)
     journey_id: str = Field(foreign_key="journeys.id", max_length=64, index=True)
     version: int
-    contact_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    run_id: str | None = Field(default=None, max_length=64)
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
+    key: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="active", max_length=16)  # active | completed | exited | cancelled
+    exit_reason: str | None = None
+    converted_at: datetime | None = _ts(nullable=True, default=False)
     enrolled_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True, default=False)
 
 
 class Message(SQLModel, table=True):
@@ -97,7 +110,7 @@ class Message(SQLModel, table=True):
     journey_id: str = Field(max_length=64)
     journey_version: int
     node_id: str = Field(max_length=64)
-    contact_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
     channel: str = Field(default="email", max_length=16)
     recipient: str = Field(max_length=320)
     subject: str | None = None
@@ -116,7 +129,7 @@ class EngagementEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_engagement_message_type", "message_id", "type"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
-    message_id: uuid.UUID = Field(foreign_key="messages.id")
+    message_id: uuid.UUID = Field(sa_column=Column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=False))
     type: str = Field(max_length=16)  # delivered | opened | clicked | bounced | complained
     url: str | None = None
     source: str = Field(max_length=16)  # pixel | link | webhook
@@ -136,3 +149,56 @@ class MailboxMessage(SQLModel, table=True):
     subject: str | None = None
     message_id: str | None = Field(default=None, index=True)
     raw: str
+
+
+class Event(SQLModel, table=True):
+    """Something a contact did, as the brand reported it; `event_id` makes ingestion idempotent."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_contact_name_time", "contact_id", "name", "occurred_at"),
+        Index("ix_events_name_time", "name", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    event_id: str = Field(max_length=200, unique=True)
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
+    name: str = Field(max_length=200)
+    properties: dict[str, Any] = _json({})
+    occurred_at: datetime = _ts()
+    received_at: datetime = _ts()
+
+
+class ContactTag(SQLModel, table=True):
+    """A tag on a contact with a strength: segments ask for `weight >= n`."""
+
+    __tablename__ = "contact_tags"
+    __table_args__ = (Index("ix_contact_tags_tag_weight", "tag", "weight"),)
+
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True))
+    tag: str = Field(primary_key=True, max_length=100)
+    weight: float = 1.0
+    source: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = _ts()
+
+
+class Segment(SQLModel, table=True):
+    __tablename__ = "segments"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    filter: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SegmentSet(SQLModel, table=True):
+    """Waterfall segmentation: each contact lands in the first listed segment it matches."""
+
+    __tablename__ = "segment_sets"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    segments: list[str] = _json([])
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

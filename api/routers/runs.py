@@ -20,7 +20,7 @@ _QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 async def _run_out(client, run: JourneyRun, external_id: str) -> RunOut:
-    handle = client.get_workflow_handle(run.workflow_id)
+    handle = client.get_workflow_handle(run.workflow_id, run_id=run.run_id)
     try:
         description = await handle.describe()
     except RPCError as err:
@@ -35,12 +35,14 @@ async def _run_out(client, run: JourneyRun, external_id: str) -> RunOut:
     except RPCError:
         pass  # no worker to answer right now: the execution status still tells the story
     status = description.status.name if isinstance(description.status, WorkflowExecutionStatus) else "UNKNOWN"
-    return RunOut(workflow_id=run.workflow_id, run_id=description.run_id, journey_id=run.journey_id,
+    return RunOut(workflow_id=run.workflow_id, run_id=run.run_id, journey_id=run.journey_id,
                   version=run.version, contact=external_id, execution_status=status, state=state)
 
 
 async def _find_run(session, journey_id: str, external_id: str) -> JourneyRun:
-    run = await session.get(JourneyRun, journey_workflow_id(journey_id, external_id))
+    run = (await session.execute(select(JourneyRun).where(
+        JourneyRun.workflow_id == journey_workflow_id(journey_id, external_id))
+        .order_by(JourneyRun.enrolled_at.desc()).limit(1))).scalar_one_or_none()
     if run is None:
         raise not_found(f"run of contact '{external_id}' in journey '{journey_id}'")
     return run
