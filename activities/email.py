@@ -54,7 +54,11 @@ class EmailActivities:
 
         message_uuid = existing.id if existing is not None else uuid.uuid4()
         try:
-            rendered = render_message(request.subject, request.html, request.text, template_context(_contact_dict(contact)))
+            context = template_context(_contact_dict(contact))
+            if request.event is not None:
+                context["event"] = {"name": request.event.name, "properties": request.event.properties,
+                                    "occurred_at": request.event.occurred_at}
+            rendered = render_message(request.subject, request.html, request.text, context)
         except TemplateRenderError as err:
             raise ApplicationError(f"template failed for this contact: {err}", type="TemplateError", non_retryable=True)
         html, links = rendered.html, []

@@ -9,13 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ENGAGEMENT_SIGNAL = "engagement"
+EVENT_SIGNAL = "event"
 STATE_QUERY = "state"
 SEND_EMAIL_ACTIVITY = "send_email"
+EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
+RECORD_RUN_END_ACTIVITY = "record_run_end"
 
 
-def journey_workflow_id(journey_id: str, contact_external_id: str) -> str:
-    """One run per (journey, contact): enrolling twice finds the same workflow."""
-    return f"journey/{journey_id}/{contact_external_id}"
+def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | None = None) -> str:
+    """One active run per (journey, contact[, key]): enrolling twice finds the same workflow."""
+    base = f"journey/{journey_id}/{contact_external_id}"
+    return base if key is None else f"{base}/{key}"
+
+
+@dataclass
+class ContactEvent:
+    """An event the contact performed, as a journey sees it (trigger, exit, goal, wait_for)."""
+
+    event_id: str
+    name: str
+    properties: dict
+    occurred_at: str  # ISO 8601
 
 
 @dataclass
@@ -55,6 +69,9 @@ class Carried:
     path: list[PathStep] = field(default_factory=list)
     messages: list[SentMessage] = field(default_factory=list)
     engagements: list[EngagementSignal] = field(default_factory=list)
+    events: list[ContactEvent] = field(default_factory=list)
+    started_at: str | None = None
+    converted_at: str | None = None
 
 
 @dataclass
@@ -65,6 +82,8 @@ class JourneyInput:
     contact_external_id: str
     definition: dict
     carried: Carried | None = None
+    trigger: ContactEvent | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -72,12 +91,17 @@ class JourneyState:
     journey_id: str
     version: int
     contact_external_id: str
-    status: str  # active | completed | cancelled
+    status: str  # active | completed | exited | cancelled
     current_node: str | None
     wait_until: str | None
     path: list[PathStep]
     messages: list[SentMessage]
     engagements: list[EngagementSignal]
+    events: list[ContactEvent] = field(default_factory=list)
+    exit_reason: str | None = None
+    converted_at: str | None = None
+    trigger: ContactEvent | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -93,6 +117,30 @@ class SendEmailRequest:
     text: str | None = None
     from_address: str | None = None
     track: bool = True
+    event: ContactEvent | None = None  # the triggering event, for templates
+
+
+@dataclass
+class EvaluateConditions:
+    """Database-backed branch conditions (filters) for one contact, at the run's `now`."""
+
+    contact_id: int
+    filters: list[dict]
+    now: str
+
+
+@dataclass
+class RunEnd:
+    run_id: str
+    workflow_id: str
+    journey_id: str
+    version: int
+    contact_id: int
+    status: str  # completed | exited | cancelled
+    ended_at: str
+    key: str | None = None
+    exit_reason: str | None = None
+    converted_at: str | None = None
 
 
 @dataclass

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from sojourn.durations import parse_duration
+from sojourn.filters import Filter, PropertyCondition
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,6 +49,8 @@ class WaitNode(_Node):
     type: Literal["wait"]
     duration: str | None = None
     until: datetime | None = None
+    # "event": the duration counts from the triggering event's own timestamp, not from arrival here.
+    relative_to: Literal["node", "event"] = "node"
     next: str
 
     @field_validator("duration")
@@ -68,6 +71,8 @@ class WaitNode(_Node):
     def _one_of(self) -> "WaitNode":
         if (self.duration is None) == (self.until is None):
             raise ValueError("a wait node needs exactly one of `duration` or `until`")
+        if self.relative_to == "event" and self.duration is None:
+            raise ValueError("`relative_to: event` goes with a `duration`")
         return self
 
 
@@ -98,11 +103,32 @@ class EngagementCondition(_Strict):
         return self.opened if self.opened is not None else self.clicked  # type: ignore[return-value]
 
 
+class EventCondition(_Strict):
+    """An event the contact performs, with conditions on its properties."""
+
+    event: Annotated[str, Field(min_length=1, max_length=200)]
+    where: list[PropertyCondition] = []
+
+
+def _condition_kind(value) -> str | None:
+    if isinstance(value, BaseModel):
+        return "engagement" if isinstance(value, EngagementCondition) else "event"
+    if isinstance(value, dict):
+        return "engagement" if ("opened" in value or "clicked" in value) else "event"
+    return None
+
+
+WaitCondition = Annotated[
+    Union[Annotated[EngagementCondition, Tag("engagement")], Annotated[EventCondition, Tag("event")]],
+    Discriminator(_condition_kind),
+]
+
+
 class WaitForNode(_Node):
-    """Wait until the contact engages with an earlier send, or until `timeout` passes."""
+    """Wait until the contact engages with an earlier send or performs an event, or until `timeout`."""
 
     type: Literal["wait_for"]
-    event: EngagementCondition
+    event: WaitCondition
     timeout: str
     on_event: str
     on_timeout: str
@@ -114,13 +140,54 @@ class WaitForNode(_Node):
         return value
 
 
+def _when_kind(value) -> str | None:
+    if isinstance(value, EngagementCondition) or (isinstance(value, dict) and ("opened" in value or "clicked" in value)):
+        return "engagement"
+    return "filter" if isinstance(value, (dict, BaseModel)) else None
+
+
+BranchCondition = Annotated[
+    Union[Annotated[EngagementCondition, Tag("engagement")], Annotated[Filter, Tag("filter")]],
+    Discriminator(_when_kind),
+]
+
+
+class Case(_Strict):
+    when: BranchCondition
+    then: str
+
+
 class BranchNode(_Node):
-    """Go to `then` if the condition holds now, else to `else`."""
+    """`condition` with `then` / `else`, or `cases` (the first that holds wins) and a `default`.
+
+    Engagement conditions ({opened: send}) are decided by the run itself; every other
+    condition (attributes, tags, events, segments) is asked of the database at that moment.
+    """
 
     type: Literal["branch"]
-    condition: EngagementCondition
-    then: str
-    else_: Annotated[str, Field(alias="else")]
+    condition: BranchCondition | None = None
+    then: str | None = None
+    else_: Annotated[str | None, Field(alias="else")] = None
+    cases: list[Case] | None = None
+    default: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "BranchNode":
+        simple = (self.condition, self.then, self.else_)
+        if self.cases is not None:
+            if any(v is not None for v in simple):
+                raise ValueError("use either `condition`/`then`/`else` or `cases`/`default`, not both")
+            if not self.cases or self.default is None:
+                raise ValueError("`cases` needs at least one case and a `default`")
+        elif any(v is None for v in simple) or self.default is not None:
+            raise ValueError("a branch needs `condition`, `then` and `else` (or `cases` and `default`)")
+        return self
+
+    def arms(self) -> list[tuple[object, str]]:
+        """(condition, target) in the order they are tried; the last has no condition."""
+        if self.cases is None:
+            return [(self.condition, self.then), (None, self.else_)]
+        return [(case.when, case.then) for case in self.cases] + [(None, self.default)]
 
 
 class ExitNode(_Node):
@@ -133,13 +200,76 @@ Node = Annotated[
 ]
 
 
+class Entry(_Strict):
+    """How contacts enter besides enrollment over the API: by performing an event, or by
+    coming to match a segment; optionally only between `starts_at` and `ends_at`."""
+
+    event: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    where: list[PropertyCondition] = []
+    # A dotted path in the triggering event (`properties.cart_id`): one run per key per contact.
+    key: Annotated[str | None, Field(pattern=r"^properties\.[A-Za-z0-9_.-]+$")] = None
+    segment: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> "Entry":
+        if self.event is not None and self.segment is not None:
+            raise ValueError("entry is by `event` or by `segment`, not both")
+        if self.event is None and (self.where or self.key):
+            raise ValueError("`where` and `key` go with an entry `event`")
+        for bound in (self.starts_at, self.ends_at):
+            if bound is not None and bound.tzinfo is None:
+                raise ValueError("`starts_at` / `ends_at` need a time zone")
+        return self
+
+
+class Reentry(_Strict):
+    """`never` (default): once per contact; `after_exit`: again once the last run ended;
+    `always`: again once the last run ended and `cooldown` has passed since it began."""
+
+    policy: Literal["never", "after_exit", "always"] = "never"
+    cooldown: str | None = None
+
+    @field_validator("cooldown")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class Goal(EventCondition):
+    """The event that counts as a conversion when it comes `within` the run's start; ends the run if `exit`."""
+
+    within: str | None = None
+    exit: bool = True
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
 class JourneyDefinition(_Strict):
     """A whole journey: its nodes, and the node it starts at (the first by default)."""
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str | None = None
+    entry: Entry | None = None
+    exit_on: list[EventCondition] = []
+    goal: Goal | None = None
+    reentry: Reentry = Reentry()
     start: str | None = None
     nodes: Annotated[list[Node], Field(min_length=1, max_length=500)]
+
+    def event_names(self) -> set[str]:
+        """Events this journey listens for while a run is in it."""
+        names = {c.event for c in self.exit_on} | ({self.goal.event} if self.goal else set())
+        names |= {n.event.event for n in self.nodes if isinstance(n, WaitForNode) and isinstance(n.event, EventCondition)}
+        return names
 
     @property
     def start_id(self) -> str:
@@ -156,5 +286,7 @@ def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | ExitNode) 
     if isinstance(node, WaitForNode):
         return {"on_event": node.on_event, "on_timeout": node.on_timeout}
     if isinstance(node, BranchNode):
-        return {"then": node.then, "else": node.else_}
+        if node.cases is None:
+            return {"then": node.then, "else": node.else_}
+        return {**{f"cases.{i}.then": case.then for i, case in enumerate(node.cases)}, "default": node.default}
     return {}

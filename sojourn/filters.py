@@ -229,3 +229,16 @@ def _json_equal(a: Any, b: Any) -> bool:
 def properties_match(conditions: list[PropertyCondition], properties: dict) -> bool:
     """All conditions hold on an event's properties."""
     return all(compare(c.op, *lookup(properties, c.property), c.value) for c in conditions)
+
+
+_FILTER_ADAPTER: Any = None
+
+
+def parse_filter(raw: Any) -> Filter:
+    """Validate a stored or submitted filter (raises pydantic's ValidationError)."""
+    global _FILTER_ADAPTER
+    if _FILTER_ADAPTER is None:
+        from pydantic import TypeAdapter
+
+        _FILTER_ADAPTER = TypeAdapter(Filter)
+    return _FILTER_ADAPTER.validate_python(raw)

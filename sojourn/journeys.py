@@ -13,7 +13,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn import search_attributes as sa
-from sojourn.contracts import JourneyInput, journey_workflow_id
+from sojourn.contracts import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
 from sojourn.validation import validate_definition
 
@@ -102,6 +102,7 @@ class Enrollment:
     run_id: str | None = None
     version: int | None = None
     error: str | None = None
+    key: str | None = None
 
 
 async def enroll(session: AsyncSession, client: Client, task_queue: str, journey_id: str,
@@ -129,31 +130,50 @@ async def enroll(session: AsyncSession, client: Client, task_queue: str, journey
     return version.version, [by_id[ext] for ext in dict.fromkeys(external_ids)]
 
 
+_REUSE = {
+    "never": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    "after_exit": WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    "always": WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+}
+
+
 async def start_run(client: Client, task_queue: str, journey_id: str, version: int, definition: dict,
-                    contact: Contact, key: str | None = None) -> Enrollment:
-    """Start the contact's run, or find the one already running under its workflow id."""
-    wf_id = journey_workflow_id(journey_id, contact.external_id)
+                    contact: Contact, key: str | None = None, trigger: ContactEvent | None = None) -> Enrollment:
+    """Start the contact's run, or find the one already running under its workflow id.
+
+    At most one run is active per (journey, contact, key); whether a finished one may be
+    followed by another is the journey's re-entry policy. A triggering event also reaches
+    a run that is already active, as an event.
+    """
+    wf_id = journey_workflow_id(journey_id, contact.external_id, key)
+    policy = definition.get("reentry", {}).get("policy", "never")
+    options = dict(
+        id=wf_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=_REUSE[policy],
+        search_attributes=TypedSearchAttributes([
+            SearchAttributePair(sa.JOURNEY_ID, journey_id),
+            SearchAttributePair(sa.JOURNEY_VERSION, version),
+            SearchAttributePair(sa.CONTACT_ID, contact.external_id),
+            SearchAttributePair(sa.JOURNEY_STATUS, "active"),
+        ]),
+    )
+    if trigger is not None:
+        options.update(start_signal=EVENT_SIGNAL, start_signal_args=[trigger])
     try:
         handle = await client.start_workflow(
             "JourneyWorkflow",
             JourneyInput(journey_id=journey_id, version=version, contact_id=contact.id,
-                         contact_external_id=contact.external_id, definition=definition),
-            id=wf_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.JOURNEY_ID, journey_id),
-                SearchAttributePair(sa.JOURNEY_VERSION, version),
-                SearchAttributePair(sa.CONTACT_ID, contact.external_id),
-                SearchAttributePair(sa.JOURNEY_STATUS, "active"),
-            ]),
+                         contact_external_id=contact.external_id, definition=definition, trigger=trigger, key=key),
+            **options,
         )
     except WorkflowAlreadyStartedError as err:
-        return Enrollment(contact.external_id, "existing", wf_id, err.run_id, None)
+        return Enrollment(contact.external_id, "existing", wf_id, err.run_id, None, key=key)
     except Exception as err:  # reported per contact; the others still enroll
-        return Enrollment(contact.external_id, "failed", wf_id, None, version, error=str(err))
-    return Enrollment(contact.external_id, "started", wf_id, handle.result_run_id, version)
+        return Enrollment(contact.external_id, "failed", wf_id, None, version, error=str(err), key=key)
+    run_id = handle.first_execution_run_id or handle.result_run_id
+    return Enrollment(contact.external_id, "started", wf_id, run_id, version, key=key)
 
 
 async def record_runs(session: AsyncSession, journey_id: str, results: list[Enrollment],
@@ -163,7 +183,7 @@ async def record_runs(session: AsyncSession, journey_id: str, results: list[Enro
     if not results:
         return
     rows = [dict(run_id=r.run_id, workflow_id=r.workflow_id, journey_id=journey_id, version=r.version,
-                 contact_id=contacts[r.contact].id) for r in results if r.version is not None]
+                 contact_id=contacts[r.contact].id, key=r.key) for r in results if r.version is not None]
     inserted = set()
     if rows:
         inserted = set((await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing()

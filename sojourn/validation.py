@@ -166,11 +166,32 @@ def _detail(error: dict[str, Any], model: type[BaseModel] | None) -> str:
     return message + _got(error.get("input"))
 
 
+# Tagged unions put their tag in error locations (`condition.engagement.opened`,
+# `when.filter.and.and.0.attribute.op`); authors know only the fields they wrote.
+_UNION_FIELDS = {"event", "condition", "when", "not"}
+_UNION_TAGS = {"engagement", "event", "filter", "and", "or", "not", "attribute", "tag", "segment"}
+
+
+def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    kept: list[Any] = []
+    previous, previous_was_tag = None, False
+    for part in loc:
+        is_tag = part in _UNION_TAGS and (
+            (previous in _UNION_FIELDS and not previous_was_tag)
+            or (previous == "filter" and previous_was_tag)
+            or (isinstance(previous, int) and len(kept) >= 2 and kept[-2] in ("and", "or"))
+        )
+        if not is_tag:
+            kept.append(part)
+        previous, previous_was_tag = part, is_tag
+    return tuple(kept)
+
+
 def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[tuple[int, Problem]]:
     items = raw.get("nodes") if isinstance(raw.get("nodes"), list) else []
     found = []
     for item in error.errors():
-        loc = tuple(item["loc"])
+        loc = _without_union_tags(tuple(item["loc"]))
         if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
             index, rest = loc[1], loc[2:]
             node_model = None
@@ -258,8 +279,7 @@ def _rule_problems(raw: dict[str, Any]) -> list[tuple[int, Problem]]:
 
     graph: _Graph = {}
     for node in nodes:
-        for field in _EDGE_FIELDS.get(node.type or "", _ANY_EDGE_FIELDS):
-            target = node.data.get(field)
+        for field, target in _edges(node):
             if not isinstance(target, str):
                 continue
             if target not in first:
@@ -285,7 +305,35 @@ def _rule_problems(raw: dict[str, Any]) -> list[tuple[int, Problem]]:
 
     _loop_problems(first, graph, report)
     _condition_problems(nodes, first, graph, report)
+    entry = raw.get("entry")
+    if not (isinstance(entry, dict) and entry.get("event")):
+        for node in nodes:
+            if node.type == "wait" and node.data.get("relative_to") == "event":
+                report(node, "relative_to", "`relative_to: event` needs an `entry` event to count from")
     _send_problems(nodes, report)
+    return found
+
+
+def _edges(node: _RawNode) -> list[tuple[str, Any]]:
+    """(field path, target) of every outgoing edge, including a branch's `cases`."""
+    edges = [(field, node.data.get(field)) for field in _EDGE_FIELDS.get(node.type or "", _ANY_EDGE_FIELDS)]
+    if node.type == "branch":
+        cases = node.data.get("cases")
+        if isinstance(cases, list):
+            edges += [(f"cases.{i}.then", case.get("then")) for i, case in enumerate(cases) if isinstance(case, dict)]
+        edges.append(("default", node.data.get("default")))
+    return edges
+
+
+def _conditions(node: _RawNode) -> list[tuple[str, dict]]:
+    """(field path, engagement condition) pairs the node decides on."""
+    found = []
+    container = _CONDITION_FIELD.get(node.type or "")
+    if container and isinstance(node.data.get(container), dict):
+        found.append((container, node.data[container]))
+    if node.type == "branch" and isinstance(node.data.get("cases"), list):
+        found += [(f"cases.{i}.when", case["when"]) for i, case in enumerate(node.data["cases"])
+                  if isinstance(case, dict) and isinstance(case.get("when"), dict)]
     return found
 
 
@@ -317,11 +365,7 @@ def _condition_problems(
     nodes: list[_RawNode], first: dict[str, _RawNode], graph: _Graph, report: _Report
 ) -> None:
     reach_cache: dict[str, set[str]] = {}
-    for node in nodes:
-        container = _CONDITION_FIELD.get(node.type or "")
-        condition = node.data.get(container) if container else None
-        if not isinstance(condition, dict):
-            continue
+    for node, container, condition in ((n, c, cond) for n in nodes for c, cond in _conditions(n)):
         for kind in ("opened", "clicked"):
             name = condition.get(kind)
             if not isinstance(name, str):

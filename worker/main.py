@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.email import AfterAccepted, EmailActivities
+from activities.journey_data import JourneyDataActivities
 from activities.smtp_pool import SmtpPool
 from sojourn.db import create_engine
 from sojourn.settings import Settings, get_settings
@@ -36,11 +37,12 @@ async def journey_worker(
     """A running worker for `task_queue`; stops (finishing in-flight tasks) on exit."""
     smtp = SmtpPool(settings)
     email = EmailActivities(engine, smtp, settings, after_accepted=after_accepted)
+    data = JourneyDataActivities(engine)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[email.send_email],
+        activities=[email.send_email, data.evaluate_conditions, data.record_run_end],
         **worker_options,
     )
     try:

@@ -9,7 +9,7 @@ still counts at the next branch.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,13 +19,19 @@ with workflow.unsafe.imports_passed_through():
     from sojourn import search_attributes as sa
     from sojourn.contracts import (
         ENGAGEMENT_SIGNAL,
+        EVALUATE_CONDITIONS_ACTIVITY,
+        EVENT_SIGNAL,
+        RECORD_RUN_END_ACTIVITY,
         SEND_EMAIL_ACTIVITY,
         STATE_QUERY,
         Carried,
+        ContactEvent,
         EngagementSignal,
+        EvaluateConditions,
         JourneyInput,
         JourneyState,
         PathStep,
+        RunEnd,
         SendEmailRequest,
         SendEmailResult,
         SentMessage,
@@ -33,13 +39,15 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.definition import (
         BranchNode,
         EngagementCondition,
+        EventCondition,
         ExitNode,
         JourneyDefinition,
         SendNode,
         WaitForNode,
         WaitNode,
-        parse_duration,
     )
+    from sojourn.durations import parse_duration
+    from sojourn.filters import properties_match
 
 # Sends retry with backoff for as long as a day of provider trouble; a message
 # that cannot be built or is refused for good fails at once and the run moves on.
@@ -51,6 +59,20 @@ SEND_RETRY = RetryPolicy(
 )
 SEND_START_TO_CLOSE = timedelta(seconds=60)
 SEND_SCHEDULE_TO_CLOSE = timedelta(days=1)
+
+# Database reads and writes: quick, retried through a database restart.
+DATA_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["InvalidFilter"],
+)
+DATA_START_TO_CLOSE = timedelta(seconds=30)
+DATA_SCHEDULE_TO_CLOSE = timedelta(hours=1)
+
+# Runs are recorded as they end from this change on (histories before it end without).
+RECORD_RUN_END_PATCH = "record-run-end"
+# Events kept for `wait_for` and the state query; older ones are dropped first.
+EVENTS_KEPT = 200
 
 # Continue as new well before Temporal's 51,200-event limit (DESIGN.md).
 HISTORY_EVENTS_BEFORE_CONTINUE = 4000
@@ -69,6 +91,10 @@ class JourneyWorkflow:
         self._path = list(carried.path)
         self._messages = list(carried.messages)
         self._engagements = list(carried.engagements)
+        self._events = list(carried.events)
+        self._started_at = carried.started_at or workflow.now().isoformat()
+        self._converted_at = carried.converted_at
+        self._exit_reason: str | None = None
         self._status = "active"
         self._wait_until: str | None = None
 
@@ -76,15 +102,15 @@ class JourneyWorkflow:
     async def run(self, input: JourneyInput) -> JourneyState:
         nodes = self._definition.node_map()
         try:
-            while self._node is not None:
+            while self._node is not None and self._exit_reason is None:
                 if self._should_continue_as_new():
                     workflow.continue_as_new(self._continuation())
                 node = nodes[self._node]
                 self._enter(node)
                 self._node = await self._execute(node)
-            self._finish("completed")
+            await self._finish("exited" if self._exit_reason else "completed")
         except asyncio.CancelledError:
-            self._finish("cancelled")
+            await self._finish("cancelled")
             raise
         return self.state()
 
@@ -92,6 +118,23 @@ class JourneyWorkflow:
     def engagement(self, signal: EngagementSignal) -> None:
         if not any(self._same_engagement(signal, seen) for seen in self._engagements):
             self._engagements.append(signal)
+
+    @workflow.signal(name=EVENT_SIGNAL)
+    def event(self, event: ContactEvent) -> None:
+        trigger = self._input.trigger
+        if any(seen.event_id == event.event_id for seen in self._events) or (trigger and trigger.event_id == event.event_id):
+            return
+        self._events = (self._events + [event])[-EVENTS_KEPT:]
+        if self._status != "active":
+            return
+        goal = self._definition.goal
+        if goal and self._converted_at is None and _matches(goal, event) and self._within_goal_window(goal.within):
+            self._converted_at = workflow.now().isoformat()
+            if goal.exit:
+                self._exit_reason = f"goal: {event.name}"
+        for condition in self._definition.exit_on:
+            if self._exit_reason is None and _matches(condition, event):
+                self._exit_reason = f"exit_on: {event.name}"
 
     @workflow.query(name=STATE_QUERY)
     def state(self) -> JourneyState:
@@ -105,6 +148,11 @@ class JourneyWorkflow:
             path=self._path,
             messages=self._messages,
             engagements=self._engagements,
+            events=self._events,
+            exit_reason=self._exit_reason,
+            converted_at=self._converted_at,
+            trigger=self._input.trigger,
+            key=self._input.key,
         )
 
     async def _execute(self, node) -> str | None:
@@ -119,9 +167,7 @@ class JourneyWorkflow:
             self._path[-1].outcome = "event" if engaged else "timeout"
             return node.on_event if engaged else node.on_timeout
         if isinstance(node, BranchNode):
-            holds = self._holds(node.condition)
-            self._path[-1].outcome = "then" if holds else "else"
-            return node.then if holds else node.else_
+            return await self._branch(node)
         if isinstance(node, ExitNode):
             return None
         raise ApplicationError(f"unknown node type {type(node).__name__}", non_retryable=True)
@@ -144,6 +190,7 @@ class JourneyWorkflow:
             text=node.text,
             from_address=node.from_,
             track=node.track,
+            event=self._input.trigger,
         )
         now = workflow.now().isoformat()
         try:
@@ -175,28 +222,71 @@ class JourneyWorkflow:
         self._path[-1].outcome = result.status
 
     async def _wait(self, node: WaitNode) -> None:
-        if node.duration is not None:
-            delay = parse_duration(node.duration)
+        if node.until is not None:
+            due = node.until
+        elif node.relative_to == "event" and self._input.trigger is not None:
+            due = datetime.fromisoformat(self._input.trigger.occurred_at) + parse_duration(node.duration)
         else:
-            delay = node.until - workflow.now()
+            due = workflow.now() + parse_duration(node.duration)
+        delay = due - workflow.now()
         if delay <= timedelta(0):
             return
-        self._wait_until = (workflow.now() + delay).isoformat()
-        await workflow.sleep(delay)
-        self._wait_until = None
+        self._wait_until = due.isoformat()
+        try:
+            # An exit event ends the wait at once.
+            await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._wait_until = None
 
     async def _wait_for(self, node: WaitForNode) -> bool:
         timeout = parse_duration(node.timeout)
         self._wait_until = (workflow.now() + timeout).isoformat()
         try:
-            await workflow.wait_condition(lambda: self._holds(node.event), timeout=timeout)
-            return True
+            await workflow.wait_condition(
+                lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout)
+            return self._holds(node.event)
         except asyncio.TimeoutError:
             return False
         finally:
             self._wait_until = None
 
-    def _holds(self, condition: EngagementCondition) -> bool:
+    async def _branch(self, node: BranchNode) -> str:
+        arms = node.arms()
+        filters = [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c, _ in arms
+                   if c is not None and not isinstance(c, EngagementCondition)]
+        answers = iter(await self._evaluate(filters) if filters else [])
+        for index, (condition, target) in enumerate(arms):
+            holds = condition is None or (
+                self._holds(condition) if isinstance(condition, EngagementCondition) else next(answers))
+            if holds:
+                last = index == len(arms) - 1
+                if node.cases is None:
+                    self._path[-1].outcome = "else" if last else "then"
+                else:
+                    self._path[-1].outcome = "default" if last else f"case {index}"
+                return target
+        raise ApplicationError("a branch always has a default", non_retryable=True)
+
+    async def _evaluate(self, filters: list[dict]) -> list[bool]:
+        return await workflow.execute_activity(
+            EVALUATE_CONDITIONS_ACTIVITY,
+            EvaluateConditions(contact_id=self._input.contact_id, filters=filters, now=workflow.now().isoformat()),
+            result_type=list[bool],
+            start_to_close_timeout=DATA_START_TO_CLOSE,
+            schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,
+            retry_policy=DATA_RETRY,
+        )
+
+    def _within_goal_window(self, within: str | None) -> bool:
+        if within is None:
+            return True
+        return workflow.now() - datetime.fromisoformat(self._started_at) <= parse_duration(within)
+
+    def _holds(self, condition: EngagementCondition | EventCondition) -> bool:
+        if isinstance(condition, EventCondition):
+            return any(_matches(condition, event) for event in self._events)
         for seen in self._engagements:
             if seen.send_node != condition.send_node:
                 continue
@@ -216,10 +306,22 @@ class JourneyWorkflow:
         self._path.append(PathStep(node=node.id, type=node.type, entered_at=workflow.now().isoformat()))
         workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
 
-    def _finish(self, status: str) -> None:
+    async def _finish(self, status: str) -> None:
         self._status = status
         self._wait_until = None
         workflow.upsert_search_attributes([sa.JOURNEY_STATUS.value_set(status)])
+        if workflow.patched(RECORD_RUN_END_PATCH):
+            info = workflow.info()
+            await workflow.execute_activity(
+                RECORD_RUN_END_ACTIVITY,
+                RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
+                       journey_id=self._input.journey_id, version=self._input.version,
+                       contact_id=self._input.contact_id, status=status, ended_at=workflow.now().isoformat(),
+                       key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at),
+                start_to_close_timeout=DATA_START_TO_CLOSE,
+                schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,
+                retry_policy=DATA_RETRY,
+            )
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -238,5 +340,14 @@ class JourneyWorkflow:
                 path=self._path[-PATH_KEPT_ACROSS_CONTINUE:],
                 messages=self._messages[-PATH_KEPT_ACROSS_CONTINUE:],
                 engagements=self._engagements,
+                events=self._events,
+                started_at=self._started_at,
+                converted_at=self._converted_at,
             ),
+            trigger=self._input.trigger,
+            key=self._input.key,
         )
+
+
+def _matches(condition: EventCondition, event: ContactEvent) -> bool:
+    return condition.event == event.name and properties_match(condition.where, event.properties)

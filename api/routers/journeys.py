@@ -9,7 +9,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pagination import keyset_page
 from api.schemas import (EnrollRequest, EnrollResponse, JourneyCreate, JourneyOut, JourneyUpdate,
                          JourneyVersionOut, Page)
-from sojourn import journeys
+from sojourn import journeys, triggers
 from sojourn.definition import JourneyDefinition
 from sojourn.models import Journey
 
@@ -31,6 +31,7 @@ async def journey_schema() -> dict:
 async def create_journey(body: JourneyCreate, session: SessionDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
     journey = await journeys.create_journey(session, body.id, body.definition)
+    triggers.invalidate()
     return _out(journey, (await journeys.get_version(session, journey.id, 1)).definition)
 
 
@@ -38,6 +39,7 @@ async def create_journey(body: JourneyCreate, session: SessionDep) -> JourneyOut
 async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
     journey = await journeys.add_version(session, journey_id, body.definition)
+    triggers.invalidate()
     return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
 
 
@@ -63,6 +65,7 @@ async def get_version(journey_id: str, version: int, session: SessionDep) -> Jou
 
 async def _change(journey_id: str, action: str, session) -> JourneyOut:
     journey = await journeys.change_status(session, journey_id, action)
+    triggers.invalidate()
     return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
 
 

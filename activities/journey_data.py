@@ -1,0 +1,57 @@
+"""Activities that read and write journey data: branch conditions and run outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from sojourn.contracts import EVALUATE_CONDITIONS_ACTIVITY, RECORD_RUN_END_ACTIVITY, EvaluateConditions, RunEnd
+from sojourn.db import session_factory
+from sojourn.filters import parse_filter
+from sojourn.models import JourneyRun
+
+# The API records a run right after starting it; a run that ends within that moment
+# waits for the record this many attempts before writing it itself.
+_ATTEMPTS_BEFORE_INSERTING = 5
+
+
+class JourneyDataActivities:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = session_factory(engine)
+
+    @activity.defn(name=EVALUATE_CONDITIONS_ACTIVITY)
+    async def evaluate_conditions(self, request: EvaluateConditions) -> list[bool]:
+        from sojourn import segments  # noqa: PLC0415 - the SQL compiler loads with its first use
+
+        now = datetime.fromisoformat(request.now)
+        answers = []
+        async with self._sessions() as session:
+            for raw in request.filters:
+                try:
+                    answers.append(await segments.matches(session, parse_filter(raw), request.contact_id, now=now))
+                except (ValidationError, segments.SegmentError) as err:
+                    raise ApplicationError(f"branch condition cannot be evaluated: {err}", type="InvalidFilter",
+                                           non_retryable=True) from err
+        return answers
+
+    @activity.defn(name=RECORD_RUN_END_ACTIVITY)
+    async def record_run_end(self, end: RunEnd) -> None:
+        values = dict(status=end.status, ended_at=datetime.fromisoformat(end.ended_at), exit_reason=end.exit_reason,
+                      converted_at=datetime.fromisoformat(end.converted_at) if end.converted_at else None)
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(update(JourneyRun).where(JourneyRun.run_id == end.run_id).values(**values))
+            if updated.rowcount:
+                return
+            if activity.info().attempt < _ATTEMPTS_BEFORE_INSERTING:
+                raise ApplicationError(f"run {end.run_id} is not recorded yet", type="RunNotRecordedYet")
+            await conn.execute(insert(JourneyRun).values(
+                run_id=end.run_id, workflow_id=end.workflow_id, journey_id=end.journey_id, version=end.version,
+                contact_id=end.contact_id, key=end.key, **values).on_conflict_do_update(
+                index_elements=["run_id"], set_=values))
