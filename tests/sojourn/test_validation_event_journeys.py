@@ -1,0 +1,78 @@
+"""Validation of the event-driven parts of a definition: entry, exits, goals, re-entry,
+waits relative to the event, event waits and branch cases."""
+
+import pytest
+
+from sojourn.definition import BranchNode, EventCondition, JourneyDefinition, WaitForNode
+from sojourn.validation import DefinitionError, validate_definition
+
+DONE = {"id": "done", "type": "exit"}
+
+
+def journey(*nodes, **fields):
+    return {"name": "events", "nodes": list(nodes), **fields}
+
+
+def located(raw):
+    with pytest.raises(DefinitionError) as caught:
+        validate_definition(raw)
+    return {(p.node, p.field) for p in caught.value.problems}
+
+
+def test_a_full_event_journey_is_valid():
+    definition = validate_definition(journey(
+        {"id": "w", "type": "wait", "duration": "2h", "relative_to": "event", "next": "b"},
+        {"id": "b", "type": "branch", "cases": [
+            {"when": {"tag": "vip", "min_weight": 3}, "then": "f"},
+            {"when": {"and": [{"attribute": "city", "value": "Kaohsiung"},
+                              {"event": "purchase", "min_count": 2, "within": "30d"}]}, "then": "done"}],
+         "default": "f"},
+        {"id": "f", "type": "wait_for", "event": {"event": "appointment.booked", "where": [
+            {"property": "clinic", "op": "in", "value": ["a", "b"]}]}, "timeout": "7d",
+         "on_event": "done", "on_timeout": "done"},
+        DONE,
+        entry={"event": "treatment.completed", "where": [{"property": "procedure", "value": "laser"}],
+               "key": "properties.visit_id"},
+        exit_on=[{"event": "unsubscribed"}], goal={"event": "appointment.booked", "within": "7d"},
+        reentry={"policy": "always", "cooldown": "30d"}))
+    assert isinstance(definition, JourneyDefinition)
+    assert isinstance(definition.nodes[2], WaitForNode) and isinstance(definition.nodes[2].event, EventCondition)
+    assert isinstance(definition.nodes[1], BranchNode) and len(definition.nodes[1].arms()) == 3
+    assert definition.event_names() == {"unsubscribed", "appointment.booked"}
+
+
+def test_relative_to_event_needs_an_entry_event():
+    assert ("w", "relative_to") in located(journey(
+        {"id": "w", "type": "wait", "duration": "2h", "relative_to": "event", "next": "done"}, DONE))
+
+
+def test_branch_cases_point_at_known_nodes_and_need_a_default():
+    found = located(journey(
+        {"id": "b", "type": "branch", "cases": [{"when": {"tag": "vip"}, "then": "nowhere"}], "default": "done"},
+        DONE))
+    assert ("b", "cases.0.then") in found
+    assert ("b", "") in located(journey(
+        {"id": "b", "type": "branch", "cases": [{"when": {"tag": "vip"}, "then": "done"}]}, DONE))
+
+
+def test_bad_filter_in_a_case_names_the_field():
+    found = located(journey(
+        {"id": "b", "type": "branch", "cases": [{"when": {"attribute": "age", "op": "gt", "value": "old"}, "then": "done"}],
+         "default": "done"}, DONE))
+    assert ("b", "cases.0.when") in found
+
+
+def test_engagement_case_must_name_an_earlier_send():
+    found = located(journey(
+        {"id": "b", "type": "branch", "cases": [{"when": {"opened": "later"}, "then": "later"}], "default": "done"},
+        {"id": "later", "type": "send", "subject": "s", "text": "t", "next": "done"}, DONE))
+    assert ("b", "cases.0.when.opened") in found
+
+
+def test_entry_rules():
+    assert (None, "entry") in located(journey(DONE, entry={"event": "a", "segment": "s"}))
+    assert (None, "entry.key") in located(journey(DONE, entry={"event": "a", "key": "cart_id"}))
+    assert (None, "reentry.cooldown") in located(journey(DONE, reentry={"policy": "always", "cooldown": "soon"}))
+    assert (None, "goal.within") in located(journey(DONE, goal={"event": "buy", "within": "a while"}))
+    assert (None, "exit_on.0.where.0.op") in located(journey(DONE, exit_on=[
+        {"event": "x", "where": [{"property": "p", "op": "like", "value": 1}]}]))
