@@ -11,7 +11,7 @@ from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
 from api.yaml_bodies import YamlBodies
-from api.routers import contacts, dev, health, journeys, runs, tracking, webhooks
+from api.routers import contacts, dev, events, health, journeys, runs, tracking, webhooks
 from sojourn.db import create_engine, session_factory
 from sojourn.settings import Settings, get_settings
 
@@ -41,11 +41,13 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     errors.install(app)
     authenticated = [Depends(require_api_key)]
-    for router in (contacts.router, journeys.router, journeys.schema_router, runs.router, dev.router):
+    for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router):
         app.include_router(router, dependencies=authenticated)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
     app.include_router(tracking.router)
     app.include_router(health.router)
     app.add_middleware(YamlBodies)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # outermost: counts raw bytes
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes
+                       allowances={"/v1/events": settings.max_batch_body_bytes,
+                                   "/v1/contacts/import": settings.max_import_body_bytes})
     return app

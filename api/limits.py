@@ -1,4 +1,8 @@
-"""Refuse oversized request bodies with 413 before anything reads them whole."""
+"""Refuse oversized request bodies with 413 before anything reads them whole.
+
+One limit for every route, with larger allowances for the bulk routes named in
+`allowances` (exact path -> bytes): an event batch, a streamed contact import.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,18 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, allowances: dict[str, int] | None = None) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.allowances = dict(allowances or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.allowances.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -33,7 +39,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -46,10 +52,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_body("payload_too_large", f"request body exceeds {self.max_bytes} bytes")).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps(error_body("payload_too_large", f"request body exceeds {limit} bytes")).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -38,6 +39,93 @@ class ContactOut(BaseModel):
     attributes: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+class TagOut(BaseModel):
+    tag: str
+    weight: float
+    source: str | None
+    updated_at: datetime
+
+
+class ProfileEvent(BaseModel):
+    event_id: str
+    name: str
+    properties: dict[str, Any]
+    occurred_at: datetime
+    received_at: datetime
+
+
+class ProfileMessage(BaseModel):
+    id: uuid.UUID
+    journey: str
+    journey_version: int
+    node: str
+    channel: str
+    subject: str | None
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    opens: int
+    clicks: int
+
+
+class ProfileJourney(BaseModel):
+    journey: str
+    version: int
+    key: str | None
+    status: str = Field(description="active | completed | exited | cancelled")
+    enrolled_at: datetime
+    ended_at: datetime | None
+    exit_reason: str | None
+    converted_at: datetime | None
+    workflow_id: str
+    run_id: str
+
+
+class ContactProfile(ContactOut):
+    """Everything Sojourn knows about a contact: fields, attributes, tags, recent activity, journeys."""
+
+    tags: list[TagOut] = Field(description="Strongest first.")
+    events: list[ProfileEvent] = Field(description="The 50 most recent events, newest first.")
+    messages: list[ProfileMessage] = Field(description="The 50 most recent messages, newest first, with engagement counts.")
+    journeys: list[ProfileJourney] = Field(description="Runs, active ones first, then newest first (at most 100).")
+
+
+class ImportRejectedLine(BaseModel):
+    line: int = Field(description="1-based line number in the file (a CSV header is line 1).")
+    reason: str
+
+
+class ImportResult(BaseModel):
+    rows: int = Field(description="Data rows read (blank lines and the CSV header not counted).")
+    inserted: int = Field(description="Contacts created.")
+    updated: int = Field(description="Existing contacts whose fields or attributes changed.")
+    unchanged: int = Field(description="Existing contacts the rows did not change.")
+    rejected: list[ImportRejectedLine] = Field(description="Rows not loaded, by line (at most 1,000 listed).")
+    rejected_omitted: int = Field(description="Rejected rows beyond the 1,000 listed.")
+
+
+class EventIn(_In):
+    contact: str = Field(min_length=1, max_length=255, description="The contact's external id.")
+    name: str = Field(min_length=1, max_length=200, examples=["order.completed"])
+    properties: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: AwareDatetime | None = Field(None, description="ISO 8601 with a zone; default: when received.")
+    event_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="Idempotency key: an event id already stored is acknowledged as a duplicate and not "
+                    "stored again. Without it the server makes one (no idempotency).")
+
+
+class RejectedItem(BaseModel):
+    index: int = Field(description="Position of the event in the request (0 for a single event).")
+    reason: str = Field(description="'field: message', problems separated by '; '.")
+
+
+class EventsAccepted(BaseModel):
+    accepted: int = Field(description="Events newly stored.")
+    duplicates: int = Field(description="Events whose event_id was stored before or repeated in the batch.")
+    rejected: list[RejectedItem]
 
 
 JourneyStatus = Literal["draft", "active", "paused", "archived"]

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     tracking_secret: str = "dev-tracking-secret-change-me"
     webhook_secret: str = "dev-webhook-secret-change-me"
     max_body_bytes: int = 1_000_000
+    # Bulk routes read bigger bodies: a 10,000-event batch (POST /v1/events) and a streamed
+    # contact import (POST /v1/contacts/import, read in chunks, never held whole).
+    max_batch_body_bytes: int = 20_000_000
+    max_import_body_bytes: int = 2_000_000_000
+    auto_create_contacts: bool = True  # an event naming an unknown contact creates it
     dev_mailbox_enabled: bool = True
 
     temporal_ui_port: int = 8233
