@@ -1,4 +1,4 @@
-"""The `sojourn` command: the dev stack, each process alone, migrations, validation, the dev mailbox.
+"""The `sojourn` command: the dev stack, each process alone, migrations, validation, the dev mailbox, contact import.
 
 Commands import what they need when they run, so `sojourn validate` stays fast and
 works without the worker or API packages.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -118,6 +120,86 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
     return asyncio.run(_mailbox(args))
 
 
+_IMPORT_TYPES = {".csv": "text/csv", ".ndjson": "application/x-ndjson", ".jsonl": "application/x-ndjson"}
+
+
+class _Progress:
+    """A one-line progress bar on stderr: bytes sent of the total, redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.sent, self.stream = total, 0, stream or sys.stderr
+        self.started = self.drawn = time.monotonic()
+
+    def advance(self, count: int) -> None:
+        self.sent += count
+        now = time.monotonic()
+        if now - self.drawn >= 0.1 or self.sent >= self.total:
+            self.drawn = now
+            self.draw()
+
+    def draw(self, end: str = "") -> None:
+        fraction = self.sent / self.total if self.total else 1.0
+        width = 30
+        filled = int(width * fraction)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  "
+                          f"{self.sent:,}/{self.total:,} bytes  {self.sent / elapsed / 1e6:.1f} MB/s{end}")
+        self.stream.flush()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import httpx
+
+    path = Path(args.file)
+    content_type = {"csv": "text/csv", "ndjson": "application/x-ndjson"}.get(args.format or "") \
+        or _IMPORT_TYPES.get(path.suffix.lower())
+    if content_type is None:
+        print(f"{path}: cannot tell CSV from NDJSON by the name; pass --format csv or --format ndjson",
+              file=sys.stderr)
+        return 1
+    settings = _settings()
+    base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    key = args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0]
+    try:
+        total = path.stat().st_size
+    except OSError as err:
+        print(f"{path}: {err.strerror}", file=sys.stderr)
+        return 1
+    progress = _Progress(total)
+
+    def body():
+        with open(path, "rb") as file:
+            while chunk := file.read(256 * 1024):
+                progress.advance(len(chunk))
+                yield chunk
+
+    try:
+        with httpx.Client(timeout=httpx.Timeout(30.0, read=None)) as client:
+            response = client.post(f"{base}/v1/contacts/import", content=body(), headers={
+                "Authorization": f"Bearer {key}", "Content-Type": content_type, "Content-Length": str(total)})
+    except httpx.HTTPError as err:
+        progress.draw("\n")
+        print(f"import failed: {err}", file=sys.stderr)
+        return 1
+    progress.draw("\n")
+    if response.status_code != 200:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:500]
+        print(f"import failed ({response.status_code}): {message}", file=sys.stderr)
+        return 1
+    result = response.json()
+    rejected = len(result["rejected"]) + result["rejected_omitted"]
+    print(f"{result['rows']:,} rows: {result['inserted']:,} inserted, {result['updated']:,} updated, "
+          f"{result['unchanged']:,} unchanged, {rejected:,} rejected")
+    for line in result["rejected"]:
+        print(f"line {line['line']}: {line['reason']}")
+    if result["rejected_omitted"]:
+        print(f"... and {result['rejected_omitted']:,} more rejected rows")
+    return 2 if rejected else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sojourn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -163,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox.add_argument("--limit", type=int, default=100)
     mailbox.add_argument("--clear", action="store_true", help="delete the messages instead")
     mailbox.set_defaults(func=cmd_mailbox)
+
+    load = commands.add_parser(
+        "import", help="upsert contacts from a CSV or NDJSON file through the API",
+        description="Streams FILE to POST /v1/contacts/import with a progress bar, then prints the summary "
+                    "and each rejected line. Exit status: 0 all rows loaded, 2 some rows rejected, 1 failed.")
+    load.add_argument("file", metavar="FILE", help=".csv (header row names the columns) or .ndjson / .jsonl")
+    load.add_argument("--api", help="the API's base URL (default http://API_HOST:API_PORT)")
+    load.add_argument("--key", help="API key (default $SOJOURN_API_KEY, else the first of API_KEYS)")
+    load.add_argument("--format", choices=("csv", "ndjson"), help="default: from the file name")
+    load.set_defaults(func=cmd_import)
     return parser
 
 
