@@ -140,9 +140,9 @@ async def erase_contact(external_id: str, session: SessionDep, client: TemporalD
     """Right to be forgotten: cancel the contact's active runs, then delete the contact and,
     by cascade, its events, tags, messages, engagement and runs. If a run cannot be
     cancelled (Temporal unreachable) nothing is deleted and the call can be repeated."""
-    contact = await _find(session, external_id)
+    contact_id = (await _find(session, external_id)).id
     runs = (await session.execute(select(JourneyRun.workflow_id, JourneyRun.run_id).where(
-        JourneyRun.contact_id == contact.id, JourneyRun.status == "active"))).all()
+        JourneyRun.contact_id == contact_id, JourneyRun.status == "active"))).all()
     await session.rollback()  # hold no snapshot or lock while Temporal answers
     gate = asyncio.Semaphore(_CANCEL_CONCURRENCY)
 
@@ -151,9 +151,9 @@ async def erase_contact(external_id: str, session: SessionDep, client: TemporalD
             await _cancel_run(client, workflow_id, run_id)
 
     await asyncio.gather(*(cancel(r.workflow_id, r.run_id) for r in runs))
-    await session.execute(delete(Contact).where(Contact.id == contact.id))
+    await session.execute(delete(Contact).where(Contact.id == contact_id))
     await session.commit()
-    log.info("erased contact %s (%d active run(s) cancelled)", contact.id, len(runs))
+    log.info("erased contact %s (%d active run(s) cancelled)", contact_id, len(runs))
     return Response(status_code=204)
 
 
