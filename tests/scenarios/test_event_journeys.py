@@ -193,3 +193,32 @@ async def test_event_idempotency_does_not_start_twice(api, worker, engine, tempo
     assert again["duplicates"] == 1 and again["accepted"] == 0
     await asyncio.sleep(1)
     assert len(await wait_for_mail(engine, f"{contact}@example.com", 2, timeout=2)) == 1
+
+
+async def test_welcome_series_uses_the_signup_topic(api, worker, engine, temporal_env, unique):
+    """Scenario 5, entry part: a web-form signup starts three emails, two days apart, on the chosen topic."""
+    journey = f"welcome-{unique}"
+    signup = f"signed_up-{unique}"
+    topic_mail = {"type": "send", "subject": "{{ event.properties.topic | title }} tips, part %s",
+                  "text": "Hello {{ first_name | default('there') }}, more on {{ event.properties.topic }}."}
+    await create_active_journey(api, journey, {"name": "Welcome series", "entry": {"event": signup}, "nodes": [
+        {"id": "one", **topic_mail, "subject": topic_mail["subject"] % 1, "next": "gap1"},
+        {"id": "gap1", "type": "wait", "duration": "2d", "next": "two"},
+        {"id": "two", **topic_mail, "subject": topic_mail["subject"] % 2, "next": "gap2"},
+        {"id": "gap2", "type": "wait", "duration": "2d", "next": "three"},
+        {"id": "three", **topic_mail, "subject": topic_mail["subject"] % 3, "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    contact = f"new-{unique}"
+    email = f"{contact}@example.com"
+    await api.put(f"/v1/contacts/{contact}", json={"email": email, "first_name": "Noa"})
+    await send_events(api, {"contact": contact, "name": signup, "event_id": f"s-{unique}",
+                            "properties": {"topic": "skin care", "form": "footer"}})
+    run = await run_of(temporal_env, journey_workflow_id(journey, contact))
+    await wait_for_mail(engine, email)
+    for sent in (2, 3):
+        await advance(temporal_env, run.id, timedelta(days=2, minutes=1))
+        await wait_for_mail(engine, email, sent)
+    assert (await run.result()).status == "completed"
+    mail = await wait_for_mail(engine, email, 3)
+    assert [m["subject"] for m in mail] == [f"Skin Care tips, part {n}" for n in (1, 2, 3)]
+    assert mail[0]["text"].strip() == "Hello Noa, more on skin care."
