@@ -3,10 +3,12 @@ contact imports.
 
 Both paths work set-based on the raw asyncpg connection of the pool:
 
-- events: one `INSERT ... SELECT FROM unnest(...) ON CONFLICT (event_id) DO NOTHING
-  RETURNING` per batch, after one statement that resolves (and, if allowed, creates) the
-  contacts the batch names. What comes back is exactly what is new, so journeys hear of
-  every event once.
+- events: per batch, one statement resolves (and, if allowed, creates) the contacts it
+  names, one finds the event ids stored before, and the new rows are `COPY`ed into
+  `events`; if a concurrent batch stored one of the same ids meanwhile, the COPY fails
+  as a whole and `INSERT ... SELECT FROM unnest(...) ON CONFLICT (event_id) DO NOTHING
+  RETURNING` stores the batch instead. Either way exactly the new events are known, so
+  journeys hear of every event once.
 - contacts: the body is parsed as it streams in (CSV or NDJSON), in chunks of
   `IMPORT_CHUNK_ROWS` valid rows; each chunk is `COPY`ed into a temporary staging table
   and merged into `contacts` with one `INSERT ... ON CONFLICT (external_id) DO UPDATE`,
@@ -72,9 +74,12 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def to_json_text(value: Any) -> str:
     """Compact JSON for a jsonb column; ValueError if Postgres's jsonb would refuse it."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _ENCODER.encode(value)
     if "\\u0000" in text and _has_nul(value):
         raise ValueError("must not contain NUL characters")
     if not text.isascii():
@@ -131,7 +136,7 @@ def new_event_id() -> str:
 
 
 _RESOLVE_CONTACTS = """
-SELECT c.id, c.external_id FROM contacts c WHERE c.external_id = ANY($1::text[])
+SELECT c.id, c.external_id FROM unnest($1::text[]) AS w(external_id) JOIN contacts c USING (external_id)
 """
 
 _CREATE_CONTACTS = """
@@ -139,6 +144,12 @@ INSERT INTO contacts (external_id)
 SELECT w.external_id FROM unnest($1::text[]) AS w(external_id)
 ON CONFLICT (external_id) DO NOTHING
 RETURNING id, external_id
+"""
+
+_EVENT_COLUMNS = ("event_id", "contact_id", "name", "properties", "occurred_at")
+
+_KNOWN_EVENT_IDS = """
+SELECT coalesce(array_agg(e.event_id), '{}') FROM unnest($1::text[]) AS w(event_id) JOIN events e USING (event_id)
 """
 
 _INSERT_EVENTS = """
@@ -154,18 +165,27 @@ RETURNING event_id
 async def store_events(conn: asyncpg.Connection, rows: list[EventRow], auto_create: bool) -> StoredEvents:
     """Store a batch of validated events in one transaction; repeated event ids (stored
     before, or twice in the batch) are counted as duplicates and stored once."""
-    for attempt in range(1, _ATTEMPTS + 1):
+    bulk = True
+    for attempt in range(1, _ATTEMPTS + 2):
         try:
             async with conn.transaction():
-                return await _store_events(conn, rows, auto_create)
+                return await _store_events(conn, rows, auto_create, bulk)
+        except asyncpg.UniqueViolationError:
+            if not bulk:
+                raise
+            # A concurrent request stored some of the same event ids after we looked:
+            # the whole batch again, with INSERT ... ON CONFLICT DO NOTHING this time.
+            log.info("event batch raced another with the same event ids; storing it with ON CONFLICT")
+            bulk = False
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-            if attempt == _ATTEMPTS:
+            if attempt >= _ATTEMPTS:
                 raise
             log.warning("event batch retried after a deadlock or serialization failure (attempt %d)", attempt)
     raise AssertionError("unreachable")
 
 
-async def _store_events(conn: asyncpg.Connection, rows: list[EventRow], auto_create: bool) -> StoredEvents:
+async def _store_events(conn: asyncpg.Connection, rows: list[EventRow], auto_create: bool,
+                        bulk: bool) -> StoredEvents:
     result = StoredEvents()
     first: dict[str, EventRow] = {}
     for row in rows:
@@ -185,10 +205,7 @@ async def _store_events(conn: asyncpg.Connection, rows: list[EventRow], auto_cre
     if not storable:
         return result
     storable.sort(key=lambda r: r.event_id)  # key order: overlapping batches never deadlock
-    inserted = set(await conn.fetchval(
-        f"WITH new AS ({_INSERT_EVENTS}) SELECT coalesce(array_agg(event_id), '{{}}') FROM new",
-        [r.event_id for r in storable], [contacts[r.contact] for r in storable], [r.name for r in storable],
-        [r.properties_json for r in storable], [r.occurred_at for r in storable]))
+    inserted = await _insert_events(conn, storable, contacts, bulk)
     result.duplicates += len(storable) - len(inserted)
     result.inserted = [
         IngestedEvent(event_id=r.event_id, contact_id=contacts[r.contact], contact_external_id=r.contact,
@@ -196,6 +213,28 @@ async def _store_events(conn: asyncpg.Connection, rows: list[EventRow], auto_cre
         for r in sorted(storable, key=lambda r: r.index) if r.event_id in inserted
     ]
     return result
+
+
+async def _insert_events(conn: asyncpg.Connection, rows: list[EventRow], contacts: dict[str, int],
+                         bulk: bool) -> set[str]:
+    """Insert the rows whose event id is new; returns those ids.
+
+    `bulk`: drop the ids already stored, then COPY the rest straight into `events` (COPY
+    writes rows in bulk, several times cheaper than INSERT). If a concurrent request
+    stored one of the same ids in between, the COPY fails on the unique index, and the
+    caller runs the batch again without `bulk`: `INSERT ... ON CONFLICT DO NOTHING
+    RETURNING`, which cannot fail that way."""
+    if not bulk:
+        return set(await conn.fetchval(
+            f"WITH new AS ({_INSERT_EVENTS}) SELECT coalesce(array_agg(event_id), '{{}}') FROM new",
+            [r.event_id for r in rows], [contacts[r.contact] for r in rows], [r.name for r in rows],
+            [r.properties_json for r in rows], [r.occurred_at for r in rows]))
+    stored = set(await conn.fetchval(_KNOWN_EVENT_IDS, [r.event_id for r in rows]))
+    fresh = [r for r in rows if r.event_id not in stored]
+    if fresh:
+        await conn.copy_records_to_table("events", columns=_EVENT_COLUMNS, records=[
+            (r.event_id, contacts[r.contact], r.name, r.properties_json, r.occurred_at) for r in fresh])
+    return {r.event_id for r in fresh}
 
 
 async def resolve_contacts(conn: asyncpg.Connection, external_ids: Iterable[str],

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from api.errors import ApiError
 from api.schemas import EventIn, EventsAccepted, RejectedItem
@@ -59,14 +59,30 @@ def _reason(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in err.errors())
 
 
-def _row(index: int, item: Any, now: datetime) -> EventRow:
-    """A storable row, or ValueError with the item's reason."""
-    if not isinstance(item, dict):
-        raise ValueError("event: must be a JSON object")
+_BATCH = TypeAdapter(list[EventIn])
+
+
+def _validated(items: list[Any]) -> list[EventIn | str]:
+    """Each item as an EventIn, or the reason it is not one. The whole list is validated in
+    one call; only a list with problems is gone through item by item."""
     try:
-        event = EventIn.model_validate(item)
-    except ValidationError as err:
-        raise ValueError(_reason(err)) from None
+        return list(_BATCH.validate_python(items))
+    except ValidationError:
+        pass
+    out: list[EventIn | str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append("event: must be a JSON object")
+            continue
+        try:
+            out.append(EventIn.model_validate(item))
+        except ValidationError as err:
+            out.append(_reason(err))
+    return out
+
+
+def _row(index: int, event: EventIn, now: datetime) -> EventRow:
+    """A storable row, or ValueError with the event's reason."""
     for name in ("contact", "name", "event_id"):
         value = getattr(event, name)
         if value is not None and (problem := text_problem(value)):
@@ -97,9 +113,11 @@ async def ingest_events(request: Request) -> EventsAccepted:
     now = datetime.now(timezone.utc)
     rows: list[EventRow] = []
     rejected: list[RejectedItem] = []
-    for index, item in enumerate(items):
+    for index, event in enumerate(_validated(items)):
         try:
-            rows.append(_row(index, item, now))
+            if isinstance(event, str):
+                raise ValueError(event)
+            rows.append(_row(index, event, now))
         except ValueError as err:
             rejected.append(RejectedItem(index=index, reason=str(err)))
     stored = None

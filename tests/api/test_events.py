@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
@@ -12,7 +14,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from conftest import API_KEY
-from sojourn import triggers
+from sojourn import ingest, triggers
 from sojourn.models import Contact, Event
 
 
@@ -202,3 +204,37 @@ async def test_ten_thousand_events_in_one_batch(api, engine, unique, hooks):
     assert response.json() == {"accepted": 10_000, "duplicates": 0, "rejected": []}
     assert await _count(engine, Event.event_id.startswith(f"{unique}-")) == 10_000
     assert len(hooks["contacts"]) == 500
+
+
+async def test_concurrent_batches_with_the_same_ids_store_each_event_once(api, engine, unique, hooks):
+    batch = {"events": [{"contact": f"c-{unique}-{i % 7}", "name": "page.viewed", "event_id": f"{unique}-{i}"}
+                        for i in range(300)]}
+    answers = await asyncio.gather(*(api.post("/v1/events", json=batch) for _ in range(4)))
+    results = [a.json() for a in answers]
+    assert sum(r["accepted"] for r in results) == 300
+    assert sum(r["duplicates"] for r in results) == 900
+    assert await _count(engine, Event.event_id.startswith(f"{unique}-")) == 300
+    assert sorted(e.event_id for e in hooks["events"]) == sorted(f"{unique}-{i}" for i in range(300))
+
+
+async def test_a_batch_that_loses_a_race_falls_back_to_on_conflict(engine, unique, caplog):
+    """B looks for stored ids while A's identical batch is uncommitted, so B's COPY meets A's
+    rows on the unique index, waits for A and fails; B then stores with ON CONFLICT."""
+    caplog.set_level(logging.INFO, logger="sojourn.ingest")
+    now = datetime.now(timezone.utc)
+    rows = [ingest.EventRow(index=i, event_id=f"{unique}-{i}", contact=f"c-{unique}", name="x", properties={},
+                            properties_json="{}", occurred_at=now) for i in range(50)]
+    async with ingest.raw_connection(engine) as a, ingest.raw_connection(engine) as b:
+        await ingest.resolve_contacts(a, [f"c-{unique}"], create=True)  # committed: only the events race
+        transaction = a.transaction()
+        await transaction.start()
+        first = await ingest._store_events(a, rows, True, bulk=True)
+        second = asyncio.create_task(ingest.store_events(b, rows, True))
+        await asyncio.sleep(0.5)
+        assert not second.done()  # waiting on A's uncommitted rows
+        await transaction.commit()
+        second = await second
+    assert len(first.inserted) == 50 and first.duplicates == 0
+    assert second.inserted == [] and second.duplicates == 50
+    assert "raced another with the same event ids" in caplog.text
+    assert await _count(engine, Event.event_id.startswith(f"{unique}-")) == 50
