@@ -1,0 +1,373 @@
+"""Ingestion throughput: events per second through `POST /v1/events`, against a bare COPY.
+
+Part 1 (ingest). N events (default 200,000) over C contacts (default 10,000) that
+exist already, with a few properties each and a unique `event_id`:
+
+- Sojourn: the real API as deployed (`python -m api`, uvicorn, its own process) on a
+  free port of the embedded stack, over real HTTP on loopback. This process posts the
+  events in batches of 1,000 (`{"events": [...]}`, the bodies encoded before the clock
+  starts) with `--concurrency` requests in flight. The API validates each item,
+  resolves the contacts, stores with `INSERT ... SELECT FROM unnest(...) ON CONFLICT
+  (event_id) DO NOTHING RETURNING`, and hands the new events to the journey triggers
+  (no journey listens here, so that costs a lookup).
+- Bare: in the same run, asyncpg `copy_records_to_table` of the same rows (contact ids
+  already resolved, properties already JSON) into a table identical to `events`
+  (`LIKE events INCLUDING ALL` plus the same foreign key): once in batches of 1,000 on
+  one connection, once as a single COPY of all rows.
+
+A third arm runs the same API with `gc.freeze()` after startup (`api_gc_frozen`, see
+`_GC_FROZEN_API`): the change this benchmark suggests for `api/app.py`.
+
+Each arm starts on an empty table after a CHECKPOINT; the arms run in turn and the order
+alternates between rounds; the figure of an arm is its median over the rounds.
+ratio = Sojourn / the faster bare arm (target >= 0.5). Since the machine may be shared,
+the CPU each arm costs (API process, Postgres, this process) per 1,000 events is
+reported too.
+
+Then the contact import: `POST /v1/contacts/import` of a 100,000-row CSV streamed to the
+same API (new contacts), and the same file again (all unchanged), in rows per second.
+
+Part 2 (segment count over 1,000,000 contacts / 10,000,000 events): see
+`segment_part` below, the hook where it goes.
+
+    .venv/bin/python bench/ingest.py [--events 200000] [--contacts 10000] [--concurrency 4] [--rounds 3]
+
+Last line: `RESULT {json}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import httpx
+import psutil
+
+from common import Stack, add_contacts, bench_stack, chunks, machine, print_result, setup_logging
+from sojourn.embedded.postgres import free_port
+from sojourn.embedded.temporal import terminate
+
+log = logging.getLogger("bench.ingest")
+
+API_KEY = "bench-key"
+BATCH = 1000
+ARMS = ["api", "api_gc_frozen", "bare_batched", "bare_single"]
+
+# The API as `python -m api` runs it, plus `gc.freeze()` once startup is done: the tens of
+# thousands of objects that importing FastAPI, pydantic, SQLAlchemy and temporalio leaves
+# behind are then no longer scanned by every full collection. A candidate for api/app.py.
+_GC_FROZEN_API = """
+import gc, logging
+from contextlib import asynccontextmanager
+import uvicorn
+from api.app import create_app
+from sojourn.settings import get_settings
+
+logging.basicConfig(level=logging.INFO)
+settings = get_settings()
+app = create_app(settings)
+started = app.router.lifespan_context
+
+@asynccontextmanager
+async def lifespan(app):
+    async with started(app) as state:
+        gc.collect()
+        gc.freeze()
+        yield state
+
+app.router.lifespan_context = lifespan
+uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
+"""
+NAMES = ["page.viewed", "product.viewed", "cart.updated", "checkout.started", "order.completed"]
+
+
+def make_events(run: str, count: int, contacts: list[str]) -> list[dict]:
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    events = []
+    for i in range(count):
+        name = NAMES[i % len(NAMES)]
+        events.append({
+            "contact": contacts[(i * 7919) % len(contacts)],
+            "name": name,
+            "event_id": f"{run}-{i:08d}",
+            "occurred_at": (start + timedelta(seconds=17 * i)).isoformat(),
+            "properties": {"sku": f"SKU-{i % 500:04d}", "price": round(5 + (i % 1000) * 0.37, 2), "qty": 1 + i % 4,
+                           "path": f"/products/{i % 500}", "campaign": ["spring", "summer", None][i % 3]},
+        })
+    return events
+
+
+# ---------------------------------------------------------------- the API, as deployed
+
+class ApiProcess:
+    """`python -m api` on a free port with the stack's settings; its log goes to the data dir."""
+
+    def __init__(self, stack: Stack, gc_freeze: bool = False) -> None:
+        self.stack = stack
+        self.gc_freeze = gc_freeze
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> ApiProcess:
+        env = self.stack.worker_env(self.stack.settings.task_queue)
+        env.update(API_HOST="127.0.0.1", API_PORT=str(self.port), API_KEYS=API_KEY,
+                   PUBLIC_BASE_URL="http://sojourn.bench")
+        log_path = self.stack.data_dir / "logs" / f"api{'-gc-frozen' if self.gc_freeze else ''}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-c", _GC_FROZEN_API] if self.gc_freeze else [sys.executable, "-m", "api"]
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as http:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the API exited with {self.process.returncode}; see {log_path}")
+                try:
+                    await http.get(f"{self.url}/healthz", timeout=2)  # 503 is fine: no worker runs here
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+        log.info("API pid %s on %s", self.process.pid, self.url)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.process is not None:
+            await asyncio.to_thread(terminate, self.process, 30.0)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the API process has used so far (Linux /proc)."""
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, int]:
+    """Post every body with `concurrency` in flight; returns (seconds, events accepted)."""
+    queue = list(reversed(bodies))
+    accepted = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=120) as http:
+
+        async def sender() -> None:
+            nonlocal accepted
+            while queue:
+                body = queue.pop()
+                response = await http.post("/v1/events", content=body)
+                response.raise_for_status()
+                result = response.json()
+                if result["rejected"]:
+                    raise RuntimeError(f"rejected: {result['rejected'][:3]}")
+                accepted += result["accepted"]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        return time.perf_counter() - started, accepted
+
+
+# ---------------------------------------------------------------- bare COPY
+
+async def bare_tables(conn: asyncpg.Connection) -> None:
+    for table in ("bench_events_batched", "bench_events_single"):
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.execute(f"CREATE TABLE {table} (LIKE events INCLUDING ALL)")
+        await conn.execute(f"ALTER TABLE {table} ADD FOREIGN KEY (contact_id) REFERENCES contacts (id) ON DELETE CASCADE")
+
+
+async def bare_copy(conn: asyncpg.Connection, table: str, records: list[tuple], batch: int | None) -> float:
+    columns = ["event_id", "contact_id", "name", "properties", "occurred_at"]
+    started = time.perf_counter()
+    for part in (chunks(records, batch) if batch else [records]):
+        await conn.copy_records_to_table(table, records=part, columns=columns)
+    return time.perf_counter() - started
+
+
+def postgres_cpu_seconds(stack: Stack) -> float:
+    """CPU used so far by the Postgres server and its live backends."""
+    server = psutil.Process(stack.postgres.process.pid)
+    total = 0.0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def count(conn: asyncpg.Connection, table: str) -> int:
+    return await conn.fetchval(f"SELECT count(*) FROM {table}")
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+# ---------------------------------------------------------------- part 1
+
+async def ingest_part(stack: Stack, args: argparse.Namespace) -> dict:
+    run = f"r{os.getpid()}"
+    contacts = await add_contacts(stack.engine, f"{run}-c", args.contacts)
+    events = make_events(run, args.events, contacts)
+    bodies = [json.dumps({"events": part}).encode() for part in chunks(events, BATCH)]
+    log.info("%d events over %d contacts in %d bodies of %d (%.1f MB)", len(events), len(contacts), len(bodies), BATCH,
+             sum(map(len, bodies)) / 1e6)
+    arms = [arm for arm in ARMS if arm != "api_gc_frozen" or args.gc_freeze_arm]
+    figures: dict[str, list[float]] = {arm: [] for arm in arms}
+    cpu: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
+
+    conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+    try:
+        ids = {r["external_id"]: r["id"] for r in await conn.fetch(
+            "SELECT id, external_id FROM contacts WHERE external_id = ANY($1::text[])", contacts)}
+        records = [(e["event_id"], ids[e["contact"]], e["name"], json.dumps(e["properties"], separators=(",", ":")),
+                    datetime.fromisoformat(e["occurred_at"])) for e in events]
+        await bare_tables(conn)
+        async with ApiProcess(stack) as api, ApiProcess(stack, gc_freeze=True) as frozen:
+            apis = {"api": api, "api_gc_frozen": frozen}
+            warm = make_events(f"{run}w", 2 * BATCH, contacts)
+            for process in apis.values():
+                await post_all(process.url, [json.dumps({"events": p}).encode() for p in chunks(warm, BATCH)], 1)
+            await bare_copy(conn, "bench_events_single", [(f"w{i}", *r[1:]) for i, r in enumerate(records[:2 * BATCH])],
+                            BATCH)
+            for number in range(args.rounds):
+                for arm in (arms if number % 2 == 0 else list(reversed(arms))):
+                    table = "events" if arm in apis else f"bench_events_{arm.split('_')[1]}"
+                    await conn.execute(f"TRUNCATE {table}")
+                    await conn.execute("CHECKPOINT")
+                    process = apis.get(arm)
+                    cpu_before = (process.cpu_seconds() if process else 0.0, postgres_cpu_seconds(stack),
+                                  time.process_time())
+                    if process is not None:
+                        seconds, accepted = await post_all(process.url, bodies, args.concurrency)
+                        if accepted != len(events):
+                            raise RuntimeError(f"{arm} accepted {accepted} of {len(events)}")
+                    else:
+                        seconds = await bare_copy(conn, table, records, BATCH if arm == "bare_batched" else None)
+                    if (stored := await count(conn, table)) != len(events):
+                        raise RuntimeError(f"{table} holds {stored} of {len(events)} after {arm}")
+                    used = [after - before for after, before in zip(
+                        (process.cpu_seconds() if process else 0.0, postgres_cpu_seconds(stack), time.process_time()),
+                        cpu_before)]
+                    figures[arm].append(len(events) / seconds)
+                    cpu[arm].append({"api": used[0], "postgres": used[1], "client": used[2]})
+                    log.info("round %d %-14s %8.0f events/s (%.2f s)", number + 1, arm, len(events) / seconds, seconds)
+    finally:
+        await conn.close()
+
+    median = {arm: statistics.median(values) for arm, values in figures.items()}
+    bare_best = max(median["bare_batched"], median["bare_single"])
+    result = {
+        "events": len(events), "contacts": len(contacts), "batch": BATCH, "concurrency": args.concurrency,
+        "rounds": args.rounds, "transport": "HTTP/1.1 on loopback to `python -m api` (uvicorn) in its own process",
+        "api_events_per_s": round(median["api"]),
+        "bare_copy_batched_events_per_s": round(median["bare_batched"]),
+        "bare_copy_single_events_per_s": round(median["bare_single"]),
+        "ratio": round(median["api"] / bare_best, 3),
+        "ratio_vs_batched_copy": round(median["api"] / median["bare_batched"], 3),
+    }
+    if "api_gc_frozen" in median:
+        result["api_gc_frozen_events_per_s"] = round(median["api_gc_frozen"])
+        result["ratio_gc_frozen"] = round(median["api_gc_frozen"] / bare_best, 3)
+    result["per_round"] = {arm: [round(v) for v in values] for arm, values in figures.items()}
+    # CPU per 1,000 events, by process (median over rounds): what the machine spends on
+    # each arm, whatever else runs on it. "client" is this process (HTTP client, COPY encoder).
+    result["cpu_ms_per_1000_events"] = {
+        arm: {part: round(statistics.median(r[part] for r in rows) / len(events) * 1e6, 1)
+              for part in ("api", "postgres", "client")}
+        for arm, rows in cpu.items()}
+    return result
+
+
+async def import_figures(stack: Stack, rows: int) -> dict:
+    """`POST /v1/contacts/import` of a `rows`-row CSV (new contacts), then of the same file
+    again (every row an existing, unchanged contact), streamed in 256 kB pieces."""
+    run = f"i{os.getpid()}"
+    lines = ["external_id,email,first_name,plan,city,visits"]
+    lines += [f"{run}-{i:07d},u{i}@import.example,Name {i},{['free', 'gold', 'pro'][i % 3]},City {i % 97},{i % 40}"
+              for i in range(rows)]
+    body = ("\n".join(lines) + "\n").encode()
+
+    async def pieces():
+        for start in range(0, len(body), 256 * 1024):
+            yield body[start:start + 256 * 1024]
+
+    figures: dict = {"rows": rows, "bytes": len(body)}
+    async with ApiProcess(stack) as api, httpx.AsyncClient(base_url=api.url, timeout=600, headers={
+            "Authorization": f"Bearer {API_KEY}", "Content-Type": "text/csv"}) as http:
+        for label in ("new", "unchanged"):
+            started = time.perf_counter()
+            response = await http.post("/v1/contacts/import", content=pieces())
+            seconds = time.perf_counter() - started
+            response.raise_for_status()
+            result = response.json()
+            expected = (rows, 0, 0) if label == "new" else (0, 0, rows)
+            if (result["inserted"], result["updated"], result["unchanged"]) != expected or result["rejected"]:
+                raise RuntimeError(f"import ({label}): {result}")
+            figures[f"{label}_rows_per_s"] = round(rows / seconds)
+            log.info("import of %d %s rows: %.2f s (%.0f rows/s)", rows, label, seconds, rows / seconds)
+    return figures
+
+
+# ---------------------------------------------------------------- part 2: HOOK
+
+async def segment_part(stack: Stack, args: argparse.Namespace) -> dict:
+    """PART 2 HOOK -- the segment count over 1,000,000 contacts and 10,000,000 events.
+
+    To be filled in by the segments work: load the data (COPY), build the indexes it
+    relies on, time `GET /v1/segments/{id}/count` (or the compiled SQL) and return its
+    figures; they are merged into RESULT under "segment". Returning {} means "not run".
+    It receives the same stack as part 1 (which leaves 200,000 events in `events`).
+    """
+    return {}
+
+
+# ---------------------------------------------------------------- main
+
+async def main(args: argparse.Namespace) -> None:
+    result: dict = {"benchmark": "ingest", "machine": machine()}
+    async with bench_stack(keep=args.keep) as stack:
+        if "ingest" in args.parts:
+            result["ingest"] = await ingest_part(stack, args)
+            result["import"] = await import_figures(stack, args.import_rows)
+        if "segment" in args.parts:
+            result["segment"] = await segment_part(stack, args)
+    print_result(result)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--import-rows", type=int, default=100_000, help="rows of the contact import measured")
+    parser.add_argument("--parts", default="ingest,segment", help="comma-separated: ingest, segment")
+    parser.add_argument("--no-gc-freeze-arm", dest="gc_freeze_arm", action="store_false",
+                        help="skip the arm that runs the API with gc.freeze() after startup")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) afterwards")
+    args = parser.parse_args(argv)
+    args.parts = set(args.parts.split(","))
+    return args
+
+
+if __name__ == "__main__":
+    setup_logging()
+    asyncio.run(main(parse_args()))
