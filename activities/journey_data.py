@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from sojourn.contracts import EVALUATE_CONDITIONS_ACTIVITY, RECORD_RUN_END_ACTIVITY, EvaluateConditions, RunEnd
 from sojourn.db import session_factory
 from sojourn.filters import parse_filter
-from sojourn.models import JourneyRun
+from sojourn.models import Contact, JourneyRun
 
 # The API records a run right after starting it; a run that ends within that moment
 # waits for the record this many attempts before writing it itself.
@@ -49,6 +49,8 @@ class JourneyDataActivities:
             updated = await conn.execute(update(JourneyRun).where(JourneyRun.run_id == end.run_id).values(**values))
             if updated.rowcount:
                 return
+            if await conn.scalar(select(Contact.id).where(Contact.id == end.contact_id)) is None:
+                return  # the contact was erased, and its runs with it: nothing to record
             if activity.info().attempt < _ATTEMPTS_BEFORE_INSERTING:
                 raise ApplicationError(f"run {end.run_id} is not recorded yet", type="RunNotRecordedYet")
             await conn.execute(insert(JourneyRun).values(

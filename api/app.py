@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -28,6 +29,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.sessions = session_factory(engine)
         app.state.temporal = temporal or await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace)
+        # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
+        # rescanning them and pausing every request (a quarter of the API's CPU under ingest).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
