@@ -1,0 +1,300 @@
+"""Property test: the SQL compiler of segments selects exactly what the Python reference selects.
+
+Hypothesis generates a small world (contacts with attributes of mixed JSON types, missing
+and null included; tags with weights; events with properties and timestamps; messages
+with opens and clicks; stored segments) and filters over it. Each example's rows are
+inserted into the real Postgres inside a transaction that is rolled back, and every query
+is also restricted to the example's own contacts, so examples never see each other's
+rows nor those of other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, assume, event, given, note, settings, target, strategies as st
+from pydantic import ValidationError
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sojourn import segments
+from sojourn.filters import _as_datetime, _is_number
+from sojourn.models import Segment
+import segment_reference as ref
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+# -- values -------------------------------------------------------------------------------
+
+DATETIME_TEXTS = [
+    "2025-05-01T00:00:00+00:00", "2025-05-01T08:00:00+08:00",  # the same instant
+    "2025-05-20T10:30:00Z", "2025-05-20 10:30:00.5-03:00", "2025-06-01T12:00:00.000001+00:00",
+    "2025-05-25T23:59+0530", "2025-05-10T00:00:00+05",
+    "2025-02-30T00:00:00Z",   # no such day
+    "2025-05-01",             # a date, no time and no zone
+    "2025-05-01T00:00:00",    # no zone
+]
+# Few distinct values, so that generated filters often hit generated data exactly.
+common_strings = st.sampled_from(["", "a", "ab", "5", "Taipei"])
+strings = st.one_of(common_strings, st.sampled_from(DATETIME_TEXTS),
+                    st.sampled_from(["ba", "1.5", "true", "null", "taipei", "é%_", 'q"x']))
+common_numbers = st.sampled_from([0, 1, 2, 1.5, 2.0, -1, 5])
+numbers = st.one_of(
+    common_numbers, common_numbers,
+    st.sampled_from([-0.5, 0.1, 0.30000000000000004, 10**20, 2**53 + 1, 9007199254740992.0]),
+    st.integers(-3, 6),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+scalars = st.one_of(st.none(), st.booleans(), numbers, strings)
+json_values = st.one_of(
+    scalars, scalars, scalars,
+    st.lists(st.one_of(st.none(), st.booleans(), numbers, strings), max_size=3),
+    st.dictionaries(st.sampled_from(["x", "y"]), scalars, max_size=2),
+)
+moments = st.integers(-2 * 86400, 40 * 86400).map(lambda s: NOW - timedelta(seconds=s)) | st.sampled_from(
+    [NOW, NOW - timedelta(days=30), NOW - timedelta(days=7), NOW - timedelta(days=1)])
+microsecond_moments = st.tuples(moments, st.sampled_from([0, 0, 1, 500000, 999999])).map(
+    lambda p: p[0].replace(microsecond=p[1]))
+
+
+def bounds(ends):
+    """[low, high] with at least one end."""
+    return st.one_of(st.tuples(ends, st.none()), st.tuples(st.none(), ends), st.tuples(ends, ends)).map(list)
+
+
+class Pool:
+    """What the generated rows hold, so filters can ask for exactly those values (and their edges)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        found: list = []
+
+        def walk(value) -> None:
+            found.append(value)
+            if isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        moments = [NOW, NOW - timedelta(days=1), NOW - timedelta(days=7), NOW - timedelta(days=30)]
+        for row in rows:
+            walk(row["attributes"])
+            walk(row["first_name"])
+            walk(row["created_at"].astimezone(timezone.utc).isoformat())
+            for event in row["events"]:
+                walk(event["properties"])
+                moments.append(event["occurred_at"])
+        self.values = [v for v in found if not isinstance(v, dict) or v]
+        self.numbers = [v for v in found if _is_number(v)]
+        self.dates = [v for v in found if isinstance(v, str) and _as_datetime(v) is not None]
+        texts = [v for v in found if isinstance(v, str)]
+        self.texts = texts + [t[i:j] for t in texts for i, j in ((1, None), (0, 2), (2, 6))]
+        self.moments = moments
+
+    @staticmethod
+    def _mixed(found: list, general):
+        return st.one_of(st.sampled_from(found), general) if found else general
+
+    def json_values(self):
+        return self._mixed(self.values, json_values)
+
+    def numbers_(self):
+        return self._mixed(self.numbers, numbers)
+
+    def date_texts(self):
+        return self._mixed(self.dates, st.sampled_from(DATETIME_TEXTS[:7]))
+
+    def contained(self):
+        return st.one_of(self._mixed(self.texts, strings), self.json_values())
+
+    def moments_(self):
+        return st.one_of(st.sampled_from(self.moments), microsecond_moments)
+
+
+def comparison(field: str, names: list[str], pool: Pool):
+    """{field: name, op, value} with a value that fits the op."""
+    name = st.sampled_from(names)
+    values, numbers_, dates = pool.json_values(), pool.numbers_(), pool.date_texts()
+    by_op = {
+        "eq": values, "ne": values,
+        "in": st.lists(values, max_size=3), "not_in": st.lists(values, max_size=3),
+        "gt": numbers_, "gte": numbers_, "lt": numbers_, "lte": numbers_,
+        "contains": pool.contained(),
+        "exists": st.sampled_from([None, True, False]),
+        "between": st.one_of(bounds(numbers_), bounds(dates), bounds(st.one_of(numbers_, dates))),
+    }
+    return st.sampled_from(sorted(by_op)).flatmap(
+        lambda op: st.fixed_dictionaries({field: name, "op": st.just(op), "value": by_op[op]}))
+
+
+ATTRIBUTE_NAMES = ["a", "a", "b", "b", "o", "o.x", "first_name", "created_at", "nowhere"]
+PROPERTY_NAMES = ["sku", "n", "o.x", "nowhere"]
+
+
+def event_filters(pool: Pool):
+    def build(name, where, low, extra, within, since, until):
+        f = {"event": name, "where": where, "min_count": low}
+        if extra is not None:
+            f["max_count"] = low + extra
+        for key, value in (("within", within), ("since", since), ("until", until)):
+            if value is not None:
+                f[key] = value.isoformat() if isinstance(value, datetime) else value
+        return f
+
+    return st.builds(
+        build, st.sampled_from(["view", "buy"]), st.lists(comparison("property", PROPERTY_NAMES, pool), max_size=2),
+        st.integers(0, 3), st.one_of(st.none(), st.integers(0, 2)),
+        st.sampled_from([None, None, "1d", "7d", "30d", "36h"]),
+        st.one_of(st.none(), pool.moments_()), st.one_of(st.none(), pool.moments_()))
+
+
+def filters(segment_ids: list[str], pool: Pool):
+    leaves = [
+        comparison("attribute", ATTRIBUTE_NAMES, pool),
+        st.builds(lambda tag, w: {"tag": tag} | ({"min_weight": w} if w is not None else {}),
+                  st.sampled_from(["t1", "t2"]), st.sampled_from([None, 1, 2.5, 3])),
+        event_filters(pool),
+        st.builds(lambda kind, journey, node: {"engagement": kind, "journey": journey} | ({"node": node} if node else {}),
+                  st.sampled_from(["received", "opened", "clicked"]), st.sampled_from(["j1", "j2"]),
+                  st.sampled_from([None, "n1", "n2"])),
+    ]
+    if segment_ids:
+        leaves.append(st.sampled_from(segment_ids).map(lambda s: {"segment": s}))
+    return st.recursive(
+        st.one_of(*leaves),
+        lambda kids: st.one_of(st.lists(kids, min_size=1, max_size=3).map(lambda k: {"and": k}),
+                               st.lists(kids, min_size=1, max_size=3).map(lambda k: {"or": k}),
+                               kids.map(lambda k: {"not": k})),
+        max_leaves=6)
+
+
+# -- the world ----------------------------------------------------------------------------
+
+attributes = st.fixed_dictionaries({}, optional={
+    "a": json_values, "b": scalars,
+    "o": st.one_of(st.fixed_dictionaries({}, optional={"x": json_values}), scalars),
+})
+contact_rows = st.fixed_dictionaries({
+    "attributes": attributes,
+    "first_name": st.one_of(st.none(), strings),
+    "created_at": microsecond_moments,
+    "events": st.lists(st.fixed_dictionaries({
+        "name": st.sampled_from(["view", "buy", "other"]),
+        "properties": st.fixed_dictionaries({}, optional={
+            "sku": scalars, "n": numbers, "o": st.fixed_dictionaries({}, optional={"x": json_values})}),
+        "occurred_at": microsecond_moments,
+    }), max_size=4),
+    "tags": st.dictionaries(st.sampled_from(["t1", "t2"]), st.sampled_from([0.5, 1.0, 2.0, 2.5, 3.0, 3.5]), max_size=2),
+    "messages": st.lists(st.fixed_dictionaries({
+        "journey_id": st.sampled_from(["j1", "j2"]), "node_id": st.sampled_from(["n1", "n2"]),
+        "status": st.sampled_from(["sent", "sent", "sending", "failed"]),
+        "engagements": st.lists(st.sampled_from(["opened", "clicked", "delivered"]), max_size=2),
+    }), max_size=2),
+})
+
+
+async def insert_world(session: AsyncSession, example: str, rows: list[dict]) -> ref.World:
+    from sojourn.segments import (contacts_table, engagement_table, events_table, messages_table,  # noqa: PLC0415
+                                  tags_table)
+
+    world = ref.World()
+    for row in rows:
+        attrs = {**row["attributes"], "_example": example}
+        contact_id = (await session.execute(insert(contacts_table).values(
+            external_id=f"{example}-{uuid.uuid4().hex[:8]}", first_name=row["first_name"], attributes=attrs,
+            created_at=row["created_at"], updated_at=row["created_at"]).returning(contacts_table.c.id))).scalar_one()
+        world.contacts.append({"id": contact_id, "external_id": None, "email": None, "phone": None,
+                               "first_name": row["first_name"], "last_name": None, "time_zone": None,
+                               "attributes": attrs, "created_at": row["created_at"]})
+        for event in row["events"]:
+            world.events.append({**event, "contact_id": contact_id})
+            await session.execute(insert(events_table).values(event_id=uuid.uuid4().hex, contact_id=contact_id,
+                                                              **event))
+        for tag, weight in row["tags"].items():
+            world.tags.append({"contact_id": contact_id, "tag": tag, "weight": weight})
+            await session.execute(insert(tags_table).values(contact_id=contact_id, tag=tag, weight=weight))
+        for message in row["messages"]:
+            message_id = uuid.uuid4()
+            world.messages.append({"id": message_id, "contact_id": contact_id, **{
+                k: message[k] for k in ("journey_id", "node_id", "status")}})
+            await session.execute(insert(messages_table).values(
+                id=message_id, idempotency_key=message_id.hex, workflow_id=f"wf-{example}",
+                journey_id=message["journey_id"], journey_version=1, node_id=message["node_id"],
+                contact_id=contact_id, recipient="x@example.com", message_id_header=f"<{message_id}>",
+                status=message["status"]))
+            for kind in message["engagements"]:
+                world.engagements.append({"message_id": message_id, "type": kind})
+                await session.execute(insert(engagement_table).values(message_id=message_id, type=kind, source="pixel"))
+    return world
+
+
+def parsed_or_reject(data: dict):
+    try:
+        return segments.parse_filter(data)
+    except ValidationError:
+        assume(False)
+
+
+@settings(max_examples=int(os.environ.get("SOJOURN_SEGMENT_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@given(data=st.data())
+async def test_sql_selects_what_the_reference_selects(engine, data):
+    example = uuid.uuid4().hex[:12]
+    scope = {"attribute": "_example", "op": "eq", "value": example}
+    rows = data.draw(st.lists(contact_rows, min_size=1, max_size=6), label="contacts")
+    pool = Pool(rows)
+
+    # Stored segments, each restricted to this example; a later one may reference an earlier one.
+    stored: dict[str, dict] = {}
+    for i in range(data.draw(st.integers(0, 2), label="number of segments")):
+        body = data.draw(filters(list(stored), pool), label=f"segment {i}")
+        parsed_or_reject(body)
+        stored[f"s{i}-{example}"] = {"and": [scope, body]}
+    filter_data = data.draw(filters(list(stored), pool), label="filter")
+    parsed = parsed_or_reject(filter_data)
+
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            session = AsyncSession(bind=connection, expire_on_commit=False)
+            world = await insert_world(session, example, rows)
+            for segment_id, body in stored.items():
+                session.add(Segment(id=segment_id, name=segment_id, filter=body))
+                world.segments[segment_id] = segments.parse_filter(body)
+            await session.flush()
+            ids = [c["id"] for c in world.contacts]
+
+            expected = ref.matching(parsed, world, NOW)
+            note(f"expected {sorted(expected)} of {ids}")
+            target(float(min(len(expected), len(ids) - len(expected))), label="contacts on each side")
+            event("matches " + ("none" if not expected else "all" if len(expected) == len(ids) else "some"))
+            assert await segments.matching_ids(session, parsed, ids, now=NOW) == expected
+
+            scoped = {"and": [scope, filter_data]}
+            assert await segments.count(session, scoped, now=NOW) == len(expected)
+            paged, after = [], None
+            while True:
+                page = await segments.contacts(session, scoped, limit=2, after_id=after, now=NOW)
+                paged += [c.id for c in page]
+                if len(page) < 2:
+                    break
+                after = page[-1].id
+            assert paged == sorted(expected)
+            if ids:
+                assert await segments.matches(session, parsed, ids[0], now=NOW) == (ids[0] in expected)
+
+            if stored:
+                order = list(stored)
+                counts = await segments.placement_counts(session, order, now=NOW)
+                placed = {c["id"]: ref.place([world.segments[s] for s in order], c, world, NOW)
+                          for c in world.contacts}
+                for index, segment_id in enumerate(order):
+                    assert counts[segment_id] == sum(1 for p in placed.values() if p == index), segment_id
+                for contact_id, index in placed.items():
+                    got = await segments.place(session, order, contact_id, now=NOW)
+                    assert got == (order[index] if index is not None else None)
+        finally:
+            await transaction.rollback()
