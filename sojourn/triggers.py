@@ -200,8 +200,11 @@ async def on_contacts_changed(state: Any, contact_ids: list[int]) -> None:
                 log.warning("journey %s enters by unknown segment %s", journey.id, journey.definition.entry.segment)
                 continue
             matching = await segments.matching_ids(session, parse_filter(segment.filter), contact_ids)
-            already = set((await session.execute(select(JourneyRun.contact_id).where(
-                JourneyRun.journey_id == journey.id, JourneyRun.contact_id.in_(matching),
-                JourneyRun.status == "active"))).scalars()) if matching else set()
+            # Skip who may not enter again anyway: anyone with a run under `never`, else an active run.
+            taken = select(JourneyRun.contact_id).where(JourneyRun.journey_id == journey.id,
+                                                        JourneyRun.contact_id.in_(matching))
+            if journey.definition.reentry.policy != "never":
+                taken = taken.where(JourneyRun.status == "active")
+            already = set((await session.execute(taken)).scalars()) if matching else set()
         for contact_id in sorted(matching - already):
             await _enter(state, journey, contact_id, None, None)
