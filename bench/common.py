@@ -274,6 +274,56 @@ class WorkerProcess:
         return total
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()  # fields from the state on; the name may hold spaces
+
+
+def cpu_seconds(pid: int, with_reaped_children: bool = False) -> float:
+    """CPU time (user + system) `pid` has used, from /proc; plus its waited-for children's if asked."""
+    fields = _stat(pid)
+    ticks = int(fields[11]) + int(fields[12])
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / _TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid`, its exited children, and its live children (Postgres: postmaster and backends)."""
+    total = cpu_seconds(pid, with_reaped_children=True)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = _stat(int(entry))
+                if int(fields[1]) == pid:
+                    total += (int(fields[11]) + int(fields[12])) / _TICKS
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return total
+
+
+def cpu_snapshot(stack: Stack, worker_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack; `driver` is this process."""
+    snapshot = {
+        "temporal": cpu_seconds(stack.temporal.process.pid),
+        "postgres": tree_cpu_seconds(stack.postgres.process.pid),
+        "smtp_sink": cpu_seconds(stack.sink.pid),
+        "driver": cpu_seconds(os.getpid()),
+    }
+    if worker_pid is not None and worker_pid != os.getpid():
+        snapshot["worker"] = cpu_seconds(worker_pid)
+    return snapshot
+
+
+def cpu_ms_per_run(before: dict[str, float], after: dict[str, float], runs: int) -> dict[str, float]:
+    used = {part: (after[part] - before[part]) * 1000 / runs for part in before}
+    used["total"] = sum(used.values())
+    return {part: round(ms, 2) for part, ms in used.items()}
+
+
 def rss_kb(pid: int) -> int:
     """Resident set size of `pid` in KiB, from /proc (Linux)."""
     with open(f"/proc/{pid}/status") as status:

@@ -24,7 +24,10 @@ completion, the latest close time in visibility; completion is counted with
 visibility every 0.5 s, never with N concurrent `handle.result()` long polls
 (they exhaust the namespace's pollers). Throughput = N / the arm's total time;
 the ratio sojourn/bare is the engine's cost (target >= 0.7). Mail is checked in
-the sink's mailbox: 2 x N per arm. Last line: `RESULT {json}`.
+the sink's mailbox: 2 x N per arm. CPU time per journey of each part (Temporal
+server, Postgres, SMTP sink, worker, and this process: enroll plus polling) is read
+from /proc over the same window; on a shared machine it is steadier than wall
+time. Last line: `RESULT {json}`.
 
     .venv/bin/python bench/enroll.py [--contacts 2000] [--rounds 2] [--warmup 20] [--in-process]
 """
@@ -44,8 +47,8 @@ from sqlalchemy import func, select
 
 from bare_workflows import BareEnrollWorkflow, BareInput
 from common import (
-    Stack, WorkerProcess, add_contacts, bench_stack, chunks, gated, last_close_time, machine, mailbox_count,
-    print_result, setup_logging, wait_for_count,
+    Stack, WorkerProcess, add_contacts, bench_stack, chunks, cpu_ms_per_run, cpu_snapshot, gated, last_close_time,
+    machine, mailbox_count, print_result, setup_logging, wait_for_count,
 )
 from sojourn import db
 from sojourn.journeys import START_CONCURRENCY, change_status, create_journey, enroll
@@ -78,10 +81,10 @@ def journey_definition(subject_prefix: str) -> dict:
 
 @asynccontextmanager
 async def running_worker(stack: Stack, kind: str, task_queue: str, in_process: bool):
-    """The worker for one arm: its own process (as deployed) or, with `in_process`, this one."""
+    """The worker for one arm: its own process (as deployed) or, with `in_process`, this one; yields its pid."""
     if not in_process:
-        async with WorkerProcess(stack, kind, task_queue):
-            yield
+        async with WorkerProcess(stack, kind, task_queue) as worker:
+            yield worker.pid
         return
     async with AsyncExitStack() as exits:
         if kind == "journey":
@@ -93,7 +96,7 @@ async def running_worker(stack: Stack, kind: str, task_queue: str, in_process: b
             exits.push_async_callback(sender.close)
             settings = stack.settings.model_copy(update={"task_queue": task_queue})
             await exits.enter_async_context(bare_worker(stack.client, settings, kind, sender))
-        yield
+        yield os.getpid()
 
 
 def _completed(task_queue: str) -> str:
@@ -125,13 +128,14 @@ async def run_sojourn(stack: Stack, tag: str, contacts: int, warmup: int, timeou
             await create_journey(session, journey, journey_definition(prefix))
             await change_status(session, journey, "activate")
 
-    async with running_worker(stack, "journey", task_queue, in_process):
+    async with running_worker(stack, "journey", task_queue, in_process) as worker_pid:
         if warmup:
             async with sessions() as session:
                 await enroll(session, stack.client, task_queue, warm_journey_id, warm_ids)
             await wait_for_count(stack.client, _completed(task_queue), warmup, timeout, label="sojourn warm-up")
 
         log.info("sojourn %s: enrolling %d contacts in chunks of 1,000", tag, contacts)
+        cpu_before = cpu_snapshot(stack, worker_pid)
         started_at = time.time()
         chunk_seconds = []
         statuses: dict[str, int] = {}
@@ -147,6 +151,7 @@ async def run_sojourn(stack: Stack, tag: str, contacts: int, warmup: int, timeou
             raise RuntimeError(f"enroll results: {statuses}")
         seconds, polled = await _finish(stack, task_queue, warmup + contacts, started_at, timeout,
                                         f"sojourn {tag} completed")
+        cpu = cpu_ms_per_run(cpu_before, cpu_snapshot(stack, worker_pid), contacts)
         load = os.getloadavg()[0]
 
     mail = await mailbox_count(stack.engine, subject)
@@ -156,7 +161,7 @@ async def run_sojourn(stack: Stack, tag: str, contacts: int, warmup: int, timeou
     if sent != 2 * contacts:
         raise RuntimeError(f"sojourn {tag}: {sent} messages recorded as sent, expected {2 * contacts}")
     return {"seconds": seconds, "polled_seconds": polled, "start_seconds": enrolled_in,
-            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load}
+            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load, "cpu_ms_per_run": cpu}
 
 
 async def run_bare(stack: Stack, tag: str, contacts: int, warmup: int, timeout: float, in_process: bool) -> dict:
@@ -173,7 +178,7 @@ async def run_bare(stack: Stack, tag: str, contacts: int, warmup: int, timeout: 
             id=workflow_id, task_queue=task_queue,
         )
 
-    async with running_worker(stack, "bare-enroll", task_queue, in_process):
+    async with running_worker(stack, "bare-enroll", task_queue, in_process) as worker_pid:
         if warmup:
             warm = [(f"bare/{tag}-warm/{i:06d}", i, f"warm-bare-{tag}") for i in range(warmup)]
             await gated(START_CONCURRENCY, warm, start)
@@ -181,6 +186,7 @@ async def run_bare(stack: Stack, tag: str, contacts: int, warmup: int, timeout: 
 
         log.info("bare %s: starting %d workflows in chunks of 1,000", tag, contacts)
         items = [(f"bare/{tag}/{i:06d}", i, subject) for i in range(contacts)]
+        cpu_before = cpu_snapshot(stack, worker_pid)
         started_at = time.time()
         chunk_seconds = []
         for chunk in chunks(items):  # the same chunks and start concurrency as enroll
@@ -190,10 +196,11 @@ async def run_bare(stack: Stack, tag: str, contacts: int, warmup: int, timeout: 
         started_in = time.time() - started_at
         seconds, polled = await _finish(stack, task_queue, warmup + contacts, started_at, timeout,
                                         f"bare {tag} completed")
+        cpu = cpu_ms_per_run(cpu_before, cpu_snapshot(stack, worker_pid), contacts)
         load = os.getloadavg()[0]
     mail = await mailbox_count(stack.engine, subject)
     return {"seconds": seconds, "polled_seconds": polled, "start_seconds": started_in,
-            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load}
+            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load, "cpu_ms_per_run": cpu}
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -213,8 +220,8 @@ async def main(args: argparse.Namespace) -> dict:
             for arm in order:
                 measured = await arms[arm](stack, f"r{number}", size, args.warmup, timeout, args.in_process)
                 measured.update(arm=arm, round=number, contacts=size, per_s=round(size / measured["seconds"], 1))
-                log.info("round %d %s: %d in %.1fs = %.1f/s (load %.1f)", number, arm, size, measured["seconds"],
-                         measured["per_s"], measured["load_1m"])
+                log.info("round %d %s: %d in %.1fs = %.1f/s (load %.1f), CPU ms per journey %s", number, arm, size,
+                         measured["seconds"], measured["per_s"], measured["load_1m"], measured["cpu_ms_per_run"])
                 runs.append(measured)
 
     def total(arm: str, key: str) -> float:
@@ -223,6 +230,13 @@ async def main(args: argparse.Namespace) -> dict:
     sojourn_per_s = n / total("sojourn", "seconds")
     bare_per_s = n / total("bare", "seconds")
     mail = {arm: int(total(arm, "mail")) for arm in arms}
+
+    def cpu(arm: str) -> dict[str, float]:
+        """CPU ms per journey by component, weighted over the arm's rounds."""
+        mine = [r for r in runs if r["arm"] == arm]
+        parts = mine[0]["cpu_ms_per_run"].keys()
+        return {part: round(sum(r["cpu_ms_per_run"][part] * r["contacts"] for r in mine) / n, 2) for part in parts}
+
     return {
         "benchmark": "enroll",
         "date": datetime.now(timezone.utc).date().isoformat(),
@@ -232,6 +246,8 @@ async def main(args: argparse.Namespace) -> dict:
         "ratio": round(sojourn_per_s / bare_per_s, 3),
         "target_ratio": 0.7,
         "seconds": {arm: round(total(arm, "seconds"), 2) for arm in arms},
+        # CPU per journey is steadier than wall time on a shared machine: what each part costs.
+        "cpu_ms_per_journey": {arm: cpu(arm) for arm in arms},
         "mail_delivered": {**mail, "expected_each": 2 * n},
         "mail_ok": all(count == 2 * n for count in mail.values()),
         "rounds": [{key: (round(value, 2) if isinstance(value, float) else value) for key, value in r.items()

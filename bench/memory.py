@@ -1,8 +1,8 @@
 """Worker memory per cached, sleeping journey, against a bare sleeping workflow.
 
-A journey that starts with a long wait (`wait 30d -> send -> exit`) is enrolled for
-`--runs` contacts (default 5,000) through `sojourn.journeys.enroll`, in chunks of
-1,000. The real worker runs in its own process (`worker_process.py --kind journey`,
+A journey that starts with a long wait (`wait 30d -> send -> exit`; `--sends N`
+chains N sends, for a bigger definition) is enrolled for `--runs` contacts
+(default 5,000) through `sojourn.journeys.enroll`, in chunks of 1,000. The real worker runs in its own process (`worker_process.py --kind journey`,
 which calls `journey_worker` with `max_cached_workflows` large enough to keep every
 run cached; the SDK default is 1,000). We read the worker's RSS from /proc:
 
@@ -17,13 +17,14 @@ KB per journey = (3 - 2) / runs. The bare baseline does the same with a workflow
 that sleeps 30 days on a timer and then sends (`bare_workflows.BareSleepWorkflow`),
 in a fresh worker process. Last line: `RESULT {json}`.
 
-    .venv/bin/python bench/memory.py [--runs 5000] [--warmup 20]
+    .venv/bin/python bench/memory.py [--runs 5000] [--warmup 20] [--sends 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -42,14 +43,19 @@ log = logging.getLogger("bench.memory")
 
 CACHE_SIZE_METRIC = "temporal_sticky_cache_size"
 TEXT = "Hello {{ first_name }}, a month has passed."
-JOURNEY = {
-    "name": "bench memory",
-    "nodes": [
-        {"id": "long_wait", "type": "wait", "duration": "30d", "next": "later"},
-        {"id": "later", "type": "send", "subject": "bench-memory later {{ first_name }}", "text": TEXT, "next": "done"},
-        {"id": "done", "type": "exit"},
-    ],
-}
+
+
+def journey(sends: int = 1) -> dict:
+    """`wait 30d`, then `sends` chained sends, then exit: more sends, a bigger definition per run."""
+    nodes: list[dict] = [{"id": "long_wait", "type": "wait", "duration": "30d", "next": "send_0"}]
+    for i in range(sends):
+        nodes.append({
+            "id": f"send_{i}", "type": "send", "subject": f"bench-memory {i} {{{{ first_name }}}}", "text": TEXT,
+            "html": f'<p>Hello {{{{ first_name }}}}, message {i}: <a href="https://shop.example/{i}">shop</a>.</p>',
+            "next": f"send_{i + 1}" if i + 1 < sends else "done",
+        })
+    nodes.append({"id": "done", "type": "exit"})
+    return {"name": "bench memory", "nodes": nodes}
 
 
 async def wait_until(check: Callable[[], Awaitable[float]], target: float, timeout: float, label: str) -> None:
@@ -111,7 +117,7 @@ async def main(args: argparse.Namespace) -> dict:
         ids = await add_contacts(stack.engine, "mem", runs + warmup)
         sessions = db.session_factory(stack.engine)
         async with sessions() as session:
-            await create_journey(session, "bench-memory", JOURNEY)
+            await create_journey(session, "bench-memory", journey(args.sends))
             await change_status(session, "bench-memory", "activate")
 
         async def start_journeys(task_queue: str, numbers: list[int], _: str) -> None:
@@ -140,6 +146,8 @@ async def main(args: argparse.Namespace) -> dict:
         "benchmark": "memory",
         "date": datetime.now(timezone.utc).date().isoformat(),
         "runs": runs,
+        "journey_nodes": len(journey(args.sends)["nodes"]),
+        "definition_bytes": len(json.dumps(journey(args.sends))),
         "sojourn_kb_per_journey": sojourn["kb_per_run"],
         "bare_kb_per_workflow": bare["kb_per_run"],
         "target_kb_per_journey": 100,
@@ -155,6 +163,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5000, help="sleeping runs per arm (default 5,000)")
     parser.add_argument("--warmup", type=int, default=20, help="runs cached before the baseline RSS (default 20)")
+    parser.add_argument("--sends", type=int, default=1,
+                        help="send nodes after the wait (default 1); a run keeps its definition in memory")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per wait before giving up")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     return parser.parse_args(argv)
