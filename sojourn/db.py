@@ -12,7 +12,10 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it doubles the round trips of short statements (measured on the send path).
+    # Connections are recycled instead, and a statement on a dead connection fails its
+    # request or activity attempt, which the caller (or Temporal) retries.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=300)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -7,6 +7,8 @@ in `sojourn.validation`, which is not imported by workflows.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
@@ -290,3 +292,25 @@ def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | ExitNode) 
             return {"then": node.then, "else": node.else_}
         return {**{f"cases.{i}.then": case.then for i, case in enumerate(node.cases)}, "default": node.default}
     return {}
+
+
+_SHARED: "OrderedDict[tuple[str, int, int], tuple[dict, JourneyDefinition]]" = OrderedDict()
+_SHARED_MAX = 512
+
+
+def shared_definition(journey_id: str, version: int, raw: dict) -> tuple[dict, JourneyDefinition]:
+    """One parsed (and one raw) copy per journey version for all the runs a worker caches.
+
+    Versions are immutable, so runs of the same version can share them; the content hash
+    in the key keeps a database reset from serving a stale definition under an old id.
+    """
+    key = (journey_id, version, hash(json.dumps(raw, sort_keys=True)))
+    found = _SHARED.get(key)
+    if found is None:
+        found = (raw, JourneyDefinition.model_validate(raw))
+        _SHARED[key] = found
+        if len(_SHARED) > _SHARED_MAX:
+            _SHARED.popitem(last=False)
+    else:
+        _SHARED.move_to_end(key)
+    return found

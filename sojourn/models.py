@@ -116,7 +116,7 @@ class Message(SQLModel, table=True):
     subject: str | None = None
     message_id_header: str = Field(max_length=400, unique=True)
     links: list[str] = _json([])
-    status: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    status: str = Field(default="sent", max_length=16)  # sent | failed
     error: str | None = None
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True, default=False)

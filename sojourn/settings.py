@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "sojourn"
+    # Sleeping journeys kept in worker memory (about 100 KB each); evicted ones replay when they wake.
+    worker_max_cached_workflows: int = 10_000
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

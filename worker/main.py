@@ -38,6 +38,7 @@ async def journey_worker(
     smtp = SmtpPool(settings)
     email = EmailActivities(engine, smtp, settings, after_accepted=after_accepted)
     data = JourneyDataActivities(engine)
+    worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -9,6 +9,7 @@ still counts at the next branch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -41,10 +42,10 @@ with workflow.unsafe.imports_passed_through():
         EngagementCondition,
         EventCondition,
         ExitNode,
-        JourneyDefinition,
         SendNode,
         WaitForNode,
         WaitNode,
+        shared_definition,
     )
     from sojourn.durations import parse_duration
     from sojourn.filters import properties_match
@@ -60,7 +61,7 @@ SEND_RETRY = RetryPolicy(
 SEND_START_TO_CLOSE = timedelta(seconds=60)
 SEND_SCHEDULE_TO_CLOSE = timedelta(days=1)
 
-# Database reads and writes: quick, retried through a database restart.
+# Database reads and writes: quick local activities, retried through a database restart.
 DATA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -71,6 +72,10 @@ DATA_SCHEDULE_TO_CLOSE = timedelta(hours=1)
 
 # Runs are recorded as they end from this change on (histories before it end without).
 RECORD_RUN_END_PATCH = "record-run-end"
+# From this change on, the JourneyNode search attribute is kept for the nodes a run rests
+# at (waits) and set once at the end, instead of at every node: half the history events.
+SPARSE_NODE_ATTRIBUTE_PATCH = "sparse-node-attribute"
+_RESTING = ("wait", "wait_for")
 # Events kept for `wait_for` and the state query; older ones are dropped first.
 EVENTS_KEPT = 200
 
@@ -83,8 +88,9 @@ PATH_KEPT_ACROSS_CONTINUE = 500
 class JourneyWorkflow:
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
-        self._input = input
-        self._definition = JourneyDefinition.model_validate(input.definition)
+        raw, self._definition = shared_definition(input.journey_id, input.version, input.definition)
+        # Keep the worker's shared copy, not this run's: thousands of cached runs hold it.
+        self._input = dataclasses.replace(input, definition=raw)
         carried = input.carried or Carried(node=self._definition.start_id)
         self._node: str | None = carried.node
         self._visits = dict(carried.visits)
@@ -100,6 +106,7 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyState:
+        del input  # held by __init__ in its shared form
         nodes = self._definition.node_map()
         try:
             while self._node is not None and self._exit_reason is None:
@@ -270,7 +277,7 @@ class JourneyWorkflow:
         raise ApplicationError("a branch always has a default", non_retryable=True)
 
     async def _evaluate(self, filters: list[dict]) -> list[bool]:
-        return await workflow.execute_activity(
+        return await workflow.execute_local_activity(
             EVALUATE_CONDITIONS_ACTIVITY,
             EvaluateConditions(contact_id=self._input.contact_id, filters=filters, now=workflow.now().isoformat()),
             result_type=list[bool],
@@ -304,15 +311,19 @@ class JourneyWorkflow:
 
     def _enter(self, node) -> None:
         self._path.append(PathStep(node=node.id, type=node.type, entered_at=workflow.now().isoformat()))
-        workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
+        if not workflow.patched(SPARSE_NODE_ATTRIBUTE_PATCH) or node.type in _RESTING:
+            workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
 
     async def _finish(self, status: str) -> None:
         self._status = status
         self._wait_until = None
-        workflow.upsert_search_attributes([sa.JOURNEY_STATUS.value_set(status)])
+        updates = [sa.JOURNEY_STATUS.value_set(status)]
+        if workflow.patched(SPARSE_NODE_ATTRIBUTE_PATCH) and self._path:
+            updates.append(sa.JOURNEY_NODE.value_set(self._path[-1].node))
+        workflow.upsert_search_attributes(updates)
         if workflow.patched(RECORD_RUN_END_PATCH):
             info = workflow.info()
-            await workflow.execute_activity(
+            await workflow.execute_local_activity(
                 RECORD_RUN_END_ACTIVITY,
                 RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
                        journey_id=self._input.journey_id, version=self._input.version,
