@@ -8,16 +8,14 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import aliased
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.smtp_pool import PermanentDeliveryFailure, SmtpPool
 from sojourn.contracts import SEND_EMAIL_ACTIVITY, SendEmailRequest, SendEmailResult
-from sojourn.db import session_factory
 from sojourn.models import Contact, Message, utcnow
 from sojourn.settings import Settings
 from sojourn.templating import TemplateRenderError, render_message, template_context
@@ -41,7 +39,6 @@ class EmailActivities:
         after_accepted: AfterAccepted | None = None,
     ) -> None:
         self._engine = engine
-        self._sessions = session_factory(engine)
         self._smtp = smtp
         self._settings = settings
         self._after_accepted = after_accepted
@@ -93,17 +90,18 @@ class EmailActivities:
 
     async def _load(self, request: SendEmailRequest) -> tuple[Contact | None, Message | None]:
         """The contact and any message already recorded under the key, in one round trip."""
-        recorded = aliased(Message)
-        query = (select(Contact, recorded).select_from(Contact)
-                 .outerjoin(recorded, recorded.idempotency_key == request.idempotency_key)
-                 .where(Contact.id == request.contact_id))
-        async with self._sessions() as session:
-            row = (await session.execute(query)).first()
-            if row is None:
-                message = (await session.execute(
-                    select(Message).where(Message.idempotency_key == request.idempotency_key))).scalar_one_or_none()
-                return None, message
-        return row[0], row[1]
+        one = select(literal(1).label("one")).subquery()
+        messages = Message.__table__
+        query = (select(Contact.__table__, *[c.label(f"m_{c.name}") for c in messages.c])
+                 .select_from(one.outerjoin(Contact, Contact.id == request.contact_id)
+                              .outerjoin(messages, messages.c.idempotency_key == request.idempotency_key)))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            return None, None
+        contact = Contact.model_validate({k: row[k] for k in Contact.__table__.c.keys()}) if row["id"] is not None else None
+        message = Message.model_validate({k: row[f"m_{k}"] for k in Message.__table__.c.keys()}) if row["m_id"] is not None else None
+        return contact, message
 
     async def _record(self, row: dict, **outcome) -> None:
         values = {**row, **outcome}

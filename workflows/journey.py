@@ -70,11 +70,8 @@ DATA_RETRY = RetryPolicy(
 DATA_START_TO_CLOSE = timedelta(seconds=30)
 DATA_SCHEDULE_TO_CLOSE = timedelta(hours=1)
 
-# Runs are recorded as they end from this change on (histories before it end without).
-RECORD_RUN_END_PATCH = "record-run-end"
-# From this change on, the JourneyNode search attribute is kept for the nodes a run rests
-# at (waits) and set once at the end, instead of at every node: half the history events.
-SPARSE_NODE_ATTRIBUTE_PATCH = "sparse-node-attribute"
+# JourneyNode is kept for the nodes a run rests at, where operators look for it, and set
+# once at the end: upserting at every node doubled the history of a short journey.
 _RESTING = ("wait", "wait_for")
 # Events kept for `wait_for` and the state query; older ones are dropped first.
 EVENTS_KEPT = 200
@@ -311,28 +308,27 @@ class JourneyWorkflow:
 
     def _enter(self, node) -> None:
         self._path.append(PathStep(node=node.id, type=node.type, entered_at=workflow.now().isoformat()))
-        if not workflow.patched(SPARSE_NODE_ATTRIBUTE_PATCH) or node.type in _RESTING:
+        if node.type in _RESTING:
             workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
 
     async def _finish(self, status: str) -> None:
         self._status = status
         self._wait_until = None
         updates = [sa.JOURNEY_STATUS.value_set(status)]
-        if workflow.patched(SPARSE_NODE_ATTRIBUTE_PATCH) and self._path:
+        if self._path:
             updates.append(sa.JOURNEY_NODE.value_set(self._path[-1].node))
         workflow.upsert_search_attributes(updates)
-        if workflow.patched(RECORD_RUN_END_PATCH):
-            info = workflow.info()
-            await workflow.execute_local_activity(
-                RECORD_RUN_END_ACTIVITY,
-                RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
-                       journey_id=self._input.journey_id, version=self._input.version,
-                       contact_id=self._input.contact_id, status=status, ended_at=workflow.now().isoformat(),
-                       key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at),
-                start_to_close_timeout=DATA_START_TO_CLOSE,
-                schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,
-                retry_policy=DATA_RETRY,
-            )
+        info = workflow.info()
+        await workflow.execute_local_activity(
+            RECORD_RUN_END_ACTIVITY,
+            RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
+                   journey_id=self._input.journey_id, version=self._input.version,
+                   contact_id=self._input.contact_id, status=status, ended_at=workflow.now().isoformat(),
+                   key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at),
+            start_to_close_timeout=DATA_START_TO_CLOSE,
+            schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,
+            retry_policy=DATA_RETRY,
+        )
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
