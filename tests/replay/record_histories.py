@@ -46,8 +46,46 @@ def click_or_nudge() -> dict:
     ]}
 
 
+def treatment_follow_up(tag: str) -> dict:
+    return {"name": "Follow-up", "entry": {"event": f"treated-{tag}"}, "exit_on": [{"event": f"booked-{tag}"}],
+            "goal": {"event": f"reviewed-{tag}", "exit": False}, "nodes": [
+        {"id": "soon", "type": "wait", "duration": "2h", "relative_to": "event", "next": "who"},
+        {"id": "who", "type": "branch", "cases": [
+            {"when": {"attribute": "tier", "value": "gold"}, "then": "gold"},
+            {"when": {"event": f"treated-{tag}", "min_count": 1}, "then": "care"}], "default": "end"},
+        {"id": "gold", "type": "send", "subject": "Gold care", "text": "{{ event.name }}", "next": "booked"},
+        {"id": "care", "type": "send", "subject": "Care", "text": "{{ event.name }}", "next": "booked"},
+        {"id": "booked", "type": "wait_for", "event": {"event": f"booked-{tag}"}, "timeout": "7d",
+         "on_event": "end", "on_timeout": "end"},
+        {"id": "end", "type": "exit"},
+    ]}
+
+
+async def record_event_runs(api, engine, env, settings, tag: str) -> dict[str, str]:
+    await create_active_journey(api, f"fu-{tag}", treatment_follow_up(tag))
+    for name, tier in (("gold", "gold"), ("plain", None)):
+        await api.put(f"/v1/contacts/{name}-{tag}", json={"email": f"{name}-{tag}@example.com",
+                                                          "attributes": {"tier": tier} if tier else {}})
+    now = datetime.now(timezone.utc).isoformat()
+    await api.post("/v1/events", json={"events": [
+        {"contact": f"{n}-{tag}", "name": f"treated-{tag}", "event_id": f"t-{n}-{tag}", "occurred_at": now}
+        for n in ("gold", "plain")]})
+    runs = {n: f"journey/fu-{tag}/{n}-{tag}" for n in ("gold", "plain")}
+    await asyncio.sleep(1)
+    for run in runs.values():
+        await advance(env, run, timedelta(hours=2, minutes=1))
+    for n in ("gold", "plain"):
+        await wait_for_mail(engine, f"{n}-{tag}@example.com")
+    await api.post("/v1/events", json={"events": [
+        {"contact": f"plain-{tag}", "name": f"reviewed-{tag}", "event_id": f"r-{tag}", "occurred_at": now},
+        {"contact": f"gold-{tag}", "name": f"booked-{tag}", "event_id": f"b-{tag}", "occurred_at": now}]})
+    await advance(env, runs["plain"], timedelta(days=7, minutes=1))
+    return {"follow_up_gold_exits": runs["gold"], "follow_up_plain_converts": runs["plain"]}
+
+
 async def record(api, engine, env, settings) -> None:
     tag = uuid.uuid4().hex[:6]
+    event_runs = await record_event_runs(api, engine, env, settings, tag)
     await create_active_journey(api, f"md-{tag}", mothers_day())
     await create_active_journey(api, f"cn-{tag}", click_or_nudge())
     people = ["opener", "ignorer", "clicker", "waiter", "cancelled", "no-email"]
@@ -77,7 +115,8 @@ async def record(api, engine, env, settings) -> None:
     await wait_for_mail(engine, f"waiter-{tag}@example.com")
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
-    names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()}}
+    names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
+             **event_runs}
     for name, workflow_id in names.items():
         handle = env.client.get_workflow_handle(workflow_id)
         try:
