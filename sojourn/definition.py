@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from sojourn.durations import parse_duration
+from sojourn.durations import Duration
 from sojourn.filters import Filter, PropertyCondition
 
 class _Strict(BaseModel):
@@ -49,18 +49,12 @@ class WaitNode(_Node):
     """Sleep for a `duration`, or `until` an absolute datetime with a time zone."""
 
     type: Literal["wait"]
-    duration: str | None = None
+    duration: Duration | None = None
     until: datetime | None = None
     # "event": the duration counts from the triggering event's own timestamp, not from arrival here.
     relative_to: Literal["node", "event"] = "node"
     next: str
 
-    @field_validator("duration")
-    @classmethod
-    def _valid_duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
     @field_validator("until")
     @classmethod
@@ -131,15 +125,9 @@ class WaitForNode(_Node):
 
     type: Literal["wait_for"]
     event: WaitCondition
-    timeout: str
+    timeout: Duration
     on_event: str
     on_timeout: str
-
-    @field_validator("timeout")
-    @classmethod
-    def _valid_timeout(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 def _when_kind(value) -> str | None:
@@ -231,28 +219,14 @@ class Reentry(_Strict):
     `always`: again once the last run ended and `cooldown` has passed since it began."""
 
     policy: Literal["never", "after_exit", "always"] = "never"
-    cooldown: str | None = None
-
-    @field_validator("cooldown")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
+    cooldown: Duration | None = None
 
 
 class Goal(EventCondition):
     """The event that counts as a conversion when it comes `within` the run's start; ends the run if `exit`."""
 
-    within: str | None = None
+    within: Duration | None = None
     exit: bool = True
-
-    @field_validator("within")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
 
 class JourneyDefinition(_Strict):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 from datetime import timedelta
+
+from pydantic import AfterValidator
 
 _SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _ISO_DURATION = re.compile(
@@ -33,3 +36,12 @@ def parse_duration(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ValueError(f"duration {text!r} must be greater than zero")
     return value
+
+
+def _checked(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+# A field holding a duration as written; checked when the model is validated.
+Duration = Annotated[str, AfterValidator(_checked)]

@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from sojourn.durations import parse_duration
+from sojourn.durations import Duration
 
 Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists", "between"]
 
@@ -73,16 +73,10 @@ class EventFilter(_Strict):
     where: list[PropertyCondition] = []
     min_count: Annotated[int, Field(ge=0)] = 1
     max_count: Annotated[int | None, Field(ge=0)] = None
-    within: str | None = None  # a duration back from now: "30d"
+    within: Duration | None = None  # back from now: "30d"
     since: datetime | None = None
     until: datetime | None = None
 
-    @field_validator("within")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
     @model_validator(mode="after")
     def _counts(self):
