@@ -12,7 +12,7 @@ from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
 from api.yaml_bodies import YamlBodies
-from api.routers import contacts, dev, events, health, journeys, runs, tracking, webhooks
+from api.routers import contacts, dev, events, health, journeys, runs, segments, tracking, webhooks
 from sojourn.db import create_engine, session_factory
 from sojourn.settings import Settings, get_settings
 
@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     errors.install(app)
     authenticated = [Depends(require_api_key)]
-    for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router):
+    for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router,
+                   segments.router, segments.sets_router):
         app.include_router(router, dependencies=authenticated)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
     app.include_router(tracking.router)

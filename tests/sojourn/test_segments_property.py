@@ -16,14 +16,16 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, assume, event, given, note, settings, target, strategies as st
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn import segments
-from sojourn.filters import _as_datetime, _is_number
+from sojourn.filters import AndFilter, NotFilter, OrFilter, _as_datetime, _is_number, lookup
 from sojourn.models import Segment
 import segment_reference as ref
 
+# Filters checked node by node against each example's rows, besides the main one.
+MORE_FILTERS = 30
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 # -- values -------------------------------------------------------------------------------
@@ -65,69 +67,60 @@ def bounds(ends):
 
 
 class Pool:
-    """What the generated rows hold, so filters can ask for exactly those values (and their edges)."""
+    """The values the generated rows hold at each path, so that filters often ask for exactly those."""
 
-    def __init__(self, rows: list[dict]) -> None:
-        found: list = []
+    def __init__(self, documents: list[dict], moments: list[datetime] = (), properties: Pool | None = None) -> None:
+        self.documents = documents
+        self.properties = properties  # the pool of the events' properties
+        self.moments = [NOW, NOW - timedelta(days=1), NOW - timedelta(days=7), NOW - timedelta(days=30), *moments]
 
-        def walk(value) -> None:
-            found.append(value)
-            if isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-
-        moments = [NOW, NOW - timedelta(days=1), NOW - timedelta(days=7), NOW - timedelta(days=30)]
-        for row in rows:
-            walk(row["attributes"])
-            walk(row["first_name"])
-            walk(row["created_at"].astimezone(timezone.utc).isoformat())
-            for event in row["events"]:
-                walk(event["properties"])
-                moments.append(event["occurred_at"])
-        self.values = [v for v in found if not isinstance(v, dict) or v]
-        self.numbers = [v for v in found if _is_number(v)]
-        self.dates = [v for v in found if isinstance(v, str) and _as_datetime(v) is not None]
-        texts = [v for v in found if isinstance(v, str)]
-        self.texts = texts + [t[i:j] for t in texts for i, j in ((1, None), (0, 2), (2, 6))]
-        self.moments = moments
-
-    @staticmethod
-    def _mixed(found: list, general):
-        return st.one_of(st.sampled_from(found), general) if found else general
-
-    def json_values(self):
-        return self._mixed(self.values, json_values)
-
-    def numbers_(self):
-        return self._mixed(self.numbers, numbers)
-
-    def date_texts(self):
-        return self._mixed(self.dates, st.sampled_from(DATETIME_TEXTS[:7]))
-
-    def contained(self):
-        return st.one_of(self._mixed(self.texts, strings), self.json_values())
+    def found(self, path: str) -> list:
+        values = []
+        for document in self.documents:
+            present, value = lookup(document, path)
+            if present:
+                values.append(value)
+                if isinstance(value, list):
+                    values += value
+        return [v for v in values if not isinstance(v, (dict, list)) or v]
 
     def moments_(self):
         return st.one_of(st.sampled_from(self.moments), microsecond_moments)
 
 
+def _mixed(found: list, general):
+    return st.one_of(st.sampled_from(found), st.sampled_from(found), general) if found else general
+
+
+OPS = ["eq", "ne", "in", "not_in", "contains", "exists", "gt", "gte", "lt", "lte", "between"]
+
+
+def value_for(op: str, found: list):
+    """A value for `op`, often one of (or an edge of) the values `found` at the path."""
+    values = _mixed(found, json_values)
+    numbers_ = _mixed([v for v in found if _is_number(v)], numbers)
+    dates = _mixed([v for v in found if isinstance(v, str) and _as_datetime(v) is not None],
+                   st.sampled_from(DATETIME_TEXTS[:7]))
+    texts = [v for v in found if isinstance(v, str)]
+    texts += [t[i:j] for t in texts for i, j in ((1, None), (0, 2), (2, 6))]
+    if op in ("eq", "ne"):
+        return values
+    if op in ("in", "not_in"):
+        return st.lists(values, max_size=3)
+    if op in ("gt", "gte", "lt", "lte"):
+        return numbers_
+    if op == "contains":
+        return st.one_of(_mixed(texts, strings), values)
+    if op == "exists":
+        return st.sampled_from([None, True, False])
+    return st.one_of(bounds(numbers_), bounds(dates), bounds(st.one_of(numbers_, dates)))
+
+
 def comparison(field: str, names: list[str], pool: Pool):
     """{field: name, op, value} with a value that fits the op."""
-    name = st.sampled_from(names)
-    values, numbers_, dates = pool.json_values(), pool.numbers_(), pool.date_texts()
-    by_op = {
-        "eq": values, "ne": values,
-        "in": st.lists(values, max_size=3), "not_in": st.lists(values, max_size=3),
-        "gt": numbers_, "gte": numbers_, "lt": numbers_, "lte": numbers_,
-        "contains": pool.contained(),
-        "exists": st.sampled_from([None, True, False]),
-        "between": st.one_of(bounds(numbers_), bounds(dates), bounds(st.one_of(numbers_, dates))),
-    }
-    return st.sampled_from(sorted(by_op)).flatmap(
-        lambda op: st.fixed_dictionaries({field: name, "op": st.just(op), "value": by_op[op]}))
+    return st.tuples(st.sampled_from(names), st.sampled_from(OPS)).flatmap(
+        lambda pair: value_for(pair[1], pool.found(pair[0])).map(
+            lambda value: {field: pair[0], "op": pair[1], "value": value}))
 
 
 ATTRIBUTE_NAMES = ["a", "a", "b", "b", "o", "o.x", "first_name", "created_at", "nowhere"]
@@ -145,10 +138,11 @@ def event_filters(pool: Pool):
         return f
 
     return st.builds(
-        build, st.sampled_from(["view", "buy"]), st.lists(comparison("property", PROPERTY_NAMES, pool), max_size=2),
+        build, st.sampled_from(["view", "buy"]),
+        st.lists(comparison("property", PROPERTY_NAMES, pool.properties), max_size=2),
         st.integers(0, 3), st.one_of(st.none(), st.integers(0, 2)),
         st.sampled_from([None, None, "1d", "7d", "30d", "36h"]),
-        st.one_of(st.none(), pool.moments_()), st.one_of(st.none(), pool.moments_()))
+        st.one_of(st.none(), pool.properties.moments_()), st.one_of(st.none(), pool.properties.moments_()))
 
 
 def filters(segment_ids: list[str], pool: Pool):
@@ -231,6 +225,13 @@ async def insert_world(session: AsyncSession, example: str, rows: list[dict]) ->
     return world
 
 
+def subfilters(node) -> list:
+    """The node and all the filters inside it."""
+    inner = node.and_ if isinstance(node, AndFilter) else node.or_ if isinstance(node, OrFilter) else (
+        [node.not_] if isinstance(node, NotFilter) else [])
+    return [node, *(sub for child in inner for sub in subfilters(child))]
+
+
 def parsed_or_reject(data: dict):
     try:
         return segments.parse_filter(data)
@@ -245,7 +246,10 @@ async def test_sql_selects_what_the_reference_selects(engine, data):
     example = uuid.uuid4().hex[:12]
     scope = {"attribute": "_example", "op": "eq", "value": example}
     rows = data.draw(st.lists(contact_rows, min_size=1, max_size=6), label="contacts")
-    pool = Pool(rows)
+    events = [e for r in rows for e in r["events"]]
+    pool = Pool([{**r["attributes"], "first_name": r["first_name"],
+                  "created_at": r["created_at"].astimezone(timezone.utc).isoformat()} for r in rows],
+                properties=Pool([e["properties"] for e in events], [e["occurred_at"] for e in events]))
 
     # Stored segments, each restricted to this example; a later one may reference an earlier one.
     stored: dict[str, dict] = {}
@@ -255,6 +259,8 @@ async def test_sql_selects_what_the_reference_selects(engine, data):
         stored[f"s{i}-{example}"] = {"and": [scope, body]}
     filter_data = data.draw(filters(list(stored), pool), label="filter")
     parsed = parsed_or_reject(filter_data)
+    more = [parsed_or_reject(f) for f in data.draw(st.lists(filters(list(stored), pool), min_size=MORE_FILTERS, max_size=MORE_FILTERS),
+                                                   label="more filters")]
 
     async with engine.connect() as connection:
         transaction = await connection.begin()
@@ -266,6 +272,16 @@ async def test_sql_selects_what_the_reference_selects(engine, data):
                 world.segments[segment_id] = segments.parse_filter(body)
             await session.flush()
             ids = [c["id"] for c in world.contacts]
+
+            # Every node of every filter, as one column each of a single statement.
+            nodes = [node for f in [parsed, *more] for node in subfilters(f)]
+            columns = [segments.compile_filter(node, now=NOW, segments=world.segments) for node in nodes]
+            result = (await session.execute(select(segments.contacts_table.c.id, *columns).where(
+                segments.contacts_table.c.id.in_(ids)))).all()
+            for contact_id, *got in result:
+                contact = next(c for c in world.contacts if c["id"] == contact_id)
+                for node, value in zip(nodes, got):
+                    assert value is ref.evaluate(node, contact, world, NOW), (contact_id, node)
 
             expected = ref.matching(parsed, world, NOW)
             note(f"expected {sorted(expected)} of {ids}")
