@@ -98,6 +98,8 @@ class JourneyWorkflow:
         self._started_at = carried.started_at or workflow.now().isoformat()
         self._converted_at = carried.converted_at
         self._exit_reason: str | None = None
+        goal = self._definition.goal
+        self._can_exit_early = bool(self._definition.exit_on) or (goal is not None and goal.exit)
         self._status = "active"
         self._wait_until: str | None = None
 
@@ -237,8 +239,11 @@ class JourneyWorkflow:
             return
         self._wait_until = due.isoformat()
         try:
-            # An exit event ends the wait at once.
-            await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+            if self._can_exit_early:
+                # An exit event ends the wait at once.
+                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+            else:
+                await workflow.sleep(delay)  # lighter in memory for the many runs that sleep
         except asyncio.TimeoutError:
             pass
         finally:
