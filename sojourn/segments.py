@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import (Boolean, ColumnElement, Numeric, Select, String, and_, case, cast, exists, false, func,
-                        literal, not_, or_, select, true)
+                        literal, not_, or_, select, text, true)
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +58,7 @@ FILTER = TypeAdapter(Filter)
 # Datetime text that both Python's `datetime.fromisoformat` (after Z -> +00:00) and Postgres
 # read the same way, with a time zone: ISO 8601 extended format, 'T' or ' ' between date and
 # time, minutes required, at most 6 fractional digits, offset Z / +HH / +HHMM / +HH:MM.
-# Rarer forms Python also accepts (basic format, hour-only times, other separators,
+# Rarer forms Python also accepts (basic format, hour-only times, other separators, a space before the offset,
 # 7+ fractional digits, offsets beyond +-15:59) count as "not a datetime" in SQL.
 ISO_DATETIME = (r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
                 r"(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)$")
@@ -382,7 +382,14 @@ class _Compiler:
                           .where(e.contact_id == contact, *conditions).correlate(contacts_table))
 
         def counted(*having: ColumnElement) -> ColumnElement:
-            return contact.in_(select(e.contact_id).where(*conditions).group_by(e.contact_id).having(*having))
+            # EXISTS over the grouped events rather than `id IN (...)`: at the top of an AND both
+            # become a semi-join, but elsewhere (OR, NOT, CASE) an IN whose hash table would not
+            # fit in work_mem falls back to scanning the whole list for every contact, while
+            # EXISTS falls back to probing one contact's events through ix_events_contact_name_time.
+            grouped = (select(e.contact_id).where(*conditions).group_by(e.contact_id).having(*having)
+                       .subquery("counted"))
+            return exists(select(literal(1)).select_from(grouped).where(grouped.c.contact_id == contact)
+                          .correlate(contacts_table))
 
         n = func.count()
         if low == 0 and high is None:
@@ -444,9 +451,23 @@ def placement_case(filters: Sequence[Filter], *, now: datetime | None = None,
 # -- evaluating ---------------------------------------------------------------------------
 
 
+# For the rest of the caller's transaction (SET LOCAL): room for exact bitmaps and in-memory
+# hashes (at the default 4MB a 30-day scan of a common event goes lossy and rechecks ~1M rows),
+# and a plan made for these parameters every time, never a generic plan cached for the
+# statement text by the prepared-statement cache (a window or a name changes the best plan).
+WORK_MEM = "64MB"
+_TUNE = text("SELECT set_config('work_mem', :work_mem, true), set_config('plan_cache_mode', 'force_custom_plan', true)")
+
+
+async def _tune(session: AsyncSession) -> None:
+    await session.execute(_TUNE, {"work_mem": WORK_MEM})
+
+
 async def _prepare(session: AsyncSession, filter: Filter | dict) -> tuple[Filter, dict[str, Filter]]:
     parsed = parse_filter(filter)
-    return parsed, await load_references(session, [parsed])
+    segments = await load_references(session, [parsed])
+    await _tune(session)
+    return parsed, segments
 
 
 async def count(session: AsyncSession, filter: Filter | dict, now: datetime | None = None) -> int:
@@ -483,7 +504,9 @@ async def matches(session: AsyncSession, filter: Filter | dict, contact_id: int,
 
 async def _set_filters(session: AsyncSession, segment_ids: Sequence[str]) -> tuple[list[Filter], dict[str, Filter]]:
     filters = [SegmentFilter(segment=s) for s in segment_ids]
-    return filters, await load_references(session, filters)
+    segments = await load_references(session, filters)
+    await _tune(session)
+    return filters, segments
 
 
 async def placement_counts(session: AsyncSession, segment_ids: Sequence[str],
@@ -583,3 +606,18 @@ async def create_segment_set(session: AsyncSession, set_id: str, name: str, segm
     session.add(segment_set)
     await session.commit()
     return segment_set
+
+
+async def explain(session: AsyncSession, filter: Filter | dict, now: datetime | None = None,
+                  analyze: bool = False) -> str:
+    """The Postgres plan of `count` for this filter (EXPLAIN, with ANALYZE and BUFFERS when `analyze`)."""
+    parsed, segments = await _prepare(session, filter)
+    statement = select(func.count()).select_from(contacts_table).where(
+        compile_filter(parsed, now=now, segments=segments))
+    connection = await session.connection()
+    compiled = statement.compile(dialect=connection.dialect)
+    params = [compiled.params[name] for name in compiled.positiontup]
+    options = "ANALYZE, BUFFERS" if analyze else "COSTS"
+    raw = (await connection.get_raw_connection()).driver_connection
+    rows = await raw.fetch(f"EXPLAIN ({options}) {compiled.string}", *params)
+    return "\n".join(row[0] for row in rows)

@@ -314,3 +314,43 @@ async def test_sql_selects_what_the_reference_selects(engine, data):
                     assert got == (order[index] if index is not None else None)
         finally:
             await transaction.rollback()
+
+
+# Texts on which Python's `datetime.fromisoformat` (as `compare` uses it) and the SQL agree.
+AGREED_DATETIME_TEXTS = DATETIME_TEXTS + [
+    "yesterday", "Jan 1 2025 10:00 UTC", "2025-05-01T24:00:00Z", "2025-05-01T10:00:00z", "2025-13-01T00:00:00Z",
+    "2025-05-01T10:00:00-00:00", "2025-05-01T23:59:59.999999+14:00", "0000-01-01T00:00:00Z",
+]
+# Rarer ISO forms Python reads but the SQL treats as "not a datetime" (documented in sojourn.segments).
+PYTHON_ONLY_DATETIME_TEXTS = [
+    "2025-05-01T10+00:00", "20250501T100000+0000", "2025-05-01x10:00:00+00:00", "2025-05-01T10:00:00,5+00:00",
+    "2025-05-01T10:00:00.1234567+00:00", "2025-05-01T10:00:00+16:00", "2025-05-01T10:00:00 +00:00",
+]
+
+
+async def test_datetime_texts_read_as_python_reads_them(engine):
+    from sojourn.filters import compare  # noqa: PLC0415
+
+    texts = AGREED_DATETIME_TEXTS + PYTHON_ONLY_DATETIME_TEXTS
+    bounds = [["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"], ["2025-05-01T00:00:00Z", None],
+              [None, "2025-05-20T13:30:00+00:00"], ["2025-05-20T13:30:00Z", "2025-05-20T13:30:00Z"]]
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            session = AsyncSession(bind=connection)
+            ids = {}
+            for text in texts:
+                ids[text] = (await session.execute(insert(segments.contacts_table).values(
+                    external_id=f"dt-{uuid.uuid4().hex}", attributes={"d": text}).returning(
+                    segments.contacts_table.c.id))).scalar_one()
+            for value in bounds:
+                f = {"attribute": "d", "op": "between", "value": value}
+                got = await segments.matching_ids(session, f, list(ids.values()))
+                for text, contact_id in ids.items():
+                    python = compare("between", True, text, value)
+                    if text in PYTHON_ONLY_DATETIME_TEXTS:
+                        assert contact_id not in got, (text, value)
+                    else:
+                        assert (contact_id in got) == python, (text, value, python)
+        finally:
+            await transaction.rollback()
