@@ -562,7 +562,14 @@ async def get_segment(session: AsyncSession, segment_id: str) -> Segment:
     return segment
 
 
+# Segment writes take this transaction-scoped advisory lock, one at a time: two concurrent
+# updates could otherwise each pass the cycle check and close a loop together, and two
+# creates of one id would both pass the existence check.
+_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(7250419318502)")
+
+
 async def create_segment(session: AsyncSession, segment_id: str, name: str, data: Any) -> Segment:
+    await session.execute(_WRITE_LOCK)
     parsed = await checked_filter(session, data, segment_id)
     if await session.get(Segment, segment_id) is not None:
         raise SegmentConflict(f"segment '{segment_id}' already exists; change it with PUT")
@@ -573,9 +580,8 @@ async def create_segment(session: AsyncSession, segment_id: str, name: str, data
 
 
 async def update_segment(session: AsyncSession, segment_id: str, name: str | None, data: Any) -> Segment:
+    await session.execute(_WRITE_LOCK)
     segment = await get_segment(session, segment_id)
-    # Lock the row so two updates cannot each pass the cycle check and then close a loop together.
-    await session.refresh(segment, with_for_update=True)
     parsed = await checked_filter(session, data, segment_id)
     segment.filter = _stored(parsed)
     if name is not None:
@@ -600,6 +606,7 @@ async def create_segment_set(session: AsyncSession, set_id: str, name: str, segm
                  for i, s in enumerate(segment_ids) if s not in found]
     if problems:
         raise InvalidFilter(problems)
+    await session.execute(_WRITE_LOCK)
     if await session.get(SegmentSet, set_id) is not None:
         raise SegmentConflict(f"segment set '{set_id}' already exists")
     segment_set = SegmentSet(id=set_id, name=name, segments=list(segment_ids))

@@ -87,7 +87,7 @@ async def count_segment(segment_id: str, session: SessionDep) -> SegmentCount:
 
 @router.get("/{segment_id}/contacts", response_model=Page[ContactOut])
 async def segment_contacts(segment_id: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                           cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None) -> dict:
+                           cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None) -> dict:
     """The matching contacts, a page at a time (keyset: stable however many contacts are added meanwhile)."""
     segment = await _segment(session, segment_id)
     try:
