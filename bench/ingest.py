@@ -328,15 +328,239 @@ async def import_figures(stack: Stack, rows: int) -> dict:
 
 # ---------------------------------------------------------------- part 2: HOOK
 
-async def segment_part(stack: Stack, args: argparse.Namespace) -> dict:
-    """PART 2 HOOK -- the segment count over 1,000,000 contacts and 10,000,000 events.
+# Sizes of the segment part; SEGMENT_CONTACTS / SEGMENT_EVENTS in the environment make a
+# smaller smoke run (the figures in docs/benchmarks.md are for the defaults).
+SEGMENT_CONTACTS = int(os.environ.get("SEGMENT_CONTACTS", 1_000_000))
+SEGMENT_EVENTS = int(os.environ.get("SEGMENT_EVENTS", 10_000_000))
+SEGMENT_ROUNDS = 5
+SKUS = ["sku-1", "sku-2", "sku-3", "sku-5", "sku-8"]
 
-    To be filled in by the segments work: load the data (COPY), build the indexes it
-    relies on, time `GET /v1/segments/{id}/count` (or the compiled SQL) and return its
-    figures; they are merged into RESULT under "segment". Returning {} means "not run".
-    It receives the same stack as part 1 (which leaves 200,000 events in `events`).
+# "Lives in Taipei, bought one of these SKUs at least twice in the last 30 days, and is not
+# oily-skin with weight >= 3": an attribute, an event count with a property condition in a
+# window, and a negated weighted tag.
+SEGMENT_FILTER = {"and": [
+    {"attribute": "city", "op": "eq", "value": "Taipei"},
+    {"event": "purchase", "where": [{"property": "sku", "op": "in", "value": SKUS}], "min_count": 2, "within": "30d"},
+    {"not": {"tag": "oily-skin", "min_weight": 3}},
+]}
+
+# The same question as an engineer would write it by hand: the bare baseline.
+HANDWRITTEN_COUNT = """
+SELECT count(*) FROM contacts c
+WHERE c.attributes ->> 'city' = 'Taipei'
+  AND c.id IN (SELECT e.contact_id FROM events e
+               WHERE e.name = 'purchase' AND e.occurred_at >= now() - interval '30 days'
+                 AND e.properties ->> 'sku' = ANY($1::text[])
+               GROUP BY e.contact_id HAVING count(*) >= 2)
+  AND NOT EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = 'oily-skin' AND t.weight >= 3)
+"""
+
+
+# Heavier shapes, timed in-process (compiled count, median): broad sets, anti-joins, OR.
+MORE_FILTERS = {
+    "active_in_taipei": {"and": [{"attribute": "city", "value": "Taipei"}, {"event": "page_view", "within": "365d"}]},
+    "never_purchased": {"event": "purchase", "min_count": 0, "max_count": 0},
+    "purchased_5_times": {"event": "purchase", "min_count": 5},
+    "vip_or_few_views_30d": {"or": [{"tag": "vip"},
+                                    {"event": "product_viewed", "min_count": 0, "max_count": 3, "within": "30d"}]},
+    "not_pro_and_opened_mail_7d": {"and": [{"not": {"attribute": "plan", "value": "pro"}},
+                                           {"event": "email_open", "within": "7d"}]},
+}
+
+
+def _browsed(category: str) -> dict:
+    return {"event": "product_viewed", "where": [{"property": "category", "value": category}],
+            "min_count": 2, "within": "30d"}
+
+
+# Scenario 7's waterfall at this scale: demographics first, then behaviour.
+WATERFALL = {
+    "bench-young-taipei": {"and": [{"attribute": "age", "op": "between", "value": [18, 29]},
+                                   {"attribute": "city", "value": "Taipei"}]},
+    "bench-seniors": {"attribute": "age", "op": "gte", "value": 65},
+    "bench-hikers": _browsed("hiking"),
+    "bench-campers": _browsed("camping"),
+    "bench-climbers": _browsed("climbing"),
+}
+
+_CONTACTS_SQL = """
+INSERT INTO contacts (external_id, attributes, created_at, updated_at)
+SELECT 'seg-' || g,
+       jsonb_build_object(
+         'city', (ARRAY['Taipei', 'New Taipei', 'Taichung', 'Kaohsiung', 'Tainan', 'Taoyuan', 'Hsinchu', 'Keelung',
+                        'Chiayi', 'Hualien'])[1 + floor(10 * power(random(), 1.5))::int],
+         'age', 18 + floor(random() * 60)::int,
+         'plan', (ARRAY['free', 'basic', 'pro'])[1 + floor(random() * 3)::int],
+         'newsletter', random() < 0.4),
+       now() - random() * interval '730 days', now()
+FROM generate_series(1, $1) g
+"""
+_TAGS_SQL = """
+INSERT INTO contact_tags (contact_id, tag, weight, updated_at)
+SELECT id, 'oily-skin', 1 + floor(random() * 5), now() FROM contacts WHERE external_id LIKE 'seg-%' AND random() < 0.3
+UNION ALL
+SELECT id, 'vip', 1, now() FROM contacts WHERE external_id LIKE 'seg-%' AND random() < 0.05
+"""
+# One year of events in arrival order (occurred_at grows with the row, as events arrive), a
+# few very active contacts and a long tail (contact ~ r^2), 55% page views ... 6% purchases;
+# product events carry sku (a few best sellers), category and price.
+_EVENTS_SQL = """
+INSERT INTO events (event_id, contact_id, name, properties, occurred_at, received_at)
+SELECT 'seg-e-' || g, contact_id, name,
+       CASE WHEN name IN ('product_viewed', 'add_to_cart', 'purchase')
+            THEN jsonb_build_object('sku', 'sku-' || floor(200 * power(random(), 2))::int,
+                                    'category', (ARRAY['hiking', 'camping', 'climbing', 'running'])[1 + floor(random() * 4)::int],
+                                    'price', round((5 + random() * 195)::numeric, 2))
+            ELSE jsonb_build_object('path', '/p/' || floor(random() * 1000)::int) END,
+       at, at
+FROM (SELECT g, $3::bigint + floor($4::bigint * power(random(), 2))::bigint AS contact_id,
+             now() - interval '365 days' + (g::float8 / $5) * interval '365 days' - random() * interval '1 hour' AS at,
+             random() AS r
+      FROM generate_series($1::bigint, $2::bigint) g) s
+CROSS JOIN LATERAL (SELECT CASE WHEN r < 0.55 THEN 'page_view' WHEN r < 0.80 THEN 'product_viewed'
+                                WHEN r < 0.90 THEN 'add_to_cart' WHEN r < 0.96 THEN 'purchase'
+                                WHEN r < 0.98 THEN 'email_open' ELSE 'signup' END AS name) n
+"""
+
+
+async def _timed(label: str, work) -> float:
+    started = time.perf_counter()
+    await work
+    seconds = time.perf_counter() - started
+    log.info("segment data: %s in %.1f s", label, seconds)
+    return round(seconds, 1)
+
+
+async def load_segment_data(conn: asyncpg.Connection, contacts: int, events: int) -> dict:
+    """Contacts, tags and events made in Postgres with generate_series (set-based, no client rows)."""
+    load: dict = {}
+    await conn.execute("SELECT setseed(0.42)")
+    load["contacts_s"] = await _timed(f"{contacts} contacts", conn.execute(_CONTACTS_SQL, contacts))
+    first, last = await conn.fetchrow("SELECT min(id), max(id) FROM contacts WHERE external_id LIKE 'seg-%'")
+    load["tags_s"] = await _timed("tags", conn.execute(_TAGS_SQL))
+    # A bulk load builds the secondary indexes once at the end rather than row by row.
+    secondary = await conn.fetch(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'events' AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)")
+    for row in secondary:
+        await conn.execute(f'DROP INDEX "{row["indexname"]}"')
+    started = time.perf_counter()
+    step = 1_000_000
+    for low in range(1, events + 1, step):
+        high = min(low + step - 1, events)
+        await conn.execute(_EVENTS_SQL, low, high, first, last - first + 1, events)
+        log.info("segment data: %d / %d events", high, events)
+    load["events_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    for row in secondary:
+        await conn.execute(row["indexdef"])
+    load["event_indexes_s"] = round(time.perf_counter() - started, 1)
+    load["event_indexes"] = [row["indexname"] for row in secondary]
+    load["vacuum_analyze_s"] = await _timed("VACUUM ANALYZE", conn.execute(
+        "VACUUM (ANALYZE) contacts, contact_tags, events"))
+    return load
+
+
+async def segment_part(stack: Stack, args: argparse.Namespace) -> dict:
+    """PART 2 -- the segment count over 1,000,000 contacts and 10,000,000 events.
+
+    Loads the data with set-based SQL (`generate_series` inside Postgres), with the indexes
+    of the migrations (events' secondary indexes dropped during the load and rebuilt once),
+    then VACUUM ANALYZE. Then, after one warm-up each, the median of SEGMENT_ROUNDS runs of:
+
+    - `api_count_s`: `GET /v1/segments/{id}/count` through the real API over HTTP;
+    - `compiled_count_s`: `sojourn.segments.count` in this process (the one compiled statement);
+    - `handwritten_count_s` (bare baseline): the same question as hand-written SQL on asyncpg;
+    - `more`: heavier shapes (MORE_FILTERS), compiled count in this process;
+    - `waterfall_counts_s`: `GET /v1/segment-sets/{id}/counts` for scenario 7's five segments.
+
+    The plan (EXPLAIN ANALYZE, BUFFERS) of the compiled count goes to the data dir and the log.
     """
-    return {}
+    from sojourn import segments  # noqa: PLC0415 - only this part needs the compiler
+    from sojourn.db import session_factory  # noqa: PLC0415
+
+    figures: dict = {"contacts_added": SEGMENT_CONTACTS, "events_added": SEGMENT_EVENTS, "filter": SEGMENT_FILTER}
+    conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+    try:
+        figures["load"] = await load_segment_data(conn, SEGMENT_CONTACTS, SEGMENT_EVENTS)
+        figures["contacts_total"] = await count(conn, "contacts")
+        figures["events_total"] = await count(conn, "events")
+
+        async def handwritten() -> int:
+            return await conn.fetchval(HANDWRITTEN_COUNT, SKUS)
+
+        baseline_value, figures["handwritten_count_s"] = await _median_seconds(handwritten)
+    finally:
+        await conn.close()
+
+    sessions = session_factory(stack.engine)
+
+    async def compiled() -> int:
+        async with sessions() as session:
+            return await segments.count(session, SEGMENT_FILTER)
+
+    value, figures["compiled_count_s"] = await _median_seconds(compiled)
+    figures["more"] = {}
+    for label, body in MORE_FILTERS.items():
+        async def other(body=body) -> int:
+            async with sessions() as session:
+                return await segments.count(session, body)
+
+        n, seconds = await _median_seconds(other, rounds=3)
+        figures["more"][label] = {"count": n, "seconds": seconds}
+        log.info("segment count %s: %d in %.3f s (median)", label, n, seconds["median"])
+    async with sessions() as session:
+        plan = await segments.explain(session, SEGMENT_FILTER, analyze=True)
+    (stack.data_dir / "segment_count_plan.txt").write_text(plan + "\n")
+    log.info("plan of the compiled segment count:\n%s", plan)
+
+    async with ApiProcess(stack) as api, httpx.AsyncClient(base_url=api.url, timeout=600, headers={
+            "Authorization": f"Bearer {API_KEY}"}) as http:
+        created = await http.post("/v1/segments", json={"id": "bench-taipei-buyers", "name": "Taipei buyers",
+                                                        "filter": SEGMENT_FILTER})
+        created.raise_for_status()
+
+        async def over_http() -> int:
+            response = await http.get("/v1/segments/bench-taipei-buyers/count")
+            response.raise_for_status()
+            return response.json()["count"]
+
+        api_value, figures["api_count_s"] = await _median_seconds(over_http)
+        first_time = figures["api_count_s"]["first"]
+
+        for segment_id, body in WATERFALL.items():
+            (await http.post("/v1/segments", json={"id": segment_id, "name": segment_id, "filter": body})).raise_for_status()
+        (await http.post("/v1/segment-sets", json={"id": "bench-visitors", "name": "Visitors",
+                                                   "segments": list(WATERFALL)})).raise_for_status()
+
+        async def waterfall() -> dict:
+            response = await http.get("/v1/segment-sets/bench-visitors/counts")
+            response.raise_for_status()
+            return response.json()
+
+        placed, figures["waterfall_counts_s"] = await _median_seconds(waterfall, rounds=3)
+    if not (value == api_value == baseline_value):
+        raise RuntimeError(f"counts differ: compiled {value}, API {api_value}, hand-written {baseline_value}")
+    figures["count"] = value
+    figures["waterfall"] = {**{c["segment"]: c["count"] for c in placed["segments"]}, "unplaced": placed["unplaced"]}
+    figures["target_s"] = 2.0
+    figures["ok"] = figures["api_count_s"]["median"] < 2.0 and first_time < 2.0
+    log.info("segment count %d: API median %.3f s, compiled %.3f s, hand-written %.3f s",
+             value, figures["api_count_s"]["median"], figures["compiled_count_s"]["median"],
+             figures["handwritten_count_s"]["median"])
+    return figures
+
+
+async def _median_seconds(run, rounds: int = SEGMENT_ROUNDS) -> tuple:
+    """(last result, {"first", "median", "min", "max"} seconds): one warm-up (reported as first), then `rounds`."""
+    times = []
+    for _ in range(rounds + 1):
+        started = time.perf_counter()
+        result = await run()
+        times.append(time.perf_counter() - started)
+    rest = times[1:]
+    return result, {"first": round(times[0], 3), "median": round(statistics.median(rest), 3),
+                    "min": round(min(rest), 3), "max": round(max(rest), 3)}
 
 
 # ---------------------------------------------------------------- main
