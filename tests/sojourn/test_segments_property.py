@@ -20,8 +20,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn import segments
-from sojourn.filters import AndFilter, NotFilter, OrFilter, _as_datetime, _is_number, lookup
+from sojourn.filters import AndFilter, NotFilter, OrFilter, _as_datetime, _is_number, compare, lookup
 from sojourn.models import Segment
+from sojourn.segments import contacts_table, engagement_table, events_table, messages_table, tags_table
 import segment_reference as ref
 
 # Filters checked node by node against each example's rows, besides the main one.
@@ -191,22 +192,20 @@ contact_rows = st.fixed_dictionaries({
 
 
 async def insert_world(session: AsyncSession, example: str, rows: list[dict]) -> ref.World:
-    from sojourn.segments import (contacts_table, engagement_table, events_table, messages_table,  # noqa: PLC0415
-                                  tags_table)
-
     world = ref.World()
     for row in rows:
         attrs = {**row["attributes"], "_example": example}
+        external_id = f"{example}-{uuid.uuid4().hex[:8]}"
         contact_id = (await session.execute(insert(contacts_table).values(
-            external_id=f"{example}-{uuid.uuid4().hex[:8]}", first_name=row["first_name"], attributes=attrs,
+            external_id=external_id, first_name=row["first_name"], attributes=attrs,
             created_at=row["created_at"], updated_at=row["created_at"]).returning(contacts_table.c.id))).scalar_one()
-        world.contacts.append({"id": contact_id, "external_id": None, "email": None, "phone": None,
+        world.contacts.append({"id": contact_id, "external_id": external_id, "email": None, "phone": None,
                                "first_name": row["first_name"], "last_name": None, "time_zone": None,
                                "attributes": attrs, "created_at": row["created_at"]})
-        for event in row["events"]:
-            world.events.append({**event, "contact_id": contact_id})
+        for item in row["events"]:
+            world.events.append({**item, "contact_id": contact_id})
             await session.execute(insert(events_table).values(event_id=uuid.uuid4().hex, contact_id=contact_id,
-                                                              **event))
+                                                              **item))
         for tag, weight in row["tags"].items():
             world.tags.append({"contact_id": contact_id, "tag": tag, "weight": weight})
             await session.execute(insert(tags_table).values(contact_id=contact_id, tag=tag, weight=weight))
@@ -276,8 +275,8 @@ async def test_sql_selects_what_the_reference_selects(engine, data):
             # Every node of every filter, as one column each of a single statement.
             nodes = [node for f in [parsed, *more] for node in subfilters(f)]
             columns = [segments.compile_filter(node, now=NOW, segments=world.segments) for node in nodes]
-            result = (await session.execute(select(segments.contacts_table.c.id, *columns).where(
-                segments.contacts_table.c.id.in_(ids)))).all()
+            result = (await session.execute(select(contacts_table.c.id, *columns).where(
+                contacts_table.c.id.in_(ids)))).all()
             for contact_id, *got in result:
                 contact = next(c for c in world.contacts if c["id"] == contact_id)
                 for node, value in zip(nodes, got):
@@ -329,8 +328,6 @@ PYTHON_ONLY_DATETIME_TEXTS = [
 
 
 async def test_datetime_texts_read_as_python_reads_them(engine):
-    from sojourn.filters import compare  # noqa: PLC0415
-
     texts = AGREED_DATETIME_TEXTS + PYTHON_ONLY_DATETIME_TEXTS
     bounds = [["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"], ["2025-05-01T00:00:00Z", None],
               [None, "2025-05-20T13:30:00+00:00"], ["2025-05-20T13:30:00Z", "2025-05-20T13:30:00Z"]]
@@ -340,9 +337,9 @@ async def test_datetime_texts_read_as_python_reads_them(engine):
             session = AsyncSession(bind=connection)
             ids = {}
             for text in texts:
-                ids[text] = (await session.execute(insert(segments.contacts_table).values(
+                ids[text] = (await session.execute(insert(contacts_table).values(
                     external_id=f"dt-{uuid.uuid4().hex}", attributes={"d": text}).returning(
-                    segments.contacts_table.c.id))).scalar_one()
+                    contacts_table.c.id))).scalar_one()
             for value in bounds:
                 f = {"attribute": "d", "op": "between", "value": value}
                 got = await segments.matching_ids(session, f, list(ids.values()))
