@@ -34,6 +34,8 @@ def _json(default: Any) -> Any:
 
 class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_attributes", "attributes", postgresql_using="gin",
+                            postgresql_ops={"attributes": "jsonb_path_ops"}),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     external_id: str = Field(max_length=255, unique=True)
@@ -102,7 +104,10 @@ class Message(SQLModel, table=True):
     """A message the journey sent, keyed for exactly-once by (workflow, node, visit)."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_messages_contact", "contact_id"),
+        Index("ix_messages_journey_node_contact", "journey_id", "node_id", "contact_id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     idempotency_key: str = Field(max_length=500, unique=True)
@@ -157,7 +162,8 @@ class Event(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_contact_name_time", "contact_id", "name", "occurred_at"),
-        Index("ix_events_name_time", "name", "occurred_at"),
+        # As migration 0002 left them (its docstring says why).
+        Index("ix_events_name_time_contact", "name", "occurred_at", postgresql_include=["contact_id"]),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
