@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -73,4 +74,4 @@ async def contact_runs(external_id: str, session: SessionDep, client: TemporalDe
         raise not_found(f"contact '{external_id}'")
     runs = (await session.execute(select(JourneyRun).where(JourneyRun.contact_id == contact.id)
                                   .order_by(JourneyRun.enrolled_at.desc()).limit(100))).scalars()
-    return [await _run_out(client, run, external_id) for run in runs]
+    return list(await asyncio.gather(*(_run_out(client, run, external_id) for run in runs)))

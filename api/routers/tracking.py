@@ -18,27 +18,27 @@ _GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA
 _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
 
 
-@router.get("/o/{token}", response_class=Response, responses={200: {"content": {"image/gif": {}}}})
-async def open_pixel(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> Response:
+async def _tracked(session, settings, token: str, kind: str):
+    """The message a valid token of this kind names, and the link index; 404 for anything else."""
     parsed = parse_tracking_token(token, settings.tracking_secret)
-    if parsed is None or parsed[0] != "opened":
-        raise not_found("tracking token")
-    message = await engagement.find_message(session, parsed[1])
+    message = await engagement.find_message(session, parsed[1]) if parsed and parsed[0] == kind else None
     if message is None:
         raise not_found("tracking token")
+    return message, parsed[2]
+
+
+@router.get("/o/{token}", response_class=Response, responses={200: {"content": {"image/gif": {}}}})
+async def open_pixel(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> Response:
+    message, _ = await _tracked(session, settings, token, "opened")
     await engagement.record(session, client, message, "opened", source="pixel")
     return Response(_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
 @router.get("/c/{token}", response_class=RedirectResponse, status_code=302)
 async def click(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> RedirectResponse:
-    parsed = parse_tracking_token(token, settings.tracking_secret)
-    if parsed is None or parsed[0] != "clicked":
-        raise not_found("tracking token")
-    _, message_id, index = parsed
-    message = await engagement.find_message(session, message_id)
+    message, index = await _tracked(session, settings, token, "clicked")
     # Only a URL that was in this very message: the token cannot become an open redirect.
-    if message is None or index is None or not 0 <= index < len(message.links):
+    if index is None or not 0 <= index < len(message.links):
         raise not_found("tracking token")
     url = message.links[index]
     await engagement.record(session, client, message, "clicked", source="link", url=url)

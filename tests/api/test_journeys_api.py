@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import httpx
 
-from helpers import add_contact, create_active_journey, enroll, mothers_day, wait_for_mail
+from helpers import add_contact, advance, create_active_journey, enroll, mothers_day, wait_for_mail
 
 
 def _one_send(subject: str) -> dict:
@@ -94,10 +97,6 @@ async def test_duplicate_enrollment_returns_the_existing_run(api, worker, engine
 
 
 async def test_run_keeps_its_version_after_an_update(api, worker, engine, temporal_env, unique):
-    from datetime import timedelta
-
-    from helpers import advance
-
     journey = f"pin-{unique}"
     await create_active_journey(api, journey, _one_send("Version one"))
     await add_contact(api, f"early-{unique}", f"early-{unique}@example.com")
@@ -121,10 +120,6 @@ async def test_run_keeps_its_version_after_an_update(api, worker, engine, tempor
 
 
 async def test_cancelled_run_sends_nothing_more(api, worker, engine, temporal_env, unique):
-    from datetime import timedelta
-
-    from helpers import advance
-
     journey = f"cancel-{unique}"
     await create_active_journey(api, journey, _one_send("Before cancel"))
     email = f"x-{unique}@example.com"
@@ -163,8 +158,6 @@ async def test_openapi_docs_are_served(api: httpx.AsyncClient):
 
 
 async def test_journeys_can_be_posted_as_yaml(api, unique):
-    from pathlib import Path
-
     source = (Path(__file__).parents[2] / "examples" / "mothers-day.yaml").read_text()
     source = source.replace("id: mothers-day", f"id: yaml-{unique}", 1)
     response = await api.post("/v1/journeys", content=source, headers={"Content-Type": "application/yaml"})
