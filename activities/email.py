@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from sqlalchemy import literal, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -25,6 +25,21 @@ log = logging.getLogger(__name__)
 
 _MESSAGE_NAMESPACE = uuid.UUID("6f1f9c1e-3b8a-4d52-9a55-0c8f3f1a2b7d")
 
+_MESSAGES = Message.__table__
+_CONTACT_COLUMNS = Contact.__table__.c.keys()
+_MESSAGE_COLUMNS = _MESSAGES.c.keys()
+
+# Built once: the send path runs these two statements for every message.
+# The contact and any message already recorded under the key, in one round trip.
+_LOAD = (select(Contact.__table__, *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
+         .select_from(select(literal(1).label("one")).subquery()
+                      .outerjoin(Contact, Contact.id == bindparam("contact_id"))
+                      .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == bindparam("idempotency_key"))))
+_OUTCOME = ("status", "error", "sent_at")
+_insert = insert(Message)
+_RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
+                                        set_={name: _insert.excluded[name] for name in _OUTCOME})
+
 # Test seam: runs after the SMTP server accepted a message, to prove that a
 # retried attempt finds the recorded message and does not send it again.
 AfterAccepted = Callable[[SendEmailRequest], Awaitable[None]]
@@ -38,7 +53,8 @@ class EmailActivities:
         settings: Settings,
         after_accepted: AfterAccepted | None = None,
     ) -> None:
-        self._engine = engine
+        # Each statement stands alone: autocommit spares the BEGIN and COMMIT round trips.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._smtp = smtp
         self._settings = settings
         self._after_accepted = after_accepted
@@ -80,34 +96,27 @@ class EmailActivities:
         try:
             await self._smtp.send(email)
         except PermanentDeliveryFailure as err:
-            await self._record(row, status="failed", error=str(err))
+            await self._record(row, status="failed", error=str(err), sent_at=None)
             raise ApplicationError(str(err), type="PermanentDeliveryFailure", non_retryable=True)
-        await self._record(row, status="sent", sent_at=utcnow())
+        await self._record(row, status="sent", error=None, sent_at=utcnow())
         if self._after_accepted is not None:
             await self._after_accepted(request)
         return SendEmailResult(message_id=str(message_uuid), status="sent", recipient=contact.email,
                                subject=rendered.subject)
 
     async def _load(self, request: SendEmailRequest) -> tuple[Contact | None, Message | None]:
-        """The contact and any message already recorded under the key, in one round trip."""
-        one = select(literal(1).label("one")).subquery()
-        messages = Message.__table__
-        query = (select(Contact.__table__, *[c.label(f"m_{c.name}") for c in messages.c])
-                 .select_from(one.outerjoin(Contact, Contact.id == request.contact_id)
-                              .outerjoin(messages, messages.c.idempotency_key == request.idempotency_key)))
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+            row = (await conn.execute(_LOAD, {"contact_id": request.contact_id,
+                                              "idempotency_key": request.idempotency_key})).mappings().first()
         if row is None:
             return None, None
-        contact = Contact.model_validate({k: row[k] for k in Contact.__table__.c.keys()}) if row["id"] is not None else None
-        message = Message.model_validate({k: row[f"m_{k}"] for k in Message.__table__.c.keys()}) if row["m_id"] is not None else None
+        contact = Contact.model_validate({k: row[k] for k in _CONTACT_COLUMNS}) if row["id"] is not None else None
+        message = Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None
         return contact, message
 
     async def _record(self, row: dict, **outcome) -> None:
-        values = {**row, **outcome}
-        async with self._engine.begin() as conn:
-            await conn.execute(insert(Message).values(**values).on_conflict_do_update(
-                index_elements=["idempotency_key"], set_=outcome))
+        async with self._engine.connect() as conn:
+            await conn.execute(_RECORD, {**row, **outcome})
 
     def _build(self, request: SendEmailRequest, recipient: str, message_id_header: str, subject: str,
                html: str | None, text: str | None) -> EmailMessage:

@@ -23,7 +23,8 @@ _ATTEMPTS_BEFORE_INSERTING = 5
 
 class JourneyDataActivities:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # A run's end is one update (rarely followed by an idempotent upsert): no transaction needed.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = session_factory(engine)
 
     @activity.defn(name=EVALUATE_CONDITIONS_ACTIVITY)
@@ -45,7 +46,7 @@ class JourneyDataActivities:
     async def record_run_end(self, end: RunEnd) -> None:
         values = dict(status=end.status, ended_at=datetime.fromisoformat(end.ended_at), exit_reason=end.exit_reason,
                       converted_at=datetime.fromisoformat(end.converted_at) if end.converted_at else None)
-        async with self._engine.begin() as conn:
+        async with self._autocommit.connect() as conn:
             updated = await conn.execute(update(JourneyRun).where(JourneyRun.run_id == end.run_id).values(**values))
             if updated.rowcount:
                 return
