@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from sojourn.contracts import EVALUATE_CONDITIONS_ACTIVITY, RECORD_RUN_END_ACTIVITY, EvaluateConditions, RunEnd
+from sojourn.contracts import (
+    EVALUATE_CONDITIONS_ACTIVITY,
+    RECORD_RUN_END_ACTIVITY,
+    EvaluateConditions,
+    RunEnd,
+)
 from sojourn.db import session_factory
 from sojourn.filters import parse_filter
 from sojourn.models import Contact, JourneyRun
@@ -29,7 +34,7 @@ class JourneyDataActivities:
 
     @activity.defn(name=EVALUATE_CONDITIONS_ACTIVITY)
     async def evaluate_conditions(self, request: EvaluateConditions) -> list[bool]:
-        from sojourn import segments  # noqa: PLC0415 - the SQL compiler loads with its first use
+        from sojourn import segments
 
         now = datetime.fromisoformat(request.now)
         answers = []

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from activities.channels import PermanentDeliveryFailure
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -16,10 +17,6 @@ log = logging.getLogger(__name__)
 # A connection idle longer than this is checked with NOOP before use: servers
 # drop idle clients and a dead socket would otherwise cost a failed attempt.
 _CHECK_AFTER_IDLE_SECONDS = 15.0
-
-
-class PermanentDeliveryFailure(Exception):
-    """The server refused the message for good (5xx): retrying cannot help."""
 
 
 class SmtpPool:

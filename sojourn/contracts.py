@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 ENGAGEMENT_SIGNAL = "engagement"
 EVENT_SIGNAL = "event"
 STATE_QUERY = "state"
-SEND_EMAIL_ACTIVITY = "send_email"
+SEND_ACTIVITY = "send"
+SEND_EMAIL_ACTIVITY = "send_email"  # before channels; runs started then still call it
 EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
 
@@ -53,11 +54,12 @@ class PathStep:
 class SentMessage:
     node: str
     message_id: str
-    status: str  # sent | skipped | failed
+    status: str  # sent | unconfirmed | skipped | failed
     recipient: str | None = None
     subject: str | None = None
     at: str | None = None
     reason: str | None = None
+    channel: str | None = None
 
 
 @dataclass
@@ -118,6 +120,30 @@ class SendEmailRequest:
     from_address: str | None = None
     track: bool = True
     event: ContactEvent | None = None  # the triggering event, for templates
+
+
+@dataclass
+class SendRequest:
+    """One send node's message for one contact, on the first channel it may receive."""
+
+    idempotency_key: str
+    workflow_id: str
+    journey_id: str
+    journey_version: int
+    node_id: str
+    contact_id: int
+    node: dict  # the send node as written in the definition
+    event: ContactEvent | None = None  # the triggering event, for templates
+
+
+@dataclass
+class SendResult:
+    status: str  # sent | unconfirmed | skipped
+    channel: str | None = None
+    message_id: str = ""
+    recipient: str | None = None
+    subject: str | None = None
+    reason: str | None = None
 
 
 @dataclass

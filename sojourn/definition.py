@@ -10,12 +10,21 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from sojourn.durations import Duration
 from sojourn.filters import Filter, PropertyCondition
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -26,22 +35,83 @@ class _Node(_Strict):
     description: str | None = None
 
 
+Channel = Literal["email", "sms", "push", "line", "webhook"]
+# Content of a channel a send node lists; email's lives in the node itself (subject, html, text).
+_CONTENT_FIELD = {"sms": "sms", "push": "push", "line": "line", "webhook": "webhook"}
+
+
+class SmsContent(_Strict):
+    text: Annotated[str, Field(min_length=1)]
+
+
+class PushContent(_Strict):
+    title: str | None = None
+    body: Annotated[str, Field(min_length=1)]
+    data: dict[str, str] = {}  # FCM data values are strings; each is a template
+
+
+class LineContent(_Strict):
+    """A text message, or LINE message objects (template, flex...) whose strings are templates."""
+
+    text: str | None = None
+    messages: Annotated[list[dict], Field(min_length=1, max_length=5)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LineContent:
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("a line message needs exactly one of `text` or `messages`")
+        return self
+
+
+class WebhookContent(_Strict):
+    """POST `body` (JSON whose strings are templates) to `url`, signed; the host must be allowed."""
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    body: dict = {}
+
+
 class SendNode(_Node):
-    """Send one message. `subject`, `html` and `text` are Jinja2 templates."""
+    """Send one message on the first channel listed that the contact can receive.
+
+    Email's content is `subject`, `html` and `text`; the other channels' is in the field
+    named after them. Every string is a Jinja2 template.
+    """
 
     type: Literal["send"]
-    channel: Literal["email"] = "email"
-    subject: Annotated[str, Field(min_length=1)]
+    channel: Channel | Annotated[list[Channel], Field(min_length=1)] = "email"
+    subject: Annotated[str, Field(min_length=1)] | None = None
     html: str | None = None
     text: str | None = None
     from_: Annotated[str | None, Field(alias="from")] = None
     track: bool = True
+    sms: SmsContent | None = None
+    push: PushContent | None = None
+    line: LineContent | None = None
+    webhook: WebhookContent | None = None
+    # Transactional messages (a receipt, a password reset) skip marketing consent, never suppression.
+    transactional: bool = False
     next: str
+    on_failure: str | None = None  # where a run goes when the message failed for good; else `next`
+
+    @property
+    def channels(self) -> list[str]:
+        return [self.channel] if isinstance(self.channel, str) else list(self.channel)
 
     @model_validator(mode="after")
-    def _body_present(self) -> "SendNode":
-        if self.text is None and self.html is None:
-            raise ValueError("a send node needs `html`, `text` or both")
+    def _content_present(self) -> SendNode:
+        channels = self.channels
+        if len(set(channels)) != len(channels):
+            raise ValueError("a channel is listed twice")
+        if "webhook" in channels and len(channels) > 1:
+            raise ValueError("`webhook` calls a system, not a person: it cannot be a fallback of other channels")
+        if "email" in channels:
+            if self.subject is None:
+                raise ValueError("an email needs a `subject`")
+            if self.text is None and self.html is None:
+                raise ValueError("a send node needs `html`, `text` or both")
+        for channel, field in _CONTENT_FIELD.items():
+            if channel in channels and getattr(self, field) is None:
+                raise ValueError(f"channel {channel!r} needs its content in `{field}`")
         return self
 
 
@@ -64,7 +134,7 @@ class WaitNode(_Node):
         return value
 
     @model_validator(mode="after")
-    def _one_of(self) -> "WaitNode":
+    def _one_of(self) -> WaitNode:
         if (self.duration is None) == (self.until is None):
             raise ValueError("a wait node needs exactly one of `duration` or `until`")
         if self.relative_to == "event" and self.duration is None:
@@ -83,7 +153,7 @@ class EngagementCondition(_Strict):
     link: str | None = None
 
     @model_validator(mode="after")
-    def _one_of(self) -> "EngagementCondition":
+    def _one_of(self) -> EngagementCondition:
         if (self.opened is None) == (self.clicked is None):
             raise ValueError("a condition names exactly one of `opened` or `clicked`")
         if self.link is not None and self.clicked is None:
@@ -115,7 +185,7 @@ def _condition_kind(value) -> str | None:
 
 
 WaitCondition = Annotated[
-    Union[Annotated[EngagementCondition, Tag("engagement")], Annotated[EventCondition, Tag("event")]],
+    Annotated[EngagementCondition, Tag("engagement")] | Annotated[EventCondition, Tag("event")],
     Discriminator(_condition_kind),
 ]
 
@@ -137,7 +207,7 @@ def _when_kind(value) -> str | None:
 
 
 BranchCondition = Annotated[
-    Union[Annotated[EngagementCondition, Tag("engagement")], Annotated[Filter, Tag("filter")]],
+    Annotated[EngagementCondition, Tag("engagement")] | Annotated[Filter, Tag("filter")],
     Discriminator(_when_kind),
 ]
 
@@ -162,7 +232,7 @@ class BranchNode(_Node):
     default: str | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "BranchNode":
+    def _one_form(self) -> BranchNode:
         simple = (self.condition, self.then, self.else_)
         if self.cases is not None:
             if any(v is not None for v in simple):
@@ -185,7 +255,7 @@ class ExitNode(_Node):
 
 
 Node = Annotated[
-    Union[SendNode, WaitNode, WaitForNode, BranchNode, ExitNode],
+    SendNode | WaitNode | WaitForNode | BranchNode | ExitNode,
     Field(discriminator="type"),
 ]
 
@@ -203,7 +273,7 @@ class Entry(_Strict):
     ends_at: datetime | None = None
 
     @model_validator(mode="after")
-    def _one_way_in(self) -> "Entry":
+    def _one_way_in(self) -> Entry:
         if self.event is not None and self.segment is not None:
             raise ValueError("entry is by `event` or by `segment`, not both")
         if self.event is None and (self.where or self.key):
@@ -257,7 +327,9 @@ class JourneyDefinition(_Strict):
 
 def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | ExitNode) -> dict[str, str]:
     """The node's outgoing edges, as {field name: target node id}."""
-    if isinstance(node, (SendNode, WaitNode)):
+    if isinstance(node, SendNode):
+        return {"next": node.next, **({"on_failure": node.on_failure} if node.on_failure else {})}
+    if isinstance(node, WaitNode):
         return {"next": node.next}
     if isinstance(node, WaitForNode):
         return {"on_event": node.on_event, "on_timeout": node.on_timeout}
@@ -268,7 +340,7 @@ def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | ExitNode) 
     return {}
 
 
-_SHARED: "OrderedDict[tuple[str, int, int], tuple[dict, JourneyDefinition]]" = OrderedDict()
+_SHARED: OrderedDict[tuple[str, int, int], tuple[dict, JourneyDefinition]] = OrderedDict()
 _SHARED_MAX = 512
 
 

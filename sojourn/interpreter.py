@@ -1,6 +1,6 @@
 """The journey interpreter behind `JourneyWorkflow` (workflows/journey.py).
 
-It walks the pinned definition node by node: sends through the `send_email`
+It walks the pinned definition node by node: sends through the `send`
 activity, sleeps durably through waits, and wakes on engagement and event signals.
 Engagement is remembered whenever it arrives, so an open during a fixed wait
 still counts at the next branch.
@@ -25,6 +25,7 @@ from sojourn import search_attributes as sa
 from sojourn.contracts import (
     EVALUATE_CONDITIONS_ACTIVITY,
     RECORD_RUN_END_ACTIVITY,
+    SEND_ACTIVITY,
     SEND_EMAIL_ACTIVITY,
     Carried,
     ContactEvent,
@@ -36,6 +37,8 @@ from sojourn.contracts import (
     RunEnd,
     SendEmailRequest,
     SendEmailResult,
+    SendRequest,
+    SendResult,
     SentMessage,
 )
 from sojourn.definition import (
@@ -61,6 +64,9 @@ SEND_RETRY = RetryPolicy(
 )
 SEND_START_TO_CLOSE = timedelta(seconds=60)
 SEND_SCHEDULE_TO_CLOSE = timedelta(days=1)
+
+# Runs started before channels existed called the email-only activity; they still must.
+CHANNELS_PATCH = "channels"
 
 # Database reads and writes: quick local activities, retried through a database restart.
 DATA_RETRY = RetryPolicy(
@@ -157,8 +163,8 @@ class JourneyInterpreter:
 
     async def _execute(self, node) -> str | None:
         if isinstance(node, SendNode):
-            await self._send(node)
-            return node.next
+            failed = not await self._send(node)
+            return node.on_failure if failed and node.on_failure else node.next
         if isinstance(node, WaitNode):
             await self._wait(node)
             return node.next
@@ -172,32 +178,34 @@ class JourneyInterpreter:
             return None
         raise ApplicationError(f"unknown node type {type(node).__name__}", non_retryable=True)
 
-    async def _send(self, node: SendNode) -> None:
+    async def _send(self, node: SendNode) -> bool:
+        """Send the node's message; False when it failed for good."""
         visit = self._visits.get(node.id, 0) + 1
         self._visits[node.id] = visit
         info = workflow.info()
-        request = SendEmailRequest(
-            # The first run id keeps the key stable across continue-as-new but
-            # distinct for a later re-entry under the same workflow id.
-            idempotency_key=f"{info.workflow_id}/{info.first_execution_run_id}/{node.id}/{visit}",
-            workflow_id=info.workflow_id,
-            journey_id=self._input.journey_id,
-            journey_version=self._input.version,
-            node_id=node.id,
-            contact_id=self._input.contact_id,
-            subject=node.subject,
-            html=node.html,
-            text=node.text,
-            from_address=node.from_,
-            track=node.track,
-            event=self._input.trigger,
-        )
+        # The first run id keeps the key stable across continue-as-new but
+        # distinct for a later re-entry under the same workflow id.
+        key = f"{info.workflow_id}/{info.first_execution_run_id}/{node.id}/{visit}"
+        if workflow.patched(CHANNELS_PATCH):
+            activity, result_type = SEND_ACTIVITY, SendResult
+            request = SendRequest(
+                idempotency_key=key, workflow_id=info.workflow_id, journey_id=self._input.journey_id,
+                journey_version=self._input.version, node_id=node.id, contact_id=self._input.contact_id,
+                node=next(raw for raw in self._input.definition["nodes"] if raw.get("id") == node.id),
+                event=self._input.trigger)
+        else:
+            activity, result_type = SEND_EMAIL_ACTIVITY, SendEmailResult
+            request = SendEmailRequest(
+                idempotency_key=key, workflow_id=info.workflow_id, journey_id=self._input.journey_id,
+                journey_version=self._input.version, node_id=node.id, contact_id=self._input.contact_id,
+                subject=node.subject, html=node.html, text=node.text, from_address=node.from_, track=node.track,
+                event=self._input.trigger)
         now = workflow.now().isoformat()
         try:
             result = await workflow.execute_activity(
-                SEND_EMAIL_ACTIVITY,
+                activity,
                 request,
-                result_type=SendEmailResult,
+                result_type=result_type,
                 start_to_close_timeout=SEND_START_TO_CLOSE,
                 schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
                 retry_policy=SEND_RETRY,
@@ -207,7 +215,7 @@ class JourneyInterpreter:
             workflow.logger.warning("send %s failed for good: %s", node.id, reason)
             self._messages.append(SentMessage(node=node.id, message_id="", status="failed", at=now, reason=reason))
             self._path[-1].outcome = "failed"
-            return
+            return False
         self._messages.append(
             SentMessage(
                 node=node.id,
@@ -217,9 +225,11 @@ class JourneyInterpreter:
                 subject=result.subject,
                 at=now,
                 reason=result.reason,
+                channel=getattr(result, "channel", "email"),
             )
         )
         self._path[-1].outcome = result.status
+        return True
 
     async def _wait(self, node: WaitNode) -> None:
         if node.until is not None:
@@ -238,7 +248,7 @@ class JourneyInterpreter:
                 await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
             else:
                 await workflow.sleep(delay)  # lighter in memory for the many runs that sleep
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             self._wait_until = None
@@ -250,7 +260,7 @@ class JourneyInterpreter:
             await workflow.wait_condition(
                 lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout)
             return self._holds(node.event)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             self._wait_until = None

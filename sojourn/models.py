@@ -44,9 +44,36 @@ class Contact(SQLModel, table=True):
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     time_zone: str | None = Field(default=None, max_length=64)
+    push_token: str | None = Field(default=None, max_length=4096)  # the app's FCM registration token
+    line_user_id: str | None = Field(default=None, max_length=64, unique=True)
     attributes: dict[str, Any] = _json({})
+    # Global suppression (a hard bounce, a spam complaint): no message at all, transactional or not.
+    suppressed_at: datetime | None = _ts(nullable=True, default=False)
+    suppression_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class ContactConsent(SQLModel, table=True):
+    """A contact's consent on one channel; no row means unknown."""
+
+    __tablename__ = "contact_consents"
+
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"),
+                                             primary_key=True))
+    channel: str = Field(primary_key=True, max_length=16)  # email | sms | push | line
+    status: str = Field(max_length=16)  # subscribed | unsubscribed
+    source: str = Field(max_length=32)  # api | unsubscribe_link | one_click | line_webhook | import
+    changed_at: datetime = _ts()
+
+
+class ChannelRate(SQLModel, table=True):
+    """The next free send slot of a rate-limited channel, shared by every worker (GCRA)."""
+
+    __tablename__ = "channel_rates"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    next_slot: datetime = _ts()
 
 
 class Journey(SQLModel, table=True):
@@ -117,11 +144,12 @@ class Message(SQLModel, table=True):
     node_id: str = Field(max_length=64)
     contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
     channel: str = Field(default="email", max_length=16)
-    recipient: str = Field(max_length=320)
+    recipient: str | None = Field(default=None, max_length=320)
     subject: str | None = None
-    message_id_header: str = Field(max_length=400, unique=True)
+    message_id_header: str | None = Field(default=None, max_length=400, unique=True)  # email only
+    provider_message_id: str | None = Field(default=None, max_length=200)
     links: list[str] = _json([])
-    status: str = Field(default="sent", max_length=16)  # sent | failed
+    status: str = Field(default="sent", max_length=16)  # sending | sent | unconfirmed | skipped | failed
     error: str | None = None
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True, default=False)

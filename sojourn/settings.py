@@ -48,7 +48,26 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     postgres_port: int = 5433
 
-    @field_validator("api_keys", mode="before")
+    # Channels. Each provider's base URL is a setting so tests (and regional endpoints) can move it.
+    provider_timeout: float = 10.0  # seconds for one provider request
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None  # a phone number, or a Messaging Service SID (MG...)
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_project_id: str | None = None
+    fcm_access_token: str | None = None  # an OAuth 2 bearer token with the firebase.messaging scope
+    line_base_url: str = "https://api.line.me"
+    line_channel_access_token: str | None = None
+    line_channel_secret: str | None = None  # verifies LINE's webhook (x-line-signature)
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    outgoing_webhook_secret: str = "dev-outgoing-webhook-secret-change-me"
+    # Messages per second per channel, shared by every worker, e.g. {"sms": 10}. Unset: no limit.
+    channel_rates: dict[str, float] = Field(default_factory=dict)
+    # Channels on which marketing needs an explicit opt-in; elsewhere unknown consent may receive.
+    opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sms"])
+
+    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

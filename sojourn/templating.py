@@ -11,10 +11,13 @@ import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 # The template name decides autoescaping, so one environment serves HTML and plain text.
@@ -76,6 +79,40 @@ _env = _Environment(
 )
 
 
+_CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "TWD": "NT$", "CNY": "¥", "KRW": "₩"}
+_NO_CENTS = {"JPY", "KRW", "TWD"}
+
+
+@pass_context
+def _local(context: Any, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A datetime (or ISO string) in the contact's time zone: `{{ event.occurred_at | local("%b %d") }}`."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(when, datetime):
+        raise ValueError(f"local: {value!r} is not a datetime")
+    try:
+        zone = ZoneInfo(context.get("time_zone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return (when if when.tzinfo else when.replace(tzinfo=ZoneInfo("UTC"))).astimezone(zone).strftime(fmt)
+
+
+def _money(value: Any, currency: str = "USD") -> str:
+    """`{{ 1234.5 | money("EUR") }}` -> `€1,234.50`; currencies without cents are whole."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"money: {value!r} is not a number") from None
+    code = currency.upper()
+    places = 0 if code in _NO_CENTS else 2
+    number = f"{abs(amount):,.{places}f}"
+    sign = "-" if amount < 0 else ""
+    symbol = _CURRENCY_SYMBOLS.get(code)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
+
+
+_env.filters.update(local=_local, money=_money)
+
+
 def translate_legacy(source: str) -> str:
     """Turn `%first_name%`-style placeholders into Jinja, leaving `100%` and Jinja tags alone."""
 
@@ -120,7 +157,7 @@ def template_context(contact: Mapping[str, Any]) -> dict[str, Any]:
 def render(source: str, context: Mapping[str, Any], html: bool = False) -> str:
     try:
         return _compile(source, html).render(context)
-    except Exception as error:  # noqa: BLE001 - any failure must stop the send, never leak
+    except Exception as error:
         raise TemplateRenderError(_describe(error)) from error
 
 
@@ -130,6 +167,28 @@ def _describe(error: Exception) -> str:
     if isinstance(error, SecurityError):
         return f"not allowed in templates: {error}"
     return f"{type(error).__name__}: {error}"
+
+
+def template_strings(value: Any, path: str) -> list[tuple[str, str]]:
+    """(dotted path, template) of every string inside a JSON value, as `render_json` renders them."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in template_strings(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in template_strings(item, f"{path}.{i}")]
+    return []
+
+
+def render_json(value: Any, context: Mapping[str, Any]) -> Any:
+    """A JSON value with every string rendered as a template (keys and numbers stay as they are)."""
+    if isinstance(value, str):
+        return render(value, context)
+    if isinstance(value, dict):
+        return {key: render_json(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_json(item, context) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

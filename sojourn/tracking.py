@@ -103,3 +103,19 @@ def parse_tracking_token(
     except ValueError:
         return None
     return None
+
+
+def unsubscribe_url(base_url: str, message_id: uuid.UUID, secret: str) -> str:
+    """The signed page (GET) and one-click endpoint (POST, RFC 8058) that unsubscribe a message's contact."""
+    return f"{base_url.rstrip('/')}/u/{sign(f'u:{message_id}', secret)}"
+
+
+def parse_unsubscribe_token(token: str, secret: str) -> uuid.UUID | None:
+    """The message an unsubscribe token was made for; None if forged, altered or not one."""
+    payload = verify(token, secret)
+    if payload is None or not payload.startswith("u:"):
+        return None
+    try:
+        return uuid.UUID(payload[2:])
+    except ValueError:
+        return None

@@ -25,7 +25,7 @@ from sojourn.definition import (
     WaitForNode,
     WaitNode,
 )
-from sojourn.templating import check_template, translate_legacy
+from sojourn.templating import check_template, template_strings, translate_legacy
 from sojourn.tracking import extract_links, is_trackable
 
 _NODE_MODELS: dict[str, type[BaseModel]] = {
@@ -36,7 +36,7 @@ _NODE_MODELS: dict[str, type[BaseModel]] = {
     "exit": ExitNode,
 }
 _EDGE_FIELDS = {
-    "send": ("next",),
+    "send": ("next", "on_failure"),
     "wait": ("next",),
     "wait_for": ("on_event", "on_timeout"),
     "branch": ("then", "else"),
@@ -47,7 +47,8 @@ _EDGE_FIELDS = {
 _ANY_EDGE_FIELDS = ("next", "on_event", "on_timeout", "then", "else")
 _CONDITION_FIELD = {"wait_for": "event", "branch": "condition"}
 _PAUSING_TYPES = {"wait", "wait_for"}
-_TEMPLATE_FIELDS = ("subject", "html", "text")
+_EMAIL_FIELDS = ("subject", "html", "text")
+_CHANNEL_FIELDS = ("sms", "push", "line", "webhook")
 _Graph = dict[str, list[tuple[str, str]]]  # node id -> [(edge field, target id)]
 _Report = Callable[["_RawNode | None", str, str], None]
 _ID_ADAPTER = TypeAdapter(Annotated[(str, *SendNode.model_fields["id"].metadata)])
@@ -417,13 +418,16 @@ def _send_problems(nodes: list[_RawNode], report: _Report) -> None:
     for node in nodes:
         if node.type != "send":
             continue
-        for field in _TEMPLATE_FIELDS:
+        for field in _EMAIL_FIELDS:
             source = node.data.get(field)
-            if not isinstance(source, str):
-                continue
-            if field != "subject" and not source.strip():
+            if field != "subject" and isinstance(source, str) and not source.strip():
                 # Mail clients show an empty html part instead of the text part.
                 report(node, field, "is empty; give it content or leave it out")
+        sources = [(field, node.data.get(field)) for field in _EMAIL_FIELDS]
+        sources += [found for field in _CHANNEL_FIELDS if isinstance(node.data.get(field), dict)
+                    for found in template_strings(node.data[field], field) if found[0] != "webhook.url"]
+        for field, source in sources:
+            if not isinstance(source, str) or (field in _EMAIL_FIELDS[1:] and not source.strip()):
                 continue
             error = check_template(source)
             if error is not None:

@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import timedelta
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.email import AfterAccepted, EmailActivities
+from activities.channels.email import EmailChannel
+from activities.channels.line import LineChannel
+from activities.channels.push import PushChannel
+from activities.channels.sms import SmsChannel
+from activities.channels.webhook import WebhookChannel
 from activities.journey_data import JourneyDataActivities
+from activities.send import AfterAccepted, SendActivities
 from activities.smtp_pool import SmtpPool
 from sojourn.db import create_engine
 from sojourn.settings import Settings, get_settings
@@ -36,14 +42,19 @@ async def journey_worker(
 ) -> AsyncIterator[Worker]:
     """A running worker for `task_queue`; stops (finishing in-flight tasks) on exit."""
     smtp = SmtpPool(settings)
-    email = EmailActivities(engine, smtp, settings, after_accepted=after_accepted)
+    # Redirects are not followed: a provider or webhook must not bounce a request elsewhere.
+    http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
+    channels = [EmailChannel(settings, smtp), SmsChannel(settings, http), PushChannel(settings, http),
+                LineChannel(settings, http), WebhookChannel(settings, http)]
+    send = SendActivities(engine, settings, {channel.name: channel for channel in channels},
+                          after_accepted=after_accepted)
     data = JourneyDataActivities(engine)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[email.send_email, data.evaluate_conditions, data.record_run_end],
+        activities=[send.send, send.send_email, data.evaluate_conditions, data.record_run_end],
         **worker_options,
     )
     try:
@@ -51,6 +62,7 @@ async def journey_worker(
             yield worker
     finally:
         await smtp.close()
+        await http.aclose()
 
 
 async def connect(settings: Settings) -> Client:

@@ -1,0 +1,38 @@
+"""SMS through the Twilio Messages REST API (form-encoded, account SID and auth token)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
+from activities.channels.http import post
+from sojourn.definition import SendNode
+from sojourn.models import Contact
+from sojourn.settings import Settings
+from sojourn.templating import render
+
+
+class SmsChannel:
+    name = "sms"
+    repeat_safe = False  # Twilio has no idempotency key: a repeat is a second text
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._http = http
+
+    def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
+        return Rendered(payload=render(node.sms.text, context).strip())
+
+    async def deliver(self, outgoing: Outgoing) -> str | None:
+        s = self._settings
+        if not (s.twilio_account_sid and s.twilio_auth_token and s.twilio_from):
+            raise PermanentDeliveryFailure("SMS is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM")
+        sender = {"MessagingServiceSid" if s.twilio_from.startswith("MG") else "From": s.twilio_from}
+        response = await post(
+            self._http, f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
+            data={"To": outgoing.address, **sender, "Body": outgoing.rendered.payload},
+            auth=(s.twilio_account_sid, s.twilio_auth_token), timeout=s.provider_timeout)
+        return response.json().get("sid")

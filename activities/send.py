@@ -1,0 +1,198 @@
+"""The send activity: choose the channel, render, record under an idempotency key, deliver once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import (
+    Channel,
+    Outgoing,
+    PermanentDeliveryFailure,
+    TransientDeliveryFailure,
+    UnconfirmedDelivery,
+)
+from activities.rate_limits import ChannelRateLimiter
+from sojourn.consent import address_of, refusal
+from sojourn.contracts import (
+    SEND_ACTIVITY,
+    SEND_EMAIL_ACTIVITY,
+    SendEmailRequest,
+    SendEmailResult,
+    SendRequest,
+    SendResult,
+)
+from sojourn.definition import SendNode
+from sojourn.models import Contact, ContactConsent, Message, utcnow
+from sojourn.settings import Settings
+from sojourn.templating import TemplateRenderError, template_context
+
+_MESSAGE_NAMESPACE = uuid.UUID("6f1f9c1e-3b8a-4d52-9a55-0c8f3f1a2b7d")
+
+_MESSAGES = Message.__table__
+_CONTACT_COLUMNS = Contact.__table__.c.keys()
+_MESSAGE_COLUMNS = _MESSAGES.c.keys()
+_consents = ContactConsent.__table__
+
+# Built once: every message runs these. The contact, its consents and any message already
+# recorded under the key, in one round trip.
+_LOAD = (select(Contact.__table__,
+                select(func.jsonb_object_agg(_consents.c.channel, _consents.c.status))
+                .where(_consents.c.contact_id == Contact.id).scalar_subquery().label("consents"),
+                *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
+         .select_from(select(literal(1).label("one")).subquery()
+                      .outerjoin(Contact, Contact.id == bindparam("contact_id"))
+                      .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == bindparam("idempotency_key"))))
+_OUTCOME = ("status", "error", "sent_at", "provider_message_id")
+_insert = insert(Message)
+_RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
+                                        set_={name: _insert.excluded[name] for name in _OUTCOME})
+
+# `sending`: handed to a provider, answer pending (or lost with a crashed attempt);
+# `retrying`: the provider said no for now, so another attempt cannot duplicate it.
+_DONE = ("sent", "unconfirmed", "skipped")
+
+# Test seam: runs after the provider accepted a message, to prove that a retried
+# attempt finds the recorded message and does not send it again.
+AfterAccepted = Callable[[SendRequest], Awaitable[None]]
+
+
+class SendActivities:
+    def __init__(self, engine: AsyncEngine, settings: Settings, channels: dict[str, Channel],
+                 after_accepted: AfterAccepted | None = None) -> None:
+        # Each statement stands alone: autocommit spares the BEGIN and COMMIT round trips.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._settings = settings
+        self._channels = channels
+        self._rates = ChannelRateLimiter(engine, settings.channel_rates)
+        self._after_accepted = after_accepted
+
+    @activity.defn(name=SEND_ACTIVITY)
+    async def send(self, request: SendRequest) -> SendResult:
+        node = SendNode.model_validate(request.node)
+        contact, consents, recorded = await self._load(request)
+        if recorded is not None:
+            done = self._already(recorded)
+            if done is not None:
+                return done
+        if contact is None:
+            raise ApplicationError(f"contact {request.contact_id} does not exist", type="ContactNotFound",
+                                   non_retryable=True)
+        message_id = uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key)
+        row = dict(id=message_id, idempotency_key=request.idempotency_key, workflow_id=request.workflow_id,
+                   journey_id=request.journey_id, journey_version=request.journey_version, node_id=request.node_id,
+                   contact_id=contact.id, links=[])
+
+        chosen, refusals = None, []
+        for name in node.channels:
+            why = refusal(contact, name, consents, node.transactional, self._settings.opt_in_channels)
+            if why is None:
+                chosen = name
+                break
+            refusals.append(f"{name}: {why}")
+        if chosen is None:
+            reason = "; ".join(refusals)
+            await self._record({**row, "channel": node.channels[0]}, status="skipped", error=reason)
+            return SendResult(status="skipped", message_id=str(message_id), reason=reason)
+
+        channel = self._channels[chosen]
+        address = node.webhook.url if chosen == "webhook" else address_of(contact, chosen)
+        row.update(channel=chosen, recipient=address[:320])
+        try:
+            rendered = channel.render(node, self._context(contact, request), message_id, contact)
+        except TemplateRenderError as err:
+            await self._record(row, status="failed", error=f"template: {err}")
+            raise ApplicationError(f"template failed for this contact: {err}", type="TemplateError",
+                                   non_retryable=True) from err
+        row.update(subject=rendered.subject, links=rendered.links,
+                   message_id_header=channel.message_id_header(message_id) if chosen == "email" else None)
+        if (recorded is not None and recorded.status == "sending" and not channel.repeat_safe):
+            # An earlier attempt handed this message over and never heard back: sending it
+            # again could make a second text or notification.
+            return await self._unconfirmed(row, chosen, address, rendered.subject,
+                                           "an earlier attempt's outcome is unknown; not sent again")
+
+        await self._rates.take_slot(chosen)
+        if not channel.repeat_safe:
+            await self._record(row, status="sending")
+        outgoing = Outgoing(key=request.idempotency_key, message_id=message_id, address=address, rendered=rendered,
+                            journey_id=request.journey_id, node_id=request.node_id)
+        try:
+            provider_id = await channel.deliver(outgoing)
+        except PermanentDeliveryFailure as err:
+            await self._record(row, status="failed", error=str(err))
+            raise ApplicationError(str(err), type="PermanentDeliveryFailure", non_retryable=True) from err
+        except TransientDeliveryFailure as err:
+            if not channel.repeat_safe:
+                await self._record(row, status="retrying", error=str(err))
+            delay = timedelta(seconds=err.retry_after) if err.retry_after else None
+            raise ApplicationError(str(err), type="TransientDeliveryFailure", next_retry_delay=delay) from err
+        except UnconfirmedDelivery as err:
+            if channel.repeat_safe:
+                raise ApplicationError(str(err), type="UnconfirmedDelivery") from err
+            return await self._unconfirmed(row, chosen, address, rendered.subject, str(err))
+        await self._record(row, status="sent", sent_at=utcnow(), provider_message_id=provider_id)
+        if self._after_accepted is not None:
+            await self._after_accepted(request)
+        return SendResult(status="sent", channel=chosen, message_id=str(message_id), recipient=address,
+                          subject=rendered.subject)
+
+    @activity.defn(name=SEND_EMAIL_ACTIVITY)
+    async def send_email(self, request: SendEmailRequest) -> SendEmailResult:
+        """The email-only send of runs started before channels existed."""
+        node = {"id": request.node_id, "type": "send", "channel": "email", "subject": request.subject,
+                "html": request.html, "text": request.text, "from": request.from_address,
+                "track": request.track, "next": request.node_id}
+        result = await self.send(SendRequest(
+            idempotency_key=request.idempotency_key, workflow_id=request.workflow_id, journey_id=request.journey_id,
+            journey_version=request.journey_version, node_id=request.node_id, contact_id=request.contact_id,
+            node=node, event=request.event))
+        return SendEmailResult(message_id=result.message_id if result.status == "sent" else "", status=result.status,
+                               recipient=result.recipient, subject=result.subject, reason=result.reason)
+
+    def _context(self, contact: Contact, request: SendRequest) -> dict:
+        context = template_context(contact.model_dump(include={
+            "external_id", "email", "phone", "first_name", "last_name", "time_zone", "attributes"}))
+        context["journey"] = {"id": request.journey_id, "version": request.journey_version, "node": request.node_id}
+        if request.event is not None:
+            context["event"] = {"name": request.event.name, "properties": request.event.properties,
+                                "occurred_at": request.event.occurred_at}
+        return context
+
+    @staticmethod
+    def _already(recorded: Message) -> SendResult | None:
+        if recorded.status not in _DONE:
+            return None
+        activity.logger.info("message %s already %s; not sending again", recorded.idempotency_key, recorded.status)
+        return SendResult(status=recorded.status, channel=recorded.channel,
+                          message_id=str(recorded.id), recipient=recorded.recipient, subject=recorded.subject,
+                          reason=recorded.error)
+
+    async def _unconfirmed(self, row: dict, channel: str, address: str, subject: str | None, reason: str) -> SendResult:
+        await self._record(row, status="unconfirmed", error=reason)
+        return SendResult(status="unconfirmed", channel=channel, message_id=str(row["id"]), recipient=address,
+                          subject=subject, reason=reason)
+
+    async def _load(self, request: SendRequest) -> tuple[Contact | None, dict[str, str], Message | None]:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_LOAD, {"contact_id": request.contact_id,
+                                              "idempotency_key": request.idempotency_key})).mappings().first()
+        if row is None:
+            return None, {}, None
+        contact = Contact.model_validate({k: row[k] for k in _CONTACT_COLUMNS}) if row["id"] is not None else None
+        message = Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None
+        return contact, row["consents"] or {}, message
+
+    async def _record(self, row: dict, status: str, error: str | None = None, sent_at=None,
+                      provider_message_id: str | None = None) -> None:
+        values = {"recipient": None, "subject": None, "message_id_header": None, **row, "status": status,
+                  "error": error, "sent_at": sent_at, "provider_message_id": provider_message_id}
+        async with self._engine.connect() as conn:
+            await conn.execute(_RECORD, values)
