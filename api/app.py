@@ -12,7 +12,7 @@ from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
 from api.yaml_bodies import YamlBodies
-from api.routers import contacts, dev, events, health, journeys, runs, segments, tracking, webhooks
+from api.routers import contacts, dev, events, health, journeys, line, runs, segments, tracking, unsubscribe, webhooks
 from sojourn.db import create_engine, session_factory
 from sojourn.settings import Settings, get_settings
 
@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
                    segments.router, segments.sets_router):
         app.include_router(router, dependencies=authenticated)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
+    app.include_router(line.router)  # authenticated by LINE's signature
     app.include_router(tracking.router)
+    app.include_router(unsubscribe.router)
     app.include_router(health.router)
     app.add_middleware(YamlBodies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes

@@ -20,13 +20,21 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page.")
 
 
+ConsentChannel = Literal["email", "sms", "push", "line"]
+ConsentState = Literal["subscribed", "unsubscribed"]
+
+
 class ContactIn(_In):
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(None, max_length=32)
+    phone: str | None = Field(None, max_length=32, description="E.164, for example +886 912 345 678.")
     first_name: str | None = Field(None, max_length=200)
     last_name: str | None = Field(None, max_length=200)
     time_zone: str | None = Field(None, max_length=64)
+    push_token: str | None = Field(None, max_length=4096, description="The app's FCM registration token.")
+    line_user_id: str | None = Field(None, max_length=64, pattern=r"^U[0-9a-f]{32}$")
     attributes: dict[str, Any] = Field(default_factory=dict, description="Merged into the stored attributes.")
+    consent: dict[ConsentChannel, ConsentState] = Field(
+        default_factory=dict, description="Consent changes per channel, recorded with source `api`.")
 
 
 class ContactOut(BaseModel):
@@ -36,7 +44,11 @@ class ContactOut(BaseModel):
     first_name: str | None
     last_name: str | None
     time_zone: str | None
+    push_token: str | None
+    line_user_id: str | None
     attributes: dict[str, Any]
+    suppressed_at: datetime | None
+    suppression_reason: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -56,14 +68,23 @@ class ProfileEvent(BaseModel):
     received_at: datetime
 
 
+class ConsentOut(BaseModel):
+    status: ConsentState
+    source: str
+    changed_at: datetime
+
+
 class ProfileMessage(BaseModel):
     id: uuid.UUID
     journey: str
     journey_version: int
     node: str
     channel: str
+    recipient: str | None
     subject: str | None
     status: str
+    reason: str | None = Field(description="Why a message was skipped, failed or is unconfirmed.")
+    provider_message_id: str | None
     created_at: datetime
     sent_at: datetime | None
     opens: int
@@ -86,6 +107,7 @@ class ProfileJourney(BaseModel):
 class ContactProfile(ContactOut):
     """Everything Sojourn knows about a contact: fields, attributes, tags, recent activity, journeys."""
 
+    consent: dict[str, ConsentOut] = Field(description="Known consent per channel; a channel not listed is unknown.")
     tags: list[TagOut] = Field(description="Strongest first.")
     events: list[ProfileEvent] = Field(description="The 50 most recent events, newest first.")
     messages: list[ProfileMessage] = Field(description="The 50 most recent messages, newest first, with engagement counts.")

@@ -1,14 +1,18 @@
 """Who may be messaged on which channel: consent per channel, global suppression.
 
-Pure rules over a contact's stored state, used by the send activity before any
-attempt (DESIGN.md decision 5: policy lives at the send).
+`refusal` is the rule the send activity applies before any attempt (DESIGN.md
+decision 5: policy lives at the send); the rest records changes to that state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sojourn.models import Contact
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sojourn.models import Contact, ContactConsent, utcnow
 
 CONSENT_CHANNELS = ("email", "sms", "push", "line")
 CONSENT_STATES = ("subscribed", "unsubscribed")
@@ -41,3 +45,16 @@ def refusal(contact: Contact, channel: str, consents: Mapping[str, str], transac
     if state is None and channel in opt_in_channels:
         return f"contact has not opted in to {channel}"
     return None
+
+
+async def set_consent(session: AsyncSession, contact_id: int, channel: str, status: str, source: str) -> None:
+    """Record a consent change (the caller commits); takes effect for the next send on any journey."""
+    values = {"status": status, "source": source, "changed_at": utcnow()}
+    await session.execute(insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
+                          .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values))
+
+
+async def suppress(session: AsyncSession, contact_id: int, reason: str) -> None:
+    """Stop every message to the contact (the caller commits); the first reason is kept."""
+    await session.execute(update(Contact).where(Contact.id == contact_id, Contact.suppressed_at.is_(None))
+                          .values(suppressed_at=utcnow(), suppression_reason=reason))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from sojourn.consent import suppress
 from sojourn.contracts import ENGAGEMENT_SIGNAL, EngagementSignal
 from sojourn.models import EngagementEvent, Message, utcnow
 
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # Only these change what a journey does; the rest are recorded for reporting.
 SIGNALLED = {"opened", "clicked"}
+# These stop every later message to the contact, on every channel.
+SUPPRESSING = {"bounced": "hard bounce", "complained": "spam complaint"}
 
 
 async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Message | None:
@@ -51,6 +54,8 @@ async def record(
     first = (await session.execute(select(EngagementEvent.id).where(same).limit(1))).first() is None
     at = occurred_at or utcnow()
     session.add(EngagementEvent(message_id=message.id, type=kind, url=url, source=source, occurred_at=at))
+    if kind in SUPPRESSING:
+        await suppress(session, message.contact_id, f"{SUPPRESSING[kind]} on message {message.id}")
     await session.commit()
     if not (first and kind in SIGNALLED):
         return False

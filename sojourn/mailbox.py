@@ -38,6 +38,7 @@ def to_dict(row: Any) -> dict:
         "to": list(row.rcpt_to),
         "subject": row.subject,
         "message_id": row.message_id,
+        "headers": {name: str(value) for name, value in message.items()},
         "text": _body(message, "plain"),
         "html": _body(message, "html"),
     }

@@ -71,3 +71,12 @@ def verify_webhook_signature(body: bytes, header_value: str | None, secret: str)
     except UnicodeEncodeError:
         return False
     return hmac.compare_digest(received, expected.encode("ascii"))
+
+
+def line_signature(body: bytes, channel_secret: str) -> str:
+    """LINE's `x-line-signature`: base64 of the HMAC-SHA256 of the body under the channel secret."""
+    return base64.b64encode(hmac.new(_require(channel_secret), body, hashlib.sha256).digest()).decode("ascii")
+
+
+def verify_line_signature(body: bytes, header_value: str | None, channel_secret: str) -> bool:
+    return bool(header_value) and hmac.compare_digest(header_value.strip(), line_signature(body, channel_secret))

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import httpx
 
+from sojourn.contracts import JourneyState
 from sojourn.mailbox import list_mailbox
 from sojourn.tokens import webhook_signature
 
@@ -91,3 +92,14 @@ async def wait_for_mail(engine, to: str, count: int = 1, timeout: float = 20.0) 
         if len(messages) >= count or asyncio.get_running_loop().time() > deadline:
             return list(reversed(messages))
         await asyncio.sleep(0.1)
+
+
+async def put_contact(api: httpx.AsyncClient, external_id: str, **fields) -> None:
+    response = await api.put(f"/v1/contacts/{external_id}", json=fields)
+    assert response.status_code in (200, 201), response.text
+
+
+async def finished(temporal_env, workflow_id: str) -> JourneyState:
+    """The run's final state, once it has ended."""
+    handle = temporal_env.client.get_workflow_handle(workflow_id, result_type=JourneyState)
+    return await asyncio.wait_for(handle.result(), 60)

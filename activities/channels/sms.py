@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -13,6 +14,10 @@ from sojourn.definition import SendNode
 from sojourn.models import Contact
 from sojourn.settings import Settings
 from sojourn.templating import render
+
+
+# Spaces and punctuation people write in numbers; Twilio wants bare E.164.
+_NUMBER_PUNCTUATION = re.compile(r"[\s().-]")
 
 
 class SmsChannel:
@@ -33,6 +38,6 @@ class SmsChannel:
         sender = {"MessagingServiceSid" if s.twilio_from.startswith("MG") else "From": s.twilio_from}
         response = await post(
             self._http, f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
-            data={"To": outgoing.address, **sender, "Body": outgoing.rendered.payload},
+            data={"To": _NUMBER_PUNCTUATION.sub("", outgoing.address), **sender, "Body": outgoing.rendered.payload},
             auth=(s.twilio_account_sid, s.twilio_auth_token), timeout=s.provider_timeout)
         return response.json().get("sid")

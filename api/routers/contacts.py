@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import case, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -13,9 +14,9 @@ from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import keyset_page
 from api.schemas import ContactIn, ContactOut, ContactProfile, ImportResult, Page
-from sojourn import triggers
+from sojourn import consent, triggers
 from sojourn.ingest import ImportFormatError, import_contacts
-from sojourn.models import Contact, ContactTag, EngagementEvent, Event, JourneyRun, Message, utcnow
+from sojourn.models import Contact, ContactConsent, ContactTag, EngagementEvent, Event, JourneyRun, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +76,21 @@ async def upsert_contact(external_id: str, body: ContactIn, session: SessionDep,
     if contact is None:
         contact = Contact(external_id=external_id)
         response.status_code = 201
-    for field in body.model_fields_set - {"attributes"}:
+    for field in body.model_fields_set - {"attributes", "consent"}:
         setattr(contact, field, getattr(body, field))
     contact.attributes = {**contact.attributes, **body.attributes}
     contact.updated_at = utcnow()
     session.add(contact)
-    await session.commit()
+    if body.consent:
+        await session.flush()  # a new contact needs its id
+        for channel, status in body.consent.items():
+            await consent.set_consent(session, contact.id, channel, status, source="api")
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ApiError(409, "line_user_id_taken",
+                       f"line_user_id {body.line_user_id!r} belongs to another contact") from None
     await _contacts_changed(request.app.state, [contact.id])
     return contact
 
@@ -114,17 +124,21 @@ async def get_contact(external_id: str, session: SessionDep) -> dict:
                func.coalesce(engagement.c.clicks, 0).label("clicks"))
         .outerjoin(engagement, engagement.c.message_id == latest.c.id)
         .order_by(latest.c.created_at.desc()))).mappings().all()
+    consents = (await session.execute(select(ContactConsent).where(ContactConsent.contact_id == contact.id))).scalars()
     runs = (await session.execute(select(JourneyRun).where(JourneyRun.contact_id == contact.id)
                                   .order_by(case((JourneyRun.status == "active", 0), else_=1),
                                             JourneyRun.enrolled_at.desc())
                                   .limit(PROFILE_RUNS))).scalars().all()
     return {
         **contact.model_dump(exclude={"id"}),
+        "consent": {c.channel: {"status": c.status, "source": c.source, "changed_at": c.changed_at} for c in consents},
         "tags": [{"tag": t.tag, "weight": t.weight, "source": t.source, "updated_at": t.updated_at} for t in tags],
         "events": [{"event_id": e.event_id, "name": e.name, "properties": e.properties, "occurred_at": e.occurred_at,
                     "received_at": e.received_at} for e in events],
         "messages": [{"id": m["id"], "journey": m["journey_id"], "journey_version": m["journey_version"],
-                      "node": m["node_id"], "channel": m["channel"], "subject": m["subject"], "status": m["status"],
+                      "node": m["node_id"], "channel": m["channel"], "recipient": m["recipient"],
+                      "subject": m["subject"], "status": m["status"], "reason": m["error"],
+                      "provider_message_id": m["provider_message_id"],
                       "created_at": m["created_at"], "sent_at": m["sent_at"], "opens": m["opens"],
                       "clicks": m["clicks"]} for m in messages],
         "journeys": [{"journey": r.journey_id, "version": r.version, "key": r.key, "status": r.status,

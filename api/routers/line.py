@@ -1,0 +1,76 @@
+"""LINE's webhook: follow and unfollow events keep each contact's LINE consent current."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from api.deps import SessionDep, SettingsDep
+from api.errors import ApiError
+from sojourn import consent
+from sojourn.models import Contact
+from sojourn.tokens import verify_line_signature
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+_CONSENT = {"follow": "subscribed", "unfollow": "unsubscribed"}
+
+
+class _Source(BaseModel):
+    type: str
+    userId: str | None = None  # noqa: N815 - LINE's field name
+
+
+class _LineEvent(BaseModel):
+    type: str
+    timestamp: int
+    source: _Source | None = None
+
+
+class _LineBatch(BaseModel):
+    destination: str | None = None
+    events: list[_LineEvent]
+
+
+class LineResult(BaseModel):
+    index: int
+    status: Literal["subscribed", "unsubscribed", "unknown_user", "ignored"]
+
+
+class LineResponse(BaseModel):
+    results: list[LineResult]
+
+
+@router.post("/line", response_model=LineResponse)
+async def line_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> Any:
+    """LINE Messaging API webhook, verified with `x-line-signature` (HMAC-SHA256 of the body
+    under the channel secret). `follow` subscribes the contact whose `line_user_id` is the
+    event's user; `unfollow` (the user blocked the account) unsubscribes it."""
+    if not settings.line_channel_secret:
+        raise ApiError(503, "line_not_configured", "set LINE_CHANNEL_SECRET to receive LINE webhooks")
+    body = await request.body()
+    if not verify_line_signature(body, request.headers.get("x-line-signature"), settings.line_channel_secret):
+        raise ApiError(401, "invalid_signature", "missing or invalid x-line-signature header")
+    try:
+        batch = _LineBatch.model_validate_json(body)
+    except ValidationError as err:
+        raise RequestValidationError(err.errors()) from err
+    results = []
+    for index, event in enumerate(batch.events):
+        status = _CONSENT.get(event.type)
+        user = event.source.userId if event.source else None
+        if status is None or user is None:
+            results.append(LineResult(index=index, status="ignored"))
+            continue
+        contact_id = (await session.execute(select(Contact.id).where(Contact.line_user_id == user))).scalar()
+        if contact_id is None:
+            results.append(LineResult(index=index, status="unknown_user"))
+            continue
+        await consent.set_consent(session, contact_id, "line", status, source="line_webhook")
+        results.append(LineResult(index=index, status=status))
+    await session.commit()
+    return LineResponse(results=results)

@@ -1,0 +1,246 @@
+"""Every channel end to end: a journey's sends reach local provider stand-ins that check
+the exact request, and provider failures follow the rules (permanent, retried, unconfirmed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from helpers import (
+    create_active_journey,
+    enroll,
+    finished,
+    post_webhook,
+    put_contact,
+    wait_for_mail,
+)
+from providers import WEBHOOK_SECRET, Reply
+from sqlalchemy import select
+
+from sojourn.models import Message
+from sojourn.tokens import webhook_signature
+
+
+async def messages_of(engine, journey: str) -> dict[str, Message]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(Message).where(Message.journey_id == journey))).all()
+    return {row.node_id: row for row in rows}
+
+
+def journey_of(*nodes: dict) -> dict:
+    chained = [dict(node, next=nodes[i + 1]["id"]) if i + 1 < len(nodes) else dict(node, next="end")
+               for i, node in enumerate(nodes)]
+    return {"name": "channels", "nodes": [*chained, {"id": "end", "type": "exit"}]}
+
+
+async def test_every_channel_sends_the_providers_exact_request(api, worker, engine, temporal_env, providers, unique):
+    journey = f"all-channels-{unique}"
+    contact = f"mei-{unique}"
+    line_user = "U" + unique.ljust(32, "0")
+    await put_contact(api, contact, first_name="Mei", phone="+886 912 345 678", push_token=f"fcm-{unique}",
+                      line_user_id=line_user, consent={"sms": "subscribed"})
+    flex = {"type": "flex", "altText": "Hi {{ first_name }}",
+            "contents": {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
+                {"type": "text", "text": "Spring sale for {{ first_name }}"}]}}}
+    await create_active_journey(api, journey, journey_of(
+        {"id": "text", "type": "send", "channel": "sms", "sms": {"text": "Hi {{ first_name }}, 20% off today"}},
+        {"id": "notify", "type": "send", "channel": "push",
+         "push": {"title": "For {{ first_name }}", "body": "Your cart misses you", "data": {"cart": "{{ external_id }}"}}},
+        {"id": "chat", "type": "send", "channel": "line", "line": {"text": "Hello {{ first_name }}"}},
+        {"id": "card", "type": "send", "channel": "line", "line": {"messages": [flex]}},
+        {"id": "crm", "type": "send", "channel": "webhook",
+         "webhook": {"url": f"{providers.hook.base_url}/hooks/sojourn",
+                     "body": {"contact": "{{ external_id }}", "journey": "{{ journey.id }}", "score": 3}}},
+    ))
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+
+    assert providers.problems() == []
+    assert [(m.node, m.channel, m.status) for m in state.messages] == [
+        ("text", "sms", "sent"), ("notify", "push", "sent"), ("chat", "line", "sent"), ("card", "line", "sent"),
+        ("crm", "webhook", "sent")]
+    [sms] = providers.sms.received
+    assert sms.form() == {"To": "+886912345678", "From": providers.sms.sender, "Body": "Hi Mei, 20% off today"}
+    [push] = providers.push.received
+    message = push.json()["message"]
+    assert message["token"] == f"fcm-{unique}"
+    assert message["notification"] == {"title": "For Mei", "body": "Your cart misses you"}
+    assert message["data"]["cart"] == contact and message["data"]["sojourn_message_id"]
+    text, card = providers.line.received
+    assert text.json() == {"to": line_user, "messages": [{"type": "text", "text": "Hello Mei"}]}
+    assert card.json()["messages"][0]["altText"] == "Hi Mei"
+    assert card.json()["messages"][0]["contents"]["body"]["contents"][0]["text"] == "Spring sale for Mei"
+    assert text.headers["x-line-retry-key"] != card.headers["x-line-retry-key"]
+    [hook] = providers.hook.received
+    assert hook.json() == {"contact": contact, "journey": journey, "score": 3}
+    assert hook.headers["x-sojourn-signature"] == webhook_signature(hook.body, WEBHOOK_SECRET)
+
+    stored = await messages_of(engine, journey)
+    assert stored["text"].provider_message_id.startswith("SM") and stored["text"].recipient == "+886 912 345 678"
+    assert stored["notify"].provider_message_id == f"projects/{providers.push.project}/messages/1"
+    assert stored["chat"].provider_message_id == "600001"
+    assert stored["crm"].provider_message_id == "hook-1"
+    assert {m.status for m in stored.values()} == {"sent"}
+
+
+async def test_permanent_failure_is_not_retried_and_follows_on_failure(api, worker, engine, temporal_env,
+                                                                       providers, unique):
+    journey = f"sms-refused-{unique}"
+    contact = f"ren-{unique}"
+    await put_contact(api, contact, email=f"ren-{unique}@example.com", phone="+15551234567",
+                      consent={"sms": "subscribed"})
+    providers.sms.script.append(Reply(400, {"code": 21211, "message": "The 'To' number is not a valid phone number."}))
+    await create_active_journey(api, journey, {"name": "refused", "nodes": [
+        {"id": "text", "type": "send", "channel": "sms", "sms": {"text": "Your code"}, "next": "end",
+         "on_failure": "mail"},
+        {"id": "mail", "type": "send", "subject": "We could not text you", "text": "Here it is by email.",
+         "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]})
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+
+    assert len(providers.sms.received) == 1  # 400 is permanent: no second attempt
+    assert [(m.node, m.status) for m in state.messages] == [("text", "failed"), ("mail", "sent")]
+    assert "not a valid phone number" in state.messages[0].reason
+    assert [step.node for step in state.path] == ["text", "mail", "end"]
+    stored = await messages_of(engine, journey)
+    assert stored["text"].status == "failed" and "400" in stored["text"].error
+    [mail] = await wait_for_mail(engine, f"ren-{unique}@example.com")
+    assert mail["subject"] == "We could not text you"
+
+
+async def test_429_and_5xx_are_retried_and_deliver_once(api, worker, engine, temporal_env, providers, unique):
+    journey = f"push-retried-{unique}"
+    contact = f"kai-{unique}"
+    await put_contact(api, contact, push_token=f"fcm-{unique}")
+    providers.push.script += [Reply(503, {"error": {"status": "UNAVAILABLE"}}),
+                              Reply(429, {"error": {"status": "RESOURCE_EXHAUSTED"}}, {"Retry-After": "1"})]
+    await create_active_journey(api, journey, journey_of(
+        {"id": "notify", "type": "send", "channel": "push", "push": {"body": "Back in stock"}}))
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+
+    assert [r.status for r in providers.push.received] == [503, 429, 200]
+    assert len(providers.push.accepted) == 1
+    assert [(m.status, m.channel) for m in state.messages] == [("sent", "push")]
+    assert (await messages_of(engine, journey))["notify"].status == "sent"
+
+
+async def test_sms_accepted_but_unanswered_is_not_sent_again(api, worker, engine, temporal_env, providers, unique):
+    journey = f"sms-stalled-{unique}"
+    contact = f"ana-{unique}"
+    await put_contact(api, contact, phone="+15557654321", consent={"sms": "subscribed"})
+    providers.sms.script.append(Reply(None, delay=3.0))  # takes the text, answers after our 1 s timeout
+    await create_active_journey(api, journey, journey_of(
+        {"id": "text", "type": "send", "channel": "sms", "sms": {"text": "Flash sale"}}))
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+
+    assert len(providers.sms.received) == 1
+    assert state.messages[0].status == "unconfirmed" and "did not answer" in state.messages[0].reason
+    stored = (await messages_of(engine, journey))["text"]
+    assert stored.status == "unconfirmed"
+    await asyncio.sleep(2.5)  # past the stalled answer and any retry's backoff
+    assert len(providers.sms.received) == 1
+
+
+async def test_line_accepted_but_unanswered_is_retried_with_its_key_and_sent_once(api, worker, engine, temporal_env,
+                                                                                   providers, unique):
+    journey = f"line-stalled-{unique}"
+    contact = f"yu-{unique}"
+    line_user = "U" + unique.ljust(32, "1")
+    await put_contact(api, contact, line_user_id=line_user)
+    providers.line.script.append(Reply(None, delay=3.0))
+    await create_active_journey(api, journey, journey_of(
+        {"id": "chat", "type": "send", "channel": "line", "line": {"text": "New arrivals"}}))
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+
+    first, repeat = providers.line.received
+    assert first.headers["x-line-retry-key"] == repeat.headers["x-line-retry-key"]
+    assert repeat.status == 409  # LINE: this key was accepted already, nothing sent twice
+    assert len(providers.line.accepted_keys) == 1
+    assert state.messages[0].status == "sent"
+    assert (await messages_of(engine, journey))["chat"].provider_message_id == "req-1"
+
+
+async def test_webhook_to_a_host_not_allowed_is_refused(api, worker, engine, temporal_env, providers, unique):
+    journey = f"hook-refused-{unique}"
+    contact = f"lee-{unique}"
+    await put_contact(api, contact)
+    await create_active_journey(api, journey, journey_of(
+        {"id": "crm", "type": "send", "channel": "webhook",
+         "webhook": {"url": f"http://localhost:{providers.hook.port}/hooks/sojourn", "body": {"a": 1}}},
+        {"id": "meta", "type": "send", "channel": "webhook",
+         "webhook": {"url": "http://169.254.169.254/latest/meta-data/", "body": {}}}))
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+
+    assert providers.hook.received == []
+    assert [m.status for m in state.messages] == ["failed", "failed"]
+    assert "'localhost' is not in WEBHOOK_ALLOWED_HOSTS" in state.messages[0].reason
+    assert "'169.254.169.254' is not in WEBHOOK_ALLOWED_HOSTS" in state.messages[1].reason
+
+
+async def test_fallback_uses_the_first_channel_the_contact_can_receive(api, worker, engine, temporal_env,
+                                                                       providers, unique):
+    journey = f"fallback-{unique}"
+    people = {
+        f"line-{unique}": dict(line_user_id="U" + unique.ljust(32, "2"), phone="+15550000001",
+                               email=f"l-{unique}@example.com"),
+        f"sms-{unique}": dict(phone="+15550000002", consent={"sms": "subscribed"}, email=f"s-{unique}@example.com"),
+        f"no-opt-in-{unique}": dict(phone="+15550000003", email=f"n-{unique}@example.com"),
+        f"line-off-{unique}": dict(line_user_id="U" + unique.ljust(32, "3"), consent={"line": "unsubscribed"},
+                                   email=f"o-{unique}@example.com"),
+        f"nothing-{unique}": dict(first_name="Nobody"),
+    }
+    for external_id, fields in people.items():
+        await put_contact(api, external_id, **fields)
+    await create_active_journey(api, journey, journey_of(
+        {"id": "promo", "type": "send", "channel": ["line", "sms", "email"], "line": {"text": "Sale"},
+         "sms": {"text": "Sale"}, "subject": "Sale", "text": "Sale on now"}))
+    results = await enroll(api, journey, *people)
+    states = [await finished(temporal_env, r["workflow_id"]) for r in results]
+
+    assert [(s.messages[0].status, s.messages[0].channel) for s in states] == [
+        ("sent", "line"), ("sent", "sms"), ("sent", "email"), ("sent", "email"), ("skipped", None)]
+    assert states[4].messages[0].reason == ("line: contact has no LINE user id; sms: contact has no phone number; "
+                                            "email: contact has no email address")
+    assert len(providers.line.accepted) == 1 and len(providers.sms.accepted) == 1
+    assert providers.sms.accepted[0].form()["To"] == "+15550000002"
+    await wait_for_mail(engine, f"n-{unique}@example.com")
+    await wait_for_mail(engine, f"o-{unique}@example.com")
+
+
+async def test_consent_suppression_and_transactional(api, worker, engine, temporal_env, settings, providers, unique):
+    promo, receipt = f"promo-{unique}", f"receipt-{unique}"
+    out, bounced = f"out-{unique}", f"bounced-{unique}"
+    await put_contact(api, out, email=f"out-{unique}@example.com", consent={"email": "unsubscribed"})
+    await put_contact(api, bounced, email=f"bounced-{unique}@example.com")
+    await create_active_journey(api, promo, journey_of({"id": "promo", "type": "send", "subject": "Promo", "text": "Buy"}))
+    await create_active_journey(api, receipt, journey_of(
+        {"id": "receipt", "type": "send", "subject": "Your receipt", "text": "Paid", "transactional": True}))
+
+    # Transactional mail passes an unsubscribe; the bounced contact's first receipt still goes out.
+    first = [await finished(temporal_env, r["workflow_id"]) for r in await enroll(api, receipt, out, bounced)]
+    assert [s.messages[0].status for s in first] == ["sent", "sent"]
+    # Its mailbox bounces hard: from now on nothing reaches that contact, transactional or not.
+    bounce = {"message_id": first[1].messages[0].message_id, "type": "bounced", "timestamp": "2026-11-25T10:00:00Z"}
+    assert (await post_webhook(api, settings.webhook_secret, [bounce])).status_code == 200
+    promos = [await finished(temporal_env, r["workflow_id"]) for r in await enroll(api, promo, out, bounced)]
+    await create_active_journey(api, f"{receipt}-2", journey_of(
+        {"id": "receipt", "type": "send", "subject": "Your refund", "text": "Refunded", "transactional": True}))
+    [refund] = [await finished(temporal_env, r["workflow_id"]) for r in await enroll(api, f"{receipt}-2", bounced)]
+
+    assert [(s.messages[0].status, s.messages[0].reason) for s in promos] == [
+        ("skipped", "email: contact unsubscribed from email"),
+        ("skipped", f"email: contact is suppressed (hard bounce on message {bounce['message_id']})")]
+    assert refund.messages[0].status == "skipped" and "suppressed" in refund.messages[0].reason
+    assert [m["subject"] for m in await wait_for_mail(engine, f"out-{unique}@example.com")] == ["Your receipt"]
+    assert [m["subject"] for m in await wait_for_mail(engine, f"bounced-{unique}@example.com")] == ["Your receipt"]
+    profile = (await api.get(f"/v1/contacts/{out}")).json()
+    assert profile["consent"]["email"]["status"] == "unsubscribed" and profile["consent"]["email"]["source"] == "api"
+    assert {(m["status"], m["reason"]) for m in profile["messages"]} == {
+        ("skipped", "email: contact unsubscribed from email"), ("sent", None)}
+    suppressed = (await api.get(f"/v1/contacts/{bounced}")).json()
+    assert suppressed["suppression_reason"].startswith("hard bounce") and suppressed["suppressed_at"]

@@ -1,0 +1,263 @@
+"""Local HTTP servers standing in for Twilio, FCM, LINE and a brand's webhook receiver.
+
+Each is a real server on 127.0.0.1 (uvicorn) that checks every request the way the
+provider documents it (path, auth, headers, body). A request that breaks a rule is
+answered 400 and listed in `problems`, so a wrong request fails the test instead of
+passing unnoticed. Replies can be scripted: an error, a delay after accepting (the
+provider took the message but the answer comes too late), then success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import itertools
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sojourn.tokens import verify_webhook_signature
+
+WEBHOOK_SECRET = "test-outgoing-webhook-secret"
+LINE_SECRET = "test-line-channel-secret"
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+LINE_USER = re.compile(r"^U[0-9a-f]{32}$")
+
+
+@dataclass
+class Reply:
+    status: int | None = 200  # None: the provider's usual success (it takes the message)
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds between taking the request and answering
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int  # what the server answered
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        return {key: values[0] for key, values in parse_qs(self.body.decode(), strict_parsing=True).items()}
+
+
+class FakeProvider:
+    """Subclasses define `path`, `problems_of(request, body)` and `success(received)`."""
+
+    path = "/"
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.problems: list[str] = []
+        self.script: list[Reply] = []  # replies to the next requests, in order, before success
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def accepted(self) -> list[Received]:
+        return [r for r in self.received if r.accepted]
+
+    async def start(self) -> FakeProvider:
+        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            await self._task
+
+    async def _handle(self, request: Request) -> Response:
+        body = await request.body()
+        problems = [] if request.method == "POST" else [f"method {request.method}, expected POST"]
+        if request.url.path != self.path:
+            problems.append(f"path {request.url.path}, expected {self.path}")
+        else:
+            problems += self.problems_of(request, body)
+        if problems:
+            self.problems += problems
+            reply = Reply(400, {"error": "; ".join(problems)})
+        else:
+            reply = self.script.pop(0) if self.script else Reply(None)
+            if reply.status is None:
+                reply = dataclasses.replace(self.success(request), delay=reply.delay)
+        self.received.append(Received(request.url.path, dict(request.headers), body, reply.status))
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        return JSONResponse(reply.body or {}, status_code=reply.status, headers=reply.headers)
+
+    def problems_of(self, request: Request, body: bytes) -> list[str]:
+        raise NotImplementedError
+
+    def success(self, request: Request) -> Reply:
+        raise NotImplementedError
+
+
+def _bearer(request: Request, token: str) -> list[str]:
+    return [] if request.headers.get("authorization") == f"Bearer {token}" else ["wrong or missing bearer token"]
+
+
+def _json(request: Request, body: bytes) -> tuple[dict | None, list[str]]:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return None, [f"content-type {request.headers.get('content-type')!r}, expected application/json"]
+    try:
+        return json.loads(body), []
+    except ValueError:
+        return None, ["body is not JSON"]
+
+
+class FakeTwilio(FakeProvider):
+    """POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded, HTTP basic auth."""
+
+    def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "twilio-token",
+                 sender: str = "+15005550006") -> None:
+        super().__init__()
+        self.account_sid, self.auth_token, self.sender = account_sid, auth_token, sender
+        self.path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._ids = itertools.count(1)
+
+    def problems_of(self, request: Request, body: bytes) -> list[str]:
+        problems = []
+        basic = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {basic}":
+            problems.append("wrong or missing basic auth")
+        if request.headers.get("content-type") != "application/x-www-form-urlencoded":
+            problems.append(f"content-type {request.headers.get('content-type')!r}, expected form encoding")
+            return problems
+        form = Received("", {}, body, 0).form()
+        if set(form) != {"To", "From", "Body"}:
+            problems.append(f"form fields {sorted(form)}, expected Body, From, To")
+        if not E164.match(form.get("To", "")):
+            problems.append(f"To {form.get('To')!r} is not E.164")
+        if form.get("From") != self.sender:
+            problems.append(f"From {form.get('From')!r}, expected {self.sender}")
+        if not form.get("Body"):
+            problems.append("empty Body")
+        return problems
+
+    def success(self, request: Request) -> Reply:
+        return Reply(201, {"sid": f"SM{next(self._ids):032x}", "status": "queued"})
+
+
+class FakeFcm(FakeProvider):
+    """POST /v1/projects/{project}/messages:send with an OAuth bearer token (FCM HTTP v1)."""
+
+    def __init__(self, project: str = "sojourn-test", token: str = "fcm-token") -> None:
+        super().__init__()
+        self.project, self.token = project, token
+        self.path = f"/v1/projects/{project}/messages:send"
+        self._ids = itertools.count(1)
+
+    def problems_of(self, request: Request, body: bytes) -> list[str]:
+        problems = _bearer(request, self.token)
+        payload, json_problems = _json(request, body)
+        if payload is None:
+            return problems + json_problems
+        message = payload.get("message")
+        if set(payload) != {"message"} or not isinstance(message, dict):
+            return [*problems, "body must be {\"message\": {...}}"]
+        if not isinstance(message.get("token"), str):
+            problems.append("message.token missing")
+        notification = message.get("notification", {})
+        if not set(notification) <= {"title", "body", "image"} or not notification.get("body"):
+            problems.append(f"bad notification {notification!r}")
+        data = message.get("data", {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            problems.append("data values must be strings")
+        return problems
+
+    def success(self, request: Request) -> Reply:
+        return Reply(200, {"name": f"projects/{self.project}/messages/{next(self._ids)}"})
+
+
+class FakeLine(FakeProvider):
+    """POST /v2/bot/message/push with the channel access token; honours X-Line-Retry-Key."""
+
+    path = "/v2/bot/message/push"
+
+    def __init__(self, token: str = "line-token") -> None:
+        super().__init__()
+        self.token = token
+        self.accepted_keys: dict[str, str] = {}  # retry key -> request id
+        self._ids = itertools.count(1)
+
+    def problems_of(self, request: Request, body: bytes) -> list[str]:
+        problems = _bearer(request, self.token)
+        try:
+            uuid.UUID(request.headers.get("x-line-retry-key", ""))
+        except ValueError:
+            problems.append("X-Line-Retry-Key must be a UUID")
+        payload, json_problems = _json(request, body)
+        if payload is None:
+            return problems + json_problems
+        if not LINE_USER.match(str(payload.get("to"))):
+            problems.append(f"to {payload.get('to')!r} is not a LINE user id")
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
+            problems.append("messages must be a list of 1 to 5")
+        elif not all(isinstance(m, dict) and m.get("type") for m in messages):
+            problems.append("every message needs a type")
+        return problems
+
+    def success(self, request: Request) -> Reply:
+        key = request.headers["x-line-retry-key"]
+        if key in self.accepted_keys:
+            return Reply(409, {"message": "The retry key is already accepted"},
+                         {"x-line-accepted-request-id": self.accepted_keys[key]})
+        request_id = f"req-{next(self._ids)}"
+        self.accepted_keys[key] = request_id
+        return Reply(200, {"sentMessages": [{"id": f"{600000 + len(self.accepted_keys)}", "quoteToken": "q"}]},
+                     {"x-line-request-id": request_id})
+
+
+class FakeWebhookReceiver(FakeProvider):
+    """A brand's endpoint: checks our signature and the Idempotency-Key."""
+
+    path = "/hooks/sojourn"
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def problems_of(self, request: Request, body: bytes) -> list[str]:
+        problems = []
+        if not verify_webhook_signature(body, request.headers.get("x-sojourn-signature"), self.secret):
+            problems.append("bad X-Sojourn-Signature")
+        try:
+            uuid.UUID(request.headers.get("idempotency-key", ""))
+        except ValueError:
+            problems.append("Idempotency-Key must be a UUID")
+        _, json_problems = _json(request, body)
+        return problems + json_problems
+
+    def success(self, request: Request) -> Reply:
+        return Reply(200, {"ok": True}, {"x-request-id": f"hook-{len(self.received) + 1}"})
