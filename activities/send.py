@@ -24,6 +24,7 @@ from sojourn.consent import address_of, refusal
 from sojourn.contracts import (
     SEND_ACTIVITY,
     SEND_EMAIL_ACTIVITY,
+    ContactEvent,
     SendEmailRequest,
     SendEmailResult,
     SendRequest,
@@ -64,6 +65,29 @@ _DONE = ("sent", "unconfirmed", "skipped")
 AfterAccepted = Callable[[SendRequest], Awaitable[None]]
 
 
+def message_context(contact: Contact, journey_id: str, version: int, node_id: str,
+                    event: ContactEvent | None) -> dict:
+    """What a message's templates see: the contact, the journey and the triggering event."""
+    context = template_context(contact.model_dump(include={
+        "external_id", "email", "phone", "first_name", "last_name", "time_zone", "attributes"}))
+    context["journey"] = {"id": journey_id, "version": version, "node": node_id}
+    if event is not None:
+        context["event"] = {"name": event.name, "properties": event.properties, "occurred_at": event.occurred_at}
+    return context
+
+
+def choose_channel(node: SendNode, contact: Contact, consents: dict[str, str],
+                   opt_in_channels: list[str]) -> tuple[str | None, list[str]]:
+    """The first channel listed that the contact may receive, and why each one before it may not."""
+    refusals = []
+    for name in node.channels:
+        why = refusal(contact, name, consents, node.transactional, opt_in_channels)
+        if why is None:
+            return name, refusals
+        refusals.append(f"{name}: {why}")
+    return None, refusals
+
+
 class SendActivities:
     def __init__(self, engine: AsyncEngine, settings: Settings, channels: dict[str, Channel],
                  after_accepted: AfterAccepted | None = None) -> None:
@@ -90,13 +114,7 @@ class SendActivities:
                    journey_id=request.journey_id, journey_version=request.journey_version, node_id=request.node_id,
                    contact_id=contact.id, links=[])
 
-        chosen, refusals = None, []
-        for name in node.channels:
-            why = refusal(contact, name, consents, node.transactional, self._settings.opt_in_channels)
-            if why is None:
-                chosen = name
-                break
-            refusals.append(f"{name}: {why}")
+        chosen, refusals = choose_channel(node, contact, consents, self._settings.opt_in_channels)
         if chosen is None:
             reason = "; ".join(refusals)
             await self._record({**row, "channel": node.channels[0]}, status="skipped", error=reason)
@@ -106,7 +124,8 @@ class SendActivities:
         address = node.webhook.url if chosen == "webhook" else address_of(contact, chosen)
         row.update(channel=chosen, recipient=address[:320])
         try:
-            rendered = channel.render(node, self._context(contact, request), message_id, contact)
+            rendered = channel.render(node, message_context(contact, request.journey_id, request.journey_version,
+                                                            request.node_id, request.event), message_id, contact)
         except TemplateRenderError as err:
             await self._record(row, status="failed", error=f"template: {err}")
             raise ApplicationError(f"template failed for this contact: {err}", type="TemplateError",
@@ -156,15 +175,6 @@ class SendActivities:
             node=node, event=request.event))
         return SendEmailResult(message_id=result.message_id if result.status == "sent" else "", status=result.status,
                                recipient=result.recipient, subject=result.subject, reason=result.reason)
-
-    def _context(self, contact: Contact, request: SendRequest) -> dict:
-        context = template_context(contact.model_dump(include={
-            "external_id", "email", "phone", "first_name", "last_name", "time_zone", "attributes"}))
-        context["journey"] = {"id": request.journey_id, "version": request.journey_version, "node": request.node_id}
-        if request.event is not None:
-            context["event"] = {"name": request.event.name, "properties": request.event.properties,
-                                "occurred_at": request.event.occurred_at}
-        return context
 
     @staticmethod
     def _already(recorded: Message) -> SendResult | None:

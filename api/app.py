@@ -11,8 +11,20 @@ from temporalio.client import Client
 from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
+from api.routers import (
+    contacts,
+    dev,
+    events,
+    health,
+    journeys,
+    line,
+    runs,
+    segments,
+    tracking,
+    unsubscribe,
+    webhooks,
+)
 from api.yaml_bodies import YamlBodies
-from api.routers import contacts, dev, events, health, journeys, line, runs, segments, tracking, unsubscribe, webhooks
 from sojourn.db import create_engine, session_factory
 from sojourn.settings import Settings, get_settings
 

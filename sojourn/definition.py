@@ -36,6 +36,7 @@ class _Node(_Strict):
 
 
 Channel = Literal["email", "sms", "push", "line", "webhook"]
+_CHANNELS = ("email", "sms", "push", "line", "webhook")
 # Content of a channel a send node lists; email's lives in the node itself (subject, html, text).
 _CONTENT_FIELD = {"sms": "sms", "push": "push", "line": "line", "webhook": "webhook"}
 
@@ -66,8 +67,15 @@ class LineContent(_Strict):
 class WebhookContent(_Strict):
     """POST `body` (JSON whose strings are templates) to `url`, signed; the host must be allowed."""
 
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: str
     body: dict = {}
+
+    @field_validator("url")
+    @classmethod
+    def _web(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"webhook url must start with https:// or http:// (got {value[:100]!r})")
+        return value
 
 
 class SendNode(_Node):
@@ -92,6 +100,15 @@ class SendNode(_Node):
     transactional: bool = False
     next: str
     on_failure: str | None = None  # where a run goes when the message failed for good; else `next`
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _known_channels(cls, value: object) -> object:
+        listed = value if isinstance(value, list) else [value]
+        unknown = [item for item in listed if item not in _CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel {unknown[0]!r}; channels are {', '.join(_CHANNELS)}")
+        return value
 
     @property
     def channels(self) -> list[str]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,7 +86,10 @@ _NO_CENTS = {"JPY", "KRW", "TWD"}
 @pass_context
 def _local(context: Any, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A datetime (or ISO string) in the contact's time zone: `{{ event.occurred_at | local("%b %d") }}`."""
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        when = None
     if not isinstance(when, datetime):
         raise ValueError(f"local: {value!r} is not a datetime")
     try:
@@ -104,7 +107,7 @@ def _money(value: Any, currency: str = "USD") -> str:
         raise ValueError(f"money: {value!r} is not a number") from None
     code = currency.upper()
     places = 0 if code in _NO_CENTS else 2
-    number = f"{abs(amount):,.{places}f}"
+    number = f"{abs(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,}"
     sign = "-" if amount < 0 else ""
     symbol = _CURRENCY_SYMBOLS.get(code)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"

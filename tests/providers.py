@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -47,6 +48,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int  # what the server answered
+    at: float = 0.0  # time.monotonic() on arrival
 
     @property
     def accepted(self) -> bool:
@@ -97,6 +99,7 @@ class FakeProvider:
             await self._task
 
     async def _handle(self, request: Request) -> Response:
+        arrived = time.monotonic()
         body = await request.body()
         problems = [] if request.method == "POST" else [f"method {request.method}, expected POST"]
         if request.url.path != self.path:
@@ -110,7 +113,7 @@ class FakeProvider:
             reply = self.script.pop(0) if self.script else Reply(None)
             if reply.status is None:
                 reply = dataclasses.replace(self.success(request), delay=reply.delay)
-        self.received.append(Received(request.url.path, dict(request.headers), body, reply.status))
+        self.received.append(Received(request.url.path, dict(request.headers), body, reply.status, arrived))
         if reply.delay:
             await asyncio.sleep(reply.delay)
         return JSONResponse(reply.body or {}, status_code=reply.status, headers=reply.headers)

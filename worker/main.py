@@ -14,11 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.channels.email import EmailChannel
-from activities.channels.line import LineChannel
-from activities.channels.push import PushChannel
-from activities.channels.sms import SmsChannel
-from activities.channels.webhook import WebhookChannel
+from activities.channels.registry import build_channels
 from activities.journey_data import JourneyDataActivities
 from activities.send import AfterAccepted, SendActivities
 from activities.smtp_pool import SmtpPool
@@ -44,10 +40,7 @@ async def journey_worker(
     smtp = SmtpPool(settings)
     # Redirects are not followed: a provider or webhook must not bounce a request elsewhere.
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
-    channels = [EmailChannel(settings, smtp), SmsChannel(settings, http), PushChannel(settings, http),
-                LineChannel(settings, http), WebhookChannel(settings, http)]
-    send = SendActivities(engine, settings, {channel.name: channel for channel in channels},
-                          after_accepted=after_accepted)
+    send = SendActivities(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
     data = JourneyDataActivities(engine)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(

@@ -15,7 +15,6 @@ from sojourn.models import Contact
 from sojourn.settings import Settings
 from sojourn.templating import render
 
-
 # Spaces and punctuation people write in numbers; Twilio wants bare E.164.
 _NUMBER_PUNCTUATION = re.compile(r"[\s().-]")
 

@@ -16,7 +16,16 @@ from api.pagination import keyset_page
 from api.schemas import ContactIn, ContactOut, ContactProfile, ImportResult, Page
 from sojourn import consent, triggers
 from sojourn.ingest import ImportFormatError, import_contacts
-from sojourn.models import Contact, ContactConsent, ContactTag, EngagementEvent, Event, JourneyRun, Message, utcnow
+from sojourn.models import (
+    Contact,
+    ContactConsent,
+    ContactTag,
+    EngagementEvent,
+    Event,
+    JourneyRun,
+    Message,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,16 @@ from pydantic import TypeAdapter, ValidationError
 from api.errors import ApiError
 from api.schemas import EventIn, EventsAccepted, RejectedItem
 from sojourn import triggers
-from sojourn.ingest import EVENT_BATCH_MAX, EventRow, loads_strict, new_event_id, raw_connection, store_events, \
-    text_problem, to_json_text
+from sojourn.ingest import (
+    EVENT_BATCH_MAX,
+    EventRow,
+    loads_strict,
+    new_event_id,
+    raw_connection,
+    store_events,
+    text_problem,
+    to_json_text,
+)
 
 log = logging.getLogger(__name__)
 

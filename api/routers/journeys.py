@@ -1,17 +1,32 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from activities.channels.registry import build_channels
+from activities.send import choose_channel, message_context
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError, not_found
 from api.pagination import keyset_page
-from api.schemas import (EnrollRequest, EnrollResponse, JourneyCreate, JourneyOut, JourneyUpdate,
-                         JourneyVersionOut, Page)
+from api.schemas import (
+    EnrollRequest,
+    EnrollResponse,
+    JourneyCreate,
+    JourneyOut,
+    JourneyUpdate,
+    JourneyVersionOut,
+    Page,
+    PreviewOut,
+    PreviewRequest,
+)
 from sojourn import journeys, triggers
-from sojourn.definition import JourneyDefinition
-from sojourn.models import Journey
+from sojourn.contracts import ContactEvent
+from sojourn.definition import JourneyDefinition, SendNode
+from sojourn.models import Contact, ContactConsent, Journey, utcnow
+from sojourn.templating import TemplateRenderError
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"])
@@ -93,3 +108,35 @@ async def enroll(journey_id: str, body: EnrollRequest, session: SessionDep, clie
     """Enroll up to 1,000 contacts; a contact already in this journey keeps its existing run."""
     version, results = await journeys.enroll(session, client, settings.task_queue, journey_id, body.contacts)
     return EnrollResponse(journey_id=journey_id, version=version, results=[r.__dict__ for r in results])
+
+
+@router.post("/{journey_id}/preview", response_model=PreviewOut)
+async def preview(journey_id: str, body: PreviewRequest, session: SessionDep, settings: SettingsDep) -> PreviewOut:
+    """Render a send node's message for one contact, on every channel it lists, without sending;
+    and say which channel a send now would use (consent, suppression, addresses)."""
+    journey = await journeys.get_journey(session, journey_id)
+    version = body.version or journey.latest_version
+    definition = JourneyDefinition.model_validate((await journeys.get_version(session, journey_id, version)).definition)
+    node = definition.node_map().get(body.node)
+    if not isinstance(node, SendNode):
+        raise ApiError(422, "not_a_send_node", f"version {version} of '{journey_id}' has no send node '{body.node}'")
+    contact = (await session.execute(select(Contact).where(Contact.external_id == body.contact))).scalar_one_or_none()
+    if contact is None:
+        raise not_found(f"contact '{body.contact}'")
+    consents = {c.channel: c.status for c in (await session.execute(
+        select(ContactConsent).where(ContactConsent.contact_id == contact.id))).scalars()}
+    event = body.event and ContactEvent(event_id="preview", name=body.event.name, properties=body.event.properties,
+                                        occurred_at=(body.event.occurred_at or utcnow()).isoformat())
+    context = message_context(contact, journey_id, version, node.id, event)
+    channels = build_channels(settings, smtp=None, http=None)
+    messages, errors = {}, {}
+    for name in node.channels:
+        try:
+            rendered = channels[name].render(node, context, uuid.uuid4(), contact)
+        except TemplateRenderError as err:
+            errors[name] = str(err)
+            continue
+        messages[name] = {"subject": rendered.subject, "payload": rendered.payload}
+    chosen, refusals = choose_channel(node, contact, consents, settings.opt_in_channels)
+    return PreviewOut(journey=journey_id, version=version, node=node.id, contact=body.contact, channel=chosen,
+                      refusals=refusals, messages=messages, errors=errors)

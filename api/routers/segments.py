@@ -10,8 +10,19 @@ from sqlalchemy import select
 from api.deps import SessionDep
 from api.errors import ApiError, conflict, not_found
 from api.pagination import keyset_page
-from api.schemas import (ContactOut, Page, SegmentCount, SegmentCreate, SegmentMatch, SegmentOut, SegmentPlacement,
-                         SegmentSetCounts, SegmentSetCreate, SegmentSetOut, SegmentUpdate)
+from api.schemas import (
+    ContactOut,
+    Page,
+    SegmentCount,
+    SegmentCreate,
+    SegmentMatch,
+    SegmentOut,
+    SegmentPlacement,
+    SegmentSetCounts,
+    SegmentSetCreate,
+    SegmentSetOut,
+    SegmentUpdate,
+)
 from sojourn import segments
 from sojourn.models import Contact, Segment
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError

@@ -1,8 +1,10 @@
 """Record histories of representative journey runs for the replay test.
 
 Run after a deliberate, patched change to the interpreter, never to paper over a
-replay failure:  .venv/bin/python tests/replay/record_histories.py
-It starts its own embedded Postgres, Temporal dev server and SMTP sink.
+replay failure:  .venv/bin/python tests/replay/record_histories.py [--overwrite]
+It starts its own embedded Postgres, Temporal dev server, SMTP sink and a local
+Twilio stand-in. Histories already recorded are kept unless --overwrite is given:
+they stand for runs that older code started, which the current code must still replay.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
 from helpers import (add_contact, advance, create_active_journey, enroll, mothers_day, post_webhook,  # noqa: E402
-                     tracking_path, wait_for_mail)
+                     put_contact, tracking_path, wait_for_mail)
+from providers import FakeTwilio, Reply  # noqa: E402
 from sojourn import db, search_attributes  # noqa: E402
 from sojourn.embedded.postgres import EmbeddedPostgres, free_port  # noqa: E402
 from sojourn.embedded.smtp_sink import SmtpSink  # noqa: E402
@@ -83,8 +86,36 @@ async def record_event_runs(api, engine, env, settings, tag: str) -> dict[str, s
     return {"follow_up_gold_exits": runs["gold"], "follow_up_plain_converts": runs["plain"]}
 
 
-async def record(api, engine, env, settings) -> None:
+def text_or_mail() -> dict:
+    return {"name": "Text or mail", "nodes": [
+        {"id": "promo", "type": "send", "channel": ["sms", "email"], "sms": {"text": "Sale, {{ first_name }}"},
+         "subject": "Sale", "text": "Sale on", "next": "pause"},
+        {"id": "pause", "type": "wait", "duration": "1d", "next": "code"},
+        {"id": "code", "type": "send", "channel": "sms", "sms": {"text": "Code 1234"}, "transactional": True,
+         "next": "end", "on_failure": "mail_code"},
+        {"id": "mail_code", "type": "send", "subject": "Your code", "text": "1234", "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]}
+
+
+async def record_channel_runs(api, engine, env, twilio: FakeTwilio, tag: str) -> dict[str, str]:
+    """Fallback to email (no SMS opt-in), a transactional SMS refused by the provider, on_failure."""
+    await create_active_journey(api, f"tm-{tag}", text_or_mail())
+    await put_contact(api, f"texter-{tag}", phone="+15550009999", email=f"texter-{tag}@example.com",
+                      first_name="Tex", consent={"sms": "subscribed"})
+    await put_contact(api, f"mailer-{tag}", phone="+15550008888", email=f"mailer-{tag}@example.com")
+    runs = {r["contact"].rsplit("-", 1)[0]: r["workflow_id"]
+            for r in await enroll(api, f"tm-{tag}", f"texter-{tag}", f"mailer-{tag}")}
+    await wait_for_mail(engine, f"mailer-{tag}@example.com")
+    twilio.script.append(Reply(400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}))
+    await advance(env, runs["texter"], timedelta(days=1, minutes=1))
+    await advance(env, runs["mailer"], timedelta(days=1, minutes=1))
+    return {"channels_text_refused_then_mail": runs["texter"], "channels_mail_fallback": runs["mailer"]}
+
+
+async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
     event_runs = await record_event_runs(api, engine, env, settings, tag)
     await create_active_journey(api, f"md-{tag}", mothers_day())
     await create_active_journey(api, f"cn-{tag}", click_or_nudge())
@@ -116,8 +147,10 @@ async def record(api, engine, env, settings) -> None:
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
-             **event_runs}
+             **event_runs, **channel_runs}
     for name, workflow_id in names.items():
+        if (OUT / f"{name}.json").exists() and not overwrite:
+            continue
         handle = env.client.get_workflow_handle(workflow_id)
         try:
             await asyncio.wait_for(handle.result(), 30)
@@ -142,16 +175,20 @@ async def main() -> None:
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
         search_attributes=search_attributes.ALL)
     engine = db.create_engine(url)
+    twilio = await FakeTwilio().start()
     try:
         async with SmtpSink(url) as sink:
             settings = Settings(database_url=url, smtp_port=sink.port, task_queue="record", api_keys=["k"],
-                                public_base_url="http://sojourn.test")
+                                public_base_url="http://sojourn.test", twilio_base_url=twilio.base_url,
+                                twilio_account_sid=twilio.account_sid, twilio_auth_token=twilio.auth_token,
+                                twilio_from=twilio.sender)
             app = create_app(settings, temporal=env.client)
             async with app.router.lifespan_context(app), journey_worker(env.client, engine, settings):
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test",
                                              headers={"Authorization": "Bearer k"}) as api:
-                    await record(api, engine, env, settings)
+                    await record(api, engine, env, settings, twilio, overwrite="--overwrite" in sys.argv)
     finally:
+        await twilio.stop()
         await engine.dispose()
         await env.shutdown()
         pg.stop()

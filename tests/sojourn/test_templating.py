@@ -132,3 +132,19 @@ def test_render_message_strips_newlines_from_contact_data():
 
 def test_none_renders_empty_not_none():
     assert render("[{{ value }}]", {"value": None}) == "[]"
+
+
+def test_dates_in_the_contacts_time_zone(context):
+    assert render("{{ '2026-05-01T01:30:00+00:00' | local('%Y-%m-%d %H:%M') }}", context) == "2026-05-01 09:30"
+    utc = template_context({**CONTACT, "time_zone": None})
+    assert render("{{ '2026-05-01T01:30:00+00:00' | local('%H:%M') }}", utc) == "01:30"
+    with pytest.raises(TemplateRenderError, match="not a datetime"):
+        render("{{ contact.plan | local }}", context)
+
+
+def test_money_and_defaults(context):
+    assert render("{{ 1234.5 | money }} {{ -3 | money('EUR') }} {{ 980 | money('JPY') }} {{ 2 | money('CHF') }}",
+                  context) == "$1,234.50 -€3.00 ¥980 2.00 CHF"
+    assert render("{{ contact.balance | default(0) | money }}", context) == "$0.00"
+    with pytest.raises(TemplateRenderError, match="not a number"):
+        render("{{ contact.plan | money }}", context)
