@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from email.message import EmailMessage
+from email.message import Message
 
 import aiosmtplib
 
@@ -26,7 +26,7 @@ class SmtpPool:
         for _ in range(size):
             self._idle.put_nowait((None, 0.0))
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         client, last_used = await self._idle.get()
         try:
             client = await self._healthy(client, last_used)

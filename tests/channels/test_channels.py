@@ -244,3 +244,19 @@ async def test_consent_suppression_and_transactional(api, worker, engine, tempor
         ("skipped", "email: contact unsubscribed from email"), ("sent", None)}
     suppressed = (await api.get(f"/v1/contacts/{bounced}")).json()
     assert suppressed["suppression_reason"].startswith("hard bounce") and suppressed["suppressed_at"]
+
+
+async def test_email_with_non_ascii_and_long_lines_arrives_intact(api, worker, engine, temporal_env, unique):
+    journey, address = f"unicode-{unique}", f"zoe-{unique}@example.com"
+    await put_contact(api, f"zoe-{unique}", email=address, first_name="Zoë")
+    long_line = "<p>" + "x" * 1200 + "</p>"
+    await create_active_journey(api, journey, journey_of(
+        {"id": "hello", "type": "send", "subject": "母親節快樂, {{ first_name }} 🌷", "from": "Café Rosé <shop@example.com>",
+         "text": "Grüße, {{ first_name }}!", "html": long_line + "<p>Grüße</p>", "track": False}))
+    [result] = await enroll(api, journey, f"zoe-{unique}")
+    await finished(temporal_env, result["workflow_id"])
+    [mail] = await wait_for_mail(engine, address)
+    assert mail["subject"] == "母親節快樂, Zoë 🌷"
+    assert mail["headers"]["From"] == "Café Rosé <shop@example.com>"
+    assert mail["text"].strip() == "Grüße, Zoë!"
+    assert mail["html"].strip() == long_line + "<p>Grüße</p>"
