@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_project_id: str | None = None
     fcm_access_token: str | None = None  # an OAuth 2 bearer token with the firebase.messaging scope
+    fcm_service_account_file: Path | None = None  # or a service account's JSON key: tokens are then fetched
     line_base_url: str = "https://api.line.me"
     line_channel_access_token: str | None = None
     line_channel_secret: str | None = None  # verifies LINE's webhook (x-line-signature)

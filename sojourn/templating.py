@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, pass_context
+from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateSyntaxError, UndefinedError, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 # The template name decides autoescaping, so one environment serves HTML and plain text.
@@ -115,6 +115,10 @@ def _money(value: Any, currency: str = "USD") -> str:
 
 _env.filters.update(local=_local, money=_money)
 
+# The same sandbox, but any use of a missing value raises: rendering a template here with no
+# data tells apart what fails for want of a contact's data (fine) from what fails for everyone.
+_strict_env = _env.overlay(undefined=StrictUndefined)
+
 
 def translate_legacy(source: str) -> str:
     """Turn `%first_name%`-style placeholders into Jinja, leaving `100%` and Jinja tags alone."""
@@ -137,11 +141,18 @@ def _compile(source: str, html: bool) -> Template:
 
 
 def check_template(source: str) -> str | None:
-    """The syntax error in `source` as a human message with its line, or None if it compiles."""
+    """What makes `source` fail for every contact (a syntax error with its line, a sandbox
+    violation, a filter given a constant it cannot take); None if some contact can render it."""
     try:
         _compile(source, False)
     except TemplateSyntaxError as error:
         return f"line {error.lineno}: {error.message}"
+    try:
+        _strict_env.from_string(translate_legacy(source)).render({})
+    except UndefinedError:
+        pass  # needs data a contact may have
+    except Exception as error:  # noqa: BLE001 - whatever it is, it fails for every contact
+        return f"fails for every contact: {_describe(error)}"
     return None
 
 

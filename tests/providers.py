@@ -264,3 +264,47 @@ class FakeWebhookReceiver(FakeProvider):
 
     def success(self, request: Request) -> Reply:
         return Reply(200, {"ok": True}, {"x-request-id": f"hook-{len(self.received) + 1}"})
+
+
+class FakeGoogleOAuth(FakeProvider):
+    """Google's token endpoint for service accounts: checks the RS256-signed JWT assertion."""
+
+    path = "/token"
+
+    def __init__(self, public_key, client_email: str, access_token: str = "ya29.from-service-account") -> None:
+        super().__init__()
+        self.public_key, self.client_email, self.access_token = public_key, client_email, access_token
+
+    def problems_of(self, request: Request, body: bytes) -> list[str]:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        form = Received("", {}, body, 0).form()
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return [f"grant_type {form.get('grant_type')!r}"]
+        header, claims, signature = form.get("assertion", "..").split(".")
+        try:
+            self.public_key.verify(_unb64(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return ["assertion signature does not verify"]
+        decoded = json.loads(_unb64(claims))
+        problems = []
+        if json.loads(_unb64(header)) != {"alg": "RS256", "typ": "JWT"}:
+            problems.append("JWT header must be RS256")
+        if decoded.get("iss") != self.client_email:
+            problems.append(f"iss {decoded.get('iss')!r}")
+        if decoded.get("scope") != "https://www.googleapis.com/auth/firebase.messaging":
+            problems.append(f"scope {decoded.get('scope')!r}")
+        if decoded.get("aud") != f"{self.base_url}{self.path}":
+            problems.append(f"aud {decoded.get('aud')!r}")
+        if not 0 < decoded.get("exp", 0) - decoded.get("iat", 0) <= 3600:
+            problems.append("exp must be within an hour of iat")
+        return problems
+
+    def success(self, request: Request) -> Reply:
+        return Reply(200, {"access_token": self.access_token, "expires_in": 3599, "token_type": "Bearer"})
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

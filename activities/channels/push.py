@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
+from activities.channels.google_auth import ServiceAccountTokens
 from activities.channels.http import post
 from sojourn.definition import SendNode
 from sojourn.models import Contact
@@ -22,6 +23,9 @@ class PushChannel:
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
         self._settings = settings
         self._http = http
+        self._tokens: ServiceAccountTokens | None = None
+        if settings.fcm_service_account_file and not settings.fcm_access_token:
+            self._tokens = ServiceAccountTokens(settings.fcm_service_account_file, http)
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         content = node.push
@@ -34,10 +38,13 @@ class PushChannel:
 
     async def deliver(self, outgoing: Outgoing) -> str | None:
         s = self._settings
-        if not (s.fcm_project_id and s.fcm_access_token):
-            raise PermanentDeliveryFailure("push is not configured: set FCM_PROJECT_ID and FCM_ACCESS_TOKEN")
+        project = s.fcm_project_id or (self._tokens and self._tokens.project_id)
+        if not (project and (s.fcm_access_token or self._tokens)):
+            raise PermanentDeliveryFailure("push is not configured: set FCM_SERVICE_ACCOUNT_FILE "
+                                           "(or FCM_PROJECT_ID and FCM_ACCESS_TOKEN)")
+        token = s.fcm_access_token or await self._tokens.token()
         response = await post(
-            self._http, f"{s.fcm_base_url.rstrip('/')}/v1/projects/{s.fcm_project_id}/messages:send",
+            self._http, f"{s.fcm_base_url.rstrip('/')}/v1/projects/{project}/messages:send",
             json={"message": {"token": outgoing.address, **outgoing.rendered.payload}},
-            headers={"Authorization": f"Bearer {s.fcm_access_token}"}, timeout=s.provider_timeout)
+            headers={"Authorization": f"Bearer {token}"}, timeout=s.provider_timeout)
         return response.json().get("name")

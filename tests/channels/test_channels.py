@@ -4,7 +4,9 @@ the exact request, and provider failures follow the rules (permanent, retried, u
 from __future__ import annotations
 
 import asyncio
+import json
 
+import httpx
 from helpers import (
     create_active_journey,
     enroll,
@@ -260,3 +262,45 @@ async def test_email_with_non_ascii_and_long_lines_arrives_intact(api, worker, e
     assert mail["headers"]["From"] == "Café Rosé <shop@example.com>"
     assert mail["text"].strip() == "Grüße, Zoë!"
     assert mail["html"].strip() == long_line + "<p>Grüße</p>"
+
+
+async def test_push_with_a_service_account_file_fetches_and_reuses_a_token(engine, settings, providers, unique,
+                                                                           tmp_path, api):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from providers import FakeGoogleOAuth
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.channels.registry import build_channels
+    from activities.send import SendActivities
+    from sojourn.contracts import SendRequest
+    from sojourn.models import Contact
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    oauth = await FakeGoogleOAuth(key.public_key(), "sojourn@proj.iam.gserviceaccount.com").start()
+    try:
+        account = tmp_path / "service-account.json"
+        account.write_text(json.dumps({
+            "type": "service_account", "project_id": providers.push.project, "client_email": oauth.client_email,
+            "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()).decode(),
+            "token_uri": f"{oauth.base_url}/token"}))
+        providers.push.token = oauth.access_token
+        configured = settings.model_copy(update={"fcm_access_token": None, "fcm_project_id": None,
+                                                 "fcm_service_account_file": account})
+        await put_contact(api, f"sa-{unique}", push_token=f"fcm-sa-{unique}")
+        async with engine.connect() as conn:
+            contact_id = (await conn.execute(select(Contact.id).where(Contact.external_id == f"sa-{unique}"))).scalar()
+        async with httpx.AsyncClient() as http:
+            send = SendActivities(engine, configured, build_channels(configured, None, http))
+            for i in range(2):
+                result = await ActivityEnvironment().run(send.send, SendRequest(
+                    idempotency_key=f"sa/{unique}/{i}", workflow_id=f"sa/{unique}", journey_id="sa", journey_version=1,
+                    node_id="n", contact_id=contact_id,
+                    node={"id": "n", "type": "send", "channel": "push", "push": {"body": "hi"}, "next": "end"}))
+                assert result.status == "sent"
+    finally:
+        await oauth.stop()
+    assert oauth.problems == [] and providers.problems() == []
+    assert len(oauth.accepted) == 1  # the token is reused until it nears its expiry
+    assert len(providers.push.accepted) == 2

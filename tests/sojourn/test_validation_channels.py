@@ -67,3 +67,12 @@ def test_on_failure_must_name_a_node():
 def test_definitions_written_before_channels_still_parse():
     old = journey(send(subject="Hi", html="<p>Hi</p>", text="Hi", track=False))
     assert JourneyDefinition.model_validate(old).node_map()["s"].channels == ["email"]
+
+
+def test_a_template_that_fails_for_every_contact_fails_validation():
+    found = problems(journey(send(channel=["sms", "email"], sms={"text": "{{ 'soon' | money }}"},
+                                  subject="{{ ''.__class__.__mro__ }}", text="{{ contact.balance | money }}")))
+    by_field = {field: message for _, field, message in found}
+    assert set(by_field) == {"sms.text", "subject"}, found  # text needs a balance some contacts have
+    assert "fails for every contact: ValueError: money: 'soon' is not a number" in by_field["sms.text"]
+    assert "not allowed in templates: access to attribute '__class__'" in by_field["subject"]
