@@ -107,13 +107,19 @@ class JourneyState:
 
 
 @dataclass
-class SendEmailRequest:
+class _SendTarget:
+    """Which message this is (its key) and whom it is for."""
+
     idempotency_key: str
     workflow_id: str
     journey_id: str
     journey_version: int
     node_id: str
     contact_id: int
+
+
+@dataclass
+class SendEmailRequest(_SendTarget):
     subject: str
     html: str | None = None
     text: str | None = None
@@ -123,15 +129,9 @@ class SendEmailRequest:
 
 
 @dataclass
-class SendRequest:
+class SendRequest(_SendTarget):
     """One send node's message for one contact, on the first channel it may receive."""
 
-    idempotency_key: str
-    workflow_id: str
-    journey_id: str
-    journey_version: int
-    node_id: str
-    contact_id: int
     node: dict  # the send node as written in the definition
     event: ContactEvent | None = None  # the triggering event, for templates
 

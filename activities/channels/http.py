@@ -12,8 +12,17 @@ from activities.channels import (
     TransientDeliveryFailure,
     UnconfirmedDelivery,
 )
+from sojourn.settings import Settings
 
 _BODY_IN_REASON = 300
+
+
+class HttpChannel:
+    """A channel whose provider is called over HTTP, with the worker's shared client."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._http = http
 
 
 async def post(client: httpx.AsyncClient, url: str, accept: frozenset[int] = frozenset(), **request) -> httpx.Response:

@@ -5,23 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
-
 from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
-from activities.channels.http import post
+from activities.channels.http import HttpChannel, post
 from sojourn.definition import SendNode
 from sojourn.models import Contact
-from sojourn.settings import Settings
 from sojourn.templating import render, render_json
 
 
-class LineChannel:
+class LineChannel(HttpChannel):
     name = "line"
     repeat_safe = True  # X-Line-Retry-Key: LINE accepts a key once and answers a repeat with 409
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        self._settings = settings
-        self._http = http
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         content = node.line

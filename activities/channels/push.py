@@ -9,20 +9,19 @@ import httpx
 
 from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
 from activities.channels.google_auth import ServiceAccountTokens
-from activities.channels.http import post
+from activities.channels.http import HttpChannel, post
 from sojourn.definition import SendNode
 from sojourn.models import Contact
 from sojourn.settings import Settings
 from sojourn.templating import render, render_json
 
 
-class PushChannel:
+class PushChannel(HttpChannel):
     name = "push"
     repeat_safe = False  # FCM has no idempotency key: a repeat is a second notification
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        self._settings = settings
-        self._http = http
+        super().__init__(settings, http)
         self._tokens: ServiceAccountTokens | None = None
         if settings.fcm_service_account_file and not settings.fcm_access_token:
             self._tokens = ServiceAccountTokens(settings.fcm_service_account_file, http)

@@ -6,26 +6,20 @@ import re
 import uuid
 from typing import Any
 
-import httpx
-
 from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
-from activities.channels.http import post
+from activities.channels.http import HttpChannel, post
 from sojourn.definition import SendNode
 from sojourn.models import Contact
-from sojourn.settings import Settings
 from sojourn.templating import render
 
 # Spaces and punctuation people write in numbers; Twilio wants bare E.164.
 _NUMBER_PUNCTUATION = re.compile(r"[\s().-]")
 
 
-class SmsChannel:
+class SmsChannel(HttpChannel):
     name = "sms"
     repeat_safe = False  # Twilio has no idempotency key: a repeat is a second text
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        self._settings = settings
-        self._http = http
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         return Rendered(payload=render(node.sms.text, context).strip())

@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 
 from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
-from activities.channels.http import post
+from activities.channels.http import HttpChannel, post
 from sojourn.definition import SendNode
 from sojourn.models import Contact
-from sojourn.settings import Settings
 from sojourn.templating import render_json
 from sojourn.tokens import webhook_signature
 
@@ -28,13 +27,10 @@ def host_allowed(url: str, allowed: list[str]) -> bool:
     return False
 
 
-class WebhookChannel:
+class WebhookChannel(HttpChannel):
     name = "webhook"
     repeat_safe = True  # every attempt carries the same Idempotency-Key for the receiver to drop repeats
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        self._settings = settings
-        self._http = http
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         return Rendered(payload={"url": node.webhook.url, "body": render_json(node.webhook.body, context)})
