@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import API_KEY
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
@@ -26,8 +27,6 @@ from sojourn.embedded.postgres import EmbeddedPostgres, free_port
 from sojourn.embedded.smtp_sink import SmtpSink
 from sojourn.settings import Settings
 from worker.main import journey_worker
-
-API_KEY = "test-key"
 
 
 @pytest.fixture(scope="session")

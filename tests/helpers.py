@@ -13,6 +13,8 @@ from sojourn.contracts import JourneyState
 from sojourn.mailbox import list_mailbox
 from sojourn.tokens import webhook_signature
 
+API_KEY = "test-key"
+
 EVENT_URL = "https://shop.example/mothers-day"
 FEEDBACK_URL = "https://shop.example/feedback"
 

@@ -22,8 +22,20 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sojourn.durations import parse_duration
-from sojourn.filters import (CONTACT_FIELDS, AndFilter, AttributeFilter, EngagementFilter, EventFilter, NotFilter,
-                             OrFilter, SegmentFilter, TagFilter, compare, lookup, properties_match)
+from sojourn.filters import (
+    CONTACT_FIELDS,
+    AndFilter,
+    AttributeFilter,
+    EngagementFilter,
+    EventFilter,
+    NotFilter,
+    OrFilter,
+    SegmentFilter,
+    TagFilter,
+    compare,
+    lookup,
+    properties_match,
+)
 
 
 @dataclass

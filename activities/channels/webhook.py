@@ -10,21 +10,13 @@ import httpx
 
 from activities.channels import Outgoing, PermanentDeliveryFailure, Rendered
 from activities.channels.http import HttpChannel, post
+from sojourn.allow_list import host_allowed
 from sojourn.definition import SendNode
 from sojourn.models import Contact
 from sojourn.templating import render_json
 from sojourn.tokens import webhook_signature
 
 SIGNATURE_HEADER = "X-Sojourn-Signature"
-
-
-def host_allowed(url: str, allowed: list[str]) -> bool:
-    """Exact hosts, or `*.example.com` for its subdomains; nothing is allowed by default."""
-    host = (httpx.URL(url).host or "").lower()
-    for entry in (entry.lower() for entry in allowed):
-        if host == entry or (entry.startswith("*.") and host.endswith(entry[1:])):
-            return True
-    return False
 
 
 class WebhookChannel(HttpChannel):

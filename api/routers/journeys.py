@@ -23,10 +23,12 @@ from api.schemas import (
     PreviewRequest,
 )
 from sojourn import journeys, triggers
+from sojourn.allow_list import unlisted_webhook_hosts
 from sojourn.contracts import ContactEvent
 from sojourn.definition import JourneyDefinition, SendNode
 from sojourn.models import Contact, ContactConsent, Journey, utcnow
 from sojourn.templating import TemplateRenderError
+from sojourn.validation import DefinitionError, Problem, validate_definition
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"])
@@ -42,17 +44,30 @@ async def journey_schema() -> dict:
     return JourneyDefinition.model_json_schema(by_alias=True)
 
 
+def _refuse_unlisted_webhooks(raw: dict, settings) -> None:
+    """A webhook the workers would refuse to call is refused now, where its author sees it."""
+    definition = validate_definition(raw)
+    unlisted = unlisted_webhook_hosts(definition, settings.webhook_allowed_hosts)
+    if unlisted:
+        raise DefinitionError([Problem(node=node, field="webhook.url", message=(
+            f"node {node!r} field 'webhook.url': host {host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
+            for node, host in unlisted])
+
+
 @router.post("", status_code=201, response_model=JourneyOut)
-async def create_journey(body: JourneyCreate, session: SessionDep) -> JourneyOut:
+async def create_journey(body: JourneyCreate, session: SessionDep, settings: SettingsDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
+    _refuse_unlisted_webhooks(body.definition, settings)
     journey = await journeys.create_journey(session, body.id, body.definition)
     triggers.invalidate()
     return _out(journey, (await journeys.get_version(session, journey.id, 1)).definition)
 
 
 @router.put("/{journey_id}", response_model=JourneyOut)
-async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep) -> JourneyOut:
+async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep,
+                         settings: SettingsDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
+    _refuse_unlisted_webhooks(body.definition, settings)
     journey = await journeys.add_version(session, journey_id, body.definition)
     triggers.invalidate()
     return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)

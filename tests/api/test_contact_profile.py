@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from helpers import create_active_journey, enroll, tracking_path, wait_for_mail
 from sqlalchemy import func, select, text
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
-from helpers import create_active_journey, enroll, tracking_path, wait_for_mail
 from sojourn import triggers
 from sojourn.models import Contact, ContactTag
 

@@ -9,10 +9,10 @@ import sys
 import httpx
 import pytest
 import uvicorn
+from helpers import API_KEY
 from sqlalchemy import func, select
 
 from api.app import create_app
-from conftest import API_KEY
 from sojourn import triggers
 from sojourn.embedded.postgres import free_port
 from sojourn.models import Contact

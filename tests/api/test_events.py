@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+from helpers import API_KEY
 from sqlalchemy import func, select
 
 from api.app import create_app
-from conftest import API_KEY
 from sojourn import ingest, triggers
 from sojourn.models import Contact, Event
 

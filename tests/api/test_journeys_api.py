@@ -6,8 +6,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-
-from helpers import add_contact, advance, create_active_journey, enroll, mothers_day, wait_for_mail
+from helpers import (
+    add_contact,
+    advance,
+    create_active_journey,
+    enroll,
+    mothers_day,
+    wait_for_mail,
+)
 
 
 def _one_send(subject: str) -> dict:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from helpers import (
+    add_contact,
+    create_active_journey,
+    enroll,
+    post_webhook,
+    tracking_path,
+    wait_for_mail,
+)
 from sqlalchemy import func, select
 
-from helpers import add_contact, create_active_journey, enroll, post_webhook, tracking_path, wait_for_mail
 from sojourn.contracts import JourneyState
 from sojourn.models import EngagementEvent, Message
 from sojourn.tokens import sign

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from sojourn.models import Message
 from sojourn.tokens import webhook_signature
+from worker.main import journey_worker
 
 
 async def messages_of(engine, journey: str) -> dict[str, Message]:
@@ -132,7 +133,7 @@ async def test_sms_accepted_but_unanswered_is_not_sent_again(api, worker, engine
     journey = f"sms-stalled-{unique}"
     contact = f"ana-{unique}"
     await put_contact(api, contact, phone="+15557654321", consent={"sms": "subscribed"})
-    providers.sms.script.append(Reply(None, delay=3.0))  # takes the text, answers after our 1 s timeout
+    providers.sms.script.append(Reply(None, delay=5.0))  # takes the text, answers after our 2.5 s timeout
     await create_active_journey(api, journey, journey_of(
         {"id": "text", "type": "send", "channel": "sms", "sms": {"text": "Flash sale"}}))
     [result] = await enroll(api, journey, contact)
@@ -142,7 +143,7 @@ async def test_sms_accepted_but_unanswered_is_not_sent_again(api, worker, engine
     assert state.messages[0].status == "unconfirmed" and "did not answer" in state.messages[0].reason
     stored = (await messages_of(engine, journey))["text"]
     assert stored.status == "unconfirmed"
-    await asyncio.sleep(2.5)  # past the stalled answer and any retry's backoff
+    await asyncio.sleep(3)  # past the stalled answer and any retry's backoff
     assert len(providers.sms.received) == 1
 
 
@@ -152,7 +153,7 @@ async def test_line_accepted_but_unanswered_is_retried_with_its_key_and_sent_onc
     contact = f"yu-{unique}"
     line_user = "U" + unique.ljust(32, "1")
     await put_contact(api, contact, line_user_id=line_user)
-    providers.line.script.append(Reply(None, delay=3.0))
+    providers.line.script.append(Reply(None, delay=5.0))
     await create_active_journey(api, journey, journey_of(
         {"id": "chat", "type": "send", "channel": "line", "line": {"text": "New arrivals"}}))
     [result] = await enroll(api, journey, contact)
@@ -166,22 +167,31 @@ async def test_line_accepted_but_unanswered_is_retried_with_its_key_and_sent_onc
     assert (await messages_of(engine, journey))["chat"].provider_message_id == "req-1"
 
 
-async def test_webhook_to_a_host_not_allowed_is_refused(api, worker, engine, temporal_env, providers, unique):
-    journey = f"hook-refused-{unique}"
-    contact = f"lee-{unique}"
-    await put_contact(api, contact)
-    await create_active_journey(api, journey, journey_of(
+async def test_webhook_hosts_must_be_allowed_when_written_and_when_sent(api, engine, temporal_env, settings,
+                                                                        providers, unique):
+    refused = await api.post("/v1/journeys", json={"id": f"hook-refused-{unique}", "definition": journey_of(
         {"id": "crm", "type": "send", "channel": "webhook",
          "webhook": {"url": f"http://localhost:{providers.hook.port}/hooks/sojourn", "body": {"a": 1}}},
         {"id": "meta", "type": "send", "channel": "webhook",
-         "webhook": {"url": "http://169.254.169.254/latest/meta-data/", "body": {}}}))
-    [result] = await enroll(api, journey, contact)
-    state = await finished(temporal_env, result["workflow_id"])
+         "webhook": {"url": "http://169.254.169.254/latest/meta-data/", "body": {}}})})
+    assert refused.status_code == 422
+    assert [(p["node"], p["message"]) for p in refused.json()["error"]["details"]] == [
+        ("crm", "node 'crm' field 'webhook.url': host 'localhost' is not in WEBHOOK_ALLOWED_HOSTS"),
+        ("meta", "node 'meta' field 'webhook.url': host '169.254.169.254' is not in WEBHOOK_ALLOWED_HOSTS")]
 
+    # Allowed when the journey was written, taken off the list before the send: not called.
+    journey, contact = f"hook-removed-{unique}", f"lee-{unique}"
+    await put_contact(api, contact)
+    await create_active_journey(api, journey, journey_of(
+        {"id": "crm", "type": "send", "channel": "webhook",
+         "webhook": {"url": f"{providers.hook.base_url}/hooks/sojourn", "body": {"a": 1}}}))
+    restricted = settings.model_copy(update={"webhook_allowed_hosts": ["hooks.example.com"]})
+    async with journey_worker(temporal_env.client, engine, restricted):
+        [result] = await enroll(api, journey, contact)
+        state = await finished(temporal_env, result["workflow_id"])
     assert providers.hook.received == []
-    assert [m.status for m in state.messages] == ["failed", "failed"]
-    assert "'localhost' is not in WEBHOOK_ALLOWED_HOSTS" in state.messages[0].reason
-    assert "'169.254.169.254' is not in WEBHOOK_ALLOWED_HOSTS" in state.messages[1].reason
+    assert state.messages[0].status == "failed"
+    assert "'127.0.0.1' is not in WEBHOOK_ALLOWED_HOSTS" in state.messages[0].reason
 
 
 async def test_fallback_uses_the_first_channel_the_contact_can_receive(api, worker, engine, temporal_env,

@@ -24,10 +24,20 @@ from temporalio.testing._timeskipping import TimeSkippingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.app import create_app  # noqa: E402
-from helpers import (add_contact, advance, create_active_journey, enroll, mothers_day, post_webhook,  # noqa: E402
-                     put_contact, tracking_path, wait_for_mail)
+from helpers import (  # noqa: E402
+    add_contact,
+    advance,
+    create_active_journey,
+    enroll,
+    mothers_day,
+    post_webhook,
+    put_contact,
+    tracking_path,
+    wait_for_mail,
+)
 from providers import FakeTwilio, Reply  # noqa: E402
+
+from api.app import create_app  # noqa: E402
 from sojourn import db, search_attributes  # noqa: E402
 from sojourn.embedded.postgres import EmbeddedPostgres, free_port  # noqa: E402
 from sojourn.embedded.smtp_sink import SmtpSink  # noqa: E402

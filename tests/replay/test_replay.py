@@ -11,8 +11,8 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from worker.main import WORKFLOWS
 from sojourn.contracts import JourneyInput, JourneyState
+from worker.main import WORKFLOWS
 from workflows.journey import JourneyWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

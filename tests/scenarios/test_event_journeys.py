@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from helpers import add_contact, advance, create_active_journey, wait_for_mail
 from sqlalchemy import select
 
-from helpers import add_contact, advance, create_active_journey, wait_for_mail
 from sojourn.contracts import JourneyState, journey_workflow_id
 from sojourn.models import JourneyRun
 

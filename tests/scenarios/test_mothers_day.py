@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from helpers import (EVENT_URL, add_contact, advance, create_active_journey, enroll, mothers_day, post_webhook,
-                     tracking_path, wait_for_mail)
+from helpers import (
+    EVENT_URL,
+    add_contact,
+    advance,
+    create_active_journey,
+    enroll,
+    mothers_day,
+    post_webhook,
+    tracking_path,
+    wait_for_mail,
+)
 
 PREVIEW = "Preview: our Mother's Day event starts May 1"
 STARTED = "The event has started"

@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from helpers import create_active_journey, wait_for_mail
+
 from sojourn.contracts import JourneyState, journey_workflow_id
 
 

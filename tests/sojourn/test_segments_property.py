@@ -14,16 +14,31 @@ import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, assume, event, given, note, settings, target, strategies as st
+import segment_reference as ref
+from hypothesis import HealthCheck, assume, event, given, note, settings, target
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn import segments
-from sojourn.filters import AndFilter, NotFilter, OrFilter, _as_datetime, _is_number, compare, lookup
+from sojourn.filters import (
+    AndFilter,
+    NotFilter,
+    OrFilter,
+    _as_datetime,
+    _is_number,
+    compare,
+    lookup,
+)
 from sojourn.models import Segment
-from sojourn.segments import contacts_table, engagement_table, events_table, messages_table, tags_table
-import segment_reference as ref
+from sojourn.segments import (
+    contacts_table,
+    engagement_table,
+    events_table,
+    messages_table,
+    tags_table,
+)
 
 # Filters checked node by node against each example's rows, besides the main one.
 MORE_FILTERS = 30

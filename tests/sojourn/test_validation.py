@@ -4,7 +4,11 @@ import json
 import pytest
 
 from sojourn.definition import JourneyDefinition
-from sojourn.validation import DefinitionError, load_definition_file, validate_definition
+from sojourn.validation import (
+    DefinitionError,
+    load_definition_file,
+    validate_definition,
+)
 
 PAGE = '<html><body><p>Hi</p><a href="https://shop.example/gifts">Gifts</a></body></html>'
 

@@ -3,7 +3,12 @@ waits relative to the event, event waits and branch cases."""
 
 import pytest
 
-from sojourn.definition import BranchNode, EventCondition, JourneyDefinition, WaitForNode
+from sojourn.definition import (
+    BranchNode,
+    EventCondition,
+    JourneyDefinition,
+    WaitForNode,
+)
 from sojourn.validation import DefinitionError, validate_definition
 
 DONE = {"id": "done", "type": "exit"}

@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from helpers import (
+    EVENT_URL,
+    add_contact,
+    advance,
+    create_active_journey,
+    enroll,
+    tracking_path,
+    wait_for_mail,
+)
 from sqlalchemy import func, select
 
-from helpers import (EVENT_URL, add_contact, advance, create_active_journey, enroll, tracking_path,
-                     wait_for_mail)
 from sojourn.contracts import JourneyState
 from sojourn.models import Message
 
