@@ -82,6 +82,11 @@ class FakeProvider:
     def accepted(self) -> list[Received]:
         return [r for r in self.received if r.accepted]
 
+    @property
+    def delivered(self) -> int:
+        """Messages the provider would deliver: one per accepted request, unless it dedupes."""
+        return len(self.accepted)
+
     async def start(self) -> FakeProvider:
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT"])])
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
@@ -241,9 +246,13 @@ class FakeLine(FakeProvider):
         return Reply(200, {"sentMessages": [{"id": f"{600000 + len(self.accepted_keys)}", "quoteToken": "q"}]},
                      {"x-line-request-id": request_id})
 
+    @property
+    def delivered(self) -> int:
+        return len(self.accepted_keys)
+
 
 class FakeWebhookReceiver(FakeProvider):
-    """A brand's endpoint: checks our signature and the Idempotency-Key."""
+    """A brand's endpoint: checks our signature, and acts once per Idempotency-Key."""
 
     path = "/hooks/sojourn"
 
@@ -262,8 +271,13 @@ class FakeWebhookReceiver(FakeProvider):
         _, json_problems = _json(request, body)
         return problems + json_problems
 
+    @property
+    def delivered(self) -> int:
+        return len({r.headers["idempotency-key"] for r in self.accepted})
+
     def success(self, request: Request) -> Reply:
-        return Reply(200, {"ok": True}, {"x-request-id": f"hook-{len(self.received) + 1}"})
+        seen = any(r.headers.get("idempotency-key") == request.headers["idempotency-key"] for r in self.accepted)
+        return Reply(200, {"ok": True, "duplicate": seen}, {"x-request-id": f"hook-{len(self.received) + 1}"})
 
 
 class FakeGoogleOAuth(FakeProvider):

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from helpers import (
     create_active_journey,
     enroll,
@@ -112,59 +113,72 @@ async def test_permanent_failure_is_not_retried_and_follows_on_failure(api, work
     assert mail["subject"] == "We could not text you"
 
 
-async def test_429_and_5xx_are_retried_and_deliver_once(api, worker, engine, temporal_env, providers, unique):
-    journey = f"push-retried-{unique}"
-    contact = f"kai-{unique}"
-    await put_contact(api, contact, push_token=f"fcm-{unique}")
-    providers.push.script += [Reply(503, {"error": {"status": "UNAVAILABLE"}}),
-                              Reply(429, {"error": {"status": "RESOURCE_EXHAUSTED"}}, {"Retry-After": "1"})]
-    await create_active_journey(api, journey, journey_of(
-        {"id": "notify", "type": "send", "channel": "push", "push": {"body": "Back in stock"}}))
-    [result] = await enroll(api, journey, contact)
+def one_send(channel: str, providers) -> dict:
+    content = {"sms": {"sms": {"text": "Hi {{ first_name }}"}}, "push": {"push": {"body": "Hi"}},
+               "line": {"line": {"text": "Hi"}},
+               "webhook": {"webhook": {"url": f"{providers.hook.base_url}/hooks/sojourn", "body": {"a": 1}}}}
+    return journey_of({"id": "hello", "type": "send", "channel": channel, **content[channel]})
+
+
+async def reachable_contact(api, unique: str) -> str:
+    contact = f"reach-{unique}"
+    await put_contact(api, contact, first_name="Ro", phone="+15550007777", consent={"sms": "subscribed"},
+                      push_token=f"fcm-{unique}", line_user_id="U" + unique.ljust(32, "5"))
+    return contact
+
+
+CHANNELS = ["sms", "push", "line", "webhook"]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_a_refusal_is_permanent(channel, api, worker, engine, temporal_env, providers, unique):
+    fake = getattr(providers, "hook" if channel == "webhook" else channel)
+    fake.script.append(Reply(403, {"message": "refused"}))
+    await create_active_journey(api, f"refused-{unique}", one_send(channel, providers))
+    [result] = await enroll(api, f"refused-{unique}", await reachable_contact(api, unique))
     state = await finished(temporal_env, result["workflow_id"])
 
-    assert [r.status for r in providers.push.received] == [503, 429, 200]
-    assert len(providers.push.accepted) == 1
-    assert [(m.status, m.channel) for m in state.messages] == [("sent", "push")]
-    assert (await messages_of(engine, journey))["notify"].status == "sent"
+    assert [r.status for r in fake.received] == [403]  # never retried
+    assert state.messages[0].status == "failed" and "403" in state.messages[0].reason
+    stored = (await messages_of(engine, f"refused-{unique}"))["hello"]
+    assert stored.status == "failed" and stored.channel == channel
 
 
-async def test_sms_accepted_but_unanswered_is_not_sent_again(api, worker, engine, temporal_env, providers, unique):
-    journey = f"sms-stalled-{unique}"
-    contact = f"ana-{unique}"
-    await put_contact(api, contact, phone="+15557654321", consent={"sms": "subscribed"})
-    providers.sms.script.append(Reply(None, delay=5.0))  # takes the text, answers after our 2.5 s timeout
-    await create_active_journey(api, journey, journey_of(
-        {"id": "text", "type": "send", "channel": "sms", "sms": {"text": "Flash sale"}}))
-    [result] = await enroll(api, journey, contact)
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_busy_is_retried_and_delivered_once(channel, api, worker, engine, temporal_env, providers, unique):
+    fake = getattr(providers, "hook" if channel == "webhook" else channel)
+    fake.script += [Reply(503, {"error": "unavailable"}), Reply(429, {"error": "slow down"}, {"Retry-After": "1"})]
+    await create_active_journey(api, f"busy-{unique}", one_send(channel, providers))
+    [result] = await enroll(api, f"busy-{unique}", await reachable_contact(api, unique))
     state = await finished(temporal_env, result["workflow_id"])
 
-    assert len(providers.sms.received) == 1
-    assert state.messages[0].status == "unconfirmed" and "did not answer" in state.messages[0].reason
-    stored = (await messages_of(engine, journey))["text"]
-    assert stored.status == "unconfirmed"
-    await asyncio.sleep(3)  # past the stalled answer and any retry's backoff
-    assert len(providers.sms.received) == 1
+    assert [r.status for r in fake.received][:2] == [503, 429] and len(fake.received) == 3
+    assert fake.delivered == 1 and providers.problems() == []
+    assert (state.messages[0].status, state.messages[0].channel) == ("sent", channel)
+    assert (await messages_of(engine, f"busy-{unique}"))["hello"].status == "sent"
 
 
-async def test_line_accepted_but_unanswered_is_retried_with_its_key_and_sent_once(api, worker, engine, temporal_env,
-                                                                                   providers, unique):
-    journey = f"line-stalled-{unique}"
-    contact = f"yu-{unique}"
-    line_user = "U" + unique.ljust(32, "1")
-    await put_contact(api, contact, line_user_id=line_user)
-    providers.line.script.append(Reply(None, delay=5.0))
-    await create_active_journey(api, journey, journey_of(
-        {"id": "chat", "type": "send", "channel": "line", "line": {"text": "New arrivals"}}))
-    [result] = await enroll(api, journey, contact)
+@pytest.mark.parametrize(("channel", "outcome", "requests"), [
+    ("sms", "unconfirmed", 1), ("push", "unconfirmed", 1),  # no idempotency key: never sent again
+    ("line", "sent", 2), ("webhook", "sent", 2),            # repeated under the same key, acted on once
+])
+async def test_taken_but_unanswered_is_never_delivered_twice(channel, outcome, requests, api, worker, engine,
+                                                            temporal_env, providers, unique):
+    fake = getattr(providers, "hook" if channel == "webhook" else channel)
+    fake.script.append(Reply(None, delay=5.0))  # takes the message, answers after our 2.5 s timeout
+    await create_active_journey(api, f"stalled-{unique}", one_send(channel, providers))
+    [result] = await enroll(api, f"stalled-{unique}", await reachable_contact(api, unique))
     state = await finished(temporal_env, result["workflow_id"])
+    await asyncio.sleep(3)  # past the stalled answer: no late attempt either
 
-    first, repeat = providers.line.received
-    assert first.headers["x-line-retry-key"] == repeat.headers["x-line-retry-key"]
-    assert repeat.status == 409  # LINE: this key was accepted already, nothing sent twice
-    assert len(providers.line.accepted_keys) == 1
-    assert state.messages[0].status == "sent"
-    assert (await messages_of(engine, journey))["chat"].provider_message_id == "req-1"
+    assert len(fake.received) == requests and fake.delivered == 1
+    assert state.messages[0].status == outcome
+    assert (await messages_of(engine, f"stalled-{unique}"))["hello"].status == outcome
+    if requests == 2:
+        keys = {r.headers.get("x-line-retry-key") or r.headers.get("idempotency-key") for r in fake.received}
+        assert len(keys) == 1
+    else:
+        assert "did not answer" in state.messages[0].reason
 
 
 async def test_webhook_hosts_must_be_allowed_when_written_and_when_sent(api, engine, temporal_env, settings,
