@@ -1,4 +1,4 @@
-"""Activities that read and write journey data: branch conditions and run outcomes."""
+"""Activities that read and write journey data: branch conditions, local times, run outcomes."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from temporalio.exceptions import ApplicationError
 
 from sojourn.contracts import (
     EVALUATE_CONDITIONS_ACTIVITY,
+    NEXT_LOCAL_TIME_ACTIVITY,
     RECORD_RUN_END_ACTIVITY,
     EvaluateConditions,
+    LocalTimeRequest,
     RunEnd,
 )
 from sojourn.db import session_factory
 from sojourn.filters import parse_filter
 from sojourn.models import Contact, JourneyRun
+from sojourn.send_windows import first_zone, next_local_time, parse_local_time
 
 # The API records a run right after starting it; a run that ends within that moment
 # waits for the record this many attempts before writing it itself.
@@ -27,7 +30,8 @@ _ATTEMPTS_BEFORE_INSERTING = 5
 
 
 class JourneyDataActivities:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, brand_time_zone: str = "UTC") -> None:
+        self._brand_time_zone = brand_time_zone
         # A run's end is one update (rarely followed by an idempotent upsert): no transaction needed.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = session_factory(engine)
@@ -46,6 +50,15 @@ class JourneyDataActivities:
                     raise ApplicationError(f"branch condition cannot be evaluated: {err}", type="InvalidFilter",
                                            non_retryable=True) from err
         return answers
+
+    @activity.defn(name=NEXT_LOCAL_TIME_ACTIVITY)
+    async def next_local_time(self, request: LocalTimeRequest) -> str:
+        """Asked when the wait starts, so a contact's current time zone counts."""
+        async with self._autocommit.connect() as conn:
+            contact_zone = await conn.scalar(select(Contact.time_zone).where(Contact.id == request.contact_id))
+        zone = first_zone(contact_zone, request.time_zone, self._brand_time_zone)
+        due = next_local_time(datetime.fromisoformat(request.now), zone, parse_local_time(request.at), request.weekdays)
+        return due.isoformat()
 
     @activity.defn(name=RECORD_RUN_END_ACTIVITY)
     async def record_run_end(self, end: RunEnd) -> None:

@@ -20,6 +20,7 @@ from activities.channels import (
     UnconfirmedDelivery,
 )
 from activities.rate_limits import ChannelRateLimiter
+from activities.send_limits import Hold, cap_hold, quiet_hold
 from sojourn.consent import address_of, refusal
 from sojourn.contracts import (
     SEND_ACTIVITY,
@@ -51,7 +52,7 @@ _LOAD = (select(Contact.__table__,
          .select_from(select(literal(1).label("one")).subquery()
                       .outerjoin(Contact, Contact.id == bindparam("contact_id"))
                       .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == bindparam("idempotency_key"))))
-_OUTCOME = ("status", "error", "sent_at", "provider_message_id")
+_OUTCOME = ("status", "error", "sent_at", "provider_message_id", "deferred_until", "due_at")
 _insert = insert(Message)
 _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
                                         set_={name: _insert.excluded[name] for name in _OUTCOME})
@@ -93,6 +94,7 @@ class SendActivities:
                  after_accepted: AfterAccepted | None = None) -> None:
         # Each statement stands alone: autocommit spares the BEGIN and COMMIT round trips.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._transactions = engine  # frequency caps lock the contact while they count
         self._settings = settings
         self._channels = channels
         self._rates = ChannelRateLimiter(engine, settings.channel_rates)
@@ -110,9 +112,12 @@ class SendActivities:
             raise ApplicationError(f"contact {request.contact_id} does not exist", type="ContactNotFound",
                                    non_retryable=True)
         message_id = uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key)
+        # The run's time of this attempt (the server's, so a retry hours later knows it is later).
+        now = activity.info().current_attempt_scheduled_time
         row = dict(id=message_id, idempotency_key=request.idempotency_key, workflow_id=request.workflow_id,
                    journey_id=request.journey_id, journey_version=request.journey_version, node_id=request.node_id,
-                   contact_id=contact.id, links=[])
+                   contact_id=contact.id, links=[], transactional=node.transactional, priority=request.priority,
+                   due_at=now)
 
         chosen, refusals = choose_channel(node, contact, consents, self._settings.opt_in_channels)
         if chosen is None:
@@ -138,8 +143,23 @@ class SendActivities:
             return await self._unconfirmed(row, chosen, address, rendered.subject,
                                            "an earlier attempt's outcome is unknown; not sent again")
 
+        reserved = False
+        if chosen != "webhook" and not node.transactional:
+            hold = quiet_hold(contact, now, request.time_zone, request.quiet_hours, self._settings)
+            if hold is not None:
+                return await self._hold(row, node.when_quiet, hold, chosen, address, rendered.subject)
+            if self._settings.frequency_caps:
+                async with self._transactions.begin() as conn:
+                    hold = await cap_hold(conn, self._settings.frequency_caps, contact.id, chosen,
+                                          request.idempotency_key, request.priority, now)
+                    if hold is None:  # counted by the next message from the moment the lock is released
+                        await conn.execute(_RECORD, self._values(row, status="sending"))
+                if hold is not None:
+                    return await self._hold(row, node.when_capped, hold, chosen, address, rendered.subject)
+                reserved = True
+
         await self._rates.take_slot(chosen)
-        if not channel.repeat_safe:
+        if not channel.repeat_safe and not reserved:
             await self._record(row, status="sending")
         outgoing = Outgoing(key=request.idempotency_key, message_id=message_id, address=address, rendered=rendered,
                             journey_id=request.journey_id, node_id=request.node_id)
@@ -200,9 +220,25 @@ class SendActivities:
         message = Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None
         return contact, row["consents"] or {}, message
 
-    async def _record(self, row: dict, status: str, error: str | None = None, sent_at=None,
-                      provider_message_id: str | None = None) -> None:
-        values = {"recipient": None, "subject": None, "message_id_header": None, **row, "status": status,
-                  "error": error, "sent_at": sent_at, "provider_message_id": provider_message_id}
+    async def _hold(self, row: dict, action: str, hold: Hold, channel: str, address: str,
+                    subject: str | None) -> SendResult:
+        """Quiet hours or a cap: `defer` (the run sleeps until the hold ends and asks again) or `skip`."""
+        if action == "skip":
+            reason = f"{hold.reason}; skipped (room again at {hold.until.isoformat()})"
+            await self._record(row, status="skipped", error=reason)
+            return SendResult(status="skipped", channel=channel, message_id=str(row["id"]), recipient=address,
+                              subject=subject, reason=reason)
+        await self._record(row, status="deferred", error=hold.reason, deferred_until=hold.until)
+        return SendResult(status="deferred", channel=channel, message_id=str(row["id"]), recipient=address,
+                          subject=subject, reason=hold.reason, until=hold.until.isoformat())
+
+    @staticmethod
+    def _values(row: dict, status: str, error: str | None = None, sent_at=None,
+                provider_message_id: str | None = None, deferred_until=None) -> dict:
+        return {"recipient": None, "subject": None, "message_id_header": None, "transactional": False,
+                "priority": 0, "due_at": None, **row, "status": status, "error": error, "sent_at": sent_at,
+                "provider_message_id": provider_message_id, "deferred_until": deferred_until}
+
+    async def _record(self, row: dict, status: str, **outcome) -> None:
         async with self._engine.connect() as conn:
-            await conn.execute(_RECORD, values)
+            await conn.execute(_RECORD, self._values(row, status, **outcome))

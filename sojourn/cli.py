@@ -80,7 +80,11 @@ def _problem_line(path: str, problem) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sojourn.validation import DefinitionError, load_definition_file, validate_definition
+    from sojourn.validation import (
+        DefinitionError,
+        load_definition_file,
+        validate_definition,
+    )
 
     failed = False
     for path in args.files:

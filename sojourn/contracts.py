@@ -15,6 +15,7 @@ SEND_ACTIVITY = "send"
 SEND_EMAIL_ACTIVITY = "send_email"  # before channels; runs started then still call it
 EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
+NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
 
 
 def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | None = None) -> str:
@@ -134,16 +135,32 @@ class SendRequest(_SendTarget):
 
     node: dict  # the send node as written in the definition
     event: ContactEvent | None = None  # the triggering event, for templates
+    # The journey's send-window settings (the brand's apply where these are unset).
+    time_zone: str | None = None
+    quiet_hours: dict | None = None
+    priority: int = 0
 
 
 @dataclass
 class SendResult:
-    status: str  # sent | unconfirmed | skipped
+    status: str  # sent | unconfirmed | skipped | deferred (try again at `until`)
     channel: str | None = None
     message_id: str = ""
     recipient: str | None = None
     subject: str | None = None
     reason: str | None = None
+    until: str | None = None  # ISO 8601, for `deferred`
+
+
+@dataclass
+class LocalTimeRequest:
+    """When it next is `at` (on one of `weekdays`) in the contact's time zone, from `now`."""
+
+    contact_id: int
+    at: str
+    now: str  # ISO 8601
+    weekdays: list[str] | None = None
+    time_zone: str | None = None  # the journey's, for contacts without one
 
 
 @dataclass

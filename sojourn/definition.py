@@ -24,6 +24,7 @@ from pydantic import (
 
 from sojourn.durations import Duration
 from sojourn.filters import Filter, PropertyCondition
+from sojourn.send_windows import LocalTime, TimeZoneName
 
 
 class _Strict(BaseModel):
@@ -96,8 +97,11 @@ class SendNode(_Node):
     push: PushContent | None = None
     line: LineContent | None = None
     webhook: WebhookContent | None = None
-    # Transactional messages (a receipt, a password reset) skip marketing consent, never suppression.
+    # Transactional messages (a receipt, a password reset) skip marketing consent, quiet hours
+    # and frequency caps; never suppression.
     transactional: bool = False
+    when_quiet: Literal["defer", "skip"] = "defer"  # inside quiet hours: wait for their end, or drop it
+    when_capped: Literal["defer", "skip"] = "defer"  # over a frequency cap: wait for room, or drop it
     next: str
     on_failure: str | None = None  # where a run goes when the message failed for good; else `next`
 
@@ -132,12 +136,19 @@ class SendNode(_Node):
         return self
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class WaitNode(_Node):
-    """Sleep for a `duration`, or `until` an absolute datetime with a time zone."""
+    """Sleep for a `duration`, `until` an absolute datetime with a time zone, or until a local
+    time of day `at` (on one of `weekdays`) in the contact's time zone (else the journey's,
+    else the brand's)."""
 
     type: Literal["wait"]
     duration: Duration | None = None
     until: datetime | None = None
+    at: LocalTime | None = None
+    weekdays: Annotated[list[Weekday], Field(min_length=1)] | None = None
     # "event": the duration counts from the triggering event's own timestamp, not from arrival here.
     relative_to: Literal["node", "event"] = "node"
     next: str
@@ -152,8 +163,10 @@ class WaitNode(_Node):
 
     @model_validator(mode="after")
     def _one_of(self) -> WaitNode:
-        if (self.duration is None) == (self.until is None):
-            raise ValueError("a wait node needs exactly one of `duration` or `until`")
+        if [self.duration, self.until, self.at].count(None) != 2:
+            raise ValueError("a wait node needs exactly one of `duration`, `until` or `at`")
+        if self.weekdays is not None and self.at is None:
+            raise ValueError("`weekdays` goes with `at`")
         if self.relative_to == "event" and self.duration is None:
             raise ValueError("`relative_to: event` goes with a `duration`")
         return self
@@ -316,11 +329,27 @@ class Goal(EventCondition):
     exit: bool = True
 
 
+class QuietHours(_Strict):
+    """Local times (the contact's zone) between which no marketing message goes out; may span midnight."""
+
+    start: LocalTime
+    end: LocalTime
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours need different `start` and `end`")
+        return self
+
+
 class JourneyDefinition(_Strict):
     """A whole journey: its nodes, and the node it starts at (the first by default)."""
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str | None = None
+    time_zone: TimeZoneName | None = None  # for contacts without one; else the brand's
+    quiet_hours: QuietHours | None = None  # replaces the brand's QUIET_HOURS for this journey
+    priority: int = 0  # when a frequency cap leaves room for one message, the higher priority goes
     entry: Entry | None = None
     exit_on: list[EventCondition] = []
     goal: Goal | None = None

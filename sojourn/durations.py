@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
 from datetime import timedelta
+from typing import Annotated
 
 from pydantic import AfterValidator
 

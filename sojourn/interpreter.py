@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from sojourn import search_attributes as sa
 from sojourn.contracts import (
     EVALUATE_CONDITIONS_ACTIVITY,
+    NEXT_LOCAL_TIME_ACTIVITY,
     RECORD_RUN_END_ACTIVITY,
     SEND_ACTIVITY,
     SEND_EMAIL_ACTIVITY,
@@ -33,6 +34,7 @@ from sojourn.contracts import (
     EvaluateConditions,
     JourneyInput,
     JourneyState,
+    LocalTimeRequest,
     PathStep,
     RunEnd,
     SendEmailRequest,
@@ -192,7 +194,8 @@ class JourneyInterpreter:
                 idempotency_key=key, workflow_id=info.workflow_id, journey_id=self._input.journey_id,
                 journey_version=self._input.version, node_id=node.id, contact_id=self._input.contact_id,
                 node=next(raw for raw in self._input.definition["nodes"] if raw.get("id") == node.id),
-                event=self._input.trigger)
+                event=self._input.trigger, time_zone=self._definition.time_zone,
+                quiet_hours=self._input.definition.get("quiet_hours"), priority=self._definition.priority)
         else:
             activity, result_type = SEND_EMAIL_ACTIVITY, SendEmailResult
             request = SendEmailRequest(
@@ -202,14 +205,23 @@ class JourneyInterpreter:
                 event=self._input.trigger)
         now = workflow.now().isoformat()
         try:
-            result = await workflow.execute_activity(
-                activity,
-                request,
-                result_type=result_type,
-                start_to_close_timeout=SEND_START_TO_CLOSE,
-                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                retry_policy=SEND_RETRY,
-            )
+            while True:
+                result = await workflow.execute_activity(
+                    activity,
+                    request,
+                    result_type=result_type,
+                    start_to_close_timeout=SEND_START_TO_CLOSE,
+                    schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                    retry_policy=SEND_RETRY,
+                )
+                if result.status != "deferred":
+                    break
+                # Quiet hours or a frequency cap: sleep durably, then ask again under the same key.
+                self._path[-1].outcome = f"deferred until {result.until}: {result.reason}"
+                workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
+                await self._sleep_until(datetime.fromisoformat(result.until))
+                if self._exit_reason is not None:
+                    return True
         except ActivityError as err:
             reason = str(err.cause) if err.cause else str(err)
             workflow.logger.warning("send %s failed for good: %s", node.id, reason)
@@ -234,10 +246,15 @@ class JourneyInterpreter:
     async def _wait(self, node: WaitNode) -> None:
         if node.until is not None:
             due = node.until
+        elif node.at is not None:
+            due = datetime.fromisoformat(await self._next_local_time(node))
         elif node.relative_to == "event" and self._input.trigger is not None:
             due = datetime.fromisoformat(self._input.trigger.occurred_at) + parse_duration(node.duration)
         else:
             due = workflow.now() + parse_duration(node.duration)
+        await self._sleep_until(due)
+
+    async def _sleep_until(self, due: datetime) -> None:
         delay = due - workflow.now()
         if delay <= timedelta(0):
             return
@@ -248,10 +265,21 @@ class JourneyInterpreter:
                 await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
             else:
                 await workflow.sleep(delay)  # lighter in memory for the many runs that sleep
-        except TimeoutError:
+        except asyncio.TimeoutError:
             pass
         finally:
             self._wait_until = None
+
+    async def _next_local_time(self, node: WaitNode) -> str:
+        return await workflow.execute_local_activity(
+            NEXT_LOCAL_TIME_ACTIVITY,
+            LocalTimeRequest(contact_id=self._input.contact_id, at=node.at, now=workflow.now().isoformat(),
+                             weekdays=node.weekdays, time_zone=self._definition.time_zone),
+            result_type=str,
+            start_to_close_timeout=DATA_START_TO_CLOSE,
+            schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,
+            retry_policy=DATA_RETRY,
+        )
 
     async def _wait_for(self, node: WaitForNode) -> bool:
         timeout = parse_duration(node.timeout)

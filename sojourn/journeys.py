@@ -9,11 +9,21 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn import search_attributes as sa
-from sojourn.contracts import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
+from sojourn.contracts import (
+    EVENT_SIGNAL,
+    ContactEvent,
+    JourneyInput,
+    journey_workflow_id,
+)
 from sojourn.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
 from sojourn.validation import validate_definition
 

@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Identity, Index, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -134,6 +143,7 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         Index("ix_messages_contact", "contact_id"),
         Index("ix_messages_journey_node_contact", "journey_id", "node_id", "contact_id"),
+        Index("ix_messages_contact_due", "contact_id", "due_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -149,7 +159,12 @@ class Message(SQLModel, table=True):
     message_id_header: str | None = Field(default=None, max_length=400, unique=True)  # email only
     provider_message_id: str | None = Field(default=None, max_length=200)
     links: list[str] = _json([])
-    status: str = Field(default="sent", max_length=16)  # sending | sent | unconfirmed | skipped | failed
+    # sending | sent | unconfirmed | skipped | failed | deferred (until `deferred_until`)
+    status: str = Field(default="sent", max_length=16)
+    transactional: bool = False  # frequency caps count marketing messages only
+    priority: int = 0  # the journey's, for messages deferred by a frequency cap
+    deferred_until: datetime | None = _ts(nullable=True, default=False)
+    due_at: datetime | None = _ts(nullable=True, default=False)  # the run's time of the send; caps count by it
     error: str | None = None
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True, default=False)

@@ -37,15 +37,53 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import (Boolean, ColumnElement, Numeric, Select, String, and_, case, cast, exists, false, func,
-                        literal, not_, or_, select, text, true)
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Numeric,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.durations import parse_duration
-from sojourn.filters import (CONTACT_FIELDS, AndFilter, AttributeFilter, EngagementFilter, EventFilter, Filter,
-                             NotFilter, OrFilter, SegmentFilter, TagFilter, _as_datetime, _is_number)
-from sojourn.models import Contact, ContactTag, EngagementEvent, Event, Message, Segment, SegmentSet, utcnow
+from sojourn.filters import (
+    CONTACT_FIELDS,
+    AndFilter,
+    AttributeFilter,
+    EngagementFilter,
+    EventFilter,
+    Filter,
+    NotFilter,
+    OrFilter,
+    SegmentFilter,
+    TagFilter,
+    _as_datetime,
+    _is_number,
+)
+from sojourn.models import (
+    Contact,
+    ContactTag,
+    EngagementEvent,
+    Event,
+    Message,
+    Segment,
+    SegmentSet,
+    utcnow,
+)
 
 contacts_table = Contact.__table__
 events_table = Event.__table__

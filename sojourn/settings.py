@@ -4,8 +4,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class FrequencyCap(BaseModel):
+    """At most `max` marketing messages per contact in any rolling `per` (on `channel`, or all)."""
+
+    max: int = Field(ge=0)
+    per: str = Field(description="A duration: 7d, 24h, P1W")
+    channel: str | None = None
+
+    @field_validator("per")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from sojourn.durations import parse_duration  # noqa: PLC0415 - settings import nothing of ours at load
+
+        parse_duration(value)
+        return value
 
 
 class Settings(BaseSettings):
@@ -67,6 +83,23 @@ class Settings(BaseSettings):
     channel_rates: dict[str, float] = Field(default_factory=dict)
     # Channels on which marketing needs an explicit opt-in; elsewhere unknown consent may receive.
     opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sms"])
+
+    # Send windows and limits for every journey. Times of day are in each contact's own zone,
+    # else the journey's, else this one.
+    brand_time_zone: str = "UTC"
+    quiet_hours: str | None = None  # "22:00-08:00": no marketing message between those local times
+    frequency_caps: list[FrequencyCap] = Field(default_factory=list)  # e.g. [{"max": 3, "per": "7d"}]
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value:
+            from sojourn.send_windows import parse_local_time  # noqa: PLC0415
+
+            start, _, end = value.partition("-")
+            parse_local_time(start.strip())
+            parse_local_time(end.strip())
+        return value or None
 
     @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", mode="before")
     @classmethod

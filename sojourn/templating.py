@@ -17,7 +17,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateSyntaxError, UndefinedError, pass_context
+from jinja2 import (
+    ChainableUndefined,
+    StrictUndefined,
+    Template,
+    TemplateSyntaxError,
+    UndefinedError,
+    pass_context,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 # The template name decides autoescaping, so one environment serves HTML and plain text.

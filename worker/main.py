@@ -41,13 +41,14 @@ async def journey_worker(
     # Redirects are not followed: a provider or webhook must not bounce a request elsewhere.
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
     send = SendActivities(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
-    data = JourneyDataActivities(engine)
+    data = JourneyDataActivities(engine, settings.brand_time_zone)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[send.send, send.send_email, data.evaluate_conditions, data.record_run_end],
+        activities=[send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
+                    data.record_run_end],
         **worker_options,
     )
     try:

@@ -11,8 +11,8 @@ Revises: 0002
   and the statuses `sending` (handed to a provider, answer pending), `unconfirmed` and
   `skipped`.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"
