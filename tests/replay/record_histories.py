@@ -36,6 +36,7 @@ from helpers import (  # noqa: E402
     wait_for_mail,
 )
 from providers import FakeTwilio, Reply  # noqa: E402
+from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from sojourn import db, search_attributes  # noqa: E402
@@ -123,8 +124,28 @@ async def record_channel_runs(api, engine, env, twilio: FakeTwilio, tag: str) ->
     return {"channels_text_refused_then_mail": runs["texter"], "channels_mail_fallback": runs["mailer"]}
 
 
+async def record_window_runs(api, engine, env, tag: str) -> dict[str, str]:
+    """A wait until 09:00 local, then a send deferred by the journey's quiet hours."""
+    await create_active_journey(api, f"qw-{tag}", {"name": "Quiet window", "time_zone": "Asia/Taipei",
+                                                   "quiet_hours": {"start": "00:00", "end": "23:59"}, "nodes": [
+        {"id": "nine", "type": "wait", "at": "09:00", "next": "promo"},
+        {"id": "promo", "type": "send", "subject": "Late", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    await put_contact(api, f"night-{tag}", email=f"night-{tag}@example.com", time_zone="Europe/London")
+    [run] = [r["workflow_id"] for r in await enroll(api, f"qw-{tag}", f"night-{tag}")]
+    handle = env.client.get_workflow_handle(run)
+    for _ in range(3):  # to 09:00, then to the end of the quiet hours
+        await asyncio.sleep(1)
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            break
+        await advance(env, run, timedelta(days=1))
+    await wait_for_mail(engine, f"night-{tag}@example.com")
+    return {"windows_wait_at_then_quiet_hours": run}
+
+
 async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    window_runs = await record_window_runs(api, engine, env, tag)
     channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
     event_runs = await record_event_runs(api, engine, env, settings, tag)
     await create_active_journey(api, f"md-{tag}", mothers_day())
@@ -157,7 +178,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
-             **event_runs, **channel_runs}
+             **event_runs, **channel_runs, **window_runs}
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue
