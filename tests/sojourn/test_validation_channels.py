@@ -76,3 +76,28 @@ def test_a_template_that_fails_for_every_contact_fails_validation():
     assert set(by_field) == {"sms.text", "subject"}, found  # text needs a balance some contacts have
     assert "fails for every contact: ValueError: money: 'soon' is not a number" in by_field["sms.text"]
     assert "not allowed in templates: access to attribute '__class__'" in by_field["subject"]
+
+
+@pytest.mark.parametrize(("raw", "field", "message"), [
+    (journey({"id": "w", "type": "wait", "at": "25:00", "next": "done"}), "at", "a time of day is written HH:MM"),
+    (journey({"id": "w", "type": "wait", "at": "09:00", "duration": "1d", "next": "done"}), "",
+     "a wait node needs exactly one of `duration`, `until` or `at`"),
+    (journey({"id": "w", "type": "wait", "duration": "1d", "weekdays": ["wed"], "next": "done"}), "",
+     "`weekdays` goes with `at`"),
+    (journey({"id": "w", "type": "wait", "at": "09:00", "weekdays": ["wednesday"], "next": "done"}), "weekdays.0",
+     "'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'"),
+    (journey(send(subject="x", text="x", when_quiet="later")), "when_quiet", "'defer' or 'skip'"),
+])
+def test_send_window_fields_are_checked(raw, field, message):
+    found = problems(raw)
+    assert any(f == field and message in m for _, f, m in found), found
+
+
+@pytest.mark.parametrize(("extra", "field", "message"), [
+    ({"time_zone": "Mars/Olympus"}, "time_zone", "unknown time zone 'Mars/Olympus'"),
+    ({"quiet_hours": {"start": "22:00", "end": "22:00"}}, "quiet_hours", "different `start` and `end`"),
+    ({"quiet_hours": {"start": "10pm", "end": "08:00"}}, "quiet_hours.start", "HH:MM"),
+])
+def test_journey_send_window_settings_are_checked(extra, field, message):
+    found = problems({**journey(send(subject="x", text="x")), **extra})
+    assert any(node is None and f == field and message in m for node, f, m in found), found
