@@ -19,6 +19,7 @@ from api.routers import (
     journeys,
     line,
     runs,
+    segment_enrollments,
     segments,
     tracking,
     unsubscribe,
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     errors.install(app)
     authenticated = [Depends(require_api_key)]
     for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router,
-                   segments.router, segments.sets_router):
+                   segments.router, segments.sets_router, segment_enrollments.router):
         app.include_router(router, dependencies=authenticated)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
     app.include_router(line.router)  # authenticated by LINE's signature

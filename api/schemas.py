@@ -212,6 +212,33 @@ class PreviewOut(BaseModel):
     errors: dict[str, str] = Field(description="Channels whose templates fail for this contact, and why.")
 
 
+class SegmentEnrollmentRequest(_In):
+    segment: str = Field(min_length=1, max_length=64, description="Every contact in this segment, as it is now.")
+    enrollment_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                                      description="Idempotency: posting the same id again returns that enrollment.")
+    page_size: int = Field(500, ge=1, le=1000, description="Contacts per page (one activity each).")
+
+
+class SegmentEnrollmentOut(BaseModel):
+    journey_id: str
+    segment_id: str
+    enrollment_id: str
+    workflow_id: str
+    status: str = Field(description="counting, running, paused, completed, cancelled or failed.")
+    total: int | None
+    enrolled: int
+    existing: int = Field(description="Contacts whose run for this enrollment already existed (a retried page).")
+    failed: int
+    errors: list[str]
+    started_at: str | None
+    per_second: float | None
+
+
+class EnrollmentControlOut(BaseModel):
+    enrollment_id: str
+    requested: Literal["pause", "resume"]
+
+
 class EnrollResult(BaseModel):
     contact: str
     status: Literal["started", "existing", "not_found", "failed"]

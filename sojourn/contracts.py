@@ -16,6 +16,15 @@ SEND_EMAIL_ACTIVITY = "send_email"  # before channels; runs started then still c
 EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
 NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
+COUNT_AUDIENCE_ACTIVITY = "count_audience"
+ENROLL_PAGE_ACTIVITY = "enroll_page"
+PROGRESS_QUERY = "progress"
+PAUSE_SIGNAL = "pause"
+RESUME_SIGNAL = "resume"
+
+
+def enrollment_workflow_id(journey_id: str, enrollment_id: str) -> str:
+    return f"enrollment/{journey_id}/{enrollment_id}"
 
 
 def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | None = None) -> str:
@@ -193,3 +202,56 @@ class SendEmailResult:
     recipient: str | None = None
     subject: str | None = None
     reason: str | None = None
+
+
+@dataclass
+class EnrollmentInput:
+    """Enroll a segment's contacts into a journey, one run each for this enrollment."""
+
+    journey_id: str
+    segment_id: str
+    enrollment_id: str  # the runs' key: one run per contact per enrollment, however often retried
+    task_queue: str  # where the journey runs are started
+    page_size: int = 500
+    # Carried across continue-as-new:
+    after_id: int | None = None
+    total: int | None = None
+    enrolled: int = 0
+    existing: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    started_at: str | None = None
+
+
+@dataclass
+class EnrollPage:
+    journey_id: str
+    segment_id: str
+    enrollment_id: str
+    task_queue: str
+    after_id: int | None
+    limit: int
+
+
+@dataclass
+class EnrolledPage:
+    last_id: int | None  # None: the audience is exhausted
+    enrolled: int = 0
+    existing: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EnrollmentProgress:
+    journey_id: str
+    segment_id: str
+    enrollment_id: str
+    status: str  # counting | running | paused | completed
+    total: int | None
+    enrolled: int
+    existing: int
+    failed: int
+    errors: list[str]
+    started_at: str | None
+    per_second: float | None = None

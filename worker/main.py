@@ -15,16 +15,18 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.channels.registry import build_channels
+from activities.enrollment import EnrollmentActivities
 from activities.journey_data import JourneyDataActivities
 from activities.send import AfterAccepted, SendActivities
 from activities.smtp_pool import SmtpPool
 from sojourn.db import create_engine
 from sojourn.settings import Settings, get_settings
+from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [JourneyWorkflow]
+WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow]
 
 
 @asynccontextmanager
@@ -42,13 +44,14 @@ async def journey_worker(
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
     send = SendActivities(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
     data = JourneyDataActivities(engine, settings.brand_time_zone)
+    enrollment = EnrollmentActivities(engine, client)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         activities=[send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
-                    data.record_run_end],
+                    data.record_run_end, enrollment.count_audience, enrollment.enroll_page],
         **worker_options,
     )
     try:

@@ -1,0 +1,84 @@
+"""Activities of the enrollment workflow: count a segment, and enroll one page of it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from sojourn import segments
+from sojourn.contracts import (
+    COUNT_AUDIENCE_ACTIVITY,
+    ENROLL_PAGE_ACTIVITY,
+    EnrolledPage,
+    EnrollPage,
+)
+from sojourn.db import session_factory
+from sojourn.journeys import (
+    START_CONCURRENCY,
+    get_journey,
+    get_version,
+    record_runs,
+    start_run,
+)
+
+_ERRORS_PER_PAGE = 5
+
+
+class EnrollmentActivities:
+    def __init__(self, engine: AsyncEngine, client: Client) -> None:
+        self._sessions = session_factory(engine)
+        self._client = client
+
+    @activity.defn(name=COUNT_AUDIENCE_ACTIVITY)
+    async def count_audience(self, page: EnrollPage) -> int:
+        async with self._sessions() as session:
+            try:
+                return await segments.count(session, {"segment": page.segment_id})
+            except segments.SegmentNotFound as err:
+                raise ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound",
+                                       non_retryable=True) from err
+
+    @activity.defn(name=ENROLL_PAGE_ACTIVITY)
+    async def enroll_page(self, page: EnrollPage) -> EnrolledPage:
+        """Start the runs of the next `limit` contacts of the segment after `after_id`, keyed by
+        the enrollment, so a page done twice starts nothing twice."""
+        async with self._sessions() as session:
+            journey = await get_journey(session, page.journey_id)
+            if journey.status != "active":
+                raise ApplicationError(f"journey '{page.journey_id}' is {journey.status}", type="JourneyNotActive",
+                                       non_retryable=True)
+            version = await get_version(session, page.journey_id, journey.latest_version)
+            try:
+                contacts = await segments.contacts(session, {"segment": page.segment_id}, page.limit, page.after_id)
+            except segments.SegmentNotFound as err:
+                raise ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound",
+                                       non_retryable=True) from err
+            if not contacts:
+                return EnrolledPage(last_id=None)
+            gate = asyncio.Semaphore(START_CONCURRENCY)
+            done = 0
+
+            async def one(contact):
+                nonlocal done
+                async with gate:
+                    result = await start_run(self._client, page.task_queue, page.journey_id, version.version,
+                                             version.definition, contact, key=page.enrollment_id)
+                done += 1
+                activity.heartbeat(done)
+                return result
+
+            results = await asyncio.gather(*(one(contact) for contact in contacts))
+            await record_runs(session, page.journey_id, [r for r in results if r.run_id],
+                              {c.external_id: c for c in contacts})
+        failed = [r for r in results if r.status == "failed"]
+        return EnrolledPage(
+            last_id=contacts[-1].id,
+            enrolled=sum(r.status == "started" for r in results),
+            existing=sum(r.status == "existing" for r in results),
+            failed=len(failed),
+            errors=[f"{r.contact}: {r.error}" for r in failed[:_ERRORS_PER_PAGE]],
+        )

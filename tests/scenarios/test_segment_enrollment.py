@@ -1,0 +1,69 @@
+"""A one-off send to a segment ("new store in Kaohsiung"): an enrollment workflow pages the
+audience, can be paused and resumed, reports its progress, and never enrolls anyone twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from helpers import create_active_journey, put_contact, wait_for_mail
+
+from sojourn.contracts import EnrollmentInput, EnrollmentProgress
+from worker.main import journey_worker
+
+
+async def progress_until(api, path: str, status: str, timeout: float = 60) -> dict:
+    """The enrollment's progress once it has that status and knows its audience's size."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = (await api.get(path)).json()
+        if (body["status"] == status and body["total"] is not None) or asyncio.get_running_loop().time() > deadline:
+            return body
+        await asyncio.sleep(0.1)
+
+
+async def test_new_store_send_to_a_segment_in_pages(api, engine, temporal_env, settings, unique):
+    locals_ = [f"khh{n}-{unique}" for n in range(10)]
+    for n, contact in enumerate(locals_):
+        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"city": "Kaohsiung", "batch": unique})
+    await put_contact(api, f"tpe-{unique}", email=f"tpe-{unique}@example.com", attributes={"city": "Taipei", "batch": unique})
+    segment = {"and": [{"attribute": "batch", "value": unique}, {"attribute": "city", "value": "Kaohsiung"}]}
+    assert (await api.post("/v1/segments", json={"id": f"khh-{unique}", "name": "Kaohsiung", "filter": segment})
+            ).status_code == 201
+    journey = f"new-store-{unique}"
+    await create_active_journey(api, journey, {"name": "New store", "nodes": [
+        {"id": "announce", "type": "send", "subject": "Our new Kaohsiung store is open", "text": "Come by!",
+         "next": "end"}, {"id": "end", "type": "exit"}]})
+    path = f"/v1/journeys/{journey}/segment-enrollments"
+
+    # Paused before any worker picks it up: it counts its audience, then waits.
+    started = await api.post(path, json={"segment": f"khh-{unique}", "enrollment_id": "opening", "page_size": 4})
+    assert started.status_code == 202, started.text
+    assert (await api.post(f"{path}/opening/pause")).status_code == 202
+    async with journey_worker(temporal_env.client, engine, settings):
+        paused = await progress_until(api, f"{path}/opening", "paused")
+        assert (paused["status"], paused["total"], paused["enrolled"]) == ("paused", 10, 0)
+        await api.post(f"{path}/opening/resume")
+        done = await progress_until(api, f"{path}/opening", "completed")
+        assert (done["total"], done["enrolled"], done["existing"], done["failed"]) == (10, 10, 0, 0), done
+        for contact in locals_:
+            [mail] = await wait_for_mail(engine, f"{contact}@example.com")
+            assert mail["subject"] == "Our new Kaohsiung store is open"
+
+        # Posting the same enrollment again is the same enrollment.
+        again = await api.post(path, json={"segment": f"khh-{unique}", "enrollment_id": "opening"})
+        assert again.json()["workflow_id"] == done["workflow_id"] and again.json()["enrolled"] == 10
+        # An enrollment restarted from scratch under the same id finds every run already there.
+        redo = await temporal_env.client.execute_workflow(
+            "EnrollmentWorkflow", EnrollmentInput(journey_id=journey, segment_id=f"khh-{unique}",
+                                                  enrollment_id="opening", task_queue=settings.task_queue, page_size=3),
+            id=f"enrollment/{journey}/opening-restarted", task_queue=settings.task_queue,
+            result_type=EnrollmentProgress)
+        assert (redo.enrolled, redo.existing) == (0, 10)
+        await asyncio.sleep(1)
+    for contact in locals_:
+        assert len(await wait_for_mail(engine, f"{contact}@example.com", timeout=0.2)) == 1
+    assert await wait_for_mail(engine, f"tpe-{unique}@example.com", timeout=0.2) == []
+
+    assert (await api.get(f"{path}/nope")).status_code == 404
+    missing = await api.post(path, json={"segment": "no-such-segment"})
+    assert missing.status_code == 404 and "no-such-segment" in missing.json()["error"]["message"]

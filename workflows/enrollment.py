@@ -1,0 +1,93 @@
+"""Enrolling a whole segment into a journey (DESIGN.md decision 6): pages of contacts, each page
+one activity that starts their runs with bounded concurrency; pausable, resumable, cancellable,
+and continued-as-new as its history grows. Its progress is a query."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from sojourn.contracts import (
+        COUNT_AUDIENCE_ACTIVITY,
+        ENROLL_PAGE_ACTIVITY,
+        PAUSE_SIGNAL,
+        PROGRESS_QUERY,
+        RESUME_SIGNAL,
+        EnrolledPage,
+        EnrollmentInput,
+        EnrollmentProgress,
+        EnrollPage,
+    )
+
+# A page retried after a crash starts the same runs again: their ids already exist, so they
+# come back as "existing", never as second runs.
+PAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
+                         non_retryable_error_types=["JourneyNotActive", "SegmentNotFound"])
+PAGES_BEFORE_CONTINUE = 100
+ERRORS_KEPT = 20
+
+
+@workflow.defn(name="EnrollmentWorkflow")
+class EnrollmentWorkflow:
+    @workflow.init
+    def __init__(self, input: EnrollmentInput) -> None:
+        self._state = input
+        self._paused = False
+        self._status = "counting"
+
+    @workflow.run
+    async def run(self, input: EnrollmentInput) -> EnrollmentProgress:
+        state = self._state
+        if state.started_at is None:
+            state.started_at = workflow.now().isoformat()
+        if state.total is None:
+            state.total = await workflow.execute_activity(
+                COUNT_AUDIENCE_ACTIVITY, EnrollPage(state.journey_id, state.segment_id, state.enrollment_id,
+                                                    state.task_queue, None, 0),
+                result_type=int, start_to_close_timeout=timedelta(minutes=5), retry_policy=PAGE_RETRY)
+        for _ in range(PAGES_BEFORE_CONTINUE):
+            self._status = "paused" if self._paused else "running"
+            await workflow.wait_condition(lambda: not self._paused)
+            self._status = "running"
+            page = await workflow.execute_activity(
+                ENROLL_PAGE_ACTIVITY,
+                EnrollPage(state.journey_id, state.segment_id, state.enrollment_id, state.task_queue,
+                           state.after_id, state.page_size),
+                result_type=EnrolledPage,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=PAGE_RETRY,
+            )
+            state.enrolled += page.enrolled
+            state.existing += page.existing
+            state.failed += page.failed
+            state.errors = (state.errors + page.errors)[-ERRORS_KEPT:]
+            if page.last_id is None:
+                self._status = "completed"
+                return self.progress()
+            state.after_id = page.last_id
+        workflow.continue_as_new(dataclasses.replace(state))
+
+    @workflow.signal(name=PAUSE_SIGNAL)
+    def pause(self) -> None:
+        self._paused = True
+
+    @workflow.signal(name=RESUME_SIGNAL)
+    def resume(self) -> None:
+        self._paused = False
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> EnrollmentProgress:
+        state = self._state
+        done = state.enrolled + state.existing + state.failed
+        seconds = (workflow.now() - datetime.fromisoformat(state.started_at)).total_seconds() if state.started_at else 0
+        return EnrollmentProgress(
+            journey_id=state.journey_id, segment_id=state.segment_id, enrollment_id=state.enrollment_id,
+            status="paused" if self._paused and self._status != "completed" else self._status,
+            total=state.total, enrolled=state.enrolled, existing=state.existing, failed=state.failed,
+            errors=state.errors, started_at=state.started_at,
+            per_second=round(done / seconds, 1) if seconds > 0 else None)
