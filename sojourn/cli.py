@@ -128,10 +128,10 @@ _IMPORT_TYPES = {".csv": "text/csv", ".ndjson": "application/x-ndjson", ".jsonl"
 
 
 class _Progress:
-    """A one-line progress bar on stderr: bytes sent of the total, redrawn at most 10 times a second."""
+    """A one-line progress bar on stderr: units done of the total, redrawn at most 10 times a second."""
 
-    def __init__(self, total: int, stream=None) -> None:
-        self.total, self.sent, self.stream = total, 0, stream or sys.stderr
+    def __init__(self, total: int, stream=None, unit: str = "bytes") -> None:
+        self.total, self.sent, self.stream, self.unit = total, 0, stream or sys.stderr, unit
         self.started = self.drawn = time.monotonic()
 
     def advance(self, count: int) -> None:
@@ -146,8 +146,9 @@ class _Progress:
         width = 30
         filled = int(width * fraction)
         elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = f"{self.sent / elapsed / 1e6:.1f} MB/s" if self.unit == "bytes" else f"{self.sent / elapsed:,.0f}/s"
         self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  "
-                          f"{self.sent:,}/{self.total:,} bytes  {self.sent / elapsed / 1e6:.1f} MB/s{end}")
+                          f"{self.sent:,}/{self.total:,} {self.unit}  {rate}{end}")
         self.stream.flush()
 
 
@@ -161,9 +162,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{path}: cannot tell CSV from NDJSON by the name; pass --format csv or --format ndjson",
               file=sys.stderr)
         return 1
-    settings = _settings()
-    base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-    key = args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0]
+    base, key = _api(args)
     try:
         total = path.stat().st_size
     except OSError as err:
@@ -202,6 +201,46 @@ def cmd_import(args: argparse.Namespace) -> int:
     if result["rejected_omitted"]:
         print(f"... and {result['rejected_omitted']:,} more rejected rows")
     return 2 if rejected else 0
+
+
+def _api(args: argparse.Namespace) -> tuple[str, str]:
+    settings = _settings()
+    base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0]
+
+
+def cmd_enroll_segment(args: argparse.Namespace) -> int:
+    import httpx
+
+    base, key = _api(args)
+    path = f"{base}/v1/journeys/{args.journey}/segment-enrollments"
+    body = {"segment": args.segment, "page_size": args.page_size, **({"enrollment_id": args.id} if args.id else {})}
+    with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {key}"}) as client:
+        response = client.post(path, json=body)
+        if response.status_code != 202:
+            print(f"enrollment refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
+            return 1
+        enrollment = response.json()
+        progress = None
+        while enrollment["status"] not in ("completed", "cancelled", "failed"):
+            time.sleep(0.5)
+            answer = client.get(f"{path}/{enrollment['enrollment_id']}")
+            if answer.status_code != 200:
+                continue  # no worker answering yet: keep waiting
+            enrollment = answer.json()
+            if enrollment["total"] is not None:
+                progress = progress or _Progress(enrollment["total"], unit="contacts")
+                progress.sent = enrollment["enrolled"] + enrollment["existing"] + enrollment["failed"]
+                progress.draw()
+    if progress is not None:
+        progress.draw("\n")
+    print(f"{enrollment['enrollment_id']}: {enrollment['status']}, {enrollment['enrolled']:,} enrolled, "
+          f"{enrollment['existing']:,} already enrolled, {enrollment['failed']:,} failed")
+    for error in enrollment["errors"]:
+        print(error)
+    if enrollment["status"] != "completed":
+        return 1
+    return 2 if enrollment["failed"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--key", help="API key (default $SOJOURN_API_KEY, else the first of API_KEYS)")
     load.add_argument("--format", choices=("csv", "ndjson"), help="default: from the file name")
     load.set_defaults(func=cmd_import)
+
+    segment = commands.add_parser(
+        "enroll-segment", help="enroll a whole segment into a journey, with a progress bar",
+        description="Starts an enrollment workflow through the API and follows it to the end. Exit status: "
+                    "0 everyone enrolled, 2 some contacts failed, 1 the enrollment did not complete.")
+    segment.add_argument("journey", metavar="JOURNEY")
+    segment.add_argument("segment", metavar="SEGMENT")
+    segment.add_argument("--id", help="enrollment id (idempotency: the same id is the same enrollment)")
+    segment.add_argument("--page-size", type=int, default=500)
+    segment.add_argument("--api", help="the API's base URL (default http://API_HOST:API_PORT)")
+    segment.add_argument("--key", help="API key (default $SOJOURN_API_KEY, else the first of API_KEYS)")
+    segment.set_defaults(func=cmd_enroll_segment)
     return parser
 
 

@@ -143,8 +143,24 @@ async def record_window_runs(api, engine, env, tag: str) -> dict[str, str]:
     return {"windows_wait_at_then_quiet_hours": run}
 
 
+async def record_enrollment_run(api, engine, env, tag: str) -> dict[str, str]:
+    """A segment of three contacts enrolled two at a time."""
+    for n in range(3):
+        await put_contact(api, f"seg{n}-{tag}", email=f"seg{n}-{tag}@example.com", attributes={"batch": tag})
+    await api.post("/v1/segments", json={"id": f"seg-{tag}", "name": "seg", "filter": {"attribute": "batch",
+                                                                                        "value": tag}})
+    await create_active_journey(api, f"so-{tag}", {"name": "Store opening", "nodes": [
+        {"id": "hello", "type": "send", "subject": "Open", "text": "ok", "next": "end"}, {"id": "end", "type": "exit"}]})
+    started = await api.post(f"/v1/journeys/so-{tag}/segment-enrollments",
+                             json={"segment": f"seg-{tag}", "enrollment_id": "opening", "page_size": 2})
+    workflow_id = started.json()["workflow_id"]
+    await env.client.get_workflow_handle(workflow_id).result()
+    return {"enrollment_segment_in_pages": workflow_id}
+
+
 async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    enrollment_runs = await record_enrollment_run(api, engine, env, tag)
     window_runs = await record_window_runs(api, engine, env, tag)
     channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
     event_runs = await record_event_runs(api, engine, env, settings, tag)
@@ -178,7 +194,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
-             **event_runs, **channel_runs, **window_runs}
+             **event_runs, **channel_runs, **window_runs, **enrollment_runs}
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue

@@ -4,10 +4,14 @@ audience, can be paused and resumed, reports its progress, and never enrolls any
 from __future__ import annotations
 
 import asyncio
+import sys
 
-from helpers import create_active_journey, put_contact, wait_for_mail
+import uvicorn
+from helpers import API_KEY, create_active_journey, put_contact, wait_for_mail
 
+from api.app import create_app
 from sojourn.contracts import EnrollmentInput, EnrollmentProgress
+from sojourn.embedded.postgres import free_port
 from worker.main import journey_worker
 
 
@@ -67,3 +71,34 @@ async def test_new_store_send_to_a_segment_in_pages(api, engine, temporal_env, s
     assert (await api.get(f"{path}/nope")).status_code == 404
     missing = await api.post(path, json={"segment": "no-such-segment"})
     assert missing.status_code == 404 and "no-such-segment" in missing.json()["error"]["message"]
+
+
+async def test_the_enroll_segment_command_follows_the_enrollment(api, worker, engine, temporal_env, settings, unique):
+    contacts = [f"cli{n}-{unique}" for n in range(6)]
+    for contact in contacts:
+        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"batch": unique})
+    assert (await api.post("/v1/segments", json={"id": f"cli-{unique}", "name": "cli", "filter": {
+        "attribute": "batch", "value": unique}})).status_code == 201
+    journey = f"cli-send-{unique}"
+    await create_active_journey(api, journey, {"name": "cli", "nodes": [
+        {"id": "hello", "type": "send", "subject": "Hello", "text": "Hi", "next": "end"}, {"id": "end", "type": "exit"}]})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, temporal=temporal_env.client), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sojourn.cli", "enroll-segment", journey, f"cli-{unique}", "--id", "first",
+            "--page-size", "2", "--api", f"http://127.0.0.1:{port}", "--key", API_KEY,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    finally:
+        server.should_exit = True
+        await serving
+    assert process.returncode == 0, (out, err)
+    assert "100%" in err.decode() and "6/6 contacts" in err.decode()
+    assert out.decode().strip() == "first: completed, 6 enrolled, 0 already enrolled, 0 failed"
+    for contact in contacts:
+        await wait_for_mail(engine, f"{contact}@example.com")
