@@ -17,8 +17,10 @@ from sojourn.contracts import (
     EnrollPage,
 )
 from sojourn.db import session_factory
+from sojourn.definition import JourneyDefinition
 from sojourn.journeys import (
     START_CONCURRENCY,
+    cooling_down,
     get_journey,
     get_version,
     record_runs,
@@ -59,6 +61,12 @@ class EnrollmentActivities:
                                        non_retryable=True) from err
             if not contacts:
                 return EnrolledPage(last_id=None)
+            last_id = contacts[-1].id
+            if not page.keyed:  # a scheduled firing: the journey's re-entry cooldown applies
+                cooling = await cooling_down(session, page.journey_id,
+                                             JourneyDefinition.model_validate(version.definition).reentry,
+                                             [c.id for c in contacts])
+                contacts = [c for c in contacts if c.id not in cooling]
             gate = asyncio.Semaphore(START_CONCURRENCY)
             done = 0
 
@@ -66,7 +74,7 @@ class EnrollmentActivities:
                 nonlocal done
                 async with gate:
                     result = await start_run(self._client, page.task_queue, page.journey_id, version.version,
-                                             version.definition, contact, key=page.enrollment_id)
+                                             version.definition, contact, key=page.enrollment_id if page.keyed else None)
                 done += 1
                 activity.heartbeat(done)
                 return result
@@ -76,9 +84,9 @@ class EnrollmentActivities:
                               {c.external_id: c for c in contacts})
         failed = [r for r in results if r.status == "failed"]
         return EnrolledPage(
-            last_id=contacts[-1].id,
+            last_id=last_id,
             enrolled=sum(r.status == "started" for r in results),
-            existing=sum(r.status == "existing" for r in results),
+            existing=sum(r.status == "existing" for r in results) + len(cooling if not page.keyed else ()),
             failed=len(failed),
             errors=[f"{r.contact}: {r.error}" for r in failed[:_ERRORS_PER_PAGE]],
         )

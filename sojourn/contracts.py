@@ -210,9 +210,12 @@ class EnrollmentInput:
 
     journey_id: str
     segment_id: str
-    enrollment_id: str  # the runs' key: one run per contact per enrollment, however often retried
+    enrollment_id: str  # "" for a scheduled firing: its workflow id's suffix (the firing time)
     task_queue: str  # where the journey runs are started
     page_size: int = 500
+    # True: the enrollment id keys the runs (one run per contact per enrollment). False (a
+    # scheduled firing): each contact's plain run, so the journey's re-entry rule decides.
+    keyed: bool = True
     # Carried across continue-as-new:
     after_id: int | None = None
     total: int | None = None
@@ -231,6 +234,7 @@ class EnrollPage:
     task_queue: str
     after_id: int | None
     limit: int
+    keyed: bool = True
 
 
 @dataclass

@@ -290,22 +290,34 @@ Node = Annotated[
 ]
 
 
+class Schedule(_Strict):
+    """When a scheduled journey fires: a cron expression (minute hour day month weekday) in `time_zone`."""
+
+    cron: Annotated[str, Field(pattern=r"^\S+( \S+){4}$")]
+    time_zone: TimeZoneName = "UTC"
+
+
 class Entry(_Strict):
-    """How contacts enter besides enrollment over the API: by performing an event, or by
-    coming to match a segment; optionally only between `starts_at` and `ends_at`."""
+    """How contacts enter besides enrollment over the API: by performing an event, by coming
+    to match a segment, or all of an `audience` segment at each firing of a `schedule`;
+    optionally only between `starts_at` and `ends_at`."""
 
     event: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     where: list[PropertyCondition] = []
     # A dotted path in the triggering event (`properties.cart_id`): one run per key per contact.
     key: Annotated[str | None, Field(pattern=r"^properties\.[A-Za-z0-9_.-]+$")] = None
     segment: str | None = None
+    schedule: Schedule | None = None
+    audience: str | None = None  # the segment enrolled at each firing of the schedule
     starts_at: datetime | None = None
     ends_at: datetime | None = None
 
     @model_validator(mode="after")
     def _one_way_in(self) -> Entry:
-        if self.event is not None and self.segment is not None:
-            raise ValueError("entry is by `event` or by `segment`, not both")
+        if [self.event, self.segment, self.schedule].count(None) < 2:
+            raise ValueError("entry is by one of `event`, `segment` or `schedule`")
+        if (self.schedule is None) != (self.audience is None):
+            raise ValueError("a `schedule` entry needs an `audience` segment, and `audience` goes with `schedule`")
         if self.event is None and (self.where or self.key):
             raise ValueError("`where` and `key` go with an entry `event`")
         for bound in (self.starts_at, self.ends_at):

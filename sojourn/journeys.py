@@ -24,6 +24,8 @@ from sojourn.contracts import (
     JourneyInput,
     journey_workflow_id,
 )
+from sojourn.definition import Reentry
+from sojourn.durations import parse_duration
 from sojourn.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
 from sojourn.validation import validate_definition
 
@@ -205,3 +207,18 @@ async def record_runs(session: AsyncSession, journey_id: str, results: list[Enro
         if result.run_id not in inserted:
             result.status = "existing"
             result.version = known.get(result.run_id, result.version)
+
+
+async def cooling_down(session: AsyncSession, journey_id: str, reentry: Reentry, contact_ids: list[int],
+                       key: str | None = None) -> set[int]:
+    """Contacts whose last run of the journey (under `key`) began less than the `always`
+    policy's cooldown ago; the rest of the re-entry rule is the workflow id reuse policy."""
+    if reentry.policy != "always" or reentry.cooldown is None or not contact_ids:
+        return set()
+    since = utcnow() - parse_duration(reentry.cooldown)
+    rows = await session.execute(
+        select(JourneyRun.contact_id).where(
+            JourneyRun.journey_id == journey_id, JourneyRun.contact_id.in_(contact_ids),
+            JourneyRun.key.is_(None) if key is None else JourneyRun.key == key, JourneyRun.enrolled_at > since)
+        .distinct())
+    return set(rows.scalars())

@@ -20,9 +20,8 @@ from temporalio.service import RPCError
 
 from sojourn.contracts import EVENT_SIGNAL, ContactEvent
 from sojourn.definition import JourneyDefinition
-from sojourn.durations import parse_duration
 from sojourn.filters import lookup, parse_filter, properties_match
-from sojourn.journeys import record_runs, start_run
+from sojourn.journeys import cooling_down, record_runs, start_run
 from sojourn.models import Contact, Journey, JourneyRun, JourneyVersion, Segment
 
 log = logging.getLogger(__name__)
@@ -147,24 +146,13 @@ async def _enter_by_event(state: Any, journey: _Journey, event: IngestedEvent) -
 async def _enter(state: Any, journey: _Journey, contact_id: int, key: str | None, trigger: ContactEvent | None) -> None:
     async with state.sessions() as session:
         contact = await session.get(Contact, contact_id)
-        if contact is None or not await _may_enter(session, journey, contact_id, key):
+        if contact is None or contact_id in await cooling_down(session, journey.id, journey.definition.reentry,
+                                                               [contact_id], key):
             return
         result = await start_run(state.temporal, state.settings.task_queue, journey.id, journey.version, journey.raw,
                                  contact, key=key, trigger=trigger)
         if result.run_id:
             await record_runs(session, journey.id, [result], {contact.external_id: contact})
-
-
-async def _may_enter(session, journey: _Journey, contact_id: int, key: str | None) -> bool:
-    """The cooldown of `always`; the rest of the re-entry rule is the workflow id reuse policy."""
-    reentry = journey.definition.reentry
-    if reentry.policy != "always" or reentry.cooldown is None:
-        return True
-    last = (await session.execute(
-        select(JourneyRun.enrolled_at).where(JourneyRun.journey_id == journey.id, JourneyRun.contact_id == contact_id,
-                                             JourneyRun.key.is_(None) if key is None else JourneyRun.key == key)
-        .order_by(JourneyRun.enrolled_at.desc()).limit(1))).scalar_one_or_none()
-    return last is None or datetime.now(timezone.utc) - last >= parse_duration(reentry.cooldown)
 
 
 async def _tell_runs(state: Any, journey: _Journey, event: IngestedEvent) -> None:

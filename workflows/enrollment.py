@@ -42,6 +42,8 @@ class EnrollmentWorkflow:
     @workflow.run
     async def run(self, input: EnrollmentInput) -> EnrollmentProgress:
         state = self._state
+        if not state.enrollment_id:
+            state.enrollment_id = workflow.info().workflow_id.rsplit("/", 1)[-1]
         if state.started_at is None:
             state.started_at = workflow.now().isoformat()
         if state.total is None:
@@ -56,7 +58,7 @@ class EnrollmentWorkflow:
             page = await workflow.execute_activity(
                 ENROLL_PAGE_ACTIVITY,
                 EnrollPage(state.journey_id, state.segment_id, state.enrollment_id, state.task_queue,
-                           state.after_id, state.page_size),
+                           state.after_id, state.page_size, state.keyed),
                 result_type=EnrolledPage,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=60),

@@ -22,7 +22,7 @@ from api.schemas import (
     PreviewOut,
     PreviewRequest,
 )
-from sojourn import journeys, triggers
+from sojourn import journeys, schedules, triggers
 from sojourn.allow_list import unlisted_webhook_hosts
 from sojourn.contracts import ContactEvent
 from sojourn.definition import JourneyDefinition, SendNode
@@ -64,12 +64,13 @@ async def create_journey(body: JourneyCreate, session: SessionDep, settings: Set
 
 
 @router.put("/{journey_id}", response_model=JourneyOut)
-async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep,
+async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep, client: TemporalDep,
                          settings: SettingsDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
     _refuse_unlisted_webhooks(body.definition, settings)
     journey = await journeys.add_version(session, journey_id, body.definition)
     triggers.invalidate()
+    await schedules.sync(client, journey_id, journey.status, validate_definition(body.definition), settings.task_queue)
     return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
 
 
@@ -93,28 +94,31 @@ async def get_version(journey_id: str, version: int, session: SessionDep) -> Jou
                              created_at=row.created_at)
 
 
-async def _change(journey_id: str, action: str, session) -> JourneyOut:
+async def _change(journey_id: str, action: str, session, client, settings) -> JourneyOut:
     journey = await journeys.change_status(session, journey_id, action)
     triggers.invalidate()
-    return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
+    definition = (await journeys.get_version(session, journey_id, journey.latest_version)).definition
+    await schedules.sync(client, journey_id, journey.status, JourneyDefinition.model_validate(definition),
+                         settings.task_queue)
+    return _out(journey, definition)
 
 
 @router.post("/{journey_id}/activate", response_model=JourneyOut)
-async def activate(journey_id: str, session: SessionDep) -> JourneyOut:
+async def activate(journey_id: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> JourneyOut:
     """Open enrollment; new runs take the newest version."""
-    return await _change(journey_id, "activate", session)
+    return await _change(journey_id, "activate", session, client, settings)
 
 
 @router.post("/{journey_id}/pause", response_model=JourneyOut)
-async def pause(journey_id: str, session: SessionDep) -> JourneyOut:
+async def pause(journey_id: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> JourneyOut:
     """Close enrollment; contacts already in the journey go on."""
-    return await _change(journey_id, "pause", session)
+    return await _change(journey_id, "pause", session, client, settings)
 
 
 @router.post("/{journey_id}/archive", response_model=JourneyOut)
-async def archive(journey_id: str, session: SessionDep) -> JourneyOut:
+async def archive(journey_id: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> JourneyOut:
     """Retire the journey for good."""
-    return await _change(journey_id, "archive", session)
+    return await _change(journey_id, "archive", session, client, settings)
 
 
 @router.post("/{journey_id}/enrollments", response_model=EnrollResponse)

@@ -1,0 +1,64 @@
+"""Scheduled journeys: one Temporal Schedule per journey whose entry is a `schedule`, kept in
+step with the journey. Each firing starts an enrollment workflow over the `audience` segment."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from sojourn.contracts import EnrollmentInput, enrollment_workflow_id
+from sojourn.definition import JourneyDefinition
+
+log = logging.getLogger(__name__)
+
+
+def schedule_id(journey_id: str) -> str:
+    return f"journey-schedule/{journey_id}"
+
+
+def _schedule(journey_id: str, definition: JourneyDefinition, task_queue: str, paused: bool) -> Schedule:
+    entry = definition.entry
+    return Schedule(
+        # Temporal appends each firing's time to this id: the enrollment takes it as its own id.
+        action=ScheduleActionStartWorkflow(
+            "EnrollmentWorkflow",
+            EnrollmentInput(journey_id=journey_id, segment_id=entry.audience, enrollment_id="", task_queue=task_queue,
+                            keyed=False),
+            id=enrollment_workflow_id(journey_id, "firing"), task_queue=task_queue),
+        spec=ScheduleSpec(cron_expressions=[entry.schedule.cron], time_zone_name=entry.schedule.time_zone,
+                          start_at=entry.starts_at, end_at=entry.ends_at),
+        # A firing that finds the last one still enrolling waits for it, once.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE),
+        state=ScheduleState(paused=paused, note="journey paused" if paused else None),
+    )
+
+
+async def sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str) -> None:
+    """Make the journey's schedule match its status and newest version: none unless the entry is
+    a schedule and the journey is active or paused; paused with the journey."""
+    handle = client.get_schedule_handle(schedule_id(journey_id))
+    wanted = definition.entry is not None and definition.entry.schedule is not None and status in ("active", "paused")
+    if not wanted:
+        try:
+            await handle.delete()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return
+    schedule = _schedule(journey_id, definition, task_queue, paused=status == "paused")
+    try:
+        await client.create_schedule(schedule_id(journey_id), schedule)
+    except ScheduleAlreadyRunningError:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))

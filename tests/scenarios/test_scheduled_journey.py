@@ -1,0 +1,71 @@
+"""Scenario 3's schedule: a journey entered by schedule becomes a Temporal Schedule that lives
+and dies with the journey; each firing enrolls the audience as it is; a second firing in the
+same week reaches nobody twice (the journey's re-entry cooldown)."""
+
+from __future__ import annotations
+
+import asyncio
+from zoneinfo import ZoneInfo
+
+import pytest
+from helpers import create_active_journey, put_contact, wait_for_mail
+from temporalio.service import RPCError
+
+from sojourn.schedules import schedule_id
+
+
+async def completed_firings(temporal_env, journey: str, count: int, timeout: float = 60) -> list:
+    query = f'WorkflowId STARTS_WITH "enrollment/{journey}/firing" AND ExecutionStatus = "Completed"'
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = [w async for w in temporal_env.client.list_workflows(query)]
+        if len(found) >= count or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def test_member_day_schedule_follows_the_journey(api, worker, engine, temporal_env, unique):
+    members = [f"m{n}-{unique}" for n in range(3)]
+    for member in members:
+        await put_contact(api, member, email=f"{member}@example.com", attributes={"club": unique})
+    assert (await api.post("/v1/segments", json={"id": f"members-{unique}", "name": "members",
+                                                 "filter": {"attribute": "club", "value": unique}})).status_code == 201
+    journey = f"member-day-{unique}"
+    schedule = temporal_env.client.get_schedule_handle(schedule_id(journey))
+    await create_active_journey(api, journey, {
+        "name": "Member day",
+        "entry": {"schedule": {"cron": "0 11 * * 3", "time_zone": "Asia/Taipei"}, "audience": f"members-{unique}"},
+        "reentry": {"policy": "always", "cooldown": "6d"},
+        "nodes": [{"id": "promo", "type": "send", "subject": "Double points today", "text": "Members only",
+                   "next": "end"}, {"id": "end", "type": "exit"}]})
+
+    described = await schedule.describe()
+    assert described.schedule.spec.time_zone_name == "Asia/Taipei" and not described.schedule.state.paused
+    upcoming = described.info.next_action_times[0].astimezone(ZoneInfo("Asia/Taipei"))
+    assert (upcoming.strftime("%a"), upcoming.hour, upcoming.minute) == ("Wed", 11, 0)
+
+    await schedule.trigger()  # this week's firing, now
+    [firing] = await completed_firings(temporal_env, journey, 1)
+    for member in members:
+        [mail] = await wait_for_mail(engine, f"{member}@example.com")
+        assert mail["subject"] == "Double points today"
+    first = await temporal_env.client.get_workflow_handle(firing.id).query("progress")
+    assert (first["enrolled"], first["existing"]) == (3, 0)
+
+    # A second firing within the week (a retry, or someone pressing the button): nobody twice.
+    await asyncio.sleep(1.1)  # a different firing time, so a different firing
+    await schedule.trigger()
+    firings = await completed_firings(temporal_env, journey, 2)
+    assert len(firings) == 2
+    second = [w for w in firings if w.id != firing.id][0]
+    repeat = await temporal_env.client.get_workflow_handle(second.id).query("progress")
+    assert (repeat["enrolled"], repeat["existing"]) == (0, 3)
+    await asyncio.sleep(0.5)
+    for member in members:
+        assert len(await wait_for_mail(engine, f"{member}@example.com", timeout=0.2)) == 1
+
+    assert (await api.post(f"/v1/journeys/{journey}/pause")).status_code == 200
+    assert (await schedule.describe()).schedule.state.paused
+    assert (await api.post(f"/v1/journeys/{journey}/archive")).status_code == 200
+    with pytest.raises(RPCError):
+        await schedule.describe()
