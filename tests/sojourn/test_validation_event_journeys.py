@@ -81,3 +81,20 @@ def test_entry_rules():
     assert (None, "goal.within") in located(journey(DONE, goal={"event": "buy", "within": "a while"}))
     assert (None, "exit_on.0.where.0.op") in located(journey(DONE, exit_on=[
         {"event": "x", "where": [{"property": "p", "op": "like", "value": 1}]}]))
+
+
+def test_schedule_entries_need_an_audience_and_a_cron():
+    from sojourn.validation import DefinitionError, validate_definition
+
+    def problems_of(entry):
+        with pytest.raises(DefinitionError) as caught:
+            validate_definition({"name": "x", "entry": entry, "nodes": [{"id": "e", "type": "exit"}]})
+        return [(p.field, p.message) for p in caught.value.problems]
+
+    assert any("needs an `audience` segment" in m for _, m in problems_of({"schedule": {"cron": "0 11 * * 3"}}))
+    assert any("one of `event`, `segment` or `schedule`" in m for _, m in problems_of(
+        {"schedule": {"cron": "0 11 * * 3"}, "audience": "a", "event": "signup"}))
+    assert any(f == "entry.schedule.cron" for f, _ in problems_of({"schedule": {"cron": "every wednesday"},
+                                                                   "audience": "a"}))
+    assert any("unknown time zone 'Asia/Taipai'" in m for _, m in problems_of(
+        {"schedule": {"cron": "0 11 * * 3", "time_zone": "Asia/Taipai"}, "audience": "a"}))
