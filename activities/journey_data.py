@@ -1,12 +1,13 @@
-"""Activities that read and write journey data: branch conditions, local times, run outcomes."""
+"""Activities that read and write journey data: branch conditions, local times, tags, run outcomes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,13 +16,15 @@ from sojourn.contracts import (
     EVALUATE_CONDITIONS_ACTIVITY,
     NEXT_LOCAL_TIME_ACTIVITY,
     RECORD_RUN_END_ACTIVITY,
+    TAG_CONTACT_ACTIVITY,
     EvaluateConditions,
     LocalTimeRequest,
     RunEnd,
+    TagChange,
 )
 from sojourn.db import session_factory
 from sojourn.filters import parse_filter
-from sojourn.models import Contact, JourneyRun
+from sojourn.models import Contact, ContactTag, JourneyRun, utcnow
 from sojourn.send_windows import first_zone, next_local_time, parse_local_time
 
 # The API records a run right after starting it; a run that ends within that moment
@@ -59,6 +62,27 @@ class JourneyDataActivities:
         zone = first_zone(contact_zone, request.time_zone, self._brand_time_zone)
         due = next_local_time(datetime.fromisoformat(request.now), zone, parse_local_time(request.at), request.weekdays)
         return due.isoformat()
+
+    @activity.defn(name=TAG_CONTACT_ACTIVITY)
+    async def tag_contact(self, change: TagChange) -> float | None:
+        """Apply a `tag` node's change; the tag's weight after it (None once removed)."""
+        where = (ContactTag.contact_id == change.contact_id, ContactTag.tag == change.tag)
+        async with self._autocommit.connect() as conn:
+            if change.action == "remove":
+                await conn.execute(delete(ContactTag).where(*where))
+                return None
+            row = insert(ContactTag).values(contact_id=change.contact_id, tag=change.tag, weight=change.weight,
+                                            source=change.source, updated_at=utcnow(), change_key=change.key)
+            weight = row.excluded.weight if change.action == "add" else ContactTag.weight + row.excluded.weight
+            try:
+                await conn.execute(row.on_conflict_do_update(
+                    index_elements=["contact_id", "tag"],
+                    set_={"weight": weight, "source": row.excluded.source, "updated_at": row.excluded.updated_at,
+                          "change_key": row.excluded.change_key},
+                    where=ContactTag.change_key.is_distinct_from(row.excluded.change_key)))  # a retry: done already
+            except IntegrityError:
+                return None  # the contact was erased
+            return await conn.scalar(select(ContactTag.weight).where(*where))
 
     @activity.defn(name=RECORD_RUN_END_ACTIVITY)
     async def record_run_end(self, end: RunEnd) -> None:

@@ -16,6 +16,7 @@ SEND_EMAIL_ACTIVITY = "send_email"  # before channels; runs started then still c
 EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
 NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
+TAG_CONTACT_ACTIVITY = "tag_contact"
 COUNT_AUDIENCE_ACTIVITY = "count_audience"
 ENROLL_PAGE_ACTIVITY = "enroll_page"
 PROGRESS_QUERY = "progress"
@@ -159,6 +160,18 @@ class SendResult:
     subject: str | None = None
     reason: str | None = None
     until: str | None = None  # ISO 8601, for `deferred`
+
+
+@dataclass
+class TagChange:
+    """A `tag` node's change to one contact; `key` makes a retried change count once."""
+
+    contact_id: int
+    tag: str
+    action: str  # add | increment | remove
+    weight: float
+    source: str
+    key: str
 
 
 @dataclass

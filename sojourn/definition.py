@@ -284,8 +284,19 @@ class ExitNode(_Node):
     type: Literal["exit"]
 
 
+class TagNode(_Node):
+    """Change one of the contact's tags: `add` (or set) it with `weight`, `increment` it by
+    `weight` (from 0 if absent), or `remove` it. Segments and branches read tag weights."""
+
+    type: Literal["tag"]
+    tag: Annotated[str, Field(min_length=1, max_length=100)]
+    action: Literal["add", "increment", "remove"] = "add"
+    weight: float = 1.0
+    next: str
+
+
 Node = Annotated[
-    SendNode | WaitNode | WaitForNode | BranchNode | ExitNode,
+    SendNode | WaitNode | WaitForNode | BranchNode | TagNode | ExitNode,
     Field(discriminator="type"),
 ]
 
@@ -383,11 +394,11 @@ class JourneyDefinition(_Strict):
         return {node.id: node for node in self.nodes}
 
 
-def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | ExitNode) -> dict[str, str]:
+def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | TagNode | ExitNode) -> dict[str, str]:
     """The node's outgoing edges, as {field name: target node id}."""
     if isinstance(node, SendNode):
         return {"next": node.next, **({"on_failure": node.on_failure} if node.on_failure else {})}
-    if isinstance(node, WaitNode):
+    if isinstance(node, (WaitNode, TagNode)):
         return {"next": node.next}
     if isinstance(node, WaitForNode):
         return {"on_event": node.on_event, "on_timeout": node.on_timeout}

@@ -27,6 +27,7 @@ from sojourn.contracts import (
     NEXT_LOCAL_TIME_ACTIVITY,
     RECORD_RUN_END_ACTIVITY,
     SEND_ACTIVITY,
+    TAG_CONTACT_ACTIVITY,
     SEND_EMAIL_ACTIVITY,
     Carried,
     ContactEvent,
@@ -42,6 +43,7 @@ from sojourn.contracts import (
     SendRequest,
     SendResult,
     SentMessage,
+    TagChange,
 )
 from sojourn.definition import (
     BranchNode,
@@ -49,6 +51,7 @@ from sojourn.definition import (
     EventCondition,
     ExitNode,
     SendNode,
+    TagNode,
     WaitForNode,
     WaitNode,
     shared_definition,
@@ -176,6 +179,9 @@ class JourneyInterpreter:
             return node.on_event if engaged else node.on_timeout
         if isinstance(node, BranchNode):
             return await self._branch(node)
+        if isinstance(node, TagNode):
+            await self._tag(node)
+            return node.next
         if isinstance(node, ExitNode):
             return None
         raise ApplicationError(f"unknown node type {type(node).__name__}", non_retryable=True)
@@ -309,6 +315,22 @@ class JourneyInterpreter:
                     self._path[-1].outcome = "default" if last else f"case {index}"
                 return target
         raise ApplicationError("a branch always has a default", non_retryable=True)
+
+    async def _tag(self, node: TagNode) -> None:
+        visit = self._visits.get(node.id, 0) + 1
+        self._visits[node.id] = visit
+        info = workflow.info()
+        weight = await workflow.execute_local_activity(
+            TAG_CONTACT_ACTIVITY,
+            TagChange(contact_id=self._input.contact_id, tag=node.tag, action=node.action, weight=node.weight,
+                      source=f"journey:{self._input.journey_id}/{node.id}",
+                      key=f"{info.workflow_id}/{info.first_execution_run_id}/{node.id}/{visit}"),
+            result_type=float | None,
+            start_to_close_timeout=DATA_START_TO_CLOSE,
+            schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,
+            retry_policy=DATA_RETRY,
+        )
+        self._path[-1].outcome = "removed" if weight is None else f"weight {weight:g}"
 
     async def _evaluate(self, filters: list[dict]) -> list[bool]:
         return await workflow.execute_local_activity(

@@ -229,6 +229,7 @@ class ContactTag(SQLModel, table=True):
     weight: float = 1.0
     source: str | None = Field(default=None, max_length=200)
     updated_at: datetime = _ts()
+    change_key: str | None = Field(default=None, max_length=500)  # the last journey change, applied once
 
 
 class Segment(SQLModel, table=True):

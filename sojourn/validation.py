@@ -22,6 +22,7 @@ from sojourn.definition import (
     ExitNode,
     JourneyDefinition,
     SendNode,
+    TagNode,
     WaitForNode,
     WaitNode,
 )
@@ -33,11 +34,13 @@ _NODE_MODELS: dict[str, type[BaseModel]] = {
     "wait": WaitNode,
     "wait_for": WaitForNode,
     "branch": BranchNode,
+    "tag": TagNode,
     "exit": ExitNode,
 }
 _EDGE_FIELDS = {
     "send": ("next", "on_failure"),
     "wait": ("next",),
+    "tag": ("next",),
     "wait_for": ("on_event", "on_timeout"),
     "branch": ("then", "else"),
     "exit": (),

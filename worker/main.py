@@ -51,7 +51,7 @@ async def journey_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         activities=[send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
-                    data.record_run_end, enrollment.count_audience, enrollment.enroll_page],
+                    data.tag_contact, data.record_run_end, enrollment.count_audience, enrollment.enroll_page],
         **worker_options,
     )
     try:

@@ -158,8 +158,23 @@ async def record_enrollment_run(api, engine, env, tag: str) -> dict[str, str]:
     return {"enrollment_segment_in_pages": workflow_id}
 
 
+async def record_tag_run(api, engine, env, tag: str) -> dict[str, str]:
+    await put_contact(api, f"tagged-{tag}", email=f"tagged-{tag}@example.com")
+    await create_active_journey(api, f"tg-{tag}", {"name": "Tagging", "nodes": [
+        {"id": "mark", "type": "tag", "tag": "oily-skin", "weight": 2, "next": "bump"},
+        {"id": "bump", "type": "tag", "tag": "oily-skin", "action": "increment", "next": "strong"},
+        {"id": "strong", "type": "branch", "cases": [{"when": {"tag": "oily-skin", "min_weight": 3}, "then": "offer"}],
+         "default": "end"},
+        {"id": "offer", "type": "send", "subject": "Picks", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    [run] = [r["workflow_id"] for r in await enroll(api, f"tg-{tag}", f"tagged-{tag}")]
+    await env.client.get_workflow_handle(run).result()
+    return {"tags_add_increment_branch": run}
+
+
 async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    tag_runs = await record_tag_run(api, engine, env, tag)
     enrollment_runs = await record_enrollment_run(api, engine, env, tag)
     window_runs = await record_window_runs(api, engine, env, tag)
     channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
@@ -194,7 +209,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
-             **event_runs, **channel_runs, **window_runs, **enrollment_runs}
+             **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs}
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue
