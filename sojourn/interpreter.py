@@ -88,6 +88,8 @@ _RESTING = ("wait", "wait_for")
 # Events kept for `wait_for` and the state query; older ones are dropped first.
 EVENTS_KEPT = 200
 
+_HOLD_FLOOR = timedelta(seconds=1)
+
 # Continue as new well before Temporal's 51,200-event limit (DESIGN.md).
 HISTORY_EVENTS_BEFORE_CONTINUE = 4000
 PATH_KEPT_ACROSS_CONTINUE = 500
@@ -225,7 +227,8 @@ class JourneyInterpreter:
                 # Quiet hours or a frequency cap: sleep durably, then ask again under the same key.
                 self._path[-1].outcome = f"deferred until {result.until}: {result.reason}"
                 workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
-                await self._sleep_until(datetime.fromisoformat(result.until))
+                # At least a moment, so a hold that ends "now" by a skewed clock cannot spin.
+                await self._sleep_until(max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
                 if self._exit_reason is not None:
                     return True
         except ActivityError as err:
