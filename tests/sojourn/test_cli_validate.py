@@ -82,3 +82,11 @@ def test_unreadable_and_malformed_files_are_problems_too(tmp_path):
     assert len(lines) == 2
     assert lines[0].startswith(f"{malformed}: invalid YAML at line 3")
     assert lines[1].startswith(f"{missing}: cannot read file")
+
+
+def test_the_shipped_examples_are_valid():
+    examples = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+    assert len(examples) >= 2
+    done = subprocess.run([str(SOJOURN), "validate", *map(str, examples)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": OK (") == len(examples)
