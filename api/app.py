@@ -21,6 +21,7 @@ from api.routers import (
     runs,
     segment_enrollments,
     segments,
+    tag_rules,
     tracking,
     unsubscribe,
     webhooks,
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     errors.install(app)
     authenticated = [Depends(require_api_key)]
     for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router,
-                   segments.router, segments.sets_router, segment_enrollments.router):
+                   segments.router, segments.sets_router, segment_enrollments.router, tag_rules.router):
         app.include_router(router, dependencies=authenticated)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
     app.include_router(line.router)  # authenticated by LINE's signature

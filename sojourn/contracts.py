@@ -17,6 +17,8 @@ EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
 NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
 TAG_CONTACT_ACTIVITY = "tag_contact"
+RUN_TAG_RULES_ACTIVITY = "run_tag_rules"
+TAGGING_WORKFLOW_ID = "tagging/nightly"
 COUNT_AUDIENCE_ACTIVITY = "count_audience"
 ENROLL_PAGE_ACTIVITY = "enroll_page"
 PROGRESS_QUERY = "progress"
@@ -272,3 +274,20 @@ class EnrollmentProgress:
     errors: list[str]
     started_at: str | None
     per_second: float | None = None
+
+
+@dataclass
+class TaggingRequest:
+    """Apply every tagging rule for `day` (YYYY-MM-DD); None: the day that just ended in the brand's zone."""
+
+    day: str | None = None
+
+
+@dataclass
+class TagRuleSummary:
+    rule_id: str
+    tag: str
+    day: str
+    tagged: int
+    changed: int
+    removed: int

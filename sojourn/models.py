@@ -222,7 +222,8 @@ class ContactTag(SQLModel, table=True):
     """A tag on a contact with a strength: segments ask for `weight >= n`."""
 
     __tablename__ = "contact_tags"
-    __table_args__ = (Index("ix_contact_tags_tag_weight", "tag", "weight"),)
+    __table_args__ = (Index("ix_contact_tags_tag_weight", "tag", "weight"),
+                      Index("ix_contact_tags_source", "source", "contact_id"))
 
     contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True))
     tag: str = Field(primary_key=True, max_length=100)
@@ -252,3 +253,31 @@ class SegmentSet(SQLModel, table=True):
     segments: list[str] = _json([])
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class TagRule(SQLModel, table=True):
+    """Who gets `tag` (a filter), and how strong it is (a weight over their events)."""
+
+    __tablename__ = "tag_rules"
+
+    id: str = Field(primary_key=True, max_length=64)
+    tag: str = Field(max_length=100)
+    filter: dict[str, Any] = _json({})
+    weight: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TagRuleRun(SQLModel, table=True):
+    """One rule applied for one day: how many contacts have the tag, changed, and lost it."""
+
+    __tablename__ = "tag_rule_runs"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    rule_id: str = Field(max_length=64, index=True)
+    day: str = Field(max_length=10)  # YYYY-MM-DD in the brand's time zone
+    tagged: int = 0
+    changed: int = 0
+    removed: int = 0
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True, default=False)

@@ -18,7 +18,12 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from sojourn.contracts import EnrollmentInput, enrollment_workflow_id
+from sojourn.contracts import (
+    TAGGING_WORKFLOW_ID,
+    EnrollmentInput,
+    TaggingRequest,
+    enrollment_workflow_id,
+)
 from sojourn.definition import JourneyDefinition
 
 log = logging.getLogger(__name__)
@@ -62,3 +67,19 @@ async def sync(client: Client, journey_id: str, status: str, definition: Journey
         await client.create_schedule(schedule_id(journey_id), schedule)
     except ScheduleAlreadyRunningError:
         await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+
+
+TAGGING_SCHEDULE_ID = "tagging-nightly"
+
+
+async def ensure_tagging(client: Client, brand_time_zone: str, task_queue: str) -> None:
+    """The nightly analysis at 00:00 in the brand's time zone, created with the first rule."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow("TaggingWorkflow", TaggingRequest(), id=TAGGING_WORKFLOW_ID,
+                                           task_queue=task_queue),
+        spec=ScheduleSpec(cron_expressions=["0 0 * * *"], time_zone_name=brand_time_zone),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
+    try:
+        await client.create_schedule(TAGGING_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        pass

@@ -19,14 +19,16 @@ from activities.enrollment import EnrollmentActivities
 from activities.journey_data import JourneyDataActivities
 from activities.send import AfterAccepted, SendActivities
 from activities.smtp_pool import SmtpPool
+from activities.tagging import TaggingActivities
 from sojourn.db import create_engine
 from sojourn.settings import Settings, get_settings
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
+from workflows.tagging import TaggingWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow]
+WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, TaggingWorkflow]
 
 
 @asynccontextmanager
@@ -45,13 +47,15 @@ async def journey_worker(
     send = SendActivities(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
     data = JourneyDataActivities(engine, settings.brand_time_zone)
     enrollment = EnrollmentActivities(engine, client)
+    tagging = TaggingActivities(engine, settings.brand_time_zone)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         activities=[send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
-                    data.tag_contact, data.record_run_end, enrollment.count_audience, enrollment.enroll_page],
+                    data.tag_contact, data.record_run_end, enrollment.count_audience, enrollment.enroll_page,
+                    tagging.run_tag_rules],
         **worker_options,
     )
     try:

@@ -3,11 +3,11 @@ and a later branch reads the weight."""
 
 from __future__ import annotations
 
+from helpers import create_active_journey, enroll, finished, put_contact
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_data import JourneyDataActivities
-from helpers import create_active_journey, enroll, finished, put_contact
 from sojourn.contracts import TagChange
 from sojourn.models import Contact
 
