@@ -40,6 +40,7 @@ from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from sojourn import db, search_attributes  # noqa: E402
+from sojourn.contracts import TaggingRequest  # noqa: E402
 from sojourn.embedded.postgres import EmbeddedPostgres, free_port  # noqa: E402
 from sojourn.embedded.smtp_sink import SmtpSink  # noqa: E402
 from sojourn.settings import Settings  # noqa: E402
@@ -172,8 +173,18 @@ async def record_tag_run(api, engine, env, tag: str) -> dict[str, str]:
     return {"tags_add_increment_branch": run}
 
 
+async def record_tagging_run(api, env, settings, tag: str) -> dict[str, str]:
+    await api.put(f"/v1/tag-rules/loyal-{tag}", json={"tag": "loyal", "filter": {"event": f"bought-{tag}"},
+                                                       "weight": {"kind": "count", "event": f"bought-{tag}"}})
+    workflow_id = f"tagging/record-{tag}"
+    await env.client.execute_workflow("TaggingWorkflow", TaggingRequest(day="2026-11-20"), id=workflow_id,
+                                      task_queue=settings.task_queue)
+    return {"tagging_one_day": workflow_id}
+
+
 async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    tagging_runs = await record_tagging_run(api, env, settings, tag)
     tag_runs = await record_tag_run(api, engine, env, tag)
     enrollment_runs = await record_enrollment_run(api, engine, env, tag)
     window_runs = await record_window_runs(api, engine, env, tag)
@@ -209,7 +220,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
-             **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs}
+             **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs, **tagging_runs}
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue

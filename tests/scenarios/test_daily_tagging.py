@@ -60,3 +60,23 @@ async def test_nightly_oily_skin_tags(api, worker, unique):
     assert refused.status_code == 422
     assert (await api.delete(f"/v1/tag-rules/oily-{unique}")).status_code == 204
     assert await tags_of(api, wash) == {}
+
+
+async def test_sum_and_decayed_weights(api, worker, unique):
+    spender = f"spender-{unique}"
+    await put_contact(api, spender, attributes={"batch": unique})
+    await buy(api, spender, "serum", "2026-11-10T00:00:00+00:00", 1)  # 10 days before the end of the 19th
+    await buy(api, spender, "serum", "2026-11-19T23:59:00+00:00", 2)  # at the end of the day
+    who = {"and": [{"attribute": "batch", "value": unique}, {"event": "order.completed"}]}
+    await api.put(f"/v1/tag-rules/spend-{unique}", json={
+        "tag": "big-spender", "filter": who, "weight": {"kind": "sum", "event": "order.completed", "property": "price"}})
+    await api.put(f"/v1/tag-rules/recent-{unique}", json={
+        "tag": "recent-buyer", "filter": who, "weight": {"kind": "decayed", "event": "order.completed",
+                                                         "half_life": "10d"}})
+    await api.post("/v1/tag-rules/run", json={"day": "2026-11-19"})
+    tags = await tags_of(api, spender)
+    assert tags["big-spender"][0] == 28.5  # 3 x 9.5
+    # Two events a minute old (~1 each) and one 10 days old (1/2): about 2.5.
+    assert abs(tags["recent-buyer"][0] - 2.5) < 0.01, tags
+    for rule in (f"spend-{unique}", f"recent-{unique}"):
+        assert (await api.delete(f"/v1/tag-rules/{rule}")).status_code == 204
