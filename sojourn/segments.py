@@ -335,6 +335,11 @@ def _between(value: _Value, bounds: list[Any]) -> ColumnElement:
     return case((value.readable_timestamp(), and_(*checks)), else_=false())
 
 
+def event_value(dotted: str) -> _Value:
+    """A property of an event (`a.b` reaches into nested objects), for `compare_sql` and weights."""
+    return _Value.in_document(events_table.c.properties, dotted)
+
+
 def compare_sql(op: str, value: _Value, expected: Any) -> ColumnElement:
     """`sojourn.filters.compare` in SQL; never NULL."""
     if op == "exists":
@@ -589,7 +594,7 @@ async def checked_filter(session: AsyncSession, data: Any, segment_id: str | Non
     return parsed
 
 
-def _stored(filter: Filter) -> dict:
+def stored_form(filter: Filter) -> dict:
     return filter.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
@@ -611,7 +616,7 @@ async def create_segment(session: AsyncSession, segment_id: str, name: str, data
     parsed = await checked_filter(session, data, segment_id)
     if await session.get(Segment, segment_id) is not None:
         raise SegmentConflict(f"segment '{segment_id}' already exists; change it with PUT")
-    segment = Segment(id=segment_id, name=name, filter=_stored(parsed))
+    segment = Segment(id=segment_id, name=name, filter=stored_form(parsed))
     session.add(segment)
     await session.commit()
     return segment
@@ -621,7 +626,7 @@ async def update_segment(session: AsyncSession, segment_id: str, name: str | Non
     await session.execute(_WRITE_LOCK)
     segment = await get_segment(session, segment_id)
     parsed = await checked_filter(session, data, segment_id)
-    segment.filter = _stored(parsed)
+    segment.filter = stored_form(parsed)
     if name is not None:
         segment.name = name
     segment.updated_at = utcnow()

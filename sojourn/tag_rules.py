@@ -64,12 +64,12 @@ async def apply_range(conn: AsyncConnection, rule_id: str, tag: str, filter: dic
                  .cte("qualified"))
     e = events.c
     matching = [e.contact_id == qualified.c.contact_id, e.name == weight.event, e.occurred_at < as_of,
-                *(segments.compare_sql(c.op, segments._Value.in_document(e.properties, c.property), c.value)
+                *(segments.compare_sql(c.op, segments.event_value(c.property), c.value)
                   for c in weight.where)]
     if weight.kind == "count":
         measure = func.count(e.contact_id)
     elif weight.kind == "sum":
-        value = segments._Value.in_document(e.properties, weight.property)
+        value = segments.event_value(weight.property)
         measure = func.coalesce(func.sum(case((value.typeof() == "number", value.number()), else_=0)), 0)
     else:
         age = func.extract("epoch", literal(as_of) - e.occurred_at)

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"])
 sets_router = APIRouter(prefix="/v1/segment-sets", tags=["segments"])
 
 
-def _api_error(exc: segments.SegmentError) -> ApiError:
+def segment_error(exc: segments.SegmentError) -> ApiError:
     if isinstance(exc, segments.InvalidFilter):
         return ApiError(422, "invalid_filter", f"the filter has {len(exc.problems)} problem(s)", exc.problems)
     if isinstance(exc, segments.SegmentCycle):
@@ -54,7 +54,7 @@ async def _segment(session, segment_id: str) -> Segment:
     try:
         return await segments.get_segment(session, segment_id)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @router.post("", status_code=201, response_model=SegmentOut)
@@ -63,7 +63,7 @@ async def create_segment(body: SegmentCreate, session: SessionDep) -> Segment:
     try:
         return await segments.create_segment(session, body.id, body.name, body.filter)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @router.put("/{segment_id}", response_model=SegmentOut)
@@ -72,7 +72,7 @@ async def update_segment(segment_id: str, body: SegmentUpdate, session: SessionD
     try:
         return await segments.update_segment(session, segment_id, body.name, body.filter)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @router.get("/{segment_id}", response_model=SegmentOut)
@@ -93,7 +93,7 @@ async def count_segment(segment_id: str, session: SessionDep) -> SegmentCount:
     try:
         return SegmentCount(segment=segment_id, count=await segments.count(session, segment.filter))
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @router.get("/{segment_id}/contacts", response_model=Page[ContactOut])
@@ -104,7 +104,7 @@ async def segment_contacts(segment_id: str, session: SessionDep, limit: Annotate
     try:
         rows = await segments.contacts(session, segment.filter, limit + 1, after_id=int(cursor) if cursor else None)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
     more = len(rows) > limit
     return {"items": rows[:limit], "next_cursor": str(rows[limit - 1].id) if more else None}
 
@@ -118,7 +118,7 @@ async def segment_match(segment_id: str, external_id: str, session: SessionDep) 
         return SegmentMatch(segment=segment_id, contact=external_id,
                             matches=await segments.matches(session, segment.filter, contact_id))
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @sets_router.post("", status_code=201, response_model=SegmentSetOut)
@@ -127,7 +127,7 @@ async def create_segment_set(body: SegmentSetCreate, session: SessionDep):
     try:
         return await segments.create_segment_set(session, body.id, body.name, body.segments)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @sets_router.get("/{set_id}", response_model=SegmentSetOut)
@@ -135,7 +135,7 @@ async def get_segment_set(set_id: str, session: SessionDep):
     try:
         return await segments.get_segment_set(session, set_id)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
 
 
 @sets_router.get("/{set_id}/counts", response_model=SegmentSetCounts)
@@ -145,7 +145,7 @@ async def segment_set_counts(set_id: str, session: SessionDep) -> SegmentSetCoun
         segment_set = await segments.get_segment_set(session, set_id)
         counts = await segments.placement_counts(session, segment_set.segments)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
     return SegmentSetCounts(id=set_id, segments=[{"segment": s, "count": counts[s]} for s in segment_set.segments],
                             unplaced=counts[None], total=sum(counts.values()))
 
@@ -156,10 +156,10 @@ async def segment_set_placement(set_id: str, external_id: str, session: SessionD
     try:
         segment_set = await segments.get_segment_set(session, set_id)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
     contact_id = await _contact_id(session, external_id)
     try:
         placed = await segments.place(session, segment_set.segments, contact_id)
     except segments.SegmentError as exc:
-        raise _api_error(exc) from exc
+        raise segment_error(exc) from exc
     return SegmentPlacement(segment_set=set_id, contact=external_id, segment=placed)

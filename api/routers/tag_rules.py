@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import not_found
-from api.routers.segments import _api_error as segment_error
+from api.routers.segments import segment_error
 from sojourn import schedules, segments
 from sojourn.contracts import TaggingRequest, TagRuleSummary
 from sojourn.models import ContactTag, TagRule, TagRuleRun, utcnow
@@ -71,7 +71,7 @@ async def put_rule(rule_id: str, body: TagRuleIn, session: SessionDep, client: T
     if rule is None:
         rule = TagRule(id=rule_id, tag=body.tag)
         response.status_code = 201
-    rule.tag, rule.filter = body.tag, segments._stored(checked)
+    rule.tag, rule.filter = body.tag, segments.stored_form(checked)
     rule.weight, rule.updated_at = body.weight.model_dump(mode="json", exclude_none=True), utcnow()
     session.add(rule)
     await session.commit()
