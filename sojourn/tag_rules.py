@@ -12,7 +12,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Float, and_, case, cast, delete, func, literal, not_, select
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    column,
+    delete,
+    func,
+    literal,
+    not_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +36,7 @@ from sojourn.models import utcnow
 from sojourn.send_windows import first_zone
 
 RULE_SOURCE = "rule:"
+_RANGE = "tag_rule_range"  # a temporary table, one range's qualified contacts
 
 
 class Weight(BaseModel):
@@ -54,14 +68,17 @@ def end_of_day(day: date, brand_time_zone: str) -> datetime:
 
 async def apply_range(conn: AsyncConnection, rule_id: str, tag: str, filter: dict, weight: Weight,
                       as_of: datetime, low: int, high: int) -> tuple[int, int, int]:
-    """Apply one rule to contacts with `low <= id < high`; returns (tagged, changed, removed)."""
+    """Apply one rule to contacts with `low <= id < high`, inside the caller's transaction;
+    returns (tagged, changed, removed)."""
     contacts, events, tags = segments.contacts_table, segments.events_table, segments.tags_table
     parsed = segments.parse_filter(filter)
     references = await segments.load_references(conn, [parsed])
-    qualified = (select(contacts.c.id.label("contact_id"))
-                 .where(contacts.c.id >= low, contacts.c.id < high,
-                        segments.compile_filter(parsed, now=as_of, segments=references))
-                 .cte("qualified"))
+    # Who qualifies is asked once per range: the upsert and the delete both read this table.
+    await conn.execute(text(f"CREATE TEMPORARY TABLE {_RANGE} (contact_id bigint PRIMARY KEY) ON COMMIT DROP"))
+    qualified = table(_RANGE, column("contact_id"))
+    tagged = (await conn.execute(insert(qualified).from_select(["contact_id"], select(contacts.c.id).where(
+        contacts.c.id >= low, contacts.c.id < high,
+        segments.compile_filter(parsed, now=as_of, segments=references))))).rowcount
     e = events.c
     matching = [e.contact_id == qualified.c.contact_id, e.name == weight.event, e.occurred_at < as_of,
                 *(segments.compare_sql(c.op, segments.event_value(c.property), c.value)
@@ -92,5 +109,4 @@ async def apply_range(conn: AsyncConnection, rule_id: str, tag: str, filter: dic
     removed = len((await conn.execute(
         delete(tags).where(*mine, not_(tags.c.contact_id.in_(select(qualified.c.contact_id))))
         .returning(tags.c.contact_id))).all())
-    tagged = (await conn.execute(select(func.count()).select_from(tags).where(*mine))).scalar_one()
     return tagged, changed, removed
