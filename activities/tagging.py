@@ -11,7 +11,7 @@ from temporalio import activity
 from sojourn.contracts import RUN_TAG_RULES_ACTIVITY, TaggingRequest, TagRuleSummary
 from sojourn.models import Contact, TagRule, TagRuleRun, utcnow
 from sojourn.send_windows import first_zone
-from sojourn.tag_rules import Weight, apply_range, end_of_day
+from sojourn.tag_rules import Weight, apply_range, end_of_day, who_qualifies
 
 # Contacts per statement: big enough for set-based work, small enough to heartbeat and to keep
 # each transaction short.
@@ -39,9 +39,11 @@ class TaggingActivities:
             started = utcnow()
             totals = [0, 0, 0]
             weight = Weight.model_validate(rule.weight)
+            async with self._engine.connect() as conn:
+                qualifies = await who_qualifies(conn, rule.filter, as_of)
             for start in range(low or 0, (high or 0) + 1, RANGE):
                 async with self._engine.begin() as conn:
-                    counts = await apply_range(conn, rule.id, rule.tag, rule.filter, weight, as_of, start, start + RANGE)
+                    counts = await apply_range(conn, rule.id, rule.tag, qualifies, weight, as_of, start, start + RANGE)
                 totals = [a + b for a, b in zip(totals, counts)]
                 activity.heartbeat(rule.id, start)
             summary = TagRuleSummary(rule.id, rule.tag, day.isoformat(), *totals)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
+from activities.channels.registry import build_channels
 from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        # For previews: channels that render (once, not per request) but never deliver.
+        app.state.render_channels = build_channels(settings, smtp=None, http=None)
         app.state.temporal = temporal or await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace)
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from

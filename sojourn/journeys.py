@@ -18,16 +18,17 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn import search_attributes as sa
+from sojourn.allow_list import unlisted_webhook_hosts
 from sojourn.contracts import (
     EVENT_SIGNAL,
     ContactEvent,
     JourneyInput,
     journey_workflow_id,
 )
-from sojourn.definition import Reentry
+from sojourn.definition import JourneyDefinition, Reentry
 from sojourn.durations import parse_duration
 from sojourn.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
-from sojourn.validation import validate_definition
+from sojourn.validation import DefinitionError, Problem, validate_definition
 
 # Allowed status changes; `archived` is final.
 TRANSITIONS = {
@@ -62,8 +63,21 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
     return row
 
 
-async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict) -> Journey:
+def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> JourneyDefinition:
+    """The parsed definition, or DefinitionError; with `webhook_hosts`, a webhook the workers
+    would refuse to call is refused now too, where its author sees it."""
     definition = validate_definition(raw_definition)
+    unlisted = unlisted_webhook_hosts(definition, webhook_hosts) if webhook_hosts is not None else []
+    if unlisted:
+        raise DefinitionError([Problem(node=node, field="webhook.url", message=(
+            f"node {node!r} field 'webhook.url': host {host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
+            for node, host in unlisted])
+    return definition
+
+
+async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
+                         webhook_hosts: list[str] | None = None) -> Journey:
+    definition = _validated(raw_definition, webhook_hosts)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
     journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
@@ -74,8 +88,9 @@ async def create_journey(session: AsyncSession, journey_id: str, raw_definition:
     return journey
 
 
-async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict) -> Journey:
-    definition = validate_definition(raw_definition)
+async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict,
+                      webhook_hosts: list[str] | None = None) -> Journey:
+    definition = _validated(raw_definition, webhook_hosts)
     journey = await get_journey(session, journey_id)
     if journey.status == "archived":
         raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")

@@ -50,12 +50,15 @@ def _schedule(journey_id: str, definition: JourneyDefinition, task_queue: str, p
     )
 
 
-async def sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str) -> None:
+async def sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str,
+               version_changed: bool = False) -> None:
     """Make the journey's schedule match its status and newest version: none unless the entry is
     a schedule and the journey is active or paused; paused with the journey."""
     handle = client.get_schedule_handle(schedule_id(journey_id))
-    wanted = definition.entry is not None and definition.entry.schedule is not None and status in ("active", "paused")
-    if not wanted:
+    scheduled = definition.entry is not None and definition.entry.schedule is not None
+    if not scheduled and not version_changed:
+        return  # only a new version can leave behind the schedule of an older one
+    if not (scheduled and status in ("active", "paused")):
         try:
             await handle.delete()
         except RPCError as err:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from sojourn import segments
 from sojourn.durations import Duration, parse_duration
@@ -66,19 +67,22 @@ def end_of_day(day: date, brand_time_zone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
 
-async def apply_range(conn: AsyncConnection, rule_id: str, tag: str, filter: dict, weight: Weight,
+async def who_qualifies(conn: AsyncConnection, filter: dict, as_of: datetime) -> ColumnElement:
+    """A rule's filter as one SQL condition on contacts, its segment references loaded once per run."""
+    parsed = segments.parse_filter(filter)
+    return segments.compile_filter(parsed, now=as_of, segments=await segments.load_references(conn, [parsed]))
+
+
+async def apply_range(conn: AsyncConnection, rule_id: str, tag: str, qualifies: ColumnElement, weight: Weight,
                       as_of: datetime, low: int, high: int) -> tuple[int, int, int]:
     """Apply one rule to contacts with `low <= id < high`, inside the caller's transaction;
     returns (tagged, changed, removed)."""
     contacts, events, tags = segments.contacts_table, segments.events_table, segments.tags_table
-    parsed = segments.parse_filter(filter)
-    references = await segments.load_references(conn, [parsed])
     # Who qualifies is asked once per range: the upsert and the delete both read this table.
     await conn.execute(text(f"CREATE TEMPORARY TABLE {_RANGE} (contact_id bigint PRIMARY KEY) ON COMMIT DROP"))
     qualified = table(_RANGE, column("contact_id"))
     tagged = (await conn.execute(insert(qualified).from_select(["contact_id"], select(contacts.c.id).where(
-        contacts.c.id >= low, contacts.c.id < high,
-        segments.compile_filter(parsed, now=as_of, segments=references))))).rowcount
+        contacts.c.id >= low, contacts.c.id < high, qualifies)))).rowcount
     e = events.c
     matching = [e.contact_id == qualified.c.contact_id, e.name == weight.event, e.occurred_at < as_of,
                 *(segments.compare_sql(c.op, segments.event_value(c.property), c.value)

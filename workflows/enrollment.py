@@ -51,10 +51,9 @@ class EnrollmentWorkflow:
                 COUNT_AUDIENCE_ACTIVITY, EnrollPage(state.journey_id, state.segment_id, state.enrollment_id,
                                                     state.task_queue, None, 0),
                 result_type=int, start_to_close_timeout=timedelta(minutes=5), retry_policy=PAGE_RETRY)
+        self._status = "running"  # `progress` says paused while a pause holds it
         for _ in range(PAGES_BEFORE_CONTINUE):
-            self._status = "paused" if self._paused else "running"
             await workflow.wait_condition(lambda: not self._paused)
-            self._status = "running"
             page = await workflow.execute_activity(
                 ENROLL_PAGE_ACTIVITY,
                 EnrollPage(state.journey_id, state.segment_id, state.enrollment_id, state.task_queue,

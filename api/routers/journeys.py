@@ -3,10 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from activities.channels.registry import build_channels
 from activities.send import choose_channel, message_context
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
@@ -23,12 +22,10 @@ from api.schemas import (
     PreviewRequest,
 )
 from sojourn import journeys, schedules, triggers
-from sojourn.allow_list import unlisted_webhook_hosts
 from sojourn.contracts import ContactEvent
 from sojourn.definition import JourneyDefinition, SendNode
 from sojourn.models import Contact, ContactConsent, Journey, utcnow
 from sojourn.templating import TemplateRenderError
-from sojourn.validation import DefinitionError, Problem, validate_definition
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"])
@@ -44,21 +41,10 @@ async def journey_schema() -> dict:
     return JourneyDefinition.model_json_schema(by_alias=True)
 
 
-def _refuse_unlisted_webhooks(raw: dict, settings) -> None:
-    """A webhook the workers would refuse to call is refused now, where its author sees it."""
-    definition = validate_definition(raw)
-    unlisted = unlisted_webhook_hosts(definition, settings.webhook_allowed_hosts)
-    if unlisted:
-        raise DefinitionError([Problem(node=node, field="webhook.url", message=(
-            f"node {node!r} field 'webhook.url': host {host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
-            for node, host in unlisted])
-
-
 @router.post("", status_code=201, response_model=JourneyOut)
 async def create_journey(body: JourneyCreate, session: SessionDep, settings: SettingsDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
-    _refuse_unlisted_webhooks(body.definition, settings)
-    journey = await journeys.create_journey(session, body.id, body.definition)
+    journey = await journeys.create_journey(session, body.id, body.definition, settings.webhook_allowed_hosts)
     triggers.invalidate()
     return _out(journey, (await journeys.get_version(session, journey.id, 1)).definition)
 
@@ -67,10 +53,10 @@ async def create_journey(body: JourneyCreate, session: SessionDep, settings: Set
 async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep, client: TemporalDep,
                          settings: SettingsDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
-    _refuse_unlisted_webhooks(body.definition, settings)
-    journey = await journeys.add_version(session, journey_id, body.definition)
+    journey = await journeys.add_version(session, journey_id, body.definition, settings.webhook_allowed_hosts)
     triggers.invalidate()
-    await schedules.sync(client, journey_id, journey.status, validate_definition(body.definition), settings.task_queue)
+    await schedules.sync(client, journey_id, journey.status, JourneyDefinition.model_validate(body.definition),
+                         settings.task_queue, version_changed=True)
     return _out(journey, (await journeys.get_version(session, journey_id, journey.latest_version)).definition)
 
 
@@ -130,7 +116,8 @@ async def enroll(journey_id: str, body: EnrollRequest, session: SessionDep, clie
 
 
 @router.post("/{journey_id}/preview", response_model=PreviewOut)
-async def preview(journey_id: str, body: PreviewRequest, session: SessionDep, settings: SettingsDep) -> PreviewOut:
+async def preview(journey_id: str, body: PreviewRequest, session: SessionDep, settings: SettingsDep,
+                  request: Request) -> PreviewOut:
     """Render a send node's message for one contact, on every channel it lists, without sending;
     and say which channel a send now would use (consent, suppression, addresses)."""
     journey = await journeys.get_journey(session, journey_id)
@@ -147,7 +134,7 @@ async def preview(journey_id: str, body: PreviewRequest, session: SessionDep, se
     event = body.event and ContactEvent(event_id="preview", name=body.event.name, properties=body.event.properties,
                                         occurred_at=(body.event.occurred_at or utcnow()).isoformat())
     context = message_context(contact, journey_id, version, node.id, event)
-    channels = build_channels(settings, smtp=None, http=None)
+    channels = request.app.state.render_channels
     messages, errors = {}, {}
     for name in node.channels:
         try:
