@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from sojourn.tag_rules import Weight
 
 T = TypeVar("T")
 
@@ -350,3 +352,65 @@ class SegmentPlacement(BaseModel):
     segment_set: str
     contact: str
     segment: str | None = Field(description="The first segment of the set the contact matches; null for none.")
+
+
+# -- tagging rules ---------------------------------------------------------------------------
+
+class TagRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str = Field(min_length=1, max_length=100)
+    filter: dict[str, Any] = Field(description="Who carries the tag: a filter of the segment language.")
+    weight: Weight
+
+
+class TagRuleRunOut(BaseModel):
+    day: str
+    tagged: int
+    changed: int
+    removed: int
+    started_at: Any
+    finished_at: Any
+
+
+class TagRuleOut(BaseModel):
+    id: str
+    tag: str
+    filter: dict[str, Any]
+    weight: dict[str, Any]
+    runs: list[TagRuleRunOut] = Field(description="The latest runs, newest first.")
+
+
+class TagRuleRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    day: date | None = Field(None, description="The day to analyse (events up to its end); default: yesterday.")
+
+
+# -- LINE webhook ----------------------------------------------------------------------------
+
+class LineSource(BaseModel):
+    type: str
+    userId: str | None = None  # noqa: N815 - LINE's field name
+
+
+class LineEvent(BaseModel):
+    type: str
+    timestamp: int
+    source: LineSource | None = None
+
+
+class LineBatch(BaseModel):
+    """What LINE posts to its webhook (only the fields Sojourn reads)."""
+
+    destination: str | None = None
+    events: list[LineEvent]
+
+
+class LineResult(BaseModel):
+    index: int
+    status: Literal["subscribed", "unsubscribed", "unknown_user", "ignored"]
+
+
+class LineResponse(BaseModel):
+    results: list[LineResult]

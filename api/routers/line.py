@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
+from api.schemas import LineBatch, LineResponse, LineResult
 from sojourn import consent
 from sojourn.models import Contact
 from sojourn.tokens import verify_line_signature
@@ -18,31 +19,6 @@ from sojourn.tokens import verify_line_signature
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 _CONSENT = {"follow": "subscribed", "unfollow": "unsubscribed"}
-
-
-class _Source(BaseModel):
-    type: str
-    userId: str | None = None  # noqa: N815 - LINE's field name
-
-
-class _LineEvent(BaseModel):
-    type: str
-    timestamp: int
-    source: _Source | None = None
-
-
-class _LineBatch(BaseModel):
-    destination: str | None = None
-    events: list[_LineEvent]
-
-
-class LineResult(BaseModel):
-    index: int
-    status: Literal["subscribed", "unsubscribed", "unknown_user", "ignored"]
-
-
-class LineResponse(BaseModel):
-    results: list[LineResult]
 
 
 @router.post("/line", response_model=LineResponse)
@@ -56,7 +32,7 @@ async def line_webhook(request: Request, session: SessionDep, settings: Settings
     if not verify_line_signature(body, request.headers.get("x-line-signature"), settings.line_channel_secret):
         raise ApiError(401, "invalid_signature", "missing or invalid x-line-signature header")
     try:
-        batch = _LineBatch.model_validate_json(body)
+        batch = LineBatch.model_validate_json(body)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from err
     results = []

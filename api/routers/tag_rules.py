@@ -3,53 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import not_found
 from api.routers.segments import segment_error
+from api.schemas import TagRuleIn, TagRuleOut, TagRuleRunOut, TagRuleRunRequest
 from sojourn import schedules, segments
 from sojourn.contracts import TaggingRequest, TagRuleSummary
 from sojourn.models import ContactTag, TagRule, TagRuleRun, utcnow
-from sojourn.tag_rules import RULE_SOURCE, Weight
+from sojourn.tag_rules import RULE_SOURCE
 
 router = APIRouter(prefix="/v1/tag-rules", tags=["tags"])
-
-
-class TagRuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tag: str = Field(min_length=1, max_length=100)
-    filter: dict[str, Any] = Field(description="Who carries the tag: a filter of the segment language.")
-    weight: Weight
-
-
-class TagRuleRunOut(BaseModel):
-    day: str
-    tagged: int
-    changed: int
-    removed: int
-    started_at: Any
-    finished_at: Any
-
-
-class TagRuleOut(BaseModel):
-    id: str
-    tag: str
-    filter: dict[str, Any]
-    weight: dict[str, Any]
-    runs: list[TagRuleRunOut] = Field(description="The latest runs, newest first.")
-
-
-class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    day: date | None = Field(None, description="The day to analyse (events up to its end); default: yesterday.")
 
 
 async def _out(session, rule: TagRule) -> TagRuleOut:
@@ -105,7 +72,7 @@ async def delete_rule(rule_id: str, session: SessionDep) -> Response:
 
 
 @router.post("/run", response_model=list[TagRuleSummary])
-async def run_rules(body: RunRequest, client: TemporalDep, settings: SettingsDep) -> list[TagRuleSummary]:
+async def run_rules(body: TagRuleRunRequest, client: TemporalDep, settings: SettingsDep) -> list[TagRuleSummary]:
     """Apply every rule for a day now and wait for the result; running a day again changes nothing."""
     return await client.execute_workflow(
         "TaggingWorkflow", TaggingRequest(day=body.day.isoformat() if body.day else None),
