@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.batch_send import BatchSender
 from sojourn import segments
 from sojourn.contracts import (
     COUNT_AUDIENCE_ACTIVITY,
@@ -31,9 +33,10 @@ _ERRORS_PER_PAGE = 5
 
 
 class EnrollmentActivities:
-    def __init__(self, engine: AsyncEngine, client: Client) -> None:
+    def __init__(self, engine: AsyncEngine, client: Client, batches: BatchSender) -> None:
         self._sessions = session_factory(engine)
         self._client = client
+        self._batches = batches
 
     @activity.defn(name=COUNT_AUDIENCE_ACTIVITY)
     async def count_audience(self, page: EnrollPage) -> int:
@@ -47,25 +50,30 @@ class EnrollmentActivities:
     @activity.defn(name=ENROLL_PAGE_ACTIVITY)
     async def enroll_page(self, page: EnrollPage) -> EnrolledPage:
         """Start the runs of the next `limit` contacts of the segment after `after_id`, keyed by
-        the enrollment, so a page done twice starts nothing twice."""
+        the enrollment, so a page done twice starts nothing twice. A journey that is a single
+        send goes out from here instead, in a batch (unless `delivery` asks for runs)."""
         async with self._sessions() as session:
             journey = await get_journey(session, page.journey_id)
             if journey.status != "active":
                 raise ApplicationError(f"journey '{page.journey_id}' is {journey.status}", type="JourneyNotActive",
                                        non_retryable=True)
             version = await get_version(session, page.journey_id, journey.latest_version)
+            definition = JourneyDefinition.model_validate(version.definition)
+            single = definition.single_send() if page.delivery == "auto" else None
+            mode = "batch" if single is not None else "runs"
             try:
                 contacts = await segments.contacts(session, {"segment": page.segment_id}, page.limit, page.after_id)
             except segments.SegmentNotFound as err:
                 raise ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound",
                                        non_retryable=True) from err
             if not contacts:
-                return EnrolledPage(last_id=None)
+                return EnrolledPage(last_id=None, mode=mode)
             last_id = contacts[-1].id
+            if single is not None:
+                sent = await self._batches.send_page(session, page, version, definition, single, contacts)
+                return dataclasses.replace(sent, last_id=last_id)
             if not page.keyed:  # a scheduled firing: the journey's re-entry cooldown applies
-                cooling = await cooling_down(session, page.journey_id,
-                                             JourneyDefinition.model_validate(version.definition).reentry,
-                                             [c.id for c in contacts])
+                cooling = await cooling_down(session, page.journey_id, definition.reentry, [c.id for c in contacts])
                 contacts = [c for c in contacts if c.id not in cooling]
             gate = asyncio.Semaphore(START_CONCURRENCY)
             done = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
@@ -102,6 +102,12 @@ class SendActivities:
 
     @activity.defn(name=SEND_ACTIVITY)
     async def send(self, request: SendRequest) -> SendResult:
+        # The run's time of this attempt (the server's, so a retry hours later knows it is later).
+        return await self.deliver(request, activity.info().current_attempt_scheduled_time)
+
+    async def deliver(self, request: SendRequest, now: datetime) -> SendResult:
+        """One message, once: what the send activity does, and a batched send for each contact.
+        Raises `ApplicationError`s as the activity would (non-retryable when final)."""
         node = SendNode.model_validate(request.node)
         contact, consents, recorded = await self._load(request)
         if recorded is not None:
@@ -112,8 +118,6 @@ class SendActivities:
             raise ApplicationError(f"contact {request.contact_id} does not exist", type="ContactNotFound",
                                    non_retryable=True)
         message_id = uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key)
-        # The run's time of this attempt (the server's, so a retry hours later knows it is later).
-        now = activity.info().current_attempt_scheduled_time
         row = dict(id=message_id, idempotency_key=request.idempotency_key, workflow_id=request.workflow_id,
                    journey_id=request.journey_id, journey_version=request.journey_version, node_id=request.node_id,
                    contact_id=contact.id, links=[], transactional=node.transactional, priority=request.priority,
@@ -203,7 +207,7 @@ class SendActivities:
         activity.logger.info("message %s already %s; not sending again", recorded.idempotency_key, recorded.status)
         return SendResult(status=recorded.status, channel=recorded.channel,
                           message_id=str(recorded.id), recipient=recorded.recipient, subject=recorded.subject,
-                          reason=recorded.error)
+                          reason=recorded.error, earlier=True)
 
     async def _unconfirmed(self, row: dict, channel: str, address: str, subject: str | None, reason: str) -> SendResult:
         await self._record(row, status="unconfirmed", error=reason)

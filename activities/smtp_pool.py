@@ -20,10 +20,10 @@ _CHECK_AFTER_IDLE_SECONDS = 15.0
 
 
 class SmtpPool:
-    def __init__(self, settings: Settings, size: int = 4) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._idle: asyncio.Queue[tuple[aiosmtplib.SMTP | None, float]] = asyncio.Queue()
-        for _ in range(size):
+        for _ in range(settings.smtp_connections):
             self._idle.put_nowait((None, 0.0))
 
     async def send(self, message: Message) -> None:

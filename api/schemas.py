@@ -219,6 +219,9 @@ class SegmentEnrollmentRequest(_In):
     enrollment_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
                                       description="Idempotency: posting the same id again returns that enrollment.")
     page_size: int = Field(500, ge=1, le=1000, description="Contacts per page (one activity each).")
+    delivery: Literal["auto", "runs"] = Field("auto", description=(
+        "auto: a journey that is a single send goes out in batches from the pages, with no workflow per contact "
+        "(a message held by quiet hours or a cap gets a run that waits for it); runs: one run per contact."))
 
 
 class SegmentEnrollmentOut(BaseModel):
@@ -229,11 +232,16 @@ class SegmentEnrollmentOut(BaseModel):
     status: str = Field(description="counting, running, paused, completed, cancelled or failed.")
     total: int | None
     enrolled: int
-    existing: int = Field(description="Contacts whose run for this enrollment already existed (a retried page).")
-    failed: int
+    existing: int = Field(description="Contacts the journey's re-entry rule kept out, or whose run for this "
+                                      "enrollment already existed (a retried page).")
+    failed: int = Field(description="runs: runs that could not start; batch: messages that failed for good.")
     errors: list[str]
     started_at: str | None
     per_second: float | None
+    mode: Literal["batch", "runs"] | None = Field(description="How the pages went out (null before the first).")
+    sent: int = Field(description="batch: messages sent.")
+    skipped: int = Field(description="batch: messages skipped (no consent, suppressed, or quiet hours/cap said skip).")
+    held: int = Field(description="batch: messages handed to a run of their own that waits until they may go.")
 
 
 class EnrollmentControlOut(BaseModel):
@@ -264,6 +272,8 @@ class RunOut(BaseModel):
     contact: str
     execution_status: str
     state: dict[str, Any] | None
+    delivery: Literal["run", "batch"] = Field("run", description=(
+        "batch: delivered by an enrollment's batched send, with no workflow of its own (`run_id` is null)."))
 
 
 class WebhookEvent(_In):

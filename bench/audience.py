@@ -1,4 +1,13 @@
-"""Audience-scale playbooks. Part implemented so far: the nightly tagging run.
+"""Audience-scale playbooks: a promotion to a whole segment, and the nightly tagging run.
+
+Promotion: N contacts (100,000 by default) in one segment; a journey that is a single email
+send (tracked links, unsubscribe headers), enrolled by an `EnrollmentWorkflow` as the API or a
+schedule would start it, on the journey worker in its own process. The enrollment takes the
+batched single-send path (no workflow per contact). Figures: seconds until the enrollment
+completed, seconds until the SMTP sink holds every email, messages per second. Baseline, in the
+same run and on the same sink: a bare aiosmtplib loop sending the same messages (same subject,
+text and HTML, one per contact) over the same number of connections (SMTP_CONNECTIONS, 4),
+measured before and after ours (the mean of the two is the bare rate).
 
 Tagging: 1,000,000 contacts and 5,000,000 events are made inside Postgres (the same
 generator as bench/ingest.py's segment part: a year of events, a long tail of activity,
@@ -10,10 +19,8 @@ statement computing the same tags for all contacts at once into a table shaped l
 `contact_tags`. Figures: seconds of the first run, of the re-run, and of the baseline; the
 tags written must equal the baseline's.
 
-Not implemented yet: the promotion part (100,000 contacts enrolled and mailed against a bare
-aiosmtplib loop), which the issue asks for in this same file.
-
-    .venv/bin/python bench/audience.py [--contacts 1000000] [--events 5000000]
+    .venv/bin/python bench/audience.py [--parts promotion,tagging] [--audience 100000]
+        [--contacts 1000000] [--events 5000000]
 
 Last line: `RESULT {json}`.
 """
@@ -25,14 +32,32 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
 
+import aiosmtplib
 import asyncpg
+from common import (
+    WorkerProcess,
+    add_contacts,
+    bench_stack,
+    cpu_ms_per_run,
+    cpu_snapshot,
+    machine,
+    mailbox_count,
+    print_result,
+    setup_logging,
+)
+from ingest import asyncpg_dsn, load_segment_data
+from sqlalchemy import func, select
 from temporalio.testing import ActivityEnvironment
 
-from common import bench_stack, machine, print_result, setup_logging
-from ingest import asyncpg_dsn, load_segment_data
-from sojourn.contracts import TaggingRequest
+from sojourn.contracts import EnrollmentInput, EnrollmentProgress, TaggingRequest
+from sojourn.db import session_factory
+from sojourn.models import JourneyRun, Segment
 
 log = logging.getLogger("bench.audience")
 
@@ -90,15 +115,133 @@ async def tagging_part(contacts: int, events: int) -> dict:
             "bare_tags": bare_rows, "tags_equal_to_bare": same == bare_rows == first.tagged}
 
 
+SUBJECT = "Member day: double points"
+TEXT = "Hi {name}, double points on everything today. https://shop.example/member-day"
+HTML = ('<html><body><p>Hi {name},</p><p>Double points on everything today.</p>'
+        '<p><a href="https://shop.example/member-day">Shop now</a></p></body></html>')
+PROMOTION = {"name": "Member day", "nodes": [
+    {"id": "promo", "type": "send", "subject": SUBJECT, "text": TEXT.format(name="{{ first_name }}"),
+     "html": HTML.format(name="{{ first_name }}"), "next": "end"},
+    {"id": "end", "type": "exit"}]}
+
+
+def bare_message(external_id: str, first_name: str, settings) -> MIMEMultipart:
+    email = MIMEMultipart("alternative")
+    email.attach(MIMEText(TEXT.format(name=first_name), "plain", "us-ascii"))
+    email.attach(MIMEText(HTML.format(name=first_name), "html", "us-ascii"))
+    email["From"] = settings.mail_from
+    email["To"] = f"{external_id}@bench.example"
+    email["Subject"] = SUBJECT
+    email["Message-ID"] = f"<{uuid.uuid4()}@bench.bare>"
+    email["Date"] = formatdate(localtime=False)
+    return email
+
+
+async def bare_loop(settings, contacts: list[tuple[str, str]], connections: int) -> float:
+    """Every message over `connections` aiosmtplib connections; seconds until the sink holds them all."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for contact in contacts:
+        queue.put_nowait(contact)
+
+    async def connection() -> None:
+        client = aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port, timeout=30)
+        await client.connect()
+        try:
+            while not queue.empty():
+                external_id, first_name = queue.get_nowait()
+                await client.send_message(bare_message(external_id, first_name, settings))
+        finally:
+            await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return time.perf_counter() - started
+
+
+async def wait_for_mail(engine, subject: str, before: int, target: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last_logged = 0.0
+    while (count := await mailbox_count(engine, subject) - before) < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{count}/{target} emails after {timeout:.0f}s")
+        if time.monotonic() - last_logged > 10:
+            log.info("delivered %d/%d", count, target)
+            last_logged = time.monotonic()
+        await asyncio.sleep(1.0)
+
+
+async def promotion_part(audience: int, page_size: int) -> dict:
+    from sojourn.journeys import change_status, create_journey  # noqa: PLC0415 - after the stack exists
+
+    async with bench_stack() as stack:
+        settings = stack.settings
+        ids = await add_contacts(stack.engine, "promo", audience)
+        contacts = [(ext, f"Contact {i}") for i, ext in enumerate(ids)]
+        sessions = session_factory(stack.engine)
+        async with sessions() as session:
+            session.add(Segment(id="everyone", name="everyone", filter={"attribute": "email", "op": "exists"}))
+            await session.commit()
+            await create_journey(session, "member-day", PROMOTION)
+            await change_status(session, "member-day", "activate")
+        connections = settings.smtp_connections
+
+        async def bare(label: str) -> float:
+            before = await mailbox_count(stack.engine, SUBJECT)
+            seconds = await bare_loop(settings, contacts, connections)
+            await wait_for_mail(stack.engine, SUBJECT, before, audience, timeout=600)
+            log.info("bare loop (%s): %d emails in %.1f s = %.0f/s", label, audience, seconds, audience / seconds)
+            return seconds
+
+        bare_first = await bare("before")
+        async with WorkerProcess(stack, "journey", settings.task_queue) as worker:
+            before_mail = await mailbox_count(stack.engine, SUBJECT)
+            cpu_before = cpu_snapshot(stack, worker.pid)
+            started = time.perf_counter()
+            handle = await stack.client.start_workflow(
+                "EnrollmentWorkflow", EnrollmentInput(journey_id="member-day", segment_id="everyone",
+                                                      enrollment_id="bench", task_queue=settings.task_queue,
+                                                      page_size=page_size),
+                id="enrollment/member-day/bench", task_queue=settings.task_queue)
+            delivered = asyncio.create_task(wait_for_mail(stack.engine, SUBJECT, before_mail, audience, timeout=3600))
+            progress = await handle.result(result_type=EnrollmentProgress)
+            enrolled_s = time.perf_counter() - started
+            await delivered
+            delivered_s = time.perf_counter() - started
+            cpu_ms = cpu_ms_per_run(cpu_before, cpu_snapshot(stack, worker.pid), audience)
+        log.info("sojourn: enrollment %s in %.1f s, every email in %.1f s", progress, enrolled_s, delivered_s)
+        bare_second = await bare("after")
+        async with stack.engine.connect() as conn:
+            runs = (await conn.execute(select(func.count()).select_from(JourneyRun)
+                                       .where(JourneyRun.batch.is_not(None)))).scalar_one()
+        workflows = (await stack.client.count_workflows('WorkflowType = "JourneyWorkflow"')).count
+
+    bare_rate = audience / ((bare_first + bare_second) / 2)
+    rate = audience / delivered_s
+    return {"audience": audience, "page_size": page_size, "smtp_connections": connections,
+            "mode": progress.mode, "sent": progress.sent, "skipped": progress.skipped, "held": progress.held,
+            "failed": progress.failed, "batched_runs_recorded": runs, "journey_workflows": workflows,
+            "enroll_s": round(enrolled_s, 1), "deliver_all_s": round(delivered_s, 1),
+            "msgs_per_s": round(rate, 1), "bare_s": [round(bare_first, 1), round(bare_second, 1)],
+            "bare_msgs_per_s": round(bare_rate, 1), "ratio": round(rate / bare_rate, 3),
+            "cpu_ms_per_message": cpu_ms}
+
+
 async def main(args: argparse.Namespace) -> dict:
-    return {"benchmark": "audience", "date": datetime.now(timezone.utc).date().isoformat(),
-            "tagging": await tagging_part(args.contacts, args.events),
-            "promotion": "not implemented yet", "machine": machine()}
+    figures = {"benchmark": "audience", "date": datetime.now(timezone.utc).date().isoformat()}
+    parts = args.parts.split(",")
+    if "promotion" in parts:
+        figures["promotion"] = await promotion_part(args.audience, args.page_size)
+    if "tagging" in parts:
+        figures["tagging"] = await tagging_part(args.contacts, args.events)
+    return {**figures, "machine": machine()}
 
 
 if __name__ == "__main__":
     setup_logging()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default="promotion,tagging")
+    parser.add_argument("--audience", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     print_result(asyncio.run(main(parser.parse_args())))

@@ -214,7 +214,8 @@ def cmd_enroll_segment(args: argparse.Namespace) -> int:
 
     base, key = _api(args)
     path = f"{base}/v1/journeys/{args.journey}/segment-enrollments"
-    body = {"segment": args.segment, "page_size": args.page_size, **({"enrollment_id": args.id} if args.id else {})}
+    body = {"segment": args.segment, "page_size": args.page_size, "delivery": args.delivery,
+            **({"enrollment_id": args.id} if args.id else {})}
     with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {key}"}) as client:
         response = client.post(path, json=body)
         if response.status_code != 202:
@@ -236,6 +237,9 @@ def cmd_enroll_segment(args: argparse.Namespace) -> int:
         progress.draw("\n")
     print(f"{enrollment['enrollment_id']}: {enrollment['status']}, {enrollment['enrolled']:,} enrolled, "
           f"{enrollment['existing']:,} already enrolled, {enrollment['failed']:,} failed")
+    if enrollment.get("mode") == "batch":
+        print(f"sent in batches: {enrollment['sent']:,} sent, {enrollment['skipped']:,} skipped, "
+              f"{enrollment['held']:,} held for later by a run each")
     for error in enrollment["errors"]:
         print(error)
     if enrollment["status"] != "completed":
@@ -307,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("segment", metavar="SEGMENT")
     segment.add_argument("--id", help="enrollment id (idempotency: the same id is the same enrollment)")
     segment.add_argument("--page-size", type=int, default=500)
+    segment.add_argument("--delivery", choices=["auto", "runs"], default="auto",
+                         help="auto: a single-send journey goes out in batches; runs: one run per contact")
     segment.add_argument("--api", help="the API's base URL (default http://API_HOST:API_PORT)")
     segment.add_argument("--key", help="API key (default $SOJOURN_API_KEY, else the first of API_KEYS)")
     segment.set_defaults(func=cmd_enroll_segment)

@@ -36,6 +36,18 @@ def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | No
     return base if key is None else f"{base}/{key}"
 
 
+def message_key(workflow_id: str, scope: str, node_id: str, visit: int) -> str:
+    """A message's idempotency key. `scope` is the run's first run id (stable across
+    continue-as-new, distinct for a later re-entry), or the enrollment workflow that sent it
+    in a batch (the run it hands a held message to keeps that scope, so the key is the same)."""
+    return f"{message_scope(workflow_id, scope)}{node_id}/{visit}"
+
+
+def message_scope(workflow_id: str, scope: str) -> str:
+    """What the keys of one run's (or one batched contact's) messages begin with."""
+    return f"{workflow_id}/{scope}/"
+
+
 @dataclass
 class ContactEvent:
     """An event the contact performed, as a journey sees it (trigger, exit, goal, wait_for)."""
@@ -99,6 +111,9 @@ class JourneyInput:
     carried: Carried | None = None
     trigger: ContactEvent | None = None
     key: str | None = None
+    # Set when a batched send handed this contact over (its message was held by quiet hours,
+    # a cap or a provider's "not now"): the enrollment workflow id that scopes its message keys.
+    batch: str | None = None
 
 
 @dataclass
@@ -117,6 +132,7 @@ class JourneyState:
     converted_at: str | None = None
     trigger: ContactEvent | None = None
     key: str | None = None
+    batch: str | None = None  # the enrollment whose batched send handed this run its message
 
 
 @dataclass
@@ -162,6 +178,7 @@ class SendResult:
     subject: str | None = None
     reason: str | None = None
     until: str | None = None  # ISO 8601, for `deferred`
+    earlier: bool = False  # the outcome an earlier attempt recorded under the key; nothing done now
 
 
 @dataclass
@@ -231,6 +248,9 @@ class EnrollmentInput:
     # True: the enrollment id keys the runs (one run per contact per enrollment). False (a
     # scheduled firing): each contact's plain run, so the journey's re-entry rule decides.
     keyed: bool = True
+    # "auto": a journey that is a single send goes out in batches from the pages (no workflow
+    # per contact); "runs": one journey run per contact whatever the journey.
+    delivery: str = "auto"
     # Carried across continue-as-new:
     after_id: int | None = None
     total: int | None = None
@@ -239,6 +259,10 @@ class EnrollmentInput:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     started_at: str | None = None
+    mode: str | None = None  # how the pages went out: batch | runs
+    sent: int = 0
+    skipped: int = 0
+    held: int = 0
 
 
 @dataclass
@@ -250,6 +274,7 @@ class EnrollPage:
     after_id: int | None
     limit: int
     keyed: bool = True
+    delivery: str = "auto"
 
 
 @dataclass
@@ -257,8 +282,14 @@ class EnrolledPage:
     last_id: int | None  # None: the audience is exhausted
     enrolled: int = 0
     existing: int = 0
-    failed: int = 0
+    failed: int = 0  # runs: runs that could not start; batch: messages that failed for good
     errors: list[str] = field(default_factory=list)
+    mode: str = "runs"
+    # Batch only: messages sent (or unconfirmed), skipped (consent, quiet hours or cap said
+    # skip), held (handed to a run that sleeps until they may go).
+    sent: int = 0
+    skipped: int = 0
+    held: int = 0
 
 
 @dataclass
@@ -274,6 +305,10 @@ class EnrollmentProgress:
     errors: list[str]
     started_at: str | None
     per_second: float | None = None
+    mode: str | None = None
+    sent: int = 0
+    skipped: int = 0
+    held: int = 0
 
 
 @dataclass

@@ -393,6 +393,16 @@ class JourneyDefinition(_Strict):
     def node_map(self) -> dict[str, SendNode | WaitNode | WaitForNode | BranchNode | ExitNode]:
         return {node.id: node for node in self.nodes}
 
+    def single_send(self) -> SendNode | None:
+        """The send node, when the journey is only that: it starts at a send whose every way
+        out is an exit. Such a journey can go out in batches, with no run per contact."""
+        nodes = self.node_map()
+        first = nodes[self.start_id]
+        if isinstance(first, SendNode) and all(isinstance(nodes[target], ExitNode)
+                                               for target in successors(first).values()):
+            return first
+        return None
+
 
 def successors(node: SendNode | WaitNode | WaitForNode | BranchNode | TagNode | ExitNode) -> dict[str, str]:
     """The node's outgoing edges, as {field name: target node id}."""

@@ -44,6 +44,7 @@ from sojourn.contracts import (
     SendResult,
     SentMessage,
     TagChange,
+    message_key,
 )
 from sojourn.definition import (
     BranchNode,
@@ -166,6 +167,7 @@ class JourneyInterpreter:
             converted_at=self._converted_at,
             trigger=self._input.trigger,
             key=self._input.key,
+            batch=self._input.batch,
         )
 
     async def _execute(self, node) -> str | None:
@@ -193,9 +195,7 @@ class JourneyInterpreter:
         visit = self._visits.get(node.id, 0) + 1
         self._visits[node.id] = visit
         info = workflow.info()
-        # The first run id keeps the key stable across continue-as-new but
-        # distinct for a later re-entry under the same workflow id.
-        key = f"{info.workflow_id}/{info.first_execution_run_id}/{node.id}/{visit}"
+        key = message_key(info.workflow_id, self._input.batch or info.first_execution_run_id, node.id, visit)
         if workflow.patched(CHANNELS_PATCH):
             activity, result_type = SEND_ACTIVITY, SendResult
             request = SendRequest(
@@ -415,6 +415,7 @@ class JourneyInterpreter:
             ),
             trigger=self._input.trigger,
             key=self._input.key,
+            batch=self._input.batch,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -165,7 +165,8 @@ _REUSE = {
 
 
 async def start_run(client: Client, task_queue: str, journey_id: str, version: int, definition: dict,
-                    contact: Contact, key: str | None = None, trigger: ContactEvent | None = None) -> Enrollment:
+                    contact: Contact, key: str | None = None, trigger: ContactEvent | None = None,
+                    batch: str | None = None) -> Enrollment:
     """Start the contact's run, or find the one already running under its workflow id.
 
     At most one run is active per (journey, contact, key); whether a finished one may be
@@ -192,7 +193,8 @@ async def start_run(client: Client, task_queue: str, journey_id: str, version: i
         handle = await client.start_workflow(
             "JourneyWorkflow",
             JourneyInput(journey_id=journey_id, version=version, contact_id=contact.id,
-                         contact_external_id=contact.external_id, definition=definition, trigger=trigger, key=key),
+                         contact_external_id=contact.external_id, definition=definition, trigger=trigger, key=key,
+                         batch=batch),
             **options,
         )
     except WorkflowAlreadyStartedError as err:
@@ -230,10 +232,32 @@ async def cooling_down(session: AsyncSession, journey_id: str, reentry: Reentry,
     policy's cooldown ago; the rest of the re-entry rule is the workflow id reuse policy."""
     if reentry.policy != "always" or reentry.cooldown is None or not contact_ids:
         return set()
-    since = utcnow() - parse_duration(reentry.cooldown)
+    return await _contacts_with_runs(session, journey_id, contact_ids, key,
+                                     JourneyRun.enrolled_at > utcnow() - parse_duration(reentry.cooldown))
+
+
+async def kept_out(session: AsyncSession, journey_id: str, reentry: Reentry, contact_ids: list[int],
+                   key: str | None, batch: str) -> set[int]:
+    """Contacts the re-entry rule keeps out of a batched send, which has no workflow id reuse
+    policy to do it: any earlier run under a key or with `never`, a run still active otherwise,
+    and the `always` cooldown. Rows of this same batch do not count: its retried page resends
+    nothing (the message keys see to that) but must not leave anybody out."""
+    if not contact_ids:
+        return set()
+    earlier = or_(JourneyRun.batch.is_(None), JourneyRun.batch != batch)
+    if key is None and reentry.policy != "never":
+        blocking = JourneyRun.status == "active"
+        if reentry.policy == "always" and reentry.cooldown is not None:
+            blocking = or_(blocking, JourneyRun.enrolled_at > utcnow() - parse_duration(reentry.cooldown))
+        earlier = and_(earlier, blocking)
+    return await _contacts_with_runs(session, journey_id, contact_ids, key, earlier)
+
+
+async def _contacts_with_runs(session: AsyncSession, journey_id: str, contact_ids: list[int], key: str | None,
+                              condition) -> set[int]:
     rows = await session.execute(
         select(JourneyRun.contact_id).where(
             JourneyRun.journey_id == journey_id, JourneyRun.contact_id.in_(contact_ids),
-            JourneyRun.key.is_(None) if key is None else JourneyRun.key == key, JourneyRun.enrolled_at > since)
+            JourneyRun.key.is_(None) if key is None else JourneyRun.key == key, condition)
         .distinct())
     return set(rows.scalars())

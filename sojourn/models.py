@@ -134,6 +134,8 @@ class JourneyRun(SQLModel, table=True):
     converted_at: datetime | None = _ts(nullable=True, default=False)
     enrolled_at: datetime = _ts()
     ended_at: datetime | None = _ts(nullable=True, default=False)
+    # The enrollment workflow that delivered this run in a batch (no workflow of its own).
+    batch: str | None = Field(default=None, max_length=400)
 
 
 class Message(SQLModel, table=True):

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False  # implicit TLS, usually port 465
     smtp_start_tls: bool = False
     smtp_timeout: float = 10.0
+    smtp_connections: int = Field(4, ge=1)  # kept open per worker and shared by its sends
     mail_from: str = "Sojourn <journeys@sojourn.local>"
     message_id_domain: str = "sojourn.local"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
 
@@ -105,3 +105,9 @@ async def finished(temporal_env, workflow_id: str) -> JourneyState:
     """The run's final state, once it has ended."""
     handle = temporal_env.client.get_workflow_handle(workflow_id, result_type=JourneyState)
     return await asyncio.wait_for(handle.result(), 60)
+
+
+def zone_at(hour: int) -> str:
+    """A fixed-offset zone whose local time now is `hour` o'clock (Etc/GMT signs are inverted)."""
+    offset = (hour - datetime.now(timezone.utc).hour + 12) % 24 - 12
+    return f"Etc/GMT{-offset:+d}" if offset else "UTC"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.batch_send import BatchSender
 from activities.channels.registry import build_channels
 from activities.enrollment import EnrollmentActivities
 from activities.journey_data import JourneyDataActivities
@@ -46,7 +47,7 @@ async def journey_worker(
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
     send = SendActivities(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
     data = JourneyDataActivities(engine, settings.brand_time_zone)
-    enrollment = EnrollmentActivities(engine, client)
+    enrollment = EnrollmentActivities(engine, client, BatchSender(send, client))
     tagging = TaggingActivities(engine, settings.brand_time_zone)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(

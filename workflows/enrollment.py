@@ -1,6 +1,7 @@
 """Enrolling a whole segment into a journey (DESIGN.md decision 6): pages of contacts, each page
-one activity that starts their runs with bounded concurrency; pausable, resumable, cancellable,
-and continued-as-new as its history grows. Its progress is a query."""
+one activity that starts their runs with bounded concurrency (or, for a journey that is a
+single send, sends the page's messages itself); pausable, resumable, cancellable, and
+continued-as-new as its history grows. Its progress is a query."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class EnrollmentWorkflow:
             page = await workflow.execute_activity(
                 ENROLL_PAGE_ACTIVITY,
                 EnrollPage(state.journey_id, state.segment_id, state.enrollment_id, state.task_queue,
-                           state.after_id, state.page_size, state.keyed),
+                           state.after_id, state.page_size, state.keyed, state.delivery),
                 result_type=EnrolledPage,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=60),
@@ -66,6 +67,10 @@ class EnrollmentWorkflow:
             state.enrolled += page.enrolled
             state.existing += page.existing
             state.failed += page.failed
+            state.sent += page.sent
+            state.skipped += page.skipped
+            state.held += page.held
+            state.mode = page.mode
             state.errors = (state.errors + page.errors)[-ERRORS_KEPT:]
             if page.last_id is None:
                 self._status = "completed"
@@ -91,4 +96,5 @@ class EnrollmentWorkflow:
             status="paused" if self._paused and self._status != "completed" else self._status,
             total=state.total, enrolled=state.enrolled, existing=state.existing, failed=state.failed,
             errors=state.errors, started_at=state.started_at,
-            per_second=round(done / seconds, 1) if seconds > 0 else None)
+            per_second=round(done / seconds, 1) if seconds > 0 else None,
+            mode=state.mode, sent=state.sent, skipped=state.skipped, held=state.held)

@@ -12,8 +12,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.schemas import RunOut
-from sojourn.contracts import STATE_QUERY, JourneyState, journey_workflow_id
-from sojourn.models import Contact, JourneyRun
+from sojourn.contracts import (
+    STATE_QUERY,
+    EngagementSignal,
+    JourneyState,
+    PathStep,
+    SentMessage,
+    message_scope,
+)
+from sojourn.engagement import SIGNALLED
+from sojourn.models import Contact, EngagementEvent, JourneyRun, Message
 
 router = APIRouter(tags=["runs"])
 
@@ -40,10 +48,41 @@ async def _run_out(client, run: JourneyRun, external_id: str) -> RunOut:
                   version=run.version, contact=external_id, execution_status=status, state=state)
 
 
+async def _batched_out(session, run: JourneyRun, external_id: str) -> RunOut:
+    """A run delivered by a batched send has no workflow: its story is its message."""
+    scope = message_scope(run.workflow_id, run.batch)
+    messages = [m for m in (await session.execute(select(Message).where(Message.workflow_id == run.workflow_id)))
+                .scalars() if m.idempotency_key.startswith(scope)]
+    engaged = (await session.execute(select(EngagementEvent).where(
+        EngagementEvent.message_id.in_([m.id for m in messages]), EngagementEvent.type.in_(SIGNALLED))
+        .order_by(EngagementEvent.occurred_at))).scalars() if messages else []
+    by_id = {m.id: m for m in messages}
+    state = JourneyState(
+        journey_id=run.journey_id, version=run.version, contact_external_id=external_id, status=run.status,
+        current_node=None, wait_until=None,
+        path=[PathStep(node=m.node_id, type="send", entered_at=run.enrolled_at.isoformat(), outcome=m.status)
+              for m in messages],
+        messages=[SentMessage(node=m.node_id, message_id=str(m.id), status=m.status, recipient=m.recipient,
+                              subject=m.subject, at=(m.sent_at or m.created_at).isoformat(), reason=m.error,
+                              channel=m.channel) for m in messages],
+        engagements=[EngagementSignal(send_node=by_id[e.message_id].node_id, kind=e.type, message_id=str(e.message_id),
+                                      url=e.url, occurred_at=e.occurred_at.isoformat()) for e in engaged],
+        key=run.key, batch=run.batch)
+    return RunOut(workflow_id=run.workflow_id, run_id=None, journey_id=run.journey_id, version=run.version,
+                  contact=external_id, execution_status="COMPLETED", state=dataclasses.asdict(state), delivery="batch")
+
+
+async def _out(client, session, run: JourneyRun, external_id: str) -> RunOut:
+    if run.batch is not None:
+        return await _batched_out(session, run, external_id)
+    return await _run_out(client, run, external_id)
+
+
 async def _find_run(session, journey_id: str, external_id: str) -> JourneyRun:
-    run = (await session.execute(select(JourneyRun).where(
-        JourneyRun.workflow_id == journey_workflow_id(journey_id, external_id))
-        .order_by(JourneyRun.enrolled_at.desc()).limit(1))).scalar_one_or_none()
+    # Newest first, keyed runs (a cart, a segment enrollment) included.
+    run = (await session.execute(select(JourneyRun).join(Contact, Contact.id == JourneyRun.contact_id).where(
+        JourneyRun.journey_id == journey_id, Contact.external_id == external_id)
+        .order_by(JourneyRun.enrolled_at.desc(), JourneyRun.id.desc()).limit(1))).scalar_one_or_none()
     if run is None:
         raise not_found(f"run of contact '{external_id}' in journey '{journey_id}'")
     return run
@@ -52,13 +91,15 @@ async def _find_run(session, journey_id: str, external_id: str) -> JourneyRun:
 @router.get("/v1/journeys/{journey_id}/runs/{external_id}", response_model=RunOut)
 async def get_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> RunOut:
     """Where the contact is in the journey: current node, path with times, wait deadline, messages."""
-    return await _run_out(client, await _find_run(session, journey_id, external_id), external_id)
+    return await _out(client, session, await _find_run(session, journey_id, external_id), external_id)
 
 
 @router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut)
 async def cancel_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> RunOut:
     """Stop the run; nothing more is sent to the contact by it."""
     run = await _find_run(session, journey_id, external_id)
+    if run.batch is not None:
+        raise ApiError(409, "conflict", "the contact's message went out in a batch; there is no run to cancel")
     try:
         await client.get_workflow_handle(run.workflow_id).cancel()
     except RPCError as err:
@@ -74,4 +115,8 @@ async def contact_runs(external_id: str, session: SessionDep, client: TemporalDe
         raise not_found(f"contact '{external_id}'")
     runs = (await session.execute(select(JourneyRun).where(JourneyRun.contact_id == contact.id)
                                   .order_by(JourneyRun.enrolled_at.desc()).limit(100))).scalars()
-    return list(await asyncio.gather(*(_run_out(client, run, external_id) for run in runs)))
+    runs = list(runs)
+    # The session answers one query at a time; the workflows are asked all at once.
+    batched = {run.id: await _batched_out(session, run, external_id) for run in runs if run.batch is not None}
+    live = iter(await asyncio.gather(*(_run_out(client, run, external_id) for run in runs if run.batch is None)))
+    return [batched[run.id] if run.batch is not None else next(live) for run in runs]

@@ -73,7 +73,7 @@ async def enroll_segment(journey_id: str, body: SegmentEnrollmentRequest, sessio
         handle = await client.start_workflow(
             "EnrollmentWorkflow",
             EnrollmentInput(journey_id=journey_id, segment_id=body.segment, enrollment_id=enrollment_id,
-                            task_queue=settings.task_queue, page_size=body.page_size),
+                            task_queue=settings.task_queue, page_size=body.page_size, delivery=body.delivery),
             id=enrollment_workflow_id(journey_id, enrollment_id), task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
@@ -84,7 +84,8 @@ async def enroll_segment(journey_id: str, body: SegmentEnrollmentRequest, sessio
     except ApiError:  # started, but no worker has taken it up yet
         return SegmentEnrollmentOut(journey_id=journey_id, segment_id=body.segment, enrollment_id=enrollment_id,
                                     workflow_id=handle.id, status="starting", total=None, enrolled=0, existing=0,
-                                    failed=0, errors=[], started_at=None, per_second=None)
+                                    failed=0, errors=[], started_at=None, per_second=None, mode=None, sent=0,
+                                    skipped=0, held=0)
 
 
 @router.get("/{enrollment_id}", response_model=SegmentEnrollmentOut)

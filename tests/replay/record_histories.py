@@ -34,6 +34,7 @@ from helpers import (  # noqa: E402
     put_contact,
     tracking_path,
     wait_for_mail,
+    zone_at,
 )
 from providers import FakeTwilio, Reply  # noqa: E402
 from temporalio.client import WorkflowExecutionStatus  # noqa: E402
@@ -159,6 +160,30 @@ async def record_enrollment_run(api, engine, env, tag: str) -> dict[str, str]:
     return {"enrollment_segment_in_pages": workflow_id}
 
 
+async def record_batch_runs(api, engine, env, tag: str) -> dict[str, str]:
+    """A single-send journey enrolled in batches: one contact's message sent from the page, the
+    other's held by quiet hours (it is 02:00 where they live) and handed to a run that sleeps."""
+    await put_contact(api, f"bday-{tag}", email=f"bday-{tag}@example.com", time_zone=zone_at(12),
+                      attributes={"bs": tag})
+    await put_contact(api, f"bnight-{tag}", email=f"bnight-{tag}@example.com", time_zone=zone_at(2),
+                      attributes={"bs": tag})
+    await api.post("/v1/segments", json={"id": f"bs-{tag}", "name": "bs", "filter": {"attribute": "bs", "value": tag}})
+    await create_active_journey(api, f"bs-{tag}", {"name": "Batched", "quiet_hours": {"start": "22:00", "end": "08:00"},
+                                                   "nodes": [
+        {"id": "promo", "type": "send", "subject": "Batched", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    started = await api.post(f"/v1/journeys/bs-{tag}/segment-enrollments",
+                             json={"segment": f"bs-{tag}", "enrollment_id": "weekly"})
+    enrollment = started.json()["workflow_id"]
+    progress = await env.client.get_workflow_handle(enrollment).result()
+    assert (progress["mode"], progress["sent"], progress["held"]) == ("batch", 1, 1), progress
+    run = f"journey/bs-{tag}/bnight-{tag}/weekly"
+    await asyncio.sleep(1)
+    await advance(env, run, timedelta(hours=7))
+    await wait_for_mail(engine, f"bnight-{tag}@example.com")
+    return {"batched_enrollment": enrollment, "batched_send_held_by_quiet_hours": run}
+
+
 async def record_tag_run(api, engine, env, tag: str) -> dict[str, str]:
     await put_contact(api, f"tagged-{tag}", email=f"tagged-{tag}@example.com")
     await create_active_journey(api, f"tg-{tag}", {"name": "Tagging", "nodes": [
@@ -186,6 +211,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     tag = uuid.uuid4().hex[:6]
     tagging_runs = await record_tagging_run(api, env, settings, tag)
     tag_runs = await record_tag_run(api, engine, env, tag)
+    batch_runs = await record_batch_runs(api, engine, env, tag)
     enrollment_runs = await record_enrollment_run(api, engine, env, tag)
     window_runs = await record_window_runs(api, engine, env, tag)
     channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
@@ -220,7 +246,8 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     await advance(env, cn["waiter"], timedelta(days=3, minutes=1))
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
-             **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs, **tagging_runs}
+             **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs, **tagging_runs,
+             **batch_runs}
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue

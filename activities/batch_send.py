@@ -1,0 +1,137 @@
+"""A journey that is a single send, delivered straight from an enrollment's pages.
+
+Each contact's message goes through the very path a run's send takes (`SendActivities.deliver`:
+idempotency key, consent, suppression, quiet hours, caps, rate limits), with no workflow per
+contact. A message that may not go now (quiet hours, a cap, a provider's "not now") is handed to
+a run of its own that sleeps durably until it may (DESIGN.md decision 5); that run keeps the
+batch's message key, so whichever of them gets to send it, it goes once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.send import SendActivities
+from sojourn.contracts import (
+    EnrolledPage,
+    EnrollPage,
+    SendRequest,
+    SendResult,
+    enrollment_workflow_id,
+    journey_workflow_id,
+    message_key,
+)
+from sojourn.definition import JourneyDefinition, SendNode
+from sojourn.journeys import START_CONCURRENCY, kept_out, record_runs, start_run
+from sojourn.models import Contact, JourneyRun, JourneyVersion, utcnow
+
+# Messages in flight at once per page: enough to keep every SMTP connection (or provider
+# request) busy while others wait on the database.
+BATCH_CONCURRENCY = 32
+_RUN_NAMESPACE = uuid.UUID("0b6c55a4-52c1-4a0e-bb8e-6f2d3c1c9e41")
+_ERRORS_PER_PAGE = 5
+_DELIVERED = {"sent": "sent", "unconfirmed": "sent", "skipped": "skipped"}
+
+
+@dataclass
+class _Outcome:
+    contact: Contact
+    tally: str  # sent | skipped | held | failed | existing | gone
+    reason: str | None = None
+
+
+class BatchSender:
+    def __init__(self, sender: SendActivities, client: Client) -> None:
+        self._sender = sender
+        self._client = client
+
+    async def send_page(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion,
+                        definition: JourneyDefinition, node: SendNode, contacts: list[Contact]) -> EnrolledPage:
+        batch = enrollment_workflow_id(page.journey_id, page.enrollment_id)
+        key = page.enrollment_id if page.keyed else None
+        barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key, batch)
+        entering = [c for c in contacts if c.id not in barred]
+        raw_node = next(raw for raw in version.definition["nodes"] if raw["id"] == node.id)
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+        done = 0
+
+        async def one(contact: Contact) -> _Outcome:
+            nonlocal done
+            workflow_id = journey_workflow_id(page.journey_id, contact.external_id, key)
+            request = SendRequest(
+                idempotency_key=message_key(workflow_id, batch, node.id, 1), workflow_id=workflow_id,
+                journey_id=page.journey_id, journey_version=version.version, node_id=node.id, contact_id=contact.id,
+                node=raw_node, time_zone=definition.time_zone, quiet_hours=version.definition.get("quiet_hours"),
+                priority=definition.priority)
+            async with gate:
+                outcome = await self._one(contact, request)
+            done += 1
+            activity.heartbeat(done)
+            return outcome
+
+        outcomes = await asyncio.gather(*(one(contact) for contact in entering))
+        finished = [o for o in outcomes if o.tally in ("sent", "skipped", "failed", "existing")]
+        await self._record_finished(session, page, version, key, batch, [o.contact for o in finished])
+        held = [o.contact for o in outcomes if o.tally == "held"]
+        started = await self._hand_over(session, page, version, key, batch, held)
+        errors = [f"{o.contact.external_id}: {o.reason}" for o in outcomes if o.tally == "failed"] + [
+            f"{r.contact}: its run could not start: {r.error}" for r in started if r.status == "failed"]
+        tally = [o.tally for o in outcomes]
+        return EnrolledPage(
+            last_id=None, mode="batch",
+            enrolled=tally.count("sent") + tally.count("skipped") + sum(r.status == "started" for r in started),
+            existing=len(barred) + tally.count("existing") + sum(r.status == "existing" for r in started),
+            failed=len(errors), errors=errors[:_ERRORS_PER_PAGE],
+            sent=tally.count("sent"), skipped=tally.count("skipped"), held=len(held))
+
+    async def _one(self, contact: Contact, request: SendRequest) -> _Outcome:
+        while True:
+            try:
+                result: SendResult = await self._sender.deliver(request, utcnow())
+            except ApplicationError as err:
+                if err.type == "RateLimited" and err.next_retry_delay is not None:
+                    # The batch is the long-running activity here: it waits its turn itself.
+                    await asyncio.sleep(err.next_retry_delay.total_seconds())
+                    continue
+                if err.type == "ContactNotFound":  # erased since the page was read
+                    return _Outcome(contact, "gone")
+                # Final: the message is recorded failed. Otherwise a run retries it with backoff.
+                return _Outcome(contact, "failed" if err.non_retryable else "held", str(err))
+            if result.earlier:  # an earlier attempt of this page, or an earlier enrollment under its id
+                return _Outcome(contact, "existing")
+            return _Outcome(contact, _DELIVERED.get(result.status, "held"), result.reason)
+
+    async def _record_finished(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion,
+                               key: str | None, batch: str, contacts: list[Contact]) -> None:
+        """One completed `journey_runs` row per contact, the same on a retried page."""
+        if not contacts:
+            return
+        now = utcnow()
+        rows = [dict(run_id=f"batch-{uuid.uuid5(_RUN_NAMESPACE, f'{batch}/{c.id}')}",
+                     workflow_id=journey_workflow_id(page.journey_id, c.external_id, key), journey_id=page.journey_id,
+                     version=version.version, contact_id=c.id, key=key, status="completed", enrolled_at=now,
+                     ended_at=now, batch=batch) for c in contacts]
+        await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing())
+        await session.commit()
+
+    async def _hand_over(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion, key: str | None,
+                         batch: str, contacts: list[Contact]) -> list:
+        """Runs for the held messages: each sleeps until its message may go, under the batch's key."""
+        gate = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start(contact: Contact):
+            async with gate:
+                return await start_run(self._client, page.task_queue, page.journey_id, version.version,
+                                       version.definition, contact, key=key, batch=batch)
+
+        results = list(await asyncio.gather(*(start(c) for c in contacts)))
+        await record_runs(session, page.journey_id, [r for r in results if r.run_id], {c.external_id: c for c in contacts})
+        return results
