@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.send import SendActivities
+from activities.send import Loaded, SendActivities
 from sojourn.contracts import (
     EnrolledPage,
     EnrollPage,
@@ -39,6 +39,8 @@ BATCH_CONCURRENCY = 32
 _RUN_NAMESPACE = uuid.UUID("0b6c55a4-52c1-4a0e-bb8e-6f2d3c1c9e41")
 _ERRORS_PER_PAGE = 5
 _DELIVERED = {"sent": "sent", "unconfirmed": "sent", "skipped": "skipped"}
+_HEARTBEAT_EVERY = 25
+_RECORD_RUN = insert(JourneyRun.__table__).on_conflict_do_nothing()
 
 
 @dataclass
@@ -60,24 +62,28 @@ class BatchSender:
         barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key, batch)
         entering = [c for c in contacts if c.id not in barred]
         raw_node = next(raw for raw in version.definition["nodes"] if raw["id"] == node.id)
-        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
-        done = 0
-
-        async def one(contact: Contact) -> _Outcome:
-            nonlocal done
+        requests = []
+        for contact in entering:
             workflow_id = journey_workflow_id(page.journey_id, contact.external_id, key)
-            request = SendRequest(
+            requests.append(SendRequest(
                 idempotency_key=message_key(workflow_id, batch, node.id, 1), workflow_id=workflow_id,
                 journey_id=page.journey_id, journey_version=version.version, node_id=node.id, contact_id=contact.id,
                 node=raw_node, time_zone=definition.time_zone, quiet_hours=version.definition.get("quiet_hours"),
-                priority=definition.priority)
+                priority=definition.priority))
+        loaded = await self._sender.load(requests) if requests else {}
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+        done = 0
+
+        async def one(contact: Contact, request: SendRequest) -> _Outcome:
+            nonlocal done
             async with gate:
-                outcome = await self._one(contact, request)
+                outcome = await self._one(contact, request, loaded[request.idempotency_key])
             done += 1
-            activity.heartbeat(done)
+            if done % _HEARTBEAT_EVERY == 0:
+                activity.heartbeat(done)
             return outcome
 
-        outcomes = await asyncio.gather(*(one(contact) for contact in entering))
+        outcomes = await asyncio.gather(*(one(contact, request) for contact, request in zip(entering, requests)))
         finished = [o for o in outcomes if o.tally in ("sent", "skipped", "failed", "existing")]
         await self._record_finished(session, page, version, key, batch, [o.contact for o in finished])
         held = [o.contact for o in outcomes if o.tally == "held"]
@@ -92,14 +98,16 @@ class BatchSender:
             failed=len(errors), errors=errors[:_ERRORS_PER_PAGE],
             sent=tally.count("sent"), skipped=tally.count("skipped"), held=len(held))
 
-    async def _one(self, contact: Contact, request: SendRequest) -> _Outcome:
+    async def _one(self, contact: Contact, request: SendRequest, loaded: Loaded) -> _Outcome:
         while True:
             try:
-                result: SendResult = await self._sender.deliver(request, utcnow())
+                result: SendResult = await self._sender.deliver(request, utcnow(), loaded)
             except ApplicationError as err:
                 if err.type == "RateLimited" and err.next_retry_delay is not None:
                     # The batch is the long-running activity here: it waits its turn itself.
+                    activity.heartbeat()
                     await asyncio.sleep(err.next_retry_delay.total_seconds())
+                    loaded = None  # asked again: the wait may have changed what is recorded
                     continue
                 if err.type == "ContactNotFound":  # erased since the page was read
                     return _Outcome(contact, "gone")
@@ -119,7 +127,8 @@ class BatchSender:
                      workflow_id=journey_workflow_id(page.journey_id, c.external_id, key), journey_id=page.journey_id,
                      version=version.version, contact_id=c.id, key=key, status="completed", enrolled_at=now,
                      ended_at=now, batch=batch) for c in contacts]
-        await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing())
+        # Many rows through one statement compiled once (not a VALUES list rebuilt per page).
+        await (await session.connection()).execute(_RECORD_RUN, rows)
         await session.commit()
 
     async def _hand_over(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion, key: str | None,

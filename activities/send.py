@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, literal, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, String, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -43,15 +43,16 @@ _CONTACT_COLUMNS = Contact.__table__.c.keys()
 _MESSAGE_COLUMNS = _MESSAGES.c.keys()
 _consents = ContactConsent.__table__
 
-# Built once: every message runs these. The contact, its consents and any message already
-# recorded under the key, in one round trip.
-_LOAD = (select(Contact.__table__,
+# Built once: every message runs these. For each (contact, key) asked: the contact, its
+# consents and any message already recorded under the key; a batch asks for a page at once.
+_WANTED = select(func.unnest(bindparam("contact_ids", type_=ARRAY(BigInteger))).label("contact_id"),
+                 func.unnest(bindparam("keys", type_=ARRAY(String))).label("key")).subquery("wanted")
+_LOAD = (select(_WANTED.c.key.label("wanted_key"), Contact.__table__,
                 select(func.jsonb_object_agg(_consents.c.channel, _consents.c.status))
                 .where(_consents.c.contact_id == Contact.id).scalar_subquery().label("consents"),
                 *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
-         .select_from(select(literal(1).label("one")).subquery()
-                      .outerjoin(Contact, Contact.id == bindparam("contact_id"))
-                      .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == bindparam("idempotency_key"))))
+         .select_from(_WANTED.outerjoin(Contact, Contact.id == _WANTED.c.contact_id)
+                      .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == _WANTED.c.key)))
 _OUTCOME = ("status", "error", "sent_at", "provider_message_id", "deferred_until", "due_at")
 _insert = insert(Message)
 _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
@@ -60,6 +61,8 @@ _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
 # `sending`: handed to a provider, answer pending (or lost with a crashed attempt);
 # `retrying`: the provider said no for now, so another attempt cannot duplicate it.
 _DONE = ("sent", "unconfirmed", "skipped")
+
+Loaded = tuple[Contact | None, dict[str, str], Message | None]
 
 # Test seam: runs after the provider accepted a message, to prove that a retried
 # attempt finds the recorded message and does not send it again.
@@ -105,11 +108,12 @@ class SendActivities:
         # The run's time of this attempt (the server's, so a retry hours later knows it is later).
         return await self.deliver(request, activity.info().current_attempt_scheduled_time)
 
-    async def deliver(self, request: SendRequest, now: datetime) -> SendResult:
-        """One message, once: what the send activity does, and a batched send for each contact.
-        Raises `ApplicationError`s as the activity would (non-retryable when final)."""
+    async def deliver(self, request: SendRequest, now: datetime, loaded: Loaded | None = None) -> SendResult:
+        """One message, once: what the send activity does, and a batched send for each contact
+        (which `load`s its page's at once). Raises `ApplicationError`s as the activity would
+        (non-retryable when final)."""
         node = SendNode.model_validate(request.node)
-        contact, consents, recorded = await self._load(request)
+        contact, consents, recorded = loaded or (await self.load([request]))[request.idempotency_key]
         if recorded is not None:
             done = self._already(recorded)
             if done is not None:
@@ -214,15 +218,16 @@ class SendActivities:
         return SendResult(status="unconfirmed", channel=channel, message_id=str(row["id"]), recipient=address,
                           subject=subject, reason=reason)
 
-    async def _load(self, request: SendRequest) -> tuple[Contact | None, dict[str, str], Message | None]:
+    async def load(self, requests: list[SendRequest]) -> dict[str, Loaded]:
+        """By key: the contact (None if erased), its consents, and the message already recorded."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(_LOAD, {"contact_id": request.contact_id,
-                                              "idempotency_key": request.idempotency_key})).mappings().first()
-        if row is None:
-            return None, {}, None
-        contact = Contact.model_validate({k: row[k] for k in _CONTACT_COLUMNS}) if row["id"] is not None else None
-        message = Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None
-        return contact, row["consents"] or {}, message
+            rows = (await conn.execute(_LOAD, {"contact_ids": [r.contact_id for r in requests],
+                                               "keys": [r.idempotency_key for r in requests]})).mappings().all()
+        return {row["wanted_key"]: (
+            Contact.model_validate({k: row[k] for k in _CONTACT_COLUMNS}) if row["id"] is not None else None,
+            row["consents"] or {},
+            Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None,
+        ) for row in rows}
 
     async def _hold(self, row: dict, action: str, hold: Hold, channel: str, address: str,
                     subject: str | None) -> SendResult:

@@ -201,9 +201,9 @@ async def promotion_part(audience: int, page_size: int) -> dict:
                 "EnrollmentWorkflow", EnrollmentInput(journey_id="member-day", segment_id="everyone",
                                                       enrollment_id="bench", task_queue=settings.task_queue,
                                                       page_size=page_size),
-                id="enrollment/member-day/bench", task_queue=settings.task_queue)
+                id="enrollment/member-day/bench", task_queue=settings.task_queue, result_type=EnrollmentProgress)
             delivered = asyncio.create_task(wait_for_mail(stack.engine, SUBJECT, before_mail, audience, timeout=3600))
-            progress = await handle.result(result_type=EnrollmentProgress)
+            progress = await handle.result()
             enrolled_s = time.perf_counter() - started
             await delivered
             delivered_s = time.perf_counter() - started
