@@ -111,3 +111,34 @@ def zone_at(hour: int) -> str:
     """A fixed-offset zone whose local time now is `hour` o'clock (Etc/GMT signs are inverted)."""
     offset = (hour - datetime.now(timezone.utc).hour + 12) % 24 - 12
     return f"Etc/GMT{-offset:+d}" if offset else "UTC"
+
+
+async def completed_firings(temporal_env, journey: str, count: int, timeout: float = 60) -> list:
+    query = f'WorkflowId STARTS_WITH "enrollment/{journey}/firing" AND ExecutionStatus = "Completed"'
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = [w async for w in temporal_env.client.list_workflows(query)]
+        if len(found) >= count or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def waiting_state(temporal_env, workflow_id: str) -> JourneyState:
+    """The run's state once it rests in a wait (its deadline known)."""
+    handle = temporal_env.client.get_workflow_handle(workflow_id)
+    for _ in range(200):
+        state = await handle.query("state", result_type=JourneyState)
+        if state.wait_until is not None:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never waited")
+
+
+async def progress_until(api, path: str, status: str, timeout: float = 60) -> dict:
+    """The enrollment's progress once it has that status and knows its audience's size."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = (await api.get(path)).json()
+        if (body["status"] == status and body["total"] is not None) or asyncio.get_running_loop().time() > deadline:
+            return body
+        await asyncio.sleep(0.1)

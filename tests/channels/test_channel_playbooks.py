@@ -4,25 +4,32 @@ SMS for those who did not open, the preview, and a rate limit shared by workers.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from helpers import (
     advance,
+    completed_firings,
     create_active_journey,
     enroll,
     finished,
     put_contact,
     wait_for_mail,
+    waiting_state,
+    zone_at,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.channels.registry import build_channels
 from activities.send import SendActivities
 from sojourn.contracts import SendRequest
-from sojourn.models import Contact
+from sojourn.models import Contact, JourneyRun
+from sojourn.schedules import schedule_id
+from sojourn.validation import load_definition_file
 
 
 async def test_scenario_3_channel_by_audience(api, worker, engine, temporal_env, providers, unique):
@@ -155,3 +162,69 @@ async def test_rate_limit_is_shared_by_workers(api, engine, settings, providers,
     times = sorted(r.at for r in providers.sms.received)
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert len(times) == 6 and min(gaps) >= 0.45, gaps
+
+
+async def test_scenario_3_member_day_end_to_end(api, worker, engine, temporal_env, providers, unique):
+    """The shipped member-day journey as a marketer posts it: the schedule fires (Wednesday 11:00
+    Taipei), LINE for women, the app push for men, email for the rest; a member for whom it is
+    02:00 gets it at 08:00 their time; a retried firing reaches nobody twice; next week's does."""
+    journey = f"member-day-{unique}"
+    definition = load_definition_file(Path(__file__).parents[2] / "examples" / "member-day.yaml")
+    definition["entry"]["audience"] = f"members-{unique}"
+    members = {
+        "hana": dict(attributes={"gender": "female"}, line_user_id="U" + unique.ljust(32, "b"), time_zone=zone_at(12)),
+        "ken": dict(attributes={"gender": "male"}, push_token=f"fcm-ken-{unique}", time_zone=zone_at(12)),
+        "alex": dict(attributes={}, time_zone=zone_at(12)),
+        "owl": dict(attributes={}, time_zone=zone_at(2)),
+    }
+    for name, fields in members.items():
+        fields["attributes"]["club"] = unique
+        await put_contact(api, f"{name}-{unique}", first_name=name.title(), email=f"{name}-{unique}@example.com",
+                          **fields)
+    assert (await api.post("/v1/segments", json={"id": f"members-{unique}", "name": "members", "filter": {
+        "attribute": "club", "value": unique}})).status_code == 201
+    await create_active_journey(api, journey, definition)
+    schedule = temporal_env.client.get_schedule_handle(schedule_id(journey))
+
+    async def fire(expect: int) -> dict:
+        await asyncio.sleep(1.1)  # each firing has its own second, so its own enrollment
+        await schedule.trigger()
+        firings = await completed_firings(temporal_env, journey, expect)
+        assert len(firings) == expect
+        newest = max(firings, key=lambda w: w.start_time)
+        return await temporal_env.client.get_workflow_handle(newest.id).query("progress")
+
+    first = await fire(1)
+    assert (first["mode"], first["enrolled"], first["existing"]) == ("runs", 4, 0)
+    owl_run = f"journey/{journey}/owl-{unique}"
+    owl = await waiting_state(temporal_env, owl_run)
+    assert f"quiet hours 22:00-08:00 in {members['owl']['time_zone']}" in owl.path[-1].outcome
+    [alex] = await wait_for_mail(engine, f"alex-{unique}@example.com")
+    assert alex["subject"] == "Member day: Alex offers inside"
+    for name in ("hana", "ken"):
+        state = await finished(temporal_env, f"journey/{journey}/{name}-{unique}")
+        assert [(m.channel, m.status) for m in state.messages] == [("line" if name == "hana" else "push", "sent")]
+    assert [r.json()["messages"][0]["text"] for r in providers.line.accepted] == [
+        "Hana, double points on cosmetics today!"]
+    assert [r.json()["message"]["notification"]["title"] for r in providers.push.accepted] == ["Member day"]
+    wake = datetime.fromisoformat(owl.wait_until)
+    assert wake.astimezone(ZoneInfo(members["owl"]["time_zone"])).hour == 8
+    await advance(temporal_env, owl_run, wake - datetime.now(timezone.utc) + timedelta(minutes=1))
+    assert (await finished(temporal_env, owl_run)).messages[0].status == "sent"
+
+    again = await fire(2)  # the same week: a retried firing, someone pressing the button
+    assert (again["enrolled"], again["existing"]) == (0, 4)
+
+    # A week on (the journey's 6-day cooldown is kept in Postgres, whose clock does not skip).
+    async with engine.begin() as conn:
+        await conn.execute(update(JourneyRun).where(JourneyRun.journey_id == journey)
+                           .values(enrolled_at=JourneyRun.enrolled_at - timedelta(days=7)))
+    next_week = await fire(3)
+    assert (next_week["enrolled"], next_week["existing"]) == (4, 0)
+    await wait_for_mail(engine, f"alex-{unique}@example.com", 2)
+    await asyncio.sleep(0.5)
+    assert len(providers.line.accepted) == len(providers.push.accepted) == 2
+    assert len(await wait_for_mail(engine, f"alex-{unique}@example.com", timeout=0.2)) == 2
+    assert len(await wait_for_mail(engine, f"owl-{unique}@example.com", timeout=0.2)) == 1  # still night for them
+    assert await wait_for_mail(engine, f"hana-{unique}@example.com", timeout=0.2) == []
+    assert providers.problems() == []

@@ -12,14 +12,15 @@ from helpers import (
     advance,
     create_active_journey,
     finished,
+    progress_until,
     put_contact,
     wait_for_mail,
+    waiting_state,
     zone_at,
 )
 from sqlalchemy import select
-from test_segment_enrollment import progress_until
 
-from sojourn.contracts import EnrollmentInput, EnrollmentProgress, JourneyState
+from sojourn.contracts import EnrollmentInput, EnrollmentProgress
 from sojourn.models import Message
 from sojourn.settings import FrequencyCap
 from worker.main import journey_worker
@@ -28,16 +29,6 @@ from worker.main import journey_worker
 async def journey_workflows(temporal_env, journey: str) -> list[str]:
     query = f'WorkflowType = "JourneyWorkflow" AND JourneyId = "{journey}"'
     return [w.id async for w in temporal_env.client.list_workflows(query)]
-
-
-async def held_state(temporal_env, workflow_id: str) -> JourneyState:
-    handle = temporal_env.client.get_workflow_handle(workflow_id)
-    for _ in range(200):
-        state = await handle.query("state", result_type=JourneyState)
-        if state.wait_until is not None:
-            return state
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id} never held its message")
 
 
 async def test_a_single_send_goes_out_in_batches_under_the_same_rules(api, engine, temporal_env, settings, unique):
@@ -88,10 +79,10 @@ async def test_a_single_send_goes_out_in_batches_under_the_same_rules(api, engin
         batch_id = done["workflow_id"]
         held = sorted(await journey_workflows(temporal_env, promo))
         assert held == sorted([f"journey/{promo}/capped-{unique}/today", f"journey/{promo}/night-{unique}/today"])
-        owl = await held_state(temporal_env, f"journey/{promo}/night-{unique}/today")
+        owl = await waiting_state(temporal_env, f"journey/{promo}/night-{unique}/today")
         assert owl.batch == batch_id and owl.path[-1].outcome.startswith("deferred until")
         assert f"quiet hours 22:00-08:00 in {night}" in owl.path[-1].outcome
-        vip = await held_state(temporal_env, f"journey/{promo}/capped-{unique}/today")
+        vip = await waiting_state(temporal_env, f"journey/{promo}/capped-{unique}/today")
         assert "frequency cap: 1 messages per 7d" in vip.path[-1].outcome
 
         # What happened to whom: a batched contact's run is its message; the skipped one says why.

@@ -8,20 +8,10 @@ import asyncio
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import create_active_journey, put_contact, wait_for_mail
+from helpers import completed_firings, create_active_journey, put_contact, wait_for_mail
 from temporalio.service import RPCError
 
 from sojourn.schedules import schedule_id
-
-
-async def completed_firings(temporal_env, journey: str, count: int, timeout: float = 60) -> list:
-    query = f'WorkflowId STARTS_WITH "enrollment/{journey}/firing" AND ExecutionStatus = "Completed"'
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = [w async for w in temporal_env.client.list_workflows(query)]
-        if len(found) >= count or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.2)
 
 
 async def test_member_day_schedule_follows_the_journey(api, worker, engine, temporal_env, unique):

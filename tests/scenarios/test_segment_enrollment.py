@@ -7,22 +7,18 @@ import asyncio
 import sys
 
 import uvicorn
-from helpers import API_KEY, create_active_journey, put_contact, wait_for_mail
+from helpers import (
+    API_KEY,
+    create_active_journey,
+    progress_until,
+    put_contact,
+    wait_for_mail,
+)
 
 from api.app import create_app
 from sojourn.contracts import EnrollmentInput, EnrollmentProgress
 from sojourn.embedded.postgres import free_port
 from worker.main import journey_worker
-
-
-async def progress_until(api, path: str, status: str, timeout: float = 60) -> dict:
-    """The enrollment's progress once it has that status and knows its audience's size."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        body = (await api.get(path)).json()
-        if (body["status"] == status and body["total"] is not None) or asyncio.get_running_loop().time() > deadline:
-            return body
-        await asyncio.sleep(0.1)
 
 
 async def test_new_store_send_to_a_segment_in_pages(api, engine, temporal_env, settings, unique):

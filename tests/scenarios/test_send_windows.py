@@ -14,6 +14,7 @@ from helpers import (
     finished,
     put_contact,
     wait_for_mail,
+    waiting_state,
 )
 from sqlalchemy import select
 
@@ -24,17 +25,6 @@ from sojourn.settings import FrequencyCap
 from worker.main import journey_worker
 
 TAIPEI, LONDON, NEW_YORK = ZoneInfo("Asia/Taipei"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
-
-
-async def waiting_state(temporal_env, workflow_id: str) -> JourneyState:
-    """The run's state once it rests in a wait (its deadline known)."""
-    handle = temporal_env.client.get_workflow_handle(workflow_id)
-    for _ in range(200):
-        state = await handle.query("state", result_type=JourneyState)
-        if state.wait_until is not None:
-            return state
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id} never waited")
 
 
 async def changed_outcome(temporal_env, workflow_id: str, before: str) -> str:
