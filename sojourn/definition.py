@@ -301,11 +301,29 @@ Node = Annotated[
 ]
 
 
-class Schedule(_Strict):
-    """When a scheduled journey fires: a cron expression (minute hour day month weekday) in `time_zone`."""
+class Calendar(_Strict):
+    """Local time `at` (HH:MM) on the listed `weekdays`, `days` of the month and `months`;
+    one left out means every one."""
 
-    cron: Annotated[str, Field(pattern=r"^\S+( \S+){4}$")]
+    at: LocalTime
+    weekdays: Annotated[list[Weekday], Field(min_length=1)] | None = None
+    days: Annotated[list[Annotated[int, Field(ge=1, le=31)]], Field(min_length=1)] | None = None
+    months: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(min_length=1)] | None = None
+
+
+class Schedule(_Strict):
+    """When a scheduled journey fires, in `time_zone`: a `cron` expression (minute hour day
+    month weekday), or a `calendar` ({at: "11:00", weekdays: [wed]})."""
+
+    cron: Annotated[str, Field(pattern=r"^\S+( \S+){4}$")] | None = None
+    calendar: Calendar | None = None
     time_zone: TimeZoneName = "UTC"
+
+    @model_validator(mode="after")
+    def _one_spec(self) -> Schedule:
+        if (self.cron is None) == (self.calendar is None):
+            raise ValueError("a schedule is either a `cron` expression or a `calendar`")
+        return self
 
 
 class Entry(_Strict):

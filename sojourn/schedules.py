@@ -10,8 +10,10 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleState,
     ScheduleUpdate,
@@ -25,6 +27,8 @@ from sojourn.contracts import (
     enrollment_workflow_id,
 )
 from sojourn.definition import JourneyDefinition
+from sojourn.definition import Schedule as JourneySchedule
+from sojourn.send_windows import parse_local_time
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +46,34 @@ def _schedule(journey_id: str, definition: JourneyDefinition, task_queue: str, p
             EnrollmentInput(journey_id=journey_id, segment_id=entry.audience, enrollment_id="", task_queue=task_queue,
                             keyed=False),
             id=enrollment_workflow_id(journey_id, "firing"), task_queue=task_queue),
-        spec=ScheduleSpec(cron_expressions=[entry.schedule.cron], time_zone_name=entry.schedule.time_zone,
-                          start_at=entry.starts_at, end_at=entry.ends_at),
+        spec=_spec(entry.schedule, start_at=entry.starts_at, end_at=entry.ends_at),
         # A firing that finds the last one still enrolling waits for it, once.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE),
         state=ScheduleState(paused=paused, note="journey paused" if paused else None),
     )
+
+
+_WEEKDAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+
+
+def _spec(schedule: JourneySchedule, **bounds) -> ScheduleSpec:
+    if schedule.cron is not None:
+        return ScheduleSpec(cron_expressions=[schedule.cron], time_zone_name=schedule.time_zone, **bounds)
+    calendar = schedule.calendar
+    at = parse_local_time(calendar.at)
+
+    def every(values) -> list[ScheduleRange]:
+        return [ScheduleRange(value) for value in values]
+
+    listed = {}  # a field left out is every value (ScheduleCalendarSpec's default)
+    if calendar.weekdays:
+        listed["day_of_week"] = every(_WEEKDAYS[day] for day in calendar.weekdays)
+    if calendar.days:
+        listed["day_of_month"] = every(calendar.days)
+    if calendar.months:
+        listed["month"] = every(calendar.months)
+    return ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=every([at.hour]), minute=every([at.minute]), **listed)],
+                        time_zone_name=schedule.time_zone, **bounds)
 
 
 async def sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str,

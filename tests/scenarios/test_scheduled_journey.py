@@ -13,6 +13,8 @@ from temporalio.service import RPCError
 
 from sojourn.schedules import schedule_id
 
+TAIPEI = ZoneInfo("Asia/Taipei")
+
 
 async def test_member_day_schedule_follows_the_journey(api, worker, engine, temporal_env, unique):
     members = [f"m{n}-{unique}" for n in range(3)]
@@ -31,7 +33,7 @@ async def test_member_day_schedule_follows_the_journey(api, worker, engine, temp
 
     described = await schedule.describe()
     assert described.schedule.spec.time_zone_name == "Asia/Taipei" and not described.schedule.state.paused
-    upcoming = described.info.next_action_times[0].astimezone(ZoneInfo("Asia/Taipei"))
+    upcoming = described.info.next_action_times[0].astimezone(TAIPEI)
     assert (upcoming.strftime("%a"), upcoming.hour, upcoming.minute) == ("Wed", 11, 0)
 
     await schedule.trigger()  # this week's firing, now
@@ -59,3 +61,35 @@ async def test_member_day_schedule_follows_the_journey(api, worker, engine, temp
     assert (await api.post(f"/v1/journeys/{journey}/archive")).status_code == 200
     with pytest.raises(RPCError):
         await schedule.describe()
+
+
+
+async def test_a_calendar_schedule_fires_at_local_times(api, temporal_env, unique):
+    """The calendar form: 11:00 Taipei on Wednesdays; a new version moves it to 09:30 on May 1."""
+    journey = f"calendar-{unique}"
+    assert (await api.post("/v1/segments", json={"id": f"all-{unique}", "name": "all",
+                                                 "filter": {"attribute": "club", "value": unique}})).status_code == 201
+
+    def definition(calendar: dict) -> dict:
+        return {"name": "calendar", "entry": {"schedule": {"calendar": calendar, "time_zone": "Asia/Taipei"},
+                                              "audience": f"all-{unique}"},
+                "nodes": [{"id": "promo", "type": "send", "subject": "Hi", "text": "Hi", "next": "end"},
+                          {"id": "end", "type": "exit"}]}
+
+    async def upcoming() -> list[tuple]:
+        info = (await temporal_env.client.get_schedule_handle(schedule_id(journey)).describe()).info
+        return [(t.astimezone(TAIPEI).strftime("%a"), t.astimezone(TAIPEI).day, t.astimezone(TAIPEI).month,
+                 t.astimezone(TAIPEI).strftime("%H:%M")) for t in info.next_action_times[:3]]
+
+    await create_active_journey(api, journey, definition({"at": "11:00", "weekdays": ["wed"]}))
+    assert {(day, at) for day, _, _, at in await upcoming()} == {("Wed", "11:00")}
+    updated = await api.put(f"/v1/journeys/{journey}", json={"definition": definition(
+        {"at": "09:30", "days": [1], "months": [5]})})
+    assert updated.status_code == 200, updated.text
+    assert {(day, month, at) for _, day, month, at in await upcoming()} == {(1, 5, "09:30")}
+
+    both = await api.post("/v1/journeys", json={"id": f"both-{unique}", "definition": definition(
+        {"at": "11:00"}) | {"entry": {"schedule": {"cron": "0 11 * * 3", "calendar": {"at": "11:00"}},
+                                      "audience": f"all-{unique}"}}})
+    assert both.status_code == 422
+    assert "either a `cron` expression or a `calendar`" in both.text

@@ -98,3 +98,11 @@ def test_schedule_entries_need_an_audience_and_a_cron():
                                                                    "audience": "a"}))
     assert any("unknown time zone 'Asia/Taipai'" in m for _, m in problems_of(
         {"schedule": {"cron": "0 11 * * 3", "time_zone": "Asia/Taipai"}, "audience": "a"}))
+    assert any("either a `cron` expression or a `calendar`" in m for _, m in problems_of(
+        {"schedule": {"time_zone": "Asia/Taipei"}, "audience": "a"}))
+    assert any(f == "entry.schedule.calendar.weekdays.0" for f, _ in problems_of(
+        {"schedule": {"calendar": {"at": "11:00", "weekdays": ["wednesday"]}}, "audience": "a"}))
+    assert any(f == "entry.schedule.calendar.at" for f, _ in problems_of(
+        {"schedule": {"calendar": {"at": "25:00"}}, "audience": "a"}))
+    assert any(f == "entry.schedule.calendar.days.0" for f, _ in problems_of(
+        {"schedule": {"calendar": {"at": "09:00", "days": [32]}}, "audience": "a"}))
