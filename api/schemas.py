@@ -104,6 +104,8 @@ class ProfileJourney(BaseModel):
     converted_at: datetime | None
     workflow_id: str
     run_id: str
+    batch: str | None = Field(None, description="The enrollment workflow whose batched send delivered this entry "
+                                                "(no workflow of its own; `run_id` is then ours, not Temporal's).")
 
 
 class ContactProfile(ContactOut):

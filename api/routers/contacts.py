@@ -152,7 +152,8 @@ async def get_contact(external_id: str, session: SessionDep) -> dict:
                       "clicks": m["clicks"]} for m in messages],
         "journeys": [{"journey": r.journey_id, "version": r.version, "key": r.key, "status": r.status,
                       "enrolled_at": r.enrolled_at, "ended_at": r.ended_at, "exit_reason": r.exit_reason,
-                      "converted_at": r.converted_at, "workflow_id": r.workflow_id, "run_id": r.run_id}
+                      "converted_at": r.converted_at, "workflow_id": r.workflow_id, "run_id": r.run_id,
+                      "batch": r.batch}
                      for r in runs],
     }
 

@@ -93,6 +93,8 @@ async def test_a_single_send_goes_out_in_batches_under_the_same_rules(api, engin
         assert out["state"]["messages"][0]["status"] == "skipped"
         assert "unsubscribed" in out["state"]["messages"][0]["reason"]
         assert (await api.delete(f"/v1/journeys/{promo}/runs/{day[0]}")).status_code == 409
+        [entry] = [j for j in (await api.get(f"/v1/contacts/{day[0]}")).json()["journeys"] if j["journey"] == promo]
+        assert (entry["status"], entry["batch"]) == ("completed", batch_id)
         assert (await api.get(f"/v1/journeys/{promo}/runs/night-{unique}")).json()["delivery"] == "run"
 
         # Morning comes for the night owl: the run sends the batch's message, under its key, once.
