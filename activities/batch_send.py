@@ -59,7 +59,8 @@ class BatchSender:
                         definition: JourneyDefinition, node: SendNode, contacts: list[Contact]) -> EnrolledPage:
         batch = enrollment_workflow_id(page.journey_id, page.enrollment_id)
         key = page.enrollment_id if page.keyed else None
-        barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key, batch)
+        barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key,
+                                JourneyRun.batch.is_distinct_from(batch))
         entering = [c for c in contacts if c.id not in barred]
         raw_node = next(raw for raw in version.definition["nodes"] if raw["id"] == node.id)
         requests = []

@@ -142,12 +142,19 @@ async def enroll(session: AsyncSession, client: Client, task_queue: str, journey
     wanted = list(dict.fromkeys(external_ids))
     contacts = {c.external_id: c for c in (await session.execute(
         select(Contact).where(Contact.external_id.in_(wanted)))).scalars()}
+    # A `never` journey's entries that a batched send delivered have no workflow whose id would
+    # refuse a second run (under the other rules a finished run may be followed anyway).
+    reentry = JourneyDefinition.model_validate(version.definition).reentry
+    batched = set() if reentry.policy != "never" else await kept_out(
+        session, journey_id, reentry, [c.id for c in contacts.values()], None, JourneyRun.batch.is_not(None))
     gate = asyncio.Semaphore(START_CONCURRENCY)
 
     async def one(ext: str) -> Enrollment:
         contact = contacts.get(ext)
         if contact is None:
             return Enrollment(contact=ext, status="not_found", error="no contact with this external id")
+        if contact.id in batched:
+            return Enrollment(ext, "existing", journey_workflow_id(journey_id, ext), None, version.version)
         async with gate:
             return await start_run(client, task_queue, journey_id, version.version, version.definition, contact)
 
@@ -237,14 +244,14 @@ async def cooling_down(session: AsyncSession, journey_id: str, reentry: Reentry,
 
 
 async def kept_out(session: AsyncSession, journey_id: str, reentry: Reentry, contact_ids: list[int],
-                   key: str | None, batch: str) -> set[int]:
-    """Contacts the re-entry rule keeps out of a batched send, which has no workflow id reuse
-    policy to do it: any earlier run under a key or with `never`, a run still active otherwise,
-    and the `always` cooldown. Rows of this same batch do not count: its retried page resends
-    nothing (the message keys see to that) but must not leave anybody out."""
+                   key: str | None, counted) -> set[int]:
+    """Contacts the re-entry rule keeps out where no workflow id reuse policy does it: any
+    earlier run under a key or with `never`, a run still active otherwise, and the `always`
+    cooldown. `counted` says which earlier runs count: a batch leaves out its own rows (its
+    retried page resends nothing, the message keys see to that, but must leave nobody out)."""
     if not contact_ids:
         return set()
-    earlier = or_(JourneyRun.batch.is_(None), JourneyRun.batch != batch)
+    earlier = counted
     if key is None and reentry.policy != "never":
         blocking = JourneyRun.status == "active"
         if reentry.policy == "always" and reentry.cooldown is not None:

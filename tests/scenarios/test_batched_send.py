@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from helpers import (
     advance,
     create_active_journey,
+    enroll,
     finished,
     progress_until,
     put_contact,
@@ -119,3 +120,33 @@ async def test_a_single_send_goes_out_in_batches_under_the_same_rules(api, engin
     async with engine.connect() as conn:
         statuses = sorted((await conn.execute(select(Message.status).where(Message.journey_id == promo))).scalars())
     assert statuses == ["deferred"] + ["sent"] * 8 + ["skipped"]
+
+
+async def test_a_never_journey_fired_in_batches_lets_nobody_in_twice(api, worker, engine, temporal_env, settings,
+                                                                      unique):
+    """Scheduled firings enroll unkeyed, so the journey's re-entry rule (`never` here) holds
+    across firings and against a direct enrollment, though no workflow carries the entries."""
+    journey, segment = f"once-{unique}", f"once-{unique}"
+    for n in range(2):
+        await put_contact(api, f"once{n}-{unique}", email=f"once{n}-{unique}@example.com", attributes={"o": unique})
+    assert (await api.post("/v1/segments", json={"id": segment, "name": "once", "filter": {
+        "attribute": "o", "value": unique}})).status_code == 201
+    await create_active_journey(api, journey, {"name": "once", "nodes": [
+        {"id": "hello", "type": "send", "subject": "Only once", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+
+    async def firing(n: int) -> EnrollmentProgress:
+        return await temporal_env.client.execute_workflow(
+            "EnrollmentWorkflow", EnrollmentInput(journey_id=journey, segment_id=segment, enrollment_id="",
+                                                  task_queue=settings.task_queue, keyed=False),
+            id=f"enrollment/{journey}/firing-{n}", task_queue=settings.task_queue, result_type=EnrollmentProgress)
+
+    first, second = await firing(1), await firing(2)
+    assert (first.mode, first.sent, first.existing) == ("batch", 2, 0)
+    assert (second.mode, second.sent, second.existing) == ("batch", 0, 2)
+    [direct] = await enroll(api, journey, f"once0-{unique}")
+    assert (direct["status"], direct["workflow_id"]) == ("existing", f"journey/{journey}/once0-{unique}")
+    await asyncio.sleep(0.5)
+    for n in range(2):
+        assert [m["subject"] for m in await wait_for_mail(engine, f"once{n}-{unique}@example.com")] == ["Only once"]
+    assert await journey_workflows(temporal_env, journey) == []
