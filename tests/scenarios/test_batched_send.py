@@ -22,7 +22,7 @@ from helpers import (
 from sqlalchemy import select
 
 from sojourn.contracts import EnrollmentInput, EnrollmentProgress
-from sojourn.models import Message
+from sojourn.models import MailboxMessage, Message
 from sojourn.settings import FrequencyCap
 from worker.main import journey_worker
 
@@ -150,3 +150,29 @@ async def test_a_never_journey_fired_in_batches_lets_nobody_in_twice(api, worker
     for n in range(2):
         assert [m["subject"] for m in await wait_for_mail(engine, f"once{n}-{unique}@example.com")] == ["Only once"]
     assert await journey_workflows(temporal_env, journey) == []
+
+
+async def test_a_batch_waits_for_its_channel_rate_instead_of_handing_over(api, engine, temporal_env, settings, unique):
+    """Email limited to 5 a second: the page waits for its slots (heartbeating), so every
+    message still goes from the batch, none through a run, and no faster than the limit."""
+    limited = settings.model_copy(update={"channel_rates": {"email": 5.0}})
+    people = [f"slow{n}-{unique}" for n in range(12)]
+    for contact in people:
+        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"slow": unique})
+    assert (await api.post("/v1/segments", json={"id": f"slow-{unique}", "name": "slow", "filter": {
+        "attribute": "slow", "value": unique}})).status_code == 201
+    journey = f"slow-{unique}"
+    await create_active_journey(api, journey, {"name": "slow", "nodes": [
+        {"id": "hello", "type": "send", "subject": f"Paced {unique}", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    async with journey_worker(temporal_env.client, engine, limited):
+        path = f"/v1/journeys/{journey}/segment-enrollments"
+        await api.post(path, json={"segment": f"slow-{unique}", "enrollment_id": "paced"})
+        done = await progress_until(api, f"{path}/paced", "completed")
+    assert (done["mode"], done["sent"], done["held"], done["failed"]) == ("batch", 12, 0, 0), done
+    assert await journey_workflows(temporal_env, journey) == []
+    async with engine.connect() as conn:
+        received = sorted((await conn.execute(select(MailboxMessage.received_at).where(
+            MailboxMessage.subject == f"Paced {unique}"))).scalars())
+    # Slots are 0.2 s apart: twelve messages cannot arrive within less than 11 of them.
+    assert len(received) == 12 and (received[-1] - received[0]).total_seconds() >= 11 * 0.2 * 0.9
