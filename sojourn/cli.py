@@ -133,6 +133,7 @@ class _Progress:
     def __init__(self, total: int, stream=None, unit: str = "bytes") -> None:
         self.total, self.sent, self.stream, self.unit = total, 0, stream or sys.stderr, unit
         self.started = self.drawn = time.monotonic()
+        self.rate: float | None = None  # units a second as the work itself measures it, when it does
 
     def advance(self, count: int) -> None:
         self.sent += count
@@ -145,8 +146,8 @@ class _Progress:
         fraction = self.sent / self.total if self.total else 1.0
         width = 30
         filled = int(width * fraction)
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = f"{self.sent / elapsed / 1e6:.1f} MB/s" if self.unit == "bytes" else f"{self.sent / elapsed:,.0f}/s"
+        per_second = self.rate if self.rate is not None else self.sent / max(time.monotonic() - self.started, 1e-6)
+        rate = f"{per_second / 1e6:.1f} MB/s" if self.unit == "bytes" else f"{per_second:,.0f}/s"
         self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  "
                           f"{self.sent:,}/{self.total:,} {self.unit}  {rate}{end}")
         self.stream.flush()
@@ -232,6 +233,7 @@ def cmd_enroll_segment(args: argparse.Namespace) -> int:
             if enrollment["total"] is not None:
                 progress = progress or _Progress(enrollment["total"], unit="contacts")
                 progress.sent = enrollment["enrolled"] + enrollment["existing"] + enrollment["failed"]
+                progress.rate = enrollment["per_second"]  # since the enrollment started, not this command
                 progress.draw()
     if progress is not None:
         progress.draw("\n")
