@@ -14,10 +14,12 @@ from helpers import (
     put_contact,
     wait_for_mail,
 )
+from sqlalchemy import select
 
 from api.app import create_app
 from sojourn.contracts import EnrollmentInput, EnrollmentProgress
 from sojourn.embedded.postgres import free_port
+from sojourn.models import MailboxMessage
 from worker.main import journey_worker
 
 
@@ -99,3 +101,28 @@ async def test_the_enroll_segment_command_follows_the_enrollment(api, worker, en
                                                  "sent in batches: 6 sent, 0 skipped, 0 held for later by a run each"]
     for contact in contacts:
         await wait_for_mail(engine, f"{contact}@example.com")
+
+
+async def test_an_enrollment_continues_as_new_and_keeps_its_counts(api, worker, engine, temporal_env, unique):
+    """More pages than one history holds (100): the workflow continues as new, carrying where it
+    was and what it counted; everybody gets exactly one message."""
+    people = [f"big{n:03d}-{unique}" for n in range(103)]
+    for contact in people:
+        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"big": unique})
+    assert (await api.post("/v1/segments", json={"id": f"big-{unique}", "name": "big", "filter": {
+        "attribute": "big", "value": unique}})).status_code == 201
+    journey = f"big-{unique}"
+    await create_active_journey(api, journey, {"name": "big", "nodes": [
+        {"id": "hello", "type": "send", "subject": f"Big {unique}", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    path = f"/v1/journeys/{journey}/segment-enrollments"
+    await api.post(path, json={"segment": f"big-{unique}", "enrollment_id": "pages", "page_size": 1})
+    done = await progress_until(api, f"{path}/pages", "completed", timeout=120)
+    assert (done["total"], done["enrolled"], done["sent"], done["existing"]) == (103, 103, 103, 0), done
+    runs = [w.status.name async for w in temporal_env.client.list_workflows(
+        f'WorkflowId = "enrollment/{journey}/pages"')]
+    assert sorted(runs) == ["COMPLETED", "CONTINUED_AS_NEW"]
+    async with engine.connect() as conn:
+        mails = (await conn.execute(select(MailboxMessage.rcpt_to).where(MailboxMessage.subject == f"Big {unique}"))
+                 ).scalars().all()
+    assert sorted(to[0] for to in mails) == [f"{contact}@example.com" for contact in people]
