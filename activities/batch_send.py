@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.send import Loaded, SendActivities
 from sojourn.contracts import (
+    ERRORS_PER_PAGE,
     EnrolledPage,
     EnrollPage,
     SendRequest,
@@ -28,16 +29,16 @@ from sojourn.contracts import (
     enrollment_workflow_id,
     journey_workflow_id,
     message_key,
+    send_request,
 )
 from sojourn.definition import JourneyDefinition, SendNode
-from sojourn.journeys import START_CONCURRENCY, kept_out, record_runs, start_run
+from sojourn.journeys import kept_out, start_runs
 from sojourn.models import Contact, JourneyRun, JourneyVersion, utcnow
 
 # Messages in flight at once per page: enough to keep every SMTP connection (or provider
 # request) busy while others wait on the database.
 BATCH_CONCURRENCY = 32
 _RUN_NAMESPACE = uuid.UUID("0b6c55a4-52c1-4a0e-bb8e-6f2d3c1c9e41")
-_ERRORS_PER_PAGE = 5
 _DELIVERED = {"sent": "sent", "unconfirmed": "sent", "skipped": "skipped"}
 _HEARTBEAT_EVERY = 25
 _RECORD_RUN = insert(JourneyRun.__table__).on_conflict_do_nothing()
@@ -62,15 +63,11 @@ class BatchSender:
         barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key,
                                 JourneyRun.batch.is_distinct_from(batch))
         entering = [c for c in contacts if c.id not in barred]
-        raw_node = next(raw for raw in version.definition["nodes"] if raw["id"] == node.id)
         requests = []
         for contact in entering:
             workflow_id = journey_workflow_id(page.journey_id, contact.external_id, key)
-            requests.append(SendRequest(
-                idempotency_key=message_key(workflow_id, batch, node.id, 1), workflow_id=workflow_id,
-                journey_id=page.journey_id, journey_version=version.version, node_id=node.id, contact_id=contact.id,
-                node=raw_node, time_zone=definition.time_zone, quiet_hours=version.definition.get("quiet_hours"),
-                priority=definition.priority))
+            requests.append(send_request(message_key(workflow_id, batch, node.id, 1), workflow_id, page.journey_id,
+                                         version.version, contact.id, version.definition, node.id))
         loaded = await self._sender.load(requests) if requests else {}
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
         done = 0
@@ -78,7 +75,7 @@ class BatchSender:
         async def one(contact: Contact, request: SendRequest) -> _Outcome:
             nonlocal done
             async with gate:
-                outcome = await self._one(contact, request, loaded[request.idempotency_key])
+                outcome = await self._one(contact, request, node, loaded[request.idempotency_key])
             done += 1
             if done % _HEARTBEAT_EVERY == 0:
                 activity.heartbeat(done)
@@ -88,21 +85,23 @@ class BatchSender:
         finished = [o for o in outcomes if o.tally in ("sent", "skipped", "failed", "existing")]
         await self._record_finished(session, page, version, key, batch, [o.contact for o in finished])
         held = [o.contact for o in outcomes if o.tally == "held"]
-        started = await self._hand_over(session, page, version, key, batch, held)
+        # Each held message gets a run that sleeps until it may go, under the batch's key.
+        started = await start_runs(session, self._client, page.task_queue, page.journey_id, version, held,
+                                   key=key, batch=batch)
         errors = [f"{o.contact.external_id}: {o.reason}" for o in outcomes if o.tally == "failed"] + [
             f"{r.contact}: its run could not start: {r.error}" for r in started if r.status == "failed"]
         tally = [o.tally for o in outcomes]
         return EnrolledPage(
-            last_id=None, mode="batch",
+            last_id=contacts[-1].id, mode="batch",
             enrolled=tally.count("sent") + tally.count("skipped") + sum(r.status == "started" for r in started),
             existing=len(barred) + tally.count("existing") + sum(r.status == "existing" for r in started),
-            failed=len(errors), errors=errors[:_ERRORS_PER_PAGE],
+            failed=len(errors), errors=errors[:ERRORS_PER_PAGE],
             sent=tally.count("sent"), skipped=tally.count("skipped"), held=len(held))
 
-    async def _one(self, contact: Contact, request: SendRequest, loaded: Loaded) -> _Outcome:
+    async def _one(self, contact: Contact, request: SendRequest, node: SendNode, loaded: Loaded) -> _Outcome:
         while True:
             try:
-                result: SendResult = await self._sender.deliver(request, utcnow(), loaded)
+                result: SendResult = await self._sender.deliver(request, utcnow(), loaded, node)
             except ApplicationError as err:
                 if err.type == "RateLimited" and err.next_retry_delay is not None:
                     # The batch is the long-running activity here: it waits its turn itself.
@@ -131,17 +130,3 @@ class BatchSender:
         # Many rows through one statement compiled once (not a VALUES list rebuilt per page).
         await (await session.connection()).execute(_RECORD_RUN, rows)
         await session.commit()
-
-    async def _hand_over(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion, key: str | None,
-                         batch: str, contacts: list[Contact]) -> list:
-        """Runs for the held messages: each sleeps until its message may go, under the batch's key."""
-        gate = asyncio.Semaphore(START_CONCURRENCY)
-
-        async def start(contact: Contact):
-            async with gate:
-                return await start_run(self._client, page.task_queue, page.journey_id, version.version,
-                                       version.definition, contact, key=key, batch=batch)
-
-        results = list(await asyncio.gather(*(start(c) for c in contacts)))
-        await record_runs(session, page.journey_id, [r for r in results if r.run_id], {c.external_id: c for c in contacts})
-        return results

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client
@@ -15,21 +12,22 @@ from sojourn import segments
 from sojourn.contracts import (
     COUNT_AUDIENCE_ACTIVITY,
     ENROLL_PAGE_ACTIVITY,
+    ERRORS_PER_PAGE,
     EnrolledPage,
     EnrollPage,
 )
 from sojourn.db import session_factory
 from sojourn.definition import JourneyDefinition
 from sojourn.journeys import (
-    START_CONCURRENCY,
     cooling_down,
     get_journey,
     get_version,
-    record_runs,
-    start_run,
+    start_runs,
 )
 
-_ERRORS_PER_PAGE = 5
+
+def _missing_segment(page: EnrollPage) -> ApplicationError:
+    return ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound", non_retryable=True)
 
 
 class EnrollmentActivities:
@@ -44,8 +42,7 @@ class EnrollmentActivities:
             try:
                 return await segments.count(session, {"segment": page.segment_id})
             except segments.SegmentNotFound as err:
-                raise ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound",
-                                       non_retryable=True) from err
+                raise _missing_segment(page) from err
 
     @activity.defn(name=ENROLL_PAGE_ACTIVITY)
     async def enroll_page(self, page: EnrollPage) -> EnrolledPage:
@@ -64,37 +61,23 @@ class EnrollmentActivities:
             try:
                 contacts = await segments.contacts(session, {"segment": page.segment_id}, page.limit, page.after_id)
             except segments.SegmentNotFound as err:
-                raise ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound",
-                                       non_retryable=True) from err
+                raise _missing_segment(page) from err
             if not contacts:
                 return EnrolledPage(last_id=None, mode=mode)
             last_id = contacts[-1].id
             if single is not None:
-                sent = await self._batches.send_page(session, page, version, definition, single, contacts)
-                return dataclasses.replace(sent, last_id=last_id)
-            if not page.keyed:  # a scheduled firing: the journey's re-entry cooldown applies
-                cooling = await cooling_down(session, page.journey_id, definition.reentry, [c.id for c in contacts])
-                contacts = [c for c in contacts if c.id not in cooling]
-            gate = asyncio.Semaphore(START_CONCURRENCY)
-            done = 0
-
-            async def one(contact):
-                nonlocal done
-                async with gate:
-                    result = await start_run(self._client, page.task_queue, page.journey_id, version.version,
-                                             version.definition, contact, key=page.enrollment_id if page.keyed else None)
-                done += 1
-                activity.heartbeat(done)
-                return result
-
-            results = await asyncio.gather(*(one(contact) for contact in contacts))
-            await record_runs(session, page.journey_id, [r for r in results if r.run_id],
-                              {c.external_id: c for c in contacts})
+                return await self._batches.send_page(session, page, version, definition, single, contacts)
+            # A scheduled firing (unkeyed): the journey's re-entry cooldown applies.
+            cooling = set() if page.keyed else await cooling_down(session, page.journey_id, definition.reentry,
+                                                                  [c.id for c in contacts])
+            contacts = [c for c in contacts if c.id not in cooling]
+            results = await start_runs(session, self._client, page.task_queue, page.journey_id, version, contacts,
+                                       key=page.enrollment_id if page.keyed else None, progress=activity.heartbeat)
         failed = [r for r in results if r.status == "failed"]
         return EnrolledPage(
             last_id=last_id,
             enrolled=sum(r.status == "started" for r in results),
-            existing=sum(r.status == "existing" for r in results) + len(cooling if not page.keyed else ()),
+            existing=sum(r.status == "existing" for r in results) + len(cooling),
             failed=len(failed),
-            errors=[f"{r.contact}: {r.error}" for r in failed[:_ERRORS_PER_PAGE]],
+            errors=[f"{r.contact}: {r.error}" for r in failed[:ERRORS_PER_PAGE]],
         )

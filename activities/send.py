@@ -108,11 +108,12 @@ class SendActivities:
         # The run's time of this attempt (the server's, so a retry hours later knows it is later).
         return await self.deliver(request, activity.info().current_attempt_scheduled_time)
 
-    async def deliver(self, request: SendRequest, now: datetime, loaded: Loaded | None = None) -> SendResult:
+    async def deliver(self, request: SendRequest, now: datetime, loaded: Loaded | None = None,
+                      node: SendNode | None = None) -> SendResult:
         """One message, once: what the send activity does, and a batched send for each contact
-        (which `load`s its page's at once). Raises `ApplicationError`s as the activity would
-        (non-retryable when final)."""
-        node = SendNode.model_validate(request.node)
+        (which `load`s its page's at once and parses its node once). Raises `ApplicationError`s
+        as the activity would (non-retryable when final)."""
+        node = node or SendNode.model_validate(request.node)
         contact, consents, recorded = loaded or (await self.load([request]))[request.idempotency_key]
         if recorded is not None:
             done = self._already(recorded)

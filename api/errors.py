@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sojourn.journeys import JourneyConflict, JourneyNotFound
 from sojourn.validation import DefinitionError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def parsed(model: type[ModelT], body: bytes) -> ModelT:
+    """A raw body (read first to check its signature) as `model`; a 422 listing every problem otherwise."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as err:
+        raise RequestValidationError(err.errors()) from err
 
 
 def not_found(what: str) -> ApiError:

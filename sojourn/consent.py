@@ -14,8 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.models import Contact, ContactConsent, utcnow
 
-CONSENT_CHANNELS = ("email", "sms", "push", "line")
-CONSENT_STATES = ("subscribed", "unsubscribed")
 _ADDRESS = {"email": "email address", "sms": "phone number", "push": "push token", "line": "LINE user id"}
 
 

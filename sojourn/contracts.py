@@ -169,6 +169,16 @@ class SendRequest(_SendTarget):
     priority: int = 0
 
 
+def send_request(key: str, workflow_id: str, journey_id: str, version: int, contact_id: int, definition: dict,
+                 node_id: str, event: ContactEvent | None = None) -> SendRequest:
+    """The send activity's input for one send node of a journey version (`definition` as stored)."""
+    return SendRequest(
+        idempotency_key=key, workflow_id=workflow_id, journey_id=journey_id, journey_version=version, node_id=node_id,
+        contact_id=contact_id, node=next(raw for raw in definition["nodes"] if raw.get("id") == node_id), event=event,
+        time_zone=definition.get("time_zone"), quiet_hours=definition.get("quiet_hours"),
+        priority=definition.get("priority", 0))
+
+
 @dataclass
 class SendResult:
     status: str  # sent | unconfirmed | skipped | deferred (try again at `until`)
@@ -275,6 +285,9 @@ class EnrollPage:
     limit: int
     keyed: bool = True
     delivery: str = "auto"
+
+
+ERRORS_PER_PAGE = 5  # an enrollment page reports at most this many failures by name
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -37,9 +37,7 @@ class _Node(_Strict):
 
 
 Channel = Literal["email", "sms", "push", "line", "webhook"]
-_CHANNELS = ("email", "sms", "push", "line", "webhook")
-# Content of a channel a send node lists; email's lives in the node itself (subject, html, text).
-_CONTENT_FIELD = {"sms": "sms", "push": "push", "line": "line", "webhook": "webhook"}
+_CHANNELS = get_args(Channel)
 
 
 class SmsContent(_Strict):
@@ -130,9 +128,10 @@ class SendNode(_Node):
                 raise ValueError("an email needs a `subject`")
             if self.text is None and self.html is None:
                 raise ValueError("a send node needs `html`, `text` or both")
-        for channel, field in _CONTENT_FIELD.items():
-            if channel in channels and getattr(self, field) is None:
-                raise ValueError(f"channel {channel!r} needs its content in `{field}`")
+        # Every other channel's content is in the field named after it.
+        for channel in _CHANNELS[1:]:
+            if channel in channels and getattr(self, channel) is None:
+                raise ValueError(f"channel {channel!r} needs its content in `{channel}`")
         return self
 
 

@@ -40,11 +40,11 @@ from sojourn.contracts import (
     RunEnd,
     SendEmailRequest,
     SendEmailResult,
-    SendRequest,
     SendResult,
     SentMessage,
     TagChange,
     message_key,
+    send_request,
 )
 from sojourn.definition import (
     BranchNode,
@@ -192,18 +192,12 @@ class JourneyInterpreter:
 
     async def _send(self, node: SendNode) -> bool:
         """Send the node's message; False when it failed for good."""
-        visit = self._visits.get(node.id, 0) + 1
-        self._visits[node.id] = visit
+        key = self._next_key(node.id)
         info = workflow.info()
-        key = message_key(info.workflow_id, self._input.batch or info.first_execution_run_id, node.id, visit)
         if workflow.patched(CHANNELS_PATCH):
             activity, result_type = SEND_ACTIVITY, SendResult
-            request = SendRequest(
-                idempotency_key=key, workflow_id=info.workflow_id, journey_id=self._input.journey_id,
-                journey_version=self._input.version, node_id=node.id, contact_id=self._input.contact_id,
-                node=next(raw for raw in self._input.definition["nodes"] if raw.get("id") == node.id),
-                event=self._input.trigger, time_zone=self._definition.time_zone,
-                quiet_hours=self._input.definition.get("quiet_hours"), priority=self._definition.priority)
+            request = send_request(key, info.workflow_id, self._input.journey_id, self._input.version,
+                                   self._input.contact_id, self._input.definition, node.id, self._input.trigger)
         else:
             activity, result_type = SEND_EMAIL_ACTIVITY, SendEmailResult
             request = SendEmailRequest(
@@ -319,15 +313,19 @@ class JourneyInterpreter:
                 return target
         raise ApplicationError("a branch always has a default", non_retryable=True)
 
-    async def _tag(self, node: TagNode) -> None:
-        visit = self._visits.get(node.id, 0) + 1
-        self._visits[node.id] = visit
+    def _next_key(self, node_id: str) -> str:
+        """The key of this visit to the node, under which a retried step takes effect once."""
+        visit = self._visits.get(node_id, 0) + 1
+        self._visits[node_id] = visit
         info = workflow.info()
+        return message_key(info.workflow_id, self._input.batch or info.first_execution_run_id, node_id, visit)
+
+    async def _tag(self, node: TagNode) -> None:
         weight = await workflow.execute_local_activity(
             TAG_CONTACT_ACTIVITY,
             TagChange(contact_id=self._input.contact_id, tag=node.tag, action=node.action, weight=node.weight,
                       source=f"journey:{self._input.journey_id}/{node.id}",
-                      key=f"{info.workflow_id}/{info.first_execution_run_id}/{node.id}/{visit}"),
+                      key=self._next_key(node.id)),
             result_type=float | None,
             start_to_close_timeout=DATA_START_TO_CLOSE,
             schedule_to_close_timeout=DATA_SCHEDULE_TO_CLOSE,

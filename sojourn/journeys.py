@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
@@ -147,21 +148,40 @@ async def enroll(session: AsyncSession, client: Client, task_queue: str, journey
     reentry = JourneyDefinition.model_validate(version.definition).reentry
     batched = set() if reentry.policy != "never" else await kept_out(
         session, journey_id, reentry, [c.id for c in contacts.values()], None, JourneyRun.batch.is_not(None))
-    gate = asyncio.Semaphore(START_CONCURRENCY)
+    startable = [contacts[ext] for ext in wanted if ext in contacts and contacts[ext].id not in batched]
+    started = {r.contact: r for r in await start_runs(session, client, task_queue, journey_id, version, startable)}
 
-    async def one(ext: str) -> Enrollment:
-        contact = contacts.get(ext)
-        if contact is None:
+    def outcome(ext: str) -> Enrollment:
+        if ext not in contacts:
             return Enrollment(contact=ext, status="not_found", error="no contact with this external id")
-        if contact.id in batched:
+        if contacts[ext].id in batched:
             return Enrollment(ext, "existing", journey_workflow_id(journey_id, ext), None, version.version)
-        async with gate:
-            return await start_run(client, task_queue, journey_id, version.version, version.definition, contact)
+        return started[ext]
 
-    results = await asyncio.gather(*(one(ext) for ext in wanted))
-    await record_runs(session, journey_id, [r for r in results if r.run_id], contacts)
-    by_id = {r.contact: r for r in results}
-    return version.version, [by_id[ext] for ext in dict.fromkeys(external_ids)]
+    return version.version, [outcome(ext) for ext in wanted]
+
+
+async def start_runs(session: AsyncSession, client: Client, task_queue: str, journey_id: str,
+                     version: JourneyVersion, contacts: list[Contact], key: str | None = None,
+                     batch: str | None = None, progress: Callable[[int], None] | None = None) -> list[Enrollment]:
+    """Start (or find) each contact's run, START_CONCURRENCY at a time, and record the new ones;
+    `progress` hears how many are done after each."""
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+    done = 0
+
+    async def one(contact: Contact) -> Enrollment:
+        nonlocal done
+        async with gate:
+            result = await start_run(client, task_queue, journey_id, version.version, version.definition, contact,
+                                     key=key, batch=batch)
+        done += 1
+        if progress is not None:
+            progress(done)
+        return result
+
+    results = list(await asyncio.gather(*(one(contact) for contact in contacts)))
+    await record_runs(session, journey_id, [r for r in results if r.run_id], {c.external_id: c for c in contacts})
+    return results
 
 
 _REUSE = {
@@ -239,8 +259,7 @@ async def cooling_down(session: AsyncSession, journey_id: str, reentry: Reentry,
     policy's cooldown ago; the rest of the re-entry rule is the workflow id reuse policy."""
     if reentry.policy != "always" or reentry.cooldown is None or not contact_ids:
         return set()
-    return await _contacts_with_runs(session, journey_id, contact_ids, key,
-                                     JourneyRun.enrolled_at > utcnow() - parse_duration(reentry.cooldown))
+    return await _contacts_with_runs(session, journey_id, contact_ids, key, _cooling(reentry))
 
 
 async def kept_out(session: AsyncSession, journey_id: str, reentry: Reentry, contact_ids: list[int],
@@ -255,9 +274,14 @@ async def kept_out(session: AsyncSession, journey_id: str, reentry: Reentry, con
     if key is None and reentry.policy != "never":
         blocking = JourneyRun.status == "active"
         if reentry.policy == "always" and reentry.cooldown is not None:
-            blocking = or_(blocking, JourneyRun.enrolled_at > utcnow() - parse_duration(reentry.cooldown))
+            blocking = or_(blocking, _cooling(reentry))
         earlier = and_(earlier, blocking)
     return await _contacts_with_runs(session, journey_id, contact_ids, key, earlier)
+
+
+def _cooling(reentry: Reentry):
+    """Runs that began within the `always` policy's cooldown."""
+    return JourneyRun.enrolled_at > utcnow() - parse_duration(reentry.cooldown)
 
 
 async def _contacts_with_runs(session: AsyncSession, journey_id: str, contact_ids: list[int], key: str | None,

@@ -28,7 +28,7 @@ from sojourn.contracts import (
 )
 from sojourn.definition import JourneyDefinition
 from sojourn.definition import Schedule as JourneySchedule
-from sojourn.send_windows import parse_local_time
+from sojourn.send_windows import WEEKDAYS, parse_local_time
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,6 @@ def _schedule(journey_id: str, definition: JourneyDefinition, task_queue: str, p
     )
 
 
-_WEEKDAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-
-
 def _spec(schedule: JourneySchedule, **bounds) -> ScheduleSpec:
     if schedule.cron is not None:
         return ScheduleSpec(cron_expressions=[schedule.cron], time_zone_name=schedule.time_zone, **bounds)
@@ -67,7 +64,8 @@ def _spec(schedule: JourneySchedule, **bounds) -> ScheduleSpec:
 
     listed = {}  # a field left out is every value (ScheduleCalendarSpec's default)
     if calendar.weekdays:
-        listed["day_of_week"] = every(_WEEKDAYS[day] for day in calendar.weekdays)
+        # Temporal counts the week from Sunday (0); ours starts on Monday.
+        listed["day_of_week"] = every((WEEKDAYS.index(day) + 1) % 7 for day in calendar.weekdays)
     if calendar.days:
         listed["day_of_month"] = every(calendar.days)
     if calendar.months:

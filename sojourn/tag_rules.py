@@ -36,8 +36,12 @@ from sojourn.filters import PropertyCondition
 from sojourn.models import utcnow
 from sojourn.send_windows import first_zone
 
-RULE_SOURCE = "rule:"
 _RANGE = "tag_rule_range"  # a temporary table, one range's qualified contacts
+
+
+def rule_source(rule_id: str) -> str:
+    """What a rule's tags name as their source."""
+    return f"rule:{rule_id}"
 
 
 class Weight(BaseModel):
@@ -99,7 +103,7 @@ async def apply_range(conn: AsyncConnection, rule_id: str, tag: str, qualifies: 
     weights = (select(qualified.c.contact_id, cast(measure, Float).label("weight"))
                .select_from(qualified.outerjoin(events, and_(*matching)))
                .group_by(qualified.c.contact_id).cte("weights"))
-    source = f"{RULE_SOURCE}{rule_id}"
+    source = rule_source(rule_id)
     row = insert(tags).from_select(
         ["contact_id", "tag", "weight", "source", "updated_at"],
         select(weights.c.contact_id, literal(tag), weights.c.weight, literal(source), literal(utcnow())))

@@ -142,3 +142,19 @@ async def progress_until(api, path: str, status: str, timeout: float = 60) -> di
         if (body["status"] == status and body["total"] is not None) or asyncio.get_running_loop().time() > deadline:
             return body
         await asyncio.sleep(0.1)
+
+
+def single_send(subject: str, text: str = "ok", name: str | None = None) -> dict:
+    """A journey that is one email and nothing else: the kind an enrollment sends in batches."""
+    return {"name": name or subject, "nodes": [
+        {"id": "hello", "type": "send", "subject": subject, "text": text, "next": "end"},
+        {"id": "end", "type": "exit"}]}
+
+
+async def segment_of(api: httpx.AsyncClient, segment: str, people: list[str]) -> None:
+    """Each of `people` (with an email at example.com) in a new segment of their own."""
+    for contact in people:
+        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"in": segment})
+    response = await api.post("/v1/segments", json={"id": segment, "name": segment,
+                                                    "filter": {"attribute": "in", "value": segment}})
+    assert response.status_code == 201, response.text

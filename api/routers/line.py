@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError
+from api.errors import ApiError, parsed
 from api.schemas import LineBatch, LineResponse, LineResult
 from sojourn import consent
 from sojourn.models import Contact
@@ -31,10 +29,7 @@ async def line_webhook(request: Request, session: SessionDep, settings: Settings
     body = await request.body()
     if not verify_line_signature(body, request.headers.get("x-line-signature"), settings.line_channel_secret):
         raise ApiError(401, "invalid_signature", "missing or invalid x-line-signature header")
-    try:
-        batch = LineBatch.model_validate_json(body)
-    except ValidationError as err:
-        raise RequestValidationError(err.errors()) from err
+    batch = parsed(LineBatch, body)
     results = []
     for index, event in enumerate(batch.events):
         status = _CONSENT.get(event.type)

@@ -48,33 +48,43 @@ async def _run_out(client, run: JourneyRun, external_id: str) -> RunOut:
                   version=run.version, contact=external_id, execution_status=status, state=state)
 
 
-async def _batched_out(session, run: JourneyRun, external_id: str) -> RunOut:
-    """A run delivered by a batched send has no workflow: its story is its message."""
-    scope = message_scope(run.workflow_id, run.batch)
-    messages = [m for m in (await session.execute(select(Message).where(Message.workflow_id == run.workflow_id)))
-                .scalars() if m.idempotency_key.startswith(scope)]
-    engaged = (await session.execute(select(EngagementEvent).where(
+async def _batched_outs(session, runs: list[JourneyRun], external_id: str) -> dict[int, RunOut]:
+    """Runs a batched send delivered have no workflow: their story is their message. Two
+    queries for all of them, by row id."""
+    if not runs:
+        return {}
+    messages = list((await session.execute(select(Message).where(
+        Message.workflow_id.in_({run.workflow_id for run in runs})))).scalars())
+    engaged = list((await session.execute(select(EngagementEvent).where(
         EngagementEvent.message_id.in_([m.id for m in messages]), EngagementEvent.type.in_(SIGNALLED))
-        .order_by(EngagementEvent.occurred_at))).scalars() if messages else []
-    by_id = {m.id: m for m in messages}
-    state = JourneyState(
-        journey_id=run.journey_id, version=run.version, contact_external_id=external_id, status=run.status,
-        current_node=None, wait_until=None,
-        path=[PathStep(node=m.node_id, type="send", entered_at=run.enrolled_at.isoformat(), outcome=m.status)
-              for m in messages],
-        messages=[SentMessage(node=m.node_id, message_id=str(m.id), status=m.status, recipient=m.recipient,
-                              subject=m.subject, at=(m.sent_at or m.created_at).isoformat(), reason=m.error,
-                              channel=m.channel) for m in messages],
-        engagements=[EngagementSignal(send_node=by_id[e.message_id].node_id, kind=e.type, message_id=str(e.message_id),
-                                      url=e.url, occurred_at=e.occurred_at.isoformat()) for e in engaged],
-        key=run.key, batch=run.batch)
-    return RunOut(workflow_id=run.workflow_id, run_id=None, journey_id=run.journey_id, version=run.version,
-                  contact=external_id, execution_status="COMPLETED", state=dataclasses.asdict(state), delivery="batch")
+        .order_by(EngagementEvent.occurred_at))).scalars()) if messages else []
+    outs = {}
+    for run in runs:
+        scope = message_scope(run.workflow_id, run.batch)
+        mine = [m for m in messages if m.idempotency_key.startswith(scope)]
+        by_id = {m.id: m for m in mine}
+        state = JourneyState(
+            journey_id=run.journey_id, version=run.version, contact_external_id=external_id, status=run.status,
+            current_node=None, wait_until=None,
+            path=[PathStep(node=m.node_id, type="send", entered_at=run.enrolled_at.isoformat(), outcome=m.status)
+                  for m in mine],
+            messages=[SentMessage(node=m.node_id, message_id=str(m.id), status=m.status, recipient=m.recipient,
+                                  subject=m.subject, at=(m.sent_at or m.created_at).isoformat(), reason=m.error,
+                                  channel=m.channel) for m in mine],
+            engagements=[EngagementSignal(send_node=by_id[e.message_id].node_id, kind=e.type,
+                                          message_id=str(e.message_id), url=e.url,
+                                          occurred_at=e.occurred_at.isoformat())
+                         for e in engaged if e.message_id in by_id],
+            key=run.key, batch=run.batch)
+        outs[run.id] = RunOut(workflow_id=run.workflow_id, run_id=None, journey_id=run.journey_id,
+                              version=run.version, contact=external_id, execution_status="COMPLETED",
+                              state=dataclasses.asdict(state), delivery="batch")
+    return outs
 
 
 async def _out(client, session, run: JourneyRun, external_id: str) -> RunOut:
     if run.batch is not None:
-        return await _batched_out(session, run, external_id)
+        return (await _batched_outs(session, [run], external_id))[run.id]
     return await _run_out(client, run, external_id)
 
 
@@ -117,6 +127,6 @@ async def contact_runs(external_id: str, session: SessionDep, client: TemporalDe
                                   .order_by(JourneyRun.enrolled_at.desc()).limit(100))).scalars()
     runs = list(runs)
     # The session answers one query at a time; the workflows are asked all at once.
-    batched = {run.id: await _batched_out(session, run, external_id) for run in runs if run.batch is not None}
+    batched = await _batched_outs(session, [run for run in runs if run.batch is not None], external_id)
     live = iter(await asyncio.gather(*(_run_out(client, run, external_id) for run in runs if run.batch is None)))
     return [batched[run.id] if run.batch is not None else next(live) for run in runs]

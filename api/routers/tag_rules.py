@@ -14,7 +14,7 @@ from api.schemas import TagRuleIn, TagRuleOut, TagRuleRunOut, TagRuleRunRequest
 from sojourn import schedules, segments
 from sojourn.contracts import TaggingRequest, TagRuleSummary
 from sojourn.models import ContactTag, TagRule, TagRuleRun, utcnow
-from sojourn.tag_rules import RULE_SOURCE
+from sojourn.tag_rules import rule_source
 
 router = APIRouter(prefix="/v1/tag-rules", tags=["tags"])
 
@@ -65,7 +65,7 @@ async def delete_rule(rule_id: str, session: SessionDep) -> Response:
     rule = await session.get(TagRule, rule_id)
     if rule is None:
         raise not_found(f"tag rule '{rule_id}'")
-    await session.execute(delete(ContactTag).where(ContactTag.source == f"{RULE_SOURCE}{rule_id}"))
+    await session.execute(delete(ContactTag).where(ContactTag.source == rule_source(rule_id)))
     await session.delete(rule)
     await session.commit()
     return Response(status_code=204)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.errors import ApiError, parsed
 from api.schemas import WebhookBatch, WebhookResponse, WebhookResult
 from sojourn import engagement
 from sojourn.tokens import verify_webhook_signature
@@ -27,10 +25,7 @@ async def engagement_webhook(request: Request, session: SessionDep, client: Temp
     body = await request.body()
     if not verify_webhook_signature(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
         raise ApiError(401, "invalid_signature", f"missing or invalid {SIGNATURE_HEADER} header")
-    try:
-        batch = WebhookBatch.model_validate_json(body)
-    except ValidationError as err:
-        raise RequestValidationError(err.errors()) from err
+    batch = parsed(WebhookBatch, body)
     results = []
     for index, event in enumerate(batch.events):
         message = await engagement.find_message(session, event.message_id)

@@ -15,6 +15,8 @@ from helpers import (
     finished,
     progress_until,
     put_contact,
+    segment_of,
+    single_send,
     wait_for_mail,
     waiting_state,
     zone_at,
@@ -50,13 +52,9 @@ async def test_a_single_send_goes_out_in_batches_under_the_same_rules(api, engin
                                                       {"attribute": "vip", "value": True}]})):
         assert (await api.post("/v1/segments", json={"id": segment, "name": segment, "filter": where})).status_code == 201
 
-    def single_send(subject: str) -> dict:
-        return {"name": subject, "nodes": [{"id": "promo", "type": "send", "subject": subject, "text": "Today only",
-                                            "next": "end"}, {"id": "end", "type": "exit"}]}
-
     welcome, promo = f"welcome-{unique}", f"promo-{unique}"
-    await create_active_journey(api, welcome, single_send("Welcome, VIP"))
-    await create_active_journey(api, promo, single_send("Double points today"))
+    await create_active_journey(api, welcome, single_send("Welcome, VIP", "Today only"))
+    await create_active_journey(api, promo, single_send("Double points today", "Today only"))
     async with journey_worker(temporal_env.client, engine, limited):
         # Asked for runs: one workflow per contact, as any journey. It uses up the VIP's weekly cap.
         path = f"/v1/journeys/{welcome}/segment-enrollments"
@@ -127,13 +125,8 @@ async def test_a_never_journey_fired_in_batches_lets_nobody_in_twice(api, worker
     """Scheduled firings enroll unkeyed, so the journey's re-entry rule (`never` here) holds
     across firings and against a direct enrollment, though no workflow carries the entries."""
     journey, segment = f"once-{unique}", f"once-{unique}"
-    for n in range(2):
-        await put_contact(api, f"once{n}-{unique}", email=f"once{n}-{unique}@example.com", attributes={"o": unique})
-    assert (await api.post("/v1/segments", json={"id": segment, "name": "once", "filter": {
-        "attribute": "o", "value": unique}})).status_code == 201
-    await create_active_journey(api, journey, {"name": "once", "nodes": [
-        {"id": "hello", "type": "send", "subject": "Only once", "text": "ok", "next": "end"},
-        {"id": "end", "type": "exit"}]})
+    await segment_of(api, segment, [f"once{n}-{unique}" for n in range(2)])
+    await create_active_journey(api, journey, single_send("Only once"))
 
     async def firing(n: int) -> EnrollmentProgress:
         return await temporal_env.client.execute_workflow(
@@ -156,15 +149,9 @@ async def test_a_batch_waits_for_its_channel_rate_instead_of_handing_over(api, e
     """Email limited to 5 a second: the page waits for its slots (heartbeating), so every
     message still goes from the batch, none through a run, and no faster than the limit."""
     limited = settings.model_copy(update={"channel_rates": {"email": 5.0}})
-    people = [f"slow{n}-{unique}" for n in range(12)]
-    for contact in people:
-        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"slow": unique})
-    assert (await api.post("/v1/segments", json={"id": f"slow-{unique}", "name": "slow", "filter": {
-        "attribute": "slow", "value": unique}})).status_code == 201
     journey = f"slow-{unique}"
-    await create_active_journey(api, journey, {"name": "slow", "nodes": [
-        {"id": "hello", "type": "send", "subject": f"Paced {unique}", "text": "ok", "next": "end"},
-        {"id": "end", "type": "exit"}]})
+    await segment_of(api, f"slow-{unique}", [f"slow{n}-{unique}" for n in range(12)])
+    await create_active_journey(api, journey, single_send(f"Paced {unique}"))
     async with journey_worker(temporal_env.client, engine, limited):
         path = f"/v1/journeys/{journey}/segment-enrollments"
         await api.post(path, json={"segment": f"slow-{unique}", "enrollment_id": "paced"})

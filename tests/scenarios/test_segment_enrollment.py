@@ -12,6 +12,8 @@ from helpers import (
     create_active_journey,
     progress_until,
     put_contact,
+    segment_of,
+    single_send,
     wait_for_mail,
 )
 from sqlalchemy import select
@@ -73,13 +75,9 @@ async def test_new_store_send_to_a_segment_in_pages(api, engine, temporal_env, s
 
 async def test_the_enroll_segment_command_follows_the_enrollment(api, worker, engine, temporal_env, settings, unique):
     contacts = [f"cli{n}-{unique}" for n in range(6)]
-    for contact in contacts:
-        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"batch": unique})
-    assert (await api.post("/v1/segments", json={"id": f"cli-{unique}", "name": "cli", "filter": {
-        "attribute": "batch", "value": unique}})).status_code == 201
+    await segment_of(api, f"cli-{unique}", contacts)
     journey = f"cli-send-{unique}"
-    await create_active_journey(api, journey, {"name": "cli", "nodes": [
-        {"id": "hello", "type": "send", "subject": "Hello", "text": "Hi", "next": "end"}, {"id": "end", "type": "exit"}]})
+    await create_active_journey(api, journey, single_send("Hello", "Hi"))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, temporal=temporal_env.client), host="127.0.0.1",
                                            port=port, log_level="warning"))
@@ -107,14 +105,9 @@ async def test_an_enrollment_continues_as_new_and_keeps_its_counts(api, worker, 
     """More pages than one history holds (100): the workflow continues as new, carrying where it
     was and what it counted; everybody gets exactly one message."""
     people = [f"big{n:03d}-{unique}" for n in range(103)]
-    for contact in people:
-        await put_contact(api, contact, email=f"{contact}@example.com", attributes={"big": unique})
-    assert (await api.post("/v1/segments", json={"id": f"big-{unique}", "name": "big", "filter": {
-        "attribute": "big", "value": unique}})).status_code == 201
+    await segment_of(api, f"big-{unique}", people)
     journey = f"big-{unique}"
-    await create_active_journey(api, journey, {"name": "big", "nodes": [
-        {"id": "hello", "type": "send", "subject": f"Big {unique}", "text": "ok", "next": "end"},
-        {"id": "end", "type": "exit"}]})
+    await create_active_journey(api, journey, single_send(f"Big {unique}"))
     path = f"/v1/journeys/{journey}/segment-enrollments"
     await api.post(path, json={"segment": f"big-{unique}", "enrollment_id": "pages", "page_size": 1})
     done = await progress_until(api, f"{path}/pages", "completed", timeout=120)
