@@ -152,22 +152,25 @@ class SendActivities:
             return await self._unconfirmed(row, chosen, address, rendered.subject,
                                            "an earlier attempt's outcome is unknown; not sent again")
 
-        reserved = False
-        if chosen != "webhook" and not node.transactional:
+        marketing = chosen != "webhook" and not node.transactional
+        if marketing:
             hold = quiet_hold(contact, now, request.time_zone, request.quiet_hours, self._settings)
             if hold is not None:
                 return await self._hold(row, node.when_quiet, hold, chosen, address, rendered.subject)
-            if self._settings.frequency_caps:
-                async with self._transactions.begin() as conn:
-                    hold = await cap_hold(conn, self._settings.frequency_caps, contact.id, chosen,
-                                          request.idempotency_key, request.priority, now)
-                    if hold is None:  # counted by the next message from the moment the lock is released
-                        await conn.execute(_RECORD, self._values(row, status="sending"))
-                if hold is not None:
-                    return await self._hold(row, node.when_capped, hold, chosen, address, rendered.subject)
-                reserved = True
-
+        # Before the cap reserves the message as `sending`: a rate-limited attempt must leave no
+        # reservation behind, or its retry would take it for a send whose outcome is unknown.
         await self._rates.take_slot(chosen)
+        reserved = False
+        if marketing and self._settings.frequency_caps:
+            async with self._transactions.begin() as conn:
+                hold = await cap_hold(conn, self._settings.frequency_caps, contact.id, chosen,
+                                      request.idempotency_key, request.priority, now)
+                if hold is None:  # counted by the next message from the moment the lock is released
+                    await conn.execute(_RECORD, self._values(row, status="sending"))
+            if hold is not None:
+                return await self._hold(row, node.when_capped, hold, chosen, address, rendered.subject)
+            reserved = True
+
         if not channel.repeat_safe and not reserved:
             await self._record(row, status="sending")
         outgoing = Outgoing(key=request.idempotency_key, message_id=message_id, address=address, rendered=rendered,

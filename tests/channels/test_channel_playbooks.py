@@ -29,6 +29,7 @@ from activities.send import SendActivities
 from sojourn.contracts import SendRequest
 from sojourn.models import Contact, JourneyRun
 from sojourn.schedules import schedule_id
+from sojourn.settings import FrequencyCap
 from sojourn.validation import load_definition_file
 
 
@@ -162,6 +163,36 @@ async def test_rate_limit_is_shared_by_workers(api, engine, settings, providers,
     times = sorted(r.at for r in providers.sms.received)
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert len(times) == 6 and min(gaps) >= 0.45, gaps
+
+
+async def test_a_rate_limited_text_under_frequency_caps_is_sent_on_retry(api, engine, settings, providers, unique):
+    """With caps on, a send reserves its place under the cap before it goes; a rate-limited
+    attempt must not leave behind a reservation that its retry reads as "sent, outcome unknown"."""
+    limited = settings.model_copy(update={"channel_rates": {"sms": 2.0},
+                                          "frequency_caps": [FrequencyCap(max=100, per="7d")]})
+    await put_contact(api, f"capped-rate-{unique}", phone="+15550005555", consent={"sms": "subscribed"})
+    async with engine.connect() as conn:
+        contact_id = (await conn.execute(select(Contact.id).where(
+            Contact.external_id == f"capped-rate-{unique}"))).scalar()
+    async with httpx.AsyncClient() as http:
+        sender = SendActivities(engine, limited, build_channels(limited, None, http))
+
+        async def send(i: int):
+            request = SendRequest(idempotency_key=f"capped-rate/{unique}/{i}", workflow_id=f"capped-rate/{unique}",
+                                  journey_id="rate", journey_version=1, node_id="text", contact_id=contact_id,
+                                  node={"id": "text", "type": "send", "channel": "sms", "sms": {"text": f"#{i}"},
+                                        "next": "end"})
+            for _ in range(20):  # what Temporal does with a RateLimited attempt: retry after its delay
+                try:
+                    return await ActivityEnvironment().run(sender.send, request)
+                except ApplicationError as err:
+                    assert err.type == "RateLimited", err
+                    await asyncio.sleep(err.next_retry_delay.total_seconds())
+            raise AssertionError("never sent")
+
+        results = await asyncio.gather(*(send(i) for i in range(5)))
+    assert [r.status for r in results] == ["sent"] * 5
+    assert sorted(r.form()["Body"] for r in providers.sms.accepted) == [f"#{i}" for i in range(5)]
 
 
 async def test_scenario_3_member_day_end_to_end(api, worker, engine, temporal_env, providers, unique):
