@@ -7,18 +7,18 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.batch_send import BatchSender
-from sojourn import segments
-from sojourn.contracts import (
+from sojourn.contracts.enrollment import (
     COUNT_AUDIENCE_ACTIVITY,
     ENROLL_PAGE_ACTIVITY,
     ERRORS_PER_PAGE,
     EnrolledPage,
     EnrollPage,
 )
-from sojourn.db import session_factory
-from sojourn.definition import JourneyDefinition
-from sojourn.journeys import (
+from sojourn.data import segments
+from sojourn.data.db import session_factory
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.services.batch_send import BatchSender
+from sojourn.services.journeys import (
     cooling_down,
     get_journey,
     get_version,

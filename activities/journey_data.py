@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from sojourn.contracts import (
+from sojourn.contracts.journey_data import (
     EVALUATE_CONDITIONS_ACTIVITY,
     NEXT_LOCAL_TIME_ACTIVITY,
     RECORD_RUN_END_ACTIVITY,
@@ -22,10 +22,10 @@ from sojourn.contracts import (
     RunEnd,
     TagChange,
 )
-from sojourn.db import session_factory
-from sojourn.filters import parse_filter
-from sojourn.models import Contact, ContactTag, JourneyRun, utcnow
-from sojourn.send_windows import first_zone, next_local_time, parse_local_time
+from sojourn.data.db import session_factory
+from sojourn.data.models import Contact, ContactTag, JourneyRun, utcnow
+from sojourn.dsl.filters import parse_filter
+from sojourn.dsl.send_windows import first_zone, next_local_time, parse_local_time
 
 # The API records a run right after starting it; a run that ends within that moment
 # waits for the record this many attempts before writing it itself.
@@ -41,7 +41,7 @@ class JourneyDataActivities:
 
     @activity.defn(name=EVALUATE_CONDITIONS_ACTIVITY)
     async def evaluate_conditions(self, request: EvaluateConditions) -> list[bool]:
-        from sojourn import segments
+        from sojourn.data import segments
 
         now = datetime.fromisoformat(request.now)
         answers = []

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from sojourn.contracts import RUN_TAG_RULES_ACTIVITY, TaggingRequest, TagRuleSummary
-from sojourn.models import Contact, TagRule, TagRuleRun, utcnow
-from sojourn.send_windows import first_zone
-from sojourn.tag_rules import Weight, apply_range, end_of_day, who_qualifies
+from sojourn.contracts.tagging import RUN_TAG_RULES_ACTIVITY, TaggingRequest, TagRuleSummary
+from sojourn.data.models import Contact, TagRule, TagRuleRun, utcnow
+from sojourn.data.tag_rules import Weight, apply_range, end_of_day, who_qualifies
+from sojourn.dsl.send_windows import first_zone
 
 # Contacts per statement: big enough for set-based work, small enough to heartbeat and to keep
 # each transaction short.

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from activities.channels.registry import build_channels
 from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
@@ -28,7 +27,8 @@ from api.routers import (
     webhooks,
 )
 from api.yaml_bodies import YamlBodies
-from sojourn.db import create_engine, session_factory
+from sojourn.data.db import create_engine, session_factory
+from sojourn.delivery.channels.registry import build_channels
 from sojourn.settings import Settings, get_settings
 
 

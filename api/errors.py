@@ -10,10 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sojourn.journeys import JourneyConflict, JourneyNotFound
-from sojourn.validation import DefinitionError
+from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# What each kind of refusal a service raises answers; anything else is a 500.
+_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503), (SojournError, 500))
 
 
 class ApiError(Exception):
@@ -55,18 +57,10 @@ def install(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _respond(exc.status, exc.code, exc.message, exc.details)
 
-    @app.exception_handler(JourneyNotFound)
-    async def _journey_not_found(_: Request, exc: JourneyNotFound) -> JSONResponse:
-        return _respond(404, "not_found", f"journey '{exc}' not found")
-
-    @app.exception_handler(JourneyConflict)
-    async def _journey_conflict(_: Request, exc: JourneyConflict) -> JSONResponse:
-        return _respond(409, "conflict", str(exc))
-
-    @app.exception_handler(DefinitionError)
-    async def _definition_error(_: Request, exc: DefinitionError) -> JSONResponse:
-        problems = [p.model_dump() for p in exc.problems]
-        return _respond(422, "invalid_definition", f"the journey definition has {len(problems)} problem(s)", problems)
+    @app.exception_handler(SojournError)
+    async def _refused(_: Request, exc: SojournError) -> JSONResponse:
+        status = next(status for kind, status in _STATUS if isinstance(exc, kind))
+        return _respond(status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

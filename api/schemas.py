@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from sojourn.tag_rules import Weight
+from sojourn.data.tag_rules import Weight
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import yaml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
-from sojourn.validation import UniqueKeyLoader
+from sojourn.dsl.validation import UniqueKeyLoader
 
 YAML_TYPES = {b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml"}
 

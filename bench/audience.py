@@ -40,6 +40,15 @@ from email.utils import formatdate
 
 import aiosmtplib
 import asyncpg
+from ingest import asyncpg_dsn, load_segment_data
+from sqlalchemy import func, select
+from temporalio.testing import ActivityEnvironment
+
+from sojourn.contracts.enrollment import EnrollmentInput, EnrollmentProgress
+from sojourn.contracts.tagging import TaggingRequest
+from sojourn.data.db import session_factory
+from sojourn.data.models import JourneyRun, Segment
+
 from common import (
     WorkerProcess,
     add_contacts,
@@ -51,13 +60,6 @@ from common import (
     print_result,
     setup_logging,
 )
-from ingest import asyncpg_dsn, load_segment_data
-from sqlalchemy import func, select
-from temporalio.testing import ActivityEnvironment
-
-from sojourn.contracts import EnrollmentInput, EnrollmentProgress, TaggingRequest
-from sojourn.db import session_factory
-from sojourn.models import JourneyRun, Segment
 
 log = logging.getLogger("bench.audience")
 
@@ -171,7 +173,7 @@ async def wait_for_mail(engine, subject: str, before: int, target: int, timeout:
 
 
 async def promotion_part(audience: int, page_size: int) -> dict:
-    from sojourn.journeys import change_status, create_journey  # noqa: PLC0415 - after the stack exists
+    from sojourn.services.journeys import change_status, create_journey  # noqa: PLC0415 - after the stack exists
 
     async with bench_stack() as stack:
         settings = stack.settings

@@ -41,10 +41,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from sojourn import db
-from sojourn.embedded.postgres import EmbeddedPostgres, free_port
-from sojourn.embedded.temporal import TemporalDevServer, terminate
-from sojourn.models import Contact, MailboxMessage
+from sojourn.data import db
+from sojourn.data.models import Contact, MailboxMessage
+from sojourn.dev.postgres import EmbeddedPostgres, free_port
+from sojourn.dev.temporal import TemporalDevServer, terminate
 from sojourn.settings import Settings
 
 log = logging.getLogger("bench")
@@ -148,7 +148,7 @@ def _start_sink(database_url: str, port: int, log_path: Path) -> subprocess.Pope
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "sojourn.embedded.smtp_sink", "--host", "127.0.0.1", "--port", str(port),
+            [sys.executable, "-m", "sojourn.dev.smtp_sink", "--host", "127.0.0.1", "--port", str(port),
              "--database-url", database_url],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )

@@ -39,22 +39,34 @@ import asyncio
 import logging
 import os
 import time
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
 
-from contextlib import AsyncExitStack, asynccontextmanager
-
-from sqlalchemy import func, select
-
 from bare_workflows import BareEnrollWorkflow, BareInput
-from common import (
-    Stack, WorkerProcess, add_contacts, bench_stack, chunks, cpu_ms_per_run, cpu_snapshot, gated, last_close_time,
-    machine, mailbox_count, print_result, setup_logging, wait_for_count,
-)
-from sojourn import db
-from sojourn.journeys import START_CONCURRENCY, change_status, create_journey, enroll
-from sojourn.models import Message
-from worker.main import journey_worker
+from sqlalchemy import func, select
 from worker_process import BareSender, bare_worker
+
+from sojourn.data import db
+from sojourn.data.models import Message
+from sojourn.services.journeys import START_CONCURRENCY, change_status, create_journey, enroll
+from worker.main import journey_worker
+
+from common import (
+    Stack,
+    WorkerProcess,
+    add_contacts,
+    bench_stack,
+    chunks,
+    cpu_ms_per_run,
+    cpu_snapshot,
+    gated,
+    last_close_time,
+    machine,
+    mailbox_count,
+    print_result,
+    setup_logging,
+    wait_for_count,
+)
 
 log = logging.getLogger("bench.enroll")
 

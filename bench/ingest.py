@@ -51,9 +51,10 @@ import asyncpg
 import httpx
 import psutil
 
+from sojourn.dev.postgres import free_port
+from sojourn.dev.temporal import terminate
+
 from common import Stack, add_contacts, bench_stack, chunks, machine, print_result, setup_logging
-from sojourn.embedded.postgres import free_port
-from sojourn.embedded.temporal import terminate
 
 log = logging.getLogger("bench.ingest")
 
@@ -445,8 +446,8 @@ async def segment_part(stack: Stack, args: argparse.Namespace) -> dict:
 
     The plan (EXPLAIN ANALYZE, BUFFERS) of the compiled count goes to the data dir and the log.
     """
-    from sojourn import segments  # noqa: PLC0415 - only this part needs the compiler
-    from sojourn.db import session_factory  # noqa: PLC0415
+    from sojourn.data import segments  # noqa: PLC0415 - only this part needs the compiler
+    from sojourn.data.db import session_factory  # noqa: PLC0415
 
     figures: dict = {"contacts_added": SEGMENT_CONTACTS, "events_added": SEGMENT_EVENTS, "filter": SEGMENT_FILTER}
     conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))

@@ -32,12 +32,23 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from bare_workflows import BareInput, BareSleepWorkflow
+
+from sojourn.data import db
+from sojourn.services.journeys import START_CONCURRENCY, change_status, create_journey, enroll
+
 from common import (
-    Stack, WorkerProcess, add_contacts, bench_stack, chunks, gated, machine, print_result, settled_rss_kb,
-    setup_logging, wait_for_count,
+    Stack,
+    WorkerProcess,
+    add_contacts,
+    bench_stack,
+    chunks,
+    gated,
+    machine,
+    print_result,
+    settled_rss_kb,
+    setup_logging,
+    wait_for_count,
 )
-from sojourn import db
-from sojourn.journeys import START_CONCURRENCY, change_status, create_journey, enroll
 
 log = logging.getLogger("bench.memory")
 

@@ -24,13 +24,13 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
+from bare_workflows import BARE_SEND_ACTIVITY, BareEnrollWorkflow, BareSend, BareSleepWorkflow
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from bare_workflows import BARE_SEND_ACTIVITY, BareEnrollWorkflow, BareSend, BareSleepWorkflow
-from sojourn.db import create_engine
+from sojourn.data.db import create_engine
 from sojourn.settings import Settings
 from worker.main import journey_worker
 

@@ -24,7 +24,7 @@ def _settings():
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from sojourn.embedded.stack import StackConfig, run
+    from sojourn.dev.stack import StackConfig, run
 
     config = StackConfig.from_settings(
         _settings(), data_dir=args.data_dir, postgres_port=args.postgres_port,
@@ -39,23 +39,25 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run(config, on_ready=show)
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.main import run
+def _run_module(name: str) -> int:
+    import runpy
 
-    run()
+    # Exactly what `python -m api` / `python -m worker` does: the command line sits above both
+    # processes and imports neither.
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return _run_module("worker")
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    import runpy
-
-    # Exactly what `python -m api` does, whatever its entry function is called.
-    runpy.run_module("api", run_name="__main__", alter_sys=True)
-    return 0
+    return _run_module("api")
 
 
 def cmd_smtp_sink(args: argparse.Namespace) -> int:
-    from sojourn.embedded.smtp_sink import main as sink_main
+    from sojourn.dev.smtp_sink import main as sink_main
 
     argv: list[str] = []
     for flag, value in (("--host", args.host), ("--port", args.port), ("--database-url", args.database_url)):
@@ -66,7 +68,7 @@ def cmd_smtp_sink(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from sojourn.db import upgrade
+    from sojourn.data.db import upgrade
 
     upgrade(args.database_url or _settings().database_url, args.revision)
     print(f"database at revision {args.revision}")
@@ -80,7 +82,7 @@ def _problem_line(path: str, problem) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sojourn.validation import (
+    from sojourn.dsl.validation import (
         DefinitionError,
         load_definition_file,
         validate_definition,
@@ -100,8 +102,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 async def _mailbox(args: argparse.Namespace) -> int:
-    from sojourn.db import create_engine
-    from sojourn.mailbox import clear_mailbox, list_mailbox
+    from sojourn.data.db import create_engine
+    from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
     engine = create_engine(_settings().database_url, pool_size=1)
     try:

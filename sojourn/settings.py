@@ -18,7 +18,7 @@ class FrequencyCap(BaseModel):
     @field_validator("per")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from sojourn.durations import parse_duration  # noqa: PLC0415 - settings import nothing of ours at load
+        from sojourn.dsl.durations import parse_duration  # noqa: PLC0415 - settings import nothing of ours at load
 
         parse_duration(value)
         return value
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     @classmethod
     def _quiet_hours(cls, value: str | None) -> str | None:
         if value:
-            from sojourn.send_windows import parse_local_time  # noqa: PLC0415
+            from sojourn.dsl.send_windows import parse_local_time  # noqa: PLC0415
 
             start, _, end = value.partition("-")
             parse_local_time(start.strip())

@@ -17,16 +17,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import API_KEY
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
 from api.app import create_app
-from sojourn import db, search_attributes
-from sojourn.embedded.postgres import EmbeddedPostgres, free_port
-from sojourn.embedded.smtp_sink import SmtpSink
+from sojourn.contracts import search_attributes
+from sojourn.data import db
+from sojourn.dev.postgres import EmbeddedPostgres, free_port
+from sojourn.dev.smtp_sink import SmtpSink
 from sojourn.settings import Settings
 from worker.main import journey_worker
+
+from helpers import API_KEY
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from sojourn.contracts import JourneyState
-from sojourn.mailbox import list_mailbox
-from sojourn.tokens import webhook_signature
+from sojourn.contracts.journey import JourneyState
+from sojourn.delivery.tokens import webhook_signature
+from sojourn.dev.mailbox import list_mailbox
 
 API_KEY = "test-key"
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sojourn.tokens import verify_webhook_signature
+from sojourn.delivery.tokens import verify_webhook_signature
 
 WEBHOOK_SECRET = "test-outgoing-webhook-secret"
 LINE_SECRET = "test-line-channel-secret"

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sojourn.durations import parse_duration
-from sojourn.filters import (
+from sojourn.dsl.durations import parse_duration
+from sojourn.dsl.filters import (
     CONTACT_FIELDS,
     AndFilter,
     AttributeFilter,

@@ -1,3 +1,4 @@
 from worker.main import run
 
-run()
+if __name__ == "__main__":
+    run()

@@ -14,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.batch_send import BatchSender
-from activities.channels.registry import build_channels
 from activities.enrollment import EnrollmentActivities
 from activities.journey_data import JourneyDataActivities
-from activities.send import AfterAccepted, SendActivities
-from activities.smtp_pool import SmtpPool
+from activities.send import SendActivities
 from activities.tagging import TaggingActivities
-from sojourn.db import create_engine
+from sojourn.data.db import create_engine
+from sojourn.delivery.channels.registry import build_channels
+from sojourn.delivery.send import AfterAccepted, Sender
+from sojourn.delivery.smtp_pool import SmtpPool
+from sojourn.services.batch_send import BatchSender
 from sojourn.settings import Settings, get_settings
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
@@ -45,9 +46,10 @@ async def journey_worker(
     smtp = SmtpPool(settings)
     # Redirects are not followed: a provider or webhook must not bounce a request elsewhere.
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
-    send = SendActivities(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
+    sender = Sender(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
+    send = SendActivities(sender)
     data = JourneyDataActivities(engine, settings.brand_time_zone)
-    enrollment = EnrollmentActivities(engine, client, BatchSender(send, client))
+    enrollment = EnrollmentActivities(engine, client, BatchSender(sender, client))
     tagging = TaggingActivities(engine, settings.brand_time_zone)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(

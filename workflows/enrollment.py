@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from sojourn.contracts import (
+    from sojourn.contracts.enrollment import (
         COUNT_AUDIENCE_ACTIVITY,
         ENROLL_PAGE_ACTIVITY,
         PAUSE_SIGNAL,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from sojourn.contracts import (
+    from sojourn.contracts.journey import (
         ENGAGEMENT_SIGNAL,
         EVENT_SIGNAL,
         STATE_QUERY,
@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
         JourneyState,
     )
-    from sojourn.interpreter import JourneyInterpreter
+    from workflows.interpreter import JourneyInterpreter
 
 
 @workflow.defn(name="JourneyWorkflow")

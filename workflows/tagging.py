@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from sojourn.contracts import RUN_TAG_RULES_ACTIVITY, TaggingRequest, TagRuleSummary
+    from sojourn.contracts.tagging import RUN_TAG_RULES_ACTIVITY, TaggingRequest, TagRuleSummary
 
 
 @workflow.defn(name="TaggingWorkflow")

@@ -14,9 +14,9 @@ from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import keyset_page
 from api.schemas import ContactIn, ContactOut, ContactProfile, ImportResult, Page
-from sojourn import consent, triggers
-from sojourn.ingest import ImportFormatError, import_contacts
-from sojourn.models import (
+from sojourn.data import consent
+from sojourn.data.ingest import ImportFormatError, import_contacts
+from sojourn.data.models import (
     Contact,
     ContactConsent,
     ContactTag,
@@ -26,6 +26,7 @@ from sojourn.models import (
     Message,
     utcnow,
 )
+from sojourn.services import triggers
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import not_found
-from sojourn.mailbox import clear_mailbox, list_mailbox
+from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
 router = APIRouter(prefix="/v1/dev", tags=["dev"])
 

@@ -11,10 +11,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.errors import ApiError
 from api.schemas import EventIn, EventsAccepted, RejectedItem
-from sojourn import triggers
-from sojourn.ingest import (
+from sojourn.data.ingest import (
     EVENT_BATCH_MAX,
     EventRow,
+    IngestedEvent,
     loads_strict,
     new_event_id,
     raw_connection,
@@ -22,6 +22,7 @@ from sojourn.ingest import (
     text_problem,
     to_json_text,
 )
+from sojourn.services import triggers
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ async def ingest_events(request: Request) -> EventsAccepted:
                           duplicates=stored.duplicates if stored else 0, rejected=rejected)
 
 
-async def _notify(state: Any, created: list[int], inserted: list[triggers.IngestedEvent]) -> None:
+async def _notify(state: Any, created: list[int], inserted: list[IngestedEvent]) -> None:
     """Tell journeys, after the commit. A failing hook does not undo stored data: the client
     is told what was stored, and the failure is logged."""
     try:

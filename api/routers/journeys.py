@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from activities.send import choose_channel, message_context
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import keyset_page
@@ -21,11 +20,12 @@ from api.schemas import (
     PreviewOut,
     PreviewRequest,
 )
-from sojourn import journeys, schedules, triggers
-from sojourn.contracts import ContactEvent
-from sojourn.definition import JourneyDefinition, SendNode
-from sojourn.models import Contact, ContactConsent, Journey, utcnow
-from sojourn.templating import TemplateRenderError
+from sojourn.contracts.journey import ContactEvent
+from sojourn.data.models import Contact, ContactConsent, Journey, utcnow
+from sojourn.delivery.send import choose_channel, message_context
+from sojourn.dsl.definition import JourneyDefinition, SendNode
+from sojourn.dsl.templating import TemplateRenderError
+from sojourn.services import journeys, schedules, triggers
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"])

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, parsed
 from api.schemas import LineBatch, LineResponse, LineResult
-from sojourn import consent
-from sojourn.models import Contact
-from sojourn.tokens import verify_line_signature
+from sojourn.data import consent
+from sojourn.data.models import Contact
+from sojourn.delivery.tokens import verify_line_signature
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.schemas import RunOut
-from sojourn.contracts import (
+from sojourn.contracts.journey import (
     STATE_QUERY,
     EngagementSignal,
     JourneyState,
@@ -20,8 +20,8 @@ from sojourn.contracts import (
     SentMessage,
     message_scope,
 )
-from sojourn.engagement import SIGNALLED
-from sojourn.models import Contact, EngagementEvent, JourneyRun, Message
+from sojourn.data.models import Contact, EngagementEvent, JourneyRun, Message
+from sojourn.services.engagement import SIGNALLED
 
 router = APIRouter(tags=["runs"])
 

@@ -19,8 +19,7 @@ from api.schemas import (
     SegmentEnrollmentOut,
     SegmentEnrollmentRequest,
 )
-from sojourn import journeys, segments
-from sojourn.contracts import (
+from sojourn.contracts.enrollment import (
     PAUSE_SIGNAL,
     PROGRESS_QUERY,
     RESUME_SIGNAL,
@@ -28,6 +27,8 @@ from sojourn.contracts import (
     EnrollmentProgress,
     enrollment_workflow_id,
 )
+from sojourn.data import segments
+from sojourn.services import journeys
 
 router = APIRouter(prefix="/v1/journeys/{journey_id}/segment-enrollments", tags=["journeys"])
 

@@ -23,8 +23,8 @@ from api.schemas import (
     SegmentSetOut,
     SegmentUpdate,
 )
-from sojourn import segments
-from sojourn.models import Contact, Segment
+from sojourn.data import segments
+from sojourn.data.models import Contact, Segment
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"])
 sets_router = APIRouter(prefix="/v1/segment-sets", tags=["segments"])

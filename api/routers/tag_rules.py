@@ -11,10 +11,11 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import not_found
 from api.routers.segments import segment_error
 from api.schemas import TagRuleIn, TagRuleOut, TagRuleRunOut, TagRuleRunRequest
-from sojourn import schedules, segments
-from sojourn.contracts import TaggingRequest, TagRuleSummary
-from sojourn.models import ContactTag, TagRule, TagRuleRun, utcnow
-from sojourn.tag_rules import rule_source
+from sojourn.contracts.tagging import TaggingRequest, TagRuleSummary
+from sojourn.data import segments
+from sojourn.data.models import ContactTag, TagRule, TagRuleRun, utcnow
+from sojourn.data.tag_rules import rule_source
+from sojourn.services import schedules
 
 router = APIRouter(prefix="/v1/tag-rules", tags=["tags"])
 

@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import not_found
-from sojourn import engagement
-from sojourn.tracking import parse_tracking_token
+from sojourn.delivery.tracking import parse_tracking_token
+from sojourn.services import engagement
 
 router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=True)
 

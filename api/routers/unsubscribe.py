@@ -9,9 +9,10 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import not_found
-from sojourn import consent, engagement
-from sojourn.models import Contact, ContactConsent
-from sojourn.tracking import parse_unsubscribe_token
+from sojourn.data import consent
+from sojourn.data.models import Contact, ContactConsent
+from sojourn.delivery.tracking import parse_unsubscribe_token
+from sojourn.services import engagement
 
 router = APIRouter(prefix="/u", tags=["unsubscribe"])
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, parsed
 from api.schemas import WebhookBatch, WebhookResponse, WebhookResult
-from sojourn import engagement
-from sojourn.tokens import verify_webhook_signature
+from sojourn.delivery.tokens import verify_webhook_signature
+from sojourn.services import engagement
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

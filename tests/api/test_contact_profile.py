@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import create_active_journey, enroll, tracking_path, wait_for_mail
 from sqlalchemy import func, select, text
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
-from sojourn import triggers
-from sojourn.models import Contact, ContactTag
+from sojourn.data.models import Contact, ContactTag
+from sojourn.services import triggers
+
+from helpers import create_active_journey, enroll, tracking_path, wait_for_mail
 
 LINK = "https://shop.example/spring"
 

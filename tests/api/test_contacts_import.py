@@ -9,13 +9,14 @@ import sys
 import httpx
 import pytest
 import uvicorn
-from helpers import API_KEY
 from sqlalchemy import func, select
 
 from api.app import create_app
-from sojourn import triggers
-from sojourn.embedded.postgres import free_port
-from sojourn.models import Contact
+from sojourn.data.models import Contact
+from sojourn.dev.postgres import free_port
+from sojourn.services import triggers
+
+from helpers import API_KEY
 
 CSV = {"Content-Type": "text/csv"}
 NDJSON = {"Content-Type": "application/x-ndjson"}

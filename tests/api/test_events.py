@@ -10,12 +10,14 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from helpers import API_KEY
 from sqlalchemy import func, select
 
 from api.app import create_app
-from sojourn import ingest, triggers
-from sojourn.models import Contact, Event
+from sojourn.data import ingest
+from sojourn.data.models import Contact, Event
+from sojourn.services import triggers
+
+from helpers import API_KEY
 
 
 @pytest.fixture
@@ -220,7 +222,7 @@ async def test_concurrent_batches_with_the_same_ids_store_each_event_once(api, e
 async def test_a_batch_that_loses_a_race_falls_back_to_on_conflict(engine, unique, caplog):
     """B looks for stored ids while A's identical batch is uncommitted, so B's COPY meets A's
     rows on the unique index, waits for A and fails; B then stores with ON CONFLICT."""
-    caplog.set_level(logging.INFO, logger="sojourn.ingest")
+    caplog.set_level(logging.INFO, logger="sojourn.data.ingest")
     now = datetime.now(timezone.utc)
     rows = [ingest.EventRow(index=i, event_id=f"{unique}-{i}", contact=f"c-{unique}", name="x", properties={},
                             properties_json="{}", occurred_at=now) for i in range(50)]

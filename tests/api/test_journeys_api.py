@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+
 from helpers import (
     add_contact,
     advance,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import insert, select
 
-from sojourn.models import Contact, ContactTag
+from sojourn.data.models import Contact, ContactTag
 
 
 async def _contact(api, external_id: str, **attributes) -> None:

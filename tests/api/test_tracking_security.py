@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from sqlalchemy import func, select
+
+from sojourn.contracts.journey import JourneyState
+from sojourn.data.models import EngagementEvent, Message
+from sojourn.delivery.tokens import sign
+
 from helpers import (
     add_contact,
     create_active_journey,
@@ -12,11 +18,6 @@ from helpers import (
     tracking_path,
     wait_for_mail,
 )
-from sqlalchemy import func, select
-
-from sojourn.contracts import JourneyState
-from sojourn.models import EngagementEvent, Message
-from sojourn.tokens import sign
 
 
 async def _events(engine, workflow_id: str) -> int:

@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+
+from sojourn.settings import Settings
+
 from providers import (
     LINE_SECRET,
     WEBHOOK_SECRET,
@@ -14,8 +17,6 @@ from providers import (
     FakeTwilio,
     FakeWebhookReceiver,
 )
-
-from sojourn.settings import Settings
 
 
 @dataclass

@@ -9,6 +9,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import select, update
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.send import SendActivities
+from sojourn.contracts.send import SendRequest
+from sojourn.data.models import Contact, JourneyRun
+from sojourn.delivery.channels.registry import build_channels
+from sojourn.delivery.send import Sender
+from sojourn.dsl.validation import load_definition_file
+from sojourn.services.schedules import schedule_id
+from sojourn.settings import FrequencyCap
+
 from helpers import (
     advance,
     completed_firings,
@@ -20,17 +33,6 @@ from helpers import (
     waiting_state,
     zone_at,
 )
-from sqlalchemy import select, update
-from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
-
-from activities.channels.registry import build_channels
-from activities.send import SendActivities
-from sojourn.contracts import SendRequest
-from sojourn.models import Contact, JourneyRun
-from sojourn.schedules import schedule_id
-from sojourn.settings import FrequencyCap
-from sojourn.validation import load_definition_file
 
 
 async def test_scenario_3_channel_by_audience(api, worker, engine, temporal_env, providers, unique):
@@ -142,7 +144,7 @@ async def test_rate_limit_is_shared_by_workers(api, engine, settings, providers,
     async with engine.connect() as conn:
         contact_id = (await conn.execute(select(Contact.id).where(Contact.external_id == f"rate-{unique}"))).scalar()
     async with httpx.AsyncClient() as http:
-        workers = [SendActivities(engine, limited, build_channels(limited, None, http)) for _ in range(2)]
+        workers = [SendActivities(Sender(engine, limited, build_channels(limited, None, http))) for _ in range(2)]
 
         async def send(i: int):
             request = SendRequest(idempotency_key=f"rate/{unique}/{i}", workflow_id=f"rate/{unique}", journey_id="rate",
@@ -175,7 +177,7 @@ async def test_a_rate_limited_text_under_frequency_caps_is_sent_on_retry(api, en
         contact_id = (await conn.execute(select(Contact.id).where(
             Contact.external_id == f"capped-rate-{unique}"))).scalar()
     async with httpx.AsyncClient() as http:
-        sender = SendActivities(engine, limited, build_channels(limited, None, http))
+        sender = SendActivities(Sender(engine, limited, build_channels(limited, None, http)))
 
         async def send(i: int):
             request = SendRequest(idempotency_key=f"capped-rate/{unique}/{i}", workflow_id=f"capped-rate/{unique}",

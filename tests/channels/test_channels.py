@@ -8,6 +8,12 @@ import json
 
 import httpx
 import pytest
+from sqlalchemy import select
+
+from sojourn.data.models import Message
+from sojourn.delivery.tokens import webhook_signature
+from worker.main import journey_worker
+
 from helpers import (
     create_active_journey,
     enroll,
@@ -17,11 +23,6 @@ from helpers import (
     wait_for_mail,
 )
 from providers import WEBHOOK_SECRET, Reply
-from sqlalchemy import select
-
-from sojourn.models import Message
-from sojourn.tokens import webhook_signature
-from worker.main import journey_worker
 
 
 async def messages_of(engine, journey: str) -> dict[str, Message]:
@@ -292,13 +293,15 @@ async def test_push_with_a_service_account_file_fetches_and_reuses_a_token(engin
                                                                            tmp_path, api):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from providers import FakeGoogleOAuth
     from temporalio.testing import ActivityEnvironment
 
-    from activities.channels.registry import build_channels
     from activities.send import SendActivities
-    from sojourn.contracts import SendRequest
-    from sojourn.models import Contact
+    from sojourn.contracts.send import SendRequest
+    from sojourn.data.models import Contact
+    from sojourn.delivery.channels.registry import build_channels
+    from sojourn.delivery.send import Sender
+
+    from providers import FakeGoogleOAuth
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     oauth = await FakeGoogleOAuth(key.public_key(), "sojourn@proj.iam.gserviceaccount.com").start()
@@ -316,7 +319,7 @@ async def test_push_with_a_service_account_file_fetches_and_reuses_a_token(engin
         async with engine.connect() as conn:
             contact_id = (await conn.execute(select(Contact.id).where(Contact.external_id == f"sa-{unique}"))).scalar()
         async with httpx.AsyncClient() as http:
-            send = SendActivities(engine, configured, build_channels(configured, None, http))
+            send = SendActivities(Sender(engine, configured, build_channels(configured, None, http)))
             for i in range(2):
                 result = await ActivityEnvironment().run(send.send, SendRequest(
                     idempotency_key=f"sa/{unique}/{i}", workflow_id=f"sa/{unique}", journey_id="sa", journey_version=1,

@@ -7,6 +7,8 @@ import json
 import re
 from datetime import timedelta
 
+from sojourn.delivery.tokens import line_signature
+
 from helpers import (
     advance,
     create_active_journey,
@@ -16,8 +18,6 @@ from helpers import (
     wait_for_mail,
 )
 from providers import LINE_SECRET
-
-from sojourn.tokens import line_signature
 
 UNSUBSCRIBE = re.compile(r"http://sojourn\.test(/u/[A-Za-z0-9_.\-]+)")
 

@@ -24,6 +24,17 @@ from temporalio.testing._timeskipping import TimeSkippingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from temporalio.client import WorkflowExecutionStatus  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from sojourn.contracts import search_attributes
+from sojourn.contracts.tagging import TaggingRequest  # noqa: E402
+from sojourn.data import db  # noqa: E402
+from sojourn.dev.postgres import EmbeddedPostgres, free_port  # noqa: E402
+from sojourn.dev.smtp_sink import SmtpSink  # noqa: E402
+from sojourn.settings import Settings  # noqa: E402
+from worker.main import journey_worker  # noqa: E402
+
 from helpers import (  # noqa: E402
     add_contact,
     advance,
@@ -37,15 +48,6 @@ from helpers import (  # noqa: E402
     zone_at,
 )
 from providers import FakeTwilio, Reply  # noqa: E402
-from temporalio.client import WorkflowExecutionStatus  # noqa: E402
-
-from api.app import create_app  # noqa: E402
-from sojourn import db, search_attributes  # noqa: E402
-from sojourn.contracts import TaggingRequest  # noqa: E402
-from sojourn.embedded.postgres import EmbeddedPostgres, free_port  # noqa: E402
-from sojourn.embedded.smtp_sink import SmtpSink  # noqa: E402
-from sojourn.settings import Settings  # noqa: E402
-from worker.main import journey_worker  # noqa: E402
 
 OUT = Path(__file__).parent / "histories"
 

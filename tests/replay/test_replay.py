@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from sojourn.contracts import JourneyInput, JourneyState
+from sojourn.contracts.journey import JourneyInput, JourneyState
 from worker.main import WORKFLOWS
 from workflows.journey import JourneyWorkflow
 

@@ -8,6 +8,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
+from sojourn.contracts.enrollment import EnrollmentInput, EnrollmentProgress
+from sojourn.data.models import MailboxMessage, Message
+from sojourn.settings import FrequencyCap
+from worker.main import journey_worker
+
 from helpers import (
     advance,
     create_active_journey,
@@ -21,12 +28,6 @@ from helpers import (
     waiting_state,
     zone_at,
 )
-from sqlalchemy import select
-
-from sojourn.contracts import EnrollmentInput, EnrollmentProgress
-from sojourn.models import MailboxMessage, Message
-from sojourn.settings import FrequencyCap
-from worker.main import journey_worker
 
 
 async def journey_workflows(temporal_env, journey: str) -> list[str]:

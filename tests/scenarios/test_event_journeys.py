@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from helpers import add_contact, advance, create_active_journey, wait_for_mail
 from sqlalchemy import select
 
-from sojourn.contracts import JourneyState, journey_workflow_id
-from sojourn.models import JourneyRun
+from sojourn.contracts.journey import JourneyState, journey_workflow_id
+from sojourn.data.models import JourneyRun
+
+from helpers import add_contact, advance, create_active_journey, wait_for_mail
 
 
 async def send_events(api, *events: dict) -> dict:

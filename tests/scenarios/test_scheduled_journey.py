@@ -8,10 +8,11 @@ import asyncio
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import completed_firings, create_active_journey, put_contact, wait_for_mail
 from temporalio.service import RPCError
 
-from sojourn.schedules import schedule_id
+from sojourn.services.schedules import schedule_id
+
+from helpers import completed_firings, create_active_journey, put_contact, wait_for_mail
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 

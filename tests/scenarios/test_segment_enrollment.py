@@ -7,6 +7,14 @@ import asyncio
 import sys
 
 import uvicorn
+from sqlalchemy import select
+
+from api.app import create_app
+from sojourn.contracts.enrollment import EnrollmentInput, EnrollmentProgress
+from sojourn.data.models import MailboxMessage
+from sojourn.dev.postgres import free_port
+from worker.main import journey_worker
+
 from helpers import (
     API_KEY,
     create_active_journey,
@@ -16,13 +24,6 @@ from helpers import (
     single_send,
     wait_for_mail,
 )
-from sqlalchemy import select
-
-from api.app import create_app
-from sojourn.contracts import EnrollmentInput, EnrollmentProgress
-from sojourn.embedded.postgres import free_port
-from sojourn.models import MailboxMessage
-from worker.main import journey_worker
 
 
 async def test_new_store_send_to_a_segment_in_pages(api, engine, temporal_env, settings, unique):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from helpers import create_active_journey, wait_for_mail
+from sojourn.contracts.journey import JourneyState, journey_workflow_id
 
-from sojourn.contracts import JourneyState, journey_workflow_id
+from helpers import create_active_journey, wait_for_mail
 
 
 async def _segment(api, segment_id: str, filter: dict) -> None:

@@ -7,6 +7,14 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from sojourn.contracts.journey import JourneyState
+from sojourn.data.models import Message
+from sojourn.dsl.send_windows import next_local_time, parse_local_time
+from sojourn.settings import FrequencyCap
+from worker.main import journey_worker
+
 from helpers import (
     advance,
     create_active_journey,
@@ -16,13 +24,6 @@ from helpers import (
     wait_for_mail,
     waiting_state,
 )
-from sqlalchemy import select
-
-from sojourn.contracts import JourneyState
-from sojourn.models import Message
-from sojourn.send_windows import next_local_time, parse_local_time
-from sojourn.settings import FrequencyCap
-from worker.main import journey_worker
 
 TAIPEI, LONDON, NEW_YORK = ZoneInfo("Asia/Taipei"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from sojourn.embedded.postgres import free_port
+from sojourn.dev.postgres import free_port
 
 KEY = {"Authorization": "Bearer stack-test-key"}
 

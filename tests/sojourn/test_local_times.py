@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sojourn.send_windows import (
+from sojourn.dsl.send_windows import (
     first_zone,
     next_local_time,
     parse_local_time,

@@ -14,15 +14,22 @@ import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import segment_reference as ref
 from hypothesis import HealthCheck, assume, event, given, note, settings, target
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sojourn import segments
-from sojourn.filters import (
+from sojourn.data import segments
+from sojourn.data.models import Segment
+from sojourn.data.segments import (
+    contacts_table,
+    engagement_table,
+    events_table,
+    messages_table,
+    tags_table,
+)
+from sojourn.dsl.filters import (
     AndFilter,
     NotFilter,
     OrFilter,
@@ -31,14 +38,8 @@ from sojourn.filters import (
     compare,
     lookup,
 )
-from sojourn.models import Segment
-from sojourn.segments import (
-    contacts_table,
-    engagement_table,
-    events_table,
-    messages_table,
-    tags_table,
-)
+
+import segment_reference as ref
 
 # Filters checked node by node against each example's rows, besides the main one.
 MORE_FILTERS = 30

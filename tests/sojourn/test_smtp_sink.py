@@ -8,11 +8,11 @@ import aiosmtplib
 import pytest
 from sqlalchemy import select
 
-from sojourn.db import create_engine, upgrade
-from sojourn.embedded.postgres import EmbeddedPostgres, free_port
-from sojourn.embedded.smtp_sink import SmtpSink
-from sojourn.mailbox import clear_mailbox, list_mailbox
-from sojourn.models import MailboxMessage
+from sojourn.data.db import create_engine, upgrade
+from sojourn.data.models import MailboxMessage
+from sojourn.dev.mailbox import clear_mailbox, list_mailbox
+from sojourn.dev.postgres import EmbeddedPostgres, free_port
+from sojourn.dev.smtp_sink import SmtpSink
 
 
 # Names differ from conftest's session fixtures on purpose: this module runs its own

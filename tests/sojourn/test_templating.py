@@ -1,6 +1,6 @@
 import pytest
 
-from sojourn.templating import (
+from sojourn.dsl.templating import (
     RenderedMessage,
     TemplateRenderError,
     check_template,

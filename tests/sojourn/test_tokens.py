@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from sojourn.tokens import sign, verify, verify_webhook_signature, webhook_signature
+from sojourn.delivery.tokens import sign, verify, verify_webhook_signature, webhook_signature
 
 SECRET = "s3cret"
 

@@ -1,8 +1,9 @@
 import re
 import uuid
 
-from sojourn.tokens import sign, verify
-from sojourn.tracking import extract_links, instrument_html, parse_tracking_token
+from sojourn.delivery.tokens import sign, verify
+from sojourn.delivery.tracking import instrument_html, parse_tracking_token
+from sojourn.dsl.links import extract_links
 
 SECRET = "track-secret"
 BASE = "https://t.example.com"

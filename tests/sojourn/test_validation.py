@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from sojourn.definition import JourneyDefinition
-from sojourn.validation import (
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.validation import (
     DefinitionError,
     load_definition_file,
     validate_definition,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sojourn.definition import JourneyDefinition
-from sojourn.validation import DefinitionError, validate_definition
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.validation import DefinitionError, validate_definition
 
 DONE = {"id": "done", "type": "exit"}
 

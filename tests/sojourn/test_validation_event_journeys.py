@@ -3,13 +3,13 @@ waits relative to the event, event waits and branch cases."""
 
 import pytest
 
-from sojourn.definition import (
+from sojourn.dsl.definition import (
     BranchNode,
     EventCondition,
     JourneyDefinition,
     WaitForNode,
 )
-from sojourn.validation import DefinitionError, validate_definition
+from sojourn.dsl.validation import DefinitionError, validate_definition
 
 DONE = {"id": "done", "type": "exit"}
 
@@ -84,7 +84,7 @@ def test_entry_rules():
 
 
 def test_schedule_entries_need_an_audience_and_a_cron():
-    from sojourn.validation import DefinitionError, validate_definition
+    from sojourn.dsl.validation import DefinitionError, validate_definition
 
     def problems_of(entry):
         with pytest.raises(DefinitionError) as caught:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import func, select
+
+from sojourn.contracts.journey import JourneyState
+from sojourn.data.models import Message
+
 from helpers import (
     EVENT_URL,
     add_contact,
@@ -14,10 +19,6 @@ from helpers import (
     tracking_path,
     wait_for_mail,
 )
-from sqlalchemy import func, select
-
-from sojourn.contracts import JourneyState
-from sojourn.models import Message
 
 
 async def _until_at_node(temporal_env, workflow_id: str, node: str, timeout: float = 20.0) -> None:

@@ -3,13 +3,14 @@ and a later branch reads the weight."""
 
 from __future__ import annotations
 
-from helpers import create_active_journey, enroll, finished, put_contact
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_data import JourneyDataActivities
-from sojourn.contracts import TagChange
-from sojourn.models import Contact
+from sojourn.contracts.journey_data import TagChange
+from sojourn.data.models import Contact
+
+from helpers import create_active_journey, enroll, finished, put_contact
 
 
 async def test_tag_nodes_change_weights_that_a_branch_reads(api, worker, engine, temporal_env, unique):

@@ -1,0 +1,114 @@
+"""The journey workflow's interface: its id, input, state, signals and query, and message keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENGAGEMENT_SIGNAL = "engagement"
+EVENT_SIGNAL = "event"
+STATE_QUERY = "state"
+
+
+def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | None = None) -> str:
+    """One active run per (journey, contact[, key]): enrolling twice finds the same workflow."""
+    base = f"journey/{journey_id}/{contact_external_id}"
+    return base if key is None else f"{base}/{key}"
+
+
+def message_key(workflow_id: str, scope: str, node_id: str, visit: int) -> str:
+    """A message's idempotency key. `scope` is the run's first run id (stable across
+    continue-as-new, distinct for a later re-entry), or the enrollment workflow that sent it
+    in a batch (the run it hands a held message to keeps that scope, so the key is the same)."""
+    return f"{message_scope(workflow_id, scope)}{node_id}/{visit}"
+
+
+def message_scope(workflow_id: str, scope: str) -> str:
+    """What the keys of one run's (or one batched contact's) messages begin with."""
+    return f"{workflow_id}/{scope}/"
+
+
+@dataclass
+class ContactEvent:
+    """An event the contact performed, as a journey sees it (trigger, exit, goal, wait_for)."""
+
+    event_id: str
+    name: str
+    properties: dict
+    occurred_at: str  # ISO 8601
+
+
+@dataclass
+class EngagementSignal:
+    send_node: str
+    kind: str  # opened | clicked
+    message_id: str | None = None
+    url: str | None = None
+    occurred_at: str | None = None  # ISO 8601
+
+
+@dataclass
+class PathStep:
+    node: str
+    type: str
+    entered_at: str
+    outcome: str | None = None
+
+
+@dataclass
+class SentMessage:
+    node: str
+    message_id: str
+    status: str  # sent | unconfirmed | skipped | failed
+    recipient: str | None = None
+    subject: str | None = None
+    at: str | None = None
+    reason: str | None = None
+    channel: str | None = None
+
+
+@dataclass
+class Carried:
+    """What a run hands to its continuation when it continues as new."""
+
+    node: str
+    visits: dict[str, int] = field(default_factory=dict)
+    path: list[PathStep] = field(default_factory=list)
+    messages: list[SentMessage] = field(default_factory=list)
+    engagements: list[EngagementSignal] = field(default_factory=list)
+    events: list[ContactEvent] = field(default_factory=list)
+    started_at: str | None = None
+    converted_at: str | None = None
+
+
+@dataclass
+class JourneyInput:
+    journey_id: str
+    version: int
+    contact_id: int
+    contact_external_id: str
+    definition: dict
+    carried: Carried | None = None
+    trigger: ContactEvent | None = None
+    key: str | None = None
+    # Set when a batched send handed this contact over (its message was held by quiet hours,
+    # a cap or a provider's "not now"): the enrollment workflow id that scopes its message keys.
+    batch: str | None = None
+
+
+@dataclass
+class JourneyState:
+    journey_id: str
+    version: int
+    contact_external_id: str
+    status: str  # active | completed | exited | cancelled
+    current_node: str | None
+    wait_until: str | None
+    path: list[PathStep]
+    messages: list[SentMessage]
+    engagements: list[EngagementSignal]
+    events: list[ContactEvent] = field(default_factory=list)
+    exit_reason: str | None = None
+    converted_at: str | None = None
+    trigger: ContactEvent | None = None
+    key: str | None = None
+    batch: str | None = None  # the enrollment whose batched send handed this run its message

@@ -1,0 +1,56 @@
+"""The journey's data activities: branch conditions, local times, tag changes, run ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
+RECORD_RUN_END_ACTIVITY = "record_run_end"
+NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
+TAG_CONTACT_ACTIVITY = "tag_contact"
+
+
+@dataclass
+class TagChange:
+    """A `tag` node's change to one contact; `key` makes a retried change count once."""
+
+    contact_id: int
+    tag: str
+    action: str  # add | increment | remove
+    weight: float
+    source: str
+    key: str
+
+
+@dataclass
+class LocalTimeRequest:
+    """When it next is `at` (on one of `weekdays`) in the contact's time zone, from `now`."""
+
+    contact_id: int
+    at: str
+    now: str  # ISO 8601
+    weekdays: list[str] | None = None
+    time_zone: str | None = None  # the journey's, for contacts without one
+
+
+@dataclass
+class EvaluateConditions:
+    """Database-backed branch conditions (filters) for one contact, at the run's `now`."""
+
+    contact_id: int
+    filters: list[dict]
+    now: str
+
+
+@dataclass
+class RunEnd:
+    run_id: str
+    workflow_id: str
+    journey_id: str
+    version: int
+    contact_id: int
+    status: str  # completed | exited | cancelled
+    ended_at: str
+    key: str | None = None
+    exit_reason: str | None = None
+    converted_at: str | None = None

@@ -1,0 +1,67 @@
+"""One interface for every channel a send node can use; one module per channel.
+
+A channel renders a send node's content for one contact,
+and delivers it. Delivery outcomes are exceptions the send activity maps onto Temporal:
+permanent failures are not retried, transient ones are, and an unconfirmed delivery (the
+provider may have accepted the request) is never sent again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sojourn.data.models import Contact
+from sojourn.dsl.definition import SendNode
+
+
+class PermanentDeliveryFailure(Exception):
+    """The provider refused the message for good (a 4xx other than 429, an SMTP 5xx)."""
+
+
+class TransientDeliveryFailure(Exception):
+    """The provider did not take the message this time (429, 5xx, no connection): retry."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class UnconfirmedDelivery(Exception):
+    """The request reached the provider but no answer came back: it may have been sent."""
+
+
+@dataclass
+class Rendered:
+    """A message ready to deliver: what the provider receives, and what we record of it."""
+
+    payload: Any
+    subject: str | None = None  # recorded for people reading the history; email's subject, push's title
+    links: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outgoing:
+    """Everything a channel needs to deliver one message once."""
+
+    key: str  # the idempotency key, stable across attempts
+    message_id: uuid.UUID  # derived from the key
+    address: str
+    rendered: Rendered
+    journey_id: str
+    node_id: str
+
+
+class Channel(Protocol):
+    name: str
+    # True when delivering the same message twice is harmless (email's Message-ID, LINE's
+    # retry key, our webhooks' Idempotency-Key): an attempt whose outcome is unknown may
+    # then simply be repeated. Otherwise it is recorded as unconfirmed and not repeated.
+    repeat_safe: bool
+
+    def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered: ...
+
+    async def deliver(self, outgoing: Outgoing) -> str | None:
+        """Deliver; returns the provider's message id, if it gives one."""
+        ...

@@ -1,1 +1,0 @@
-"""The embedded stack: Postgres, Temporal dev server and SMTP sink from wheels, no system packages."""
