@@ -159,8 +159,8 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
     Operator(name="between", check=_bounds, holds=_on_value(_between)),
 )}
 
-# The operator names as a type pydantic validates (`Literal[("a", "b")]` is `Literal["a", "b"]`);
-# static type checkers see only `str`-like literals they cannot enumerate.
+# The operator names as the type of a filter's `op` (`Literal[("a", "b")]` is `Literal["a", "b"]`):
+# pydantic validates it and lists the names in its error; static checkers cannot read it.
 Op = Literal[tuple(OPERATORS)]  # type: ignore[valid-type]
 
 
