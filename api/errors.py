@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable
+from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable, UpstreamFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # What each kind of refusal a service raises answers; anything else is a 500.
-_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503), (SojournError, 500))
+_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503), (UpstreamFailed, 502),
+           (SojournError, 500))
 
 
 class ApiError(Exception):
