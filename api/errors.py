@@ -20,6 +20,9 @@ _STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503),
 
 
 class ApiError(Exception):
+    """A refusal of the HTTP request itself (authentication, media type, body shape); what a
+    service refuses is a `SojournError`."""
+
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
@@ -31,14 +34,6 @@ def parsed(model: type[ModelT], body: bytes) -> ModelT:
         return model.model_validate_json(body)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from err
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
-
-
-def conflict(message: str) -> ApiError:
-    return ApiError(409, "conflict", message)
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict:

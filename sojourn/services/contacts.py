@@ -72,7 +72,7 @@ async def page(session: AsyncSession, limit: int, cursor: str | None) -> dict[st
     return await keyset_page(session, select(Contact), Contact.external_id, limit, cursor)
 
 
-async def tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
+async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
     """Tell journeys after the commit; a failing hook is logged, the stored data stands."""
     try:
         await triggers.on_contacts_changed(contact_ids)
@@ -102,14 +102,14 @@ async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fi
     except IntegrityError:
         await session.rollback()
         raise LineUserIdTaken(f"line_user_id {fields.get('line_user_id')!r} belongs to another contact") from None
-    await tell_journeys(triggers, [contact.id])
+    await _tell_journeys(triggers, [contact.id])
     return contact, created
 
 
 async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIterable[bytes], fmt: str) -> ImportSummary:
     """Upsert contacts from a streamed CSV or NDJSON body, telling journeys after each committed chunk."""
     try:
-        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: tell_journeys(triggers, ids))
+        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: _tell_journeys(triggers, ids))
     except ImportFormatError as err:
         raise InvalidImport(str(err)) from None
 
