@@ -13,7 +13,6 @@ from api.deps import require_api_key
 from api.limits import BodySizeLimit
 from api.routers import (
     contacts,
-    dev,
     events,
     health,
     journeys,
@@ -28,7 +27,8 @@ from api.routers import (
 )
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
-from sojourn.delivery.channels.registry import build_channels
+from sojourn.services.preview import Previewer
+from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings, get_settings
 
 
@@ -42,10 +42,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        # For previews: channels that render (once, not per request) but never deliver.
-        app.state.render_channels = build_channels(settings, smtp=None, http=None)
+        app.state.previewer = Previewer(settings)
         app.state.temporal = temporal or await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace)
+        app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).
         gc.collect()
@@ -63,8 +63,14 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     errors.install(app)
     authenticated = [Depends(require_api_key)]
-    for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router,
-                   segments.router, segments.sets_router, segment_enrollments.router, tag_rules.router):
+    routers = [contacts.router, events.router, journeys.router, journeys.schema_router, runs.router]
+    if settings.dev_mailbox_enabled:
+        # Imported only here: a production install (without the `dev` extra) never loads it.
+        from api.routers import dev  # noqa: PLC0415
+
+        routers.append(dev.router)
+    routers += [segments.router, segments.sets_router, segment_enrollments.router, tag_rules.router]
+    for router in routers:
         app.include_router(router, dependencies=authenticated)
     app.include_router(webhooks.router)  # authenticated by its HMAC signature
     app.include_router(line.router)  # authenticated by LINE's signature

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from sojourn.data import ingest
 from sojourn.data.models import Contact, Event
-from sojourn.services import triggers
+from sojourn.services.triggers import Triggers
 
 from helpers import API_KEY
 
@@ -25,14 +25,14 @@ def hooks(monkeypatch) -> dict[str, list]:
     """What the API hands to the journey triggers (recorded instead of acted on)."""
     seen: dict[str, list] = {"events": [], "contacts": []}
 
-    async def on_events(state, events):
+    async def on_events(self, events):
         seen["events"].extend(events)
 
-    async def on_contacts_changed(state, contact_ids):
+    async def on_contacts_changed(self, contact_ids):
         seen["contacts"].extend(contact_ids)
 
-    monkeypatch.setattr(triggers, "on_events", on_events)
-    monkeypatch.setattr(triggers, "on_contacts_changed", on_contacts_changed)
+    monkeypatch.setattr(Triggers, "on_events", on_events)
+    monkeypatch.setattr(Triggers, "on_contacts_changed", on_contacts_changed)
     return seen
 
 
