@@ -5,26 +5,12 @@ from __future__ import annotations
 import gc
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import errors
-from api.deps import require_api_key
 from api.limits import BodySizeLimit
-from api.routers import (
-    contacts,
-    events,
-    health,
-    journeys,
-    line,
-    runs,
-    segment_enrollments,
-    segments,
-    tag_rules,
-    tracking,
-    unsubscribe,
-    webhooks,
-)
+from api.routers import every_router
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
 from sojourn.services.preview import Previewer
@@ -62,21 +48,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
-    authenticated = [Depends(require_api_key)]
-    routers = [contacts.router, events.router, journeys.router, journeys.schema_router, runs.router]
-    if settings.dev_mailbox_enabled:
-        # Imported only here: a production install (without the `dev` extra) never loads it.
-        from api.routers import dev  # noqa: PLC0415
-
-        routers.append(dev.router)
-    routers += [segments.router, segments.sets_router, segment_enrollments.router, tag_rules.router]
-    for router in routers:
-        app.include_router(router, dependencies=authenticated)
-    app.include_router(webhooks.router)  # authenticated by its HMAC signature
-    app.include_router(line.router)  # authenticated by LINE's signature
-    app.include_router(tracking.router)
-    app.include_router(unsubscribe.router)
-    app.include_router(health.router)
+    for router in every_router(dev_mailbox=settings.dev_mailbox_enabled):
+        app.include_router(router)
     app.add_middleware(YamlBodies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes
                        allowances={"/v1/events": settings.max_batch_body_bytes,

@@ -62,3 +62,8 @@ def require_api_key(
     presented = credentials.credentials.encode()
     if not any(hmac.compare_digest(presented, key.encode()) for key in settings.api_keys):
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+# A router's `dependencies=API_KEY`: every route under it needs a valid key. Routers without it
+# authenticate otherwise (webhook signatures, signed tracking tokens) or are public.
+API_KEY = [Depends(require_api_key)]

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep
+from api.deps import API_KEY, SessionDep
 from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
-router = APIRouter(prefix="/v1/dev", tags=["dev"])
+router = APIRouter(prefix="/v1/dev", tags=["dev"], dependencies=API_KEY)
 
 
 @router.get("/mailbox")

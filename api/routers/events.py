@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import EngineDep, SettingsDep, TriggersDep
+from api.deps import API_KEY, EngineDep, SettingsDep, TriggersDep
 from api.errors import ApiError
 from api.schemas.events import EventIn, EventsAccepted, RejectedItem
 from sojourn.services import events
 from sojourn.services.events import EVENT_BATCH_MAX
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=API_KEY)
 
 _EVENT_SCHEMA = EventIn.model_json_schema()
 _BODY_SCHEMA = {

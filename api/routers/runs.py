@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, TemporalDep
+from api.deps import API_KEY, SessionDep, TemporalDep
 from api.schemas.runs import RunOut
 from sojourn.services import runs
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], dependencies=API_KEY)
 
 
 @router.get("/v1/journeys/{journey_id}/runs/{external_id}", response_model=RunOut)

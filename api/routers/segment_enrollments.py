@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import API_KEY, SessionDep, SettingsDep, TemporalDep
 from api.schemas.enrollments import EnrollmentControlOut, SegmentEnrollmentOut, SegmentEnrollmentRequest
 from sojourn.services import enrollments
 
-router = APIRouter(prefix="/v1/journeys/{journey_id}/segment-enrollments", tags=["journeys"])
+router = APIRouter(prefix="/v1/journeys/{journey_id}/segment-enrollments", tags=["journeys"], dependencies=API_KEY)
 
 
 @router.post("", status_code=202, response_model=SegmentEnrollmentOut)

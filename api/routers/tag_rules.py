@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import API_KEY, SessionDep, SettingsDep, TemporalDep
 from api.schemas.tag_rules import TagRuleIn, TagRuleOut, TagRuleRunRequest
 from sojourn.contracts.tagging import TagRuleSummary
 from sojourn.services import tag_rules
 
-router = APIRouter(prefix="/v1/tag-rules", tags=["tags"])
+router = APIRouter(prefix="/v1/tag-rules", tags=["tags"], dependencies=API_KEY)
 
 
 @router.put("/{rule_id}", response_model=TagRuleOut, responses={201: {"model": TagRuleOut}})
