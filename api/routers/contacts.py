@@ -15,7 +15,8 @@ from api.errors import ApiError, not_found
 from api.pagination import keyset_page
 from api.schemas import ContactIn, ContactOut, ContactProfile, ImportResult, Page
 from sojourn.data import consent
-from sojourn.data.ingest import ImportFormatError, import_contacts
+from sojourn.data.ingest.contact_import import import_contacts
+from sojourn.data.ingest.contact_rows import ImportFormatError
 from sojourn.data.models import (
     Contact,
     ContactConsent,

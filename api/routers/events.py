@@ -11,17 +11,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.errors import ApiError
 from api.schemas import EventIn, EventsAccepted, RejectedItem
-from sojourn.data.ingest import (
-    EVENT_BATCH_MAX,
-    EventRow,
-    IngestedEvent,
-    loads_strict,
-    new_event_id,
-    raw_connection,
-    store_events,
-    text_problem,
-    to_json_text,
-)
+from sojourn.data.db import raw_connection
+from sojourn.data.ingest.events import EVENT_BATCH_MAX, EventRow, IngestedEvent, new_event_id, store_events
+from sojourn.data.ingest.text import loads_strict, text_problem, to_json_text
 from sojourn.services import triggers
 
 log = logging.getLogger(__name__)
