@@ -14,7 +14,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from sojourn.data import consent
-from sojourn.data.ingest import ImportFormatError, ImportSummary, import_contacts
+from sojourn.data.ingest.contact_import import import_contacts
+from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
 from sojourn.data.models import (
     Contact,
     ContactConsent,

@@ -10,17 +10,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sojourn.data.ingest import (
-    EVENT_BATCH_MAX,
-    EventRow,
-    IngestedEvent,
-    loads_strict,
-    new_event_id,
-    raw_connection,
-    store_events,
-    text_problem,
-    to_json_text,
-)
+from sojourn.data.db import raw_connection
+from sojourn.data.ingest.events import EVENT_BATCH_MAX, EventRow, IngestedEvent, new_event_id, store_events
+from sojourn.data.ingest.text import loads_strict, text_problem, to_json_text
 from sojourn.errors import Invalid
 from sojourn.services.triggers import Triggers
 

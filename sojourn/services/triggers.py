@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent
-from sojourn.data.ingest import IngestedEvent
+from sojourn.data.ingest.events import IngestedEvent
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, Segment
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.filters import lookup, parse_filter, properties_match

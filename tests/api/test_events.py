@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from sojourn.data import ingest
+from sojourn.data.db import raw_connection
+from sojourn.data.ingest import events as ingest
 from sojourn.data.models import Contact, Event
 from sojourn.services.triggers import Triggers
 
@@ -222,11 +223,11 @@ async def test_concurrent_batches_with_the_same_ids_store_each_event_once(api, e
 async def test_a_batch_that_loses_a_race_falls_back_to_on_conflict(engine, unique, caplog):
     """B looks for stored ids while A's identical batch is uncommitted, so B's COPY meets A's
     rows on the unique index, waits for A and fails; B then stores with ON CONFLICT."""
-    caplog.set_level(logging.INFO, logger="sojourn.data.ingest")
+    caplog.set_level(logging.INFO, logger="sojourn.data.ingest.events")
     now = datetime.now(timezone.utc)
     rows = [ingest.EventRow(index=i, event_id=f"{unique}-{i}", contact=f"c-{unique}", name="x", properties={},
                             properties_json="{}", occurred_at=now) for i in range(50)]
-    async with ingest.raw_connection(engine) as a, ingest.raw_connection(engine) as b:
+    async with raw_connection(engine) as a, raw_connection(engine) as b:
         await ingest.resolve_contacts(a, [f"c-{unique}"], create=True)  # committed: only the events race
         transaction = a.transaction()
         await transaction.start()
