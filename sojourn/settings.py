@@ -24,6 +24,12 @@ class FrequencyCap(BaseModel):
         return value
 
 
+def _opt_in_by_default() -> list[str]:
+    from sojourn.dsl.channels import OPT_IN_BY_DEFAULT  # noqa: PLC0415 - settings import nothing of ours at load
+
+    return list(OPT_IN_BY_DEFAULT)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -82,8 +88,9 @@ class Settings(BaseSettings):
     outgoing_webhook_secret: str = "dev-outgoing-webhook-secret-change-me"
     # Messages per second per channel, shared by every worker, e.g. {"sms": 10}. Unset: no limit.
     channel_rates: dict[str, float] = Field(default_factory=dict)
-    # Channels on which marketing needs an explicit opt-in; elsewhere unknown consent may receive.
-    opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sms"])
+    # Channels on which marketing needs an explicit opt-in (by default those whose spec says so: sms);
+    # elsewhere unknown consent may receive.
+    opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=_opt_in_by_default)
 
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.

@@ -1,7 +1,7 @@
 """Who may be messaged on which channel: consent per channel, global suppression.
 
-`refusal` is the rule the send activity applies before any attempt (DESIGN.md
-decision 5: policy lives at the send); the rest records changes to that state.
+`refusal` is the rule the send path applies before any attempt (policy lives at the send);
+the rest records changes to that state.
 """
 
 from __future__ import annotations
@@ -13,28 +13,29 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.data.models import Contact, ContactConsent, utcnow
-
-_ADDRESS = {"email": "email address", "sms": "phone number", "push": "push token", "line": "LINE user id"}
+from sojourn.dsl.channels import SPECS
 
 
 def address_of(contact: Contact, channel: str) -> str | None:
-    return {"email": contact.email, "sms": contact.phone, "push": contact.push_token,
-            "line": contact.line_user_id}.get(channel)
+    """The contact's address on a channel that reaches a person (None on one that calls a system)."""
+    field = SPECS[channel].contact_field
+    return getattr(contact, field) if field is not None else None
 
 
 def refusal(contact: Contact, channel: str, consents: Mapping[str, str], transactional: bool,
             opt_in_channels: list[str]) -> str | None:
     """Why `contact` may not receive a message on `channel` now; None when it may.
 
-    Webhooks reach the brand's own systems, not the contact, so no rule applies to them.
+    A channel that calls the brand's own systems does not reach the contact, so no rule applies.
     Transactional messages skip marketing consent; suppression stops everything.
     """
-    if channel == "webhook":
+    spec = SPECS[channel]
+    if not spec.person:
         return None
     if contact.suppressed_at is not None:
         return f"contact is suppressed ({contact.suppression_reason or 'no reason recorded'})"
     if not address_of(contact, channel):
-        return f"contact has no {_ADDRESS[channel]}"
+        return f"contact has no {spec.address_name}"
     if transactional:
         return None
     state = consents.get(channel)

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
+from sojourn.contracts.errors import ErrorType
+
 _HORIZON_SECONDS = 1.0
 
 _TAKE = text("""
@@ -46,6 +48,6 @@ class ChannelRateLimiter:
             if wait is None:
                 later = (await conn.execute(_NEXT, values)).scalar() or 0.0
                 raise ApplicationError(f"{channel} is at its limit of {rate:g} messages per second",
-                                       type="RateLimited", next_retry_delay=timedelta(seconds=max(later, 0.05)))
+                                       type=ErrorType.RATE_LIMITED, next_retry_delay=timedelta(seconds=max(later, 0.05)))
         if wait > 0:
             await asyncio.sleep(wait)

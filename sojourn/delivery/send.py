@@ -1,11 +1,14 @@
-"""The send path, shared by a run's send activity and batched sends: choose the channel, check
-consent, quiet hours, caps and rate limits, render, record under an idempotency key, deliver once."""
+"""The send path, shared by a run's send activity and batched sends. One message, once, in steps:
+choose the channel (consent, suppression, address), render, hold for quiet hours, take a rate
+slot, reserve under the frequency caps, hand to the provider; each outcome is recorded under
+the message's idempotency key, so that a retried attempt knows what an earlier one did."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, String, bindparam, func, select
@@ -13,19 +16,23 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
+from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.journey import ContactEvent
 from sojourn.contracts.send import SendRequest, SendResult
+from sojourn.contracts.statuses import MESSAGE_DONE, MessageStatus
 from sojourn.data.consent import address_of, refusal
 from sojourn.data.models import Contact, ContactConsent, Message, utcnow
 from sojourn.delivery.channels import (
-    Channel,
+    ChannelSender,
     Outgoing,
     PermanentDeliveryFailure,
+    Rendered,
     TransientDeliveryFailure,
     UnconfirmedDelivery,
 )
 from sojourn.delivery.rate_limits import ChannelRateLimiter
 from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
+from sojourn.dsl.channels import SPECS
 from sojourn.dsl.definition import SendNode
 from sojourn.dsl.templating import TemplateRenderError, template_context
 from sojourn.settings import Settings
@@ -53,10 +60,6 @@ _OUTCOME = ("status", "error", "sent_at", "provider_message_id", "deferred_until
 _insert = insert(Message)
 _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
                                         set_={name: _insert.excluded[name] for name in _OUTCOME})
-
-# `sending`: handed to a provider, answer pending (or lost with a crashed attempt);
-# `retrying`: the provider said no for now, so another attempt cannot duplicate it.
-_DONE = ("sent", "unconfirmed", "skipped")
 
 Loaded = tuple[Contact | None, dict[str, str], Message | None]
 
@@ -88,8 +91,48 @@ def choose_channel(node: SendNode, contact: Contact, consents: dict[str, str],
     return None, refusals
 
 
+@dataclass(kw_only=True)
+class _Message:
+    """One message on its way: whom and what it is for, and its row as recorded so far."""
+
+    request: SendRequest
+    node: SendNode
+    contact: Contact
+    now: datetime
+    row: dict
+    channel: str | None = None
+    address: str | None = None
+    rendered: Rendered | None = None
+
+    @classmethod
+    def start(cls, request: SendRequest, node: SendNode, contact: Contact, now: datetime) -> _Message:
+        row = dict(id=uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key), idempotency_key=request.idempotency_key,
+                   workflow_id=request.workflow_id, journey_id=request.journey_id,
+                   journey_version=request.journey_version, node_id=request.node_id, contact_id=contact.id, links=[],
+                   transactional=node.transactional, priority=request.priority, due_at=now)
+        return cls(request=request, node=node, contact=contact, now=now, row=row)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.row["id"]
+
+    def address_to(self, channel: str) -> None:
+        # A person's address is a contact field; a system's is the url in the node's content.
+        self.address = address_of(self.contact, channel) if SPECS[channel].person else getattr(self.node, channel).url
+        self.channel = channel
+        self.row.update(channel=channel, recipient=self.address[:320])
+
+    def outgoing(self) -> Outgoing:
+        return Outgoing(key=self.request.idempotency_key, message_id=self.id, address=self.address,
+                        rendered=self.rendered, journey_id=self.request.journey_id, node_id=self.request.node_id)
+
+    def result(self, status: MessageStatus, reason: str | None = None, until: str | None = None) -> SendResult:
+        return SendResult(status=status, channel=self.channel, message_id=str(self.id), recipient=self.address,
+                          subject=self.rendered.subject if self.rendered else None, reason=reason, until=until)
+
+
 class Sender:
-    def __init__(self, engine: AsyncEngine, settings: Settings, channels: dict[str, Channel],
+    def __init__(self, engine: AsyncEngine, settings: Settings, channels: dict[str, ChannelSender],
                  after_accepted: AfterAccepted | None = None) -> None:
         # Each statement stands alone: autocommit spares the BEGIN and COMMIT round trips.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -106,99 +149,40 @@ class Sender:
         as the activity would (non-retryable when final)."""
         node = node or SendNode.model_validate(request.node)
         contact, consents, recorded = loaded or (await self.load([request]))[request.idempotency_key]
-        if recorded is not None:
-            done = self._already(recorded)
-            if done is not None:
-                return done
+        if recorded is not None and recorded.status in MESSAGE_DONE:
+            return self._earlier(recorded)
         if contact is None:
-            raise ApplicationError(f"contact {request.contact_id} does not exist", type="ContactNotFound",
+            raise ApplicationError(f"contact {request.contact_id} does not exist", type=ErrorType.CONTACT_NOT_FOUND,
                                    non_retryable=True)
-        message_id = uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key)
-        row = dict(id=message_id, idempotency_key=request.idempotency_key, workflow_id=request.workflow_id,
-                   journey_id=request.journey_id, journey_version=request.journey_version, node_id=request.node_id,
-                   contact_id=contact.id, links=[], transactional=node.transactional, priority=request.priority,
-                   due_at=now)
+        message = _Message.start(request, node, contact, now)
 
         chosen, refusals = choose_channel(node, contact, consents, self._settings.opt_in_channels)
         if chosen is None:
-            reason = "; ".join(refusals)
-            await self._record({**row, "channel": node.channels[0]}, status="skipped", error=reason)
-            return SendResult(status="skipped", message_id=str(message_id), reason=reason)
-
-        channel = self._channels[chosen]
-        address = node.webhook.url if chosen == "webhook" else address_of(contact, chosen)
-        row.update(channel=chosen, recipient=address[:320])
-        try:
-            rendered = channel.render(node, message_context(contact, request.journey_id, request.journey_version,
-                                                            request.node_id, request.event), message_id, contact)
-        except TemplateRenderError as err:
-            await self._record(row, status="failed", error=f"template: {err}")
-            raise ApplicationError(f"template failed for this contact: {err}", type="TemplateError",
-                                   non_retryable=True) from err
-        row.update(subject=rendered.subject, links=rendered.links,
-                   message_id_header=channel.message_id_header(message_id) if chosen == "email" else None)
-        if (recorded is not None and recorded.status == "sending" and not channel.repeat_safe):
+            return await self._refused(message, refusals)
+        message.address_to(chosen)
+        sender = self._channels[chosen]
+        await self._render(message, sender)
+        if recorded is not None and recorded.status == MessageStatus.SENDING and not sender.repeat_safe:
             # An earlier attempt handed this message over and never heard back: sending it
             # again could make a second text or notification.
-            return await self._unconfirmed(row, chosen, address, rendered.subject,
-                                           "an earlier attempt's outcome is unknown; not sent again")
+            return await self._unconfirmed(message, "an earlier attempt's outcome is unknown; not sent again")
 
-        marketing = chosen != "webhook" and not node.transactional
+        marketing = SPECS[chosen].person and not node.transactional
         if marketing:
-            hold = quiet_hold(contact, now, request.time_zone, request.quiet_hours, self._settings)
-            if hold is not None:
-                return await self._hold(row, node.when_quiet, hold, chosen, address, rendered.subject)
+            held = await self._quiet_hours(message)
+            if held is not None:
+                return held
         # Before the cap reserves the message as `sending`: a rate-limited attempt must leave no
         # reservation behind, or its retry would take it for a send whose outcome is unknown.
         await self._rates.take_slot(chosen)
-        reserved = False
         if marketing and self._settings.frequency_caps:
-            async with self._transactions.begin() as conn:
-                hold = await cap_hold(conn, self._settings.frequency_caps, contact.id, chosen,
-                                      request.idempotency_key, request.priority, now)
-                if hold is None:  # counted by the next message from the moment the lock is released
-                    await conn.execute(_RECORD, self._values(row, status="sending"))
-            if hold is not None:
-                return await self._hold(row, node.when_capped, hold, chosen, address, rendered.subject)
-            reserved = True
-
-        if not channel.repeat_safe and not reserved:
-            await self._record(row, status="sending")
-        outgoing = Outgoing(key=request.idempotency_key, message_id=message_id, address=address, rendered=rendered,
-                            journey_id=request.journey_id, node_id=request.node_id)
-        try:
-            provider_id = await channel.deliver(outgoing)
-        except PermanentDeliveryFailure as err:
-            await self._record(row, status="failed", error=str(err))
-            raise ApplicationError(str(err), type="PermanentDeliveryFailure", non_retryable=True) from err
-        except TransientDeliveryFailure as err:
-            if not channel.repeat_safe:
-                await self._record(row, status="retrying", error=str(err))
-            delay = timedelta(seconds=err.retry_after) if err.retry_after else None
-            raise ApplicationError(str(err), type="TransientDeliveryFailure", next_retry_delay=delay) from err
-        except UnconfirmedDelivery as err:
-            if channel.repeat_safe:
-                raise ApplicationError(str(err), type="UnconfirmedDelivery") from err
-            return await self._unconfirmed(row, chosen, address, rendered.subject, str(err))
-        await self._record(row, status="sent", sent_at=utcnow(), provider_message_id=provider_id)
-        if self._after_accepted is not None:
-            await self._after_accepted(request)
-        return SendResult(status="sent", channel=chosen, message_id=str(message_id), recipient=address,
-                          subject=rendered.subject)
-
-    @staticmethod
-    def _already(recorded: Message) -> SendResult | None:
-        if recorded.status not in _DONE:
-            return None
-        log.info("message %s already %s; not sending again", recorded.idempotency_key, recorded.status)
-        return SendResult(status=recorded.status, channel=recorded.channel,
-                          message_id=str(recorded.id), recipient=recorded.recipient, subject=recorded.subject,
-                          reason=recorded.error, earlier=True)
-
-    async def _unconfirmed(self, row: dict, channel: str, address: str, subject: str | None, reason: str) -> SendResult:
-        await self._record(row, status="unconfirmed", error=reason)
-        return SendResult(status="unconfirmed", channel=channel, message_id=str(row["id"]), recipient=address,
-                          subject=subject, reason=reason)
+            held = await self._reserve_under_caps(message)
+            if held is not None:
+                return held
+        elif not sender.repeat_safe:
+            # Marked before it goes: if the answer is lost, a retry finds it and does not repeat it.
+            await self._record(message.row, MessageStatus.SENDING)
+        return await self._hand_over(message, sender)
 
     async def load(self, requests: list[SendRequest]) -> dict[str, Loaded]:
         """By key: the contact (None if erased), its consents, and the message already recorded."""
@@ -211,25 +195,92 @@ class Sender:
             Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None,
         ) for row in rows}
 
-    async def _hold(self, row: dict, action: str, hold: Hold, channel: str, address: str,
-                    subject: str | None) -> SendResult:
+    # --- the steps of `deliver`, in its order ------------------------------------------------
+
+    @staticmethod
+    def _earlier(recorded: Message) -> SendResult:
+        log.info("message %s already %s; not sending again", recorded.idempotency_key, recorded.status)
+        return SendResult(status=recorded.status, channel=recorded.channel,
+                          message_id=str(recorded.id), recipient=recorded.recipient, subject=recorded.subject,
+                          reason=recorded.error, earlier=True)
+
+    async def _refused(self, message: _Message, refusals: list[str]) -> SendResult:
+        """No channel listed may reach the contact: recorded under the first one, skipped."""
+        reason = "; ".join(refusals)
+        await self._record({**message.row, "channel": message.node.channels[0]}, MessageStatus.SKIPPED, error=reason)
+        return message.result(MessageStatus.SKIPPED, reason=reason)
+
+    async def _render(self, message: _Message, sender: ChannelSender) -> None:
+        request = message.request
+        context = message_context(message.contact, request.journey_id, request.journey_version, request.node_id,
+                                  request.event)
+        try:
+            message.rendered = sender.render(message.node, context, message.id, message.contact)
+        except TemplateRenderError as err:
+            await self._record(message.row, MessageStatus.FAILED, error=f"template: {err}")
+            raise ApplicationError(f"template failed for this contact: {err}", type=ErrorType.TEMPLATE,
+                                   non_retryable=True) from err
+        message.row.update(subject=message.rendered.subject, links=message.rendered.links,
+                           message_id_header=sender.message_id_header(message.id))
+
+    async def _quiet_hours(self, message: _Message) -> SendResult | None:
+        request = message.request
+        hold = quiet_hold(message.contact, message.now, request.time_zone, request.quiet_hours, self._settings)
+        return None if hold is None else await self._hold(message, message.node.when_quiet, hold)
+
+    async def _reserve_under_caps(self, message: _Message) -> SendResult | None:
+        """Under the contact's lock: record the message as `sending` if the caps leave room, else hold it."""
+        request = message.request
+        async with self._transactions.begin() as conn:
+            hold = await cap_hold(conn, self._settings.frequency_caps, message.contact.id, message.channel,
+                                  request.idempotency_key, request.priority, message.now)
+            if hold is None:  # counted by the next message from the moment the lock is released
+                await conn.execute(_RECORD, self._values(message.row, MessageStatus.SENDING))
+        return None if hold is None else await self._hold(message, message.node.when_capped, hold)
+
+    async def _hand_over(self, message: _Message, sender: ChannelSender) -> SendResult:
+        """Deliver, and record what the provider's answer means for a later attempt."""
+        try:
+            provider_id = await sender.deliver(message.outgoing())
+        except PermanentDeliveryFailure as err:
+            await self._record(message.row, MessageStatus.FAILED, error=str(err))
+            raise ApplicationError(str(err), type=ErrorType.PERMANENT_DELIVERY, non_retryable=True) from err
+        except TransientDeliveryFailure as err:
+            if not sender.repeat_safe:
+                await self._record(message.row, MessageStatus.RETRYING, error=str(err))
+            delay = timedelta(seconds=err.retry_after) if err.retry_after else None
+            raise ApplicationError(str(err), type=ErrorType.TRANSIENT_DELIVERY, next_retry_delay=delay) from err
+        except UnconfirmedDelivery as err:
+            if sender.repeat_safe:
+                raise ApplicationError(str(err), type=ErrorType.UNCONFIRMED_DELIVERY) from err
+            return await self._unconfirmed(message, str(err))
+        await self._record(message.row, MessageStatus.SENT, sent_at=utcnow(), provider_message_id=provider_id)
+        if self._after_accepted is not None:
+            await self._after_accepted(message.request)
+        return message.result(MessageStatus.SENT)
+
+    # --- outcomes ----------------------------------------------------------------------------
+
+    async def _unconfirmed(self, message: _Message, reason: str) -> SendResult:
+        await self._record(message.row, MessageStatus.UNCONFIRMED, error=reason)
+        return message.result(MessageStatus.UNCONFIRMED, reason=reason)
+
+    async def _hold(self, message: _Message, action: str, hold: Hold) -> SendResult:
         """Quiet hours or a cap: `defer` (the run sleeps until the hold ends and asks again) or `skip`."""
         if action == "skip":
             reason = f"{hold.reason}; skipped (room again at {hold.until.isoformat()})"
-            await self._record(row, status="skipped", error=reason)
-            return SendResult(status="skipped", channel=channel, message_id=str(row["id"]), recipient=address,
-                              subject=subject, reason=reason)
-        await self._record(row, status="deferred", error=hold.reason, deferred_until=hold.until)
-        return SendResult(status="deferred", channel=channel, message_id=str(row["id"]), recipient=address,
-                          subject=subject, reason=hold.reason, until=hold.until.isoformat())
+            await self._record(message.row, MessageStatus.SKIPPED, error=reason)
+            return message.result(MessageStatus.SKIPPED, reason=reason)
+        await self._record(message.row, MessageStatus.DEFERRED, error=hold.reason, deferred_until=hold.until)
+        return message.result(MessageStatus.DEFERRED, reason=hold.reason, until=hold.until.isoformat())
 
     @staticmethod
-    def _values(row: dict, status: str, error: str | None = None, sent_at=None,
+    def _values(row: dict, status: MessageStatus, error: str | None = None, sent_at=None,
                 provider_message_id: str | None = None, deferred_until=None) -> dict:
         return {"recipient": None, "subject": None, "message_id_header": None, "transactional": False,
                 "priority": 0, "due_at": None, **row, "status": status, "error": error, "sent_at": sent_at,
                 "provider_message_id": provider_message_id, "deferred_until": deferred_until}
 
-    async def _record(self, row: dict, status: str, **outcome) -> None:
+    async def _record(self, row: dict, status: MessageStatus, **outcome) -> None:
         async with self._engine.connect() as conn:
             await conn.execute(_RECORD, self._values(row, status, **outcome))

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sojourn.contracts.statuses import MessageStatus
 from sojourn.data.models import Contact
 from sojourn.dsl.durations import parse_duration
 from sojourn.dsl.send_windows import first_zone, parse_local_time, quiet_until
@@ -25,15 +26,17 @@ CAP_REASON = "frequency cap"
 _PRIORITY_HOLD = timedelta(hours=1)
 _AFTER_PRIORITY = timedelta(minutes=1)
 
+# What a cap counts: every marketing message that went out or may have.
+_COUNTED = ", ".join(f"'{status}'" for status in (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.UNCONFIRMED))
 _LOCK = text("SELECT 1 FROM contacts WHERE id = :contact FOR UPDATE")
-_USED = text("""
-SELECT coalesce(array_agg(due_at ORDER BY due_at), '{}') FROM messages
-WHERE contact_id = :contact AND NOT transactional AND status IN ('sending', 'sent', 'unconfirmed')
+_USED = text(f"""
+SELECT coalesce(array_agg(due_at ORDER BY due_at), '{{}}') FROM messages
+WHERE contact_id = :contact AND NOT transactional AND status IN ({_COUNTED})
   AND due_at > :since AND idempotency_key <> :key AND (CAST(:channel AS text) IS NULL OR channel = :channel)
 """)
-_WAITING = text("""
+_WAITING = text(f"""
 SELECT max(deferred_until) FROM messages
-WHERE contact_id = :contact AND status = 'deferred' AND error LIKE :cap AND priority > :priority
+WHERE contact_id = :contact AND status = '{MessageStatus.DEFERRED}' AND error LIKE :cap AND priority > :priority
   AND idempotency_key <> :key AND deferred_until > :recent
 """)
 

@@ -1,18 +1,20 @@
-"""Channels as a journey names them, and the content a send node gives each: pure models."""
+"""Channels as a journey names them: one spec per channel, and the content a send node gives each.
+
+Every list of channel names derives from `SPECS`: the send node's `channel` values and content
+fields, the consent rules, the opt-in default, the API's consent channels. Pure (pydantic only),
+so workflows and validation read it; each channel's sender is in `sojourn.delivery.channels`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Channel = Literal["email", "sms", "push", "line", "webhook"]
-CHANNELS = get_args(Channel)
 
 
 class SmsContent(_Strict):
@@ -50,3 +52,43 @@ class WebhookContent(_Strict):
         if not value.startswith(("https://", "http://")):
             raise ValueError(f"webhook url must start with https:// or http:// (got {value[:100]!r})")
         return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelSpec:
+    name: str
+    # The model of its content, which a send node gives in the field named after the channel.
+    # None for email, whose content is the send node's own `subject`, `html` and `text`.
+    content: type[BaseModel] | None
+    # The contact field holding a person's address on this channel. None for a channel that
+    # calls a system (the brand's own) at the `url` of its content: no consent or suppression
+    # applies, it is not marketing (no quiet hours, no caps), and it cannot be a fallback.
+    contact_field: str | None
+    address_name: str = ""  # a contact without the address "has no {address_name}"
+    # Marketing needs an explicit opt-in unless the OPT_IN_CHANNELS setting leaves it out.
+    opt_in: bool = False
+
+    @property
+    def person(self) -> bool:
+        return self.contact_field is not None
+
+
+SPECS: dict[str, ChannelSpec] = {spec.name: spec for spec in (
+    ChannelSpec(name="email", content=None, contact_field="email", address_name="email address"),
+    ChannelSpec(name="sms", content=SmsContent, contact_field="phone", address_name="phone number", opt_in=True),
+    ChannelSpec(name="push", content=PushContent, contact_field="push_token", address_name="push token"),
+    ChannelSpec(name="line", content=LineContent, contact_field="line_user_id", address_name="LINE user id"),
+    ChannelSpec(name="webhook", content=WebhookContent, contact_field=None),
+)}
+
+CHANNELS = tuple(SPECS)  # email first: a send node's default
+Channel = Literal[CHANNELS]
+PERSON_CHANNELS = tuple(name for name, spec in SPECS.items() if spec.person)  # the ones consent is kept for
+SYSTEM_CHANNELS = tuple(name for name, spec in SPECS.items() if not spec.person)
+CONTENT_CHANNELS = tuple(name for name, spec in SPECS.items() if spec.content is not None)
+OPT_IN_BY_DEFAULT = tuple(name for name, spec in SPECS.items() if spec.opt_in)
+
+# A send node's content fields, one per channel in CONTENT_CHANNELS, each optional.
+ChannelContents = create_model(
+    "ChannelContents", __base__=_Strict,
+    **{name: (SPECS[name].content | None, None) for name in CONTENT_CHANNELS})

@@ -1,7 +1,8 @@
-"""One interface for every channel a send node can use; one module per channel.
+"""One interface for every channel's sender; one module per channel, listed in `registry`.
 
-A channel renders a send node's content for one contact,
-and delivers it. Delivery outcomes are exceptions the send activity maps onto Temporal:
+What a channel is (its name, address, consent rule, content model) is its spec in
+`sojourn.dsl.channels`; its sender renders a send node's content for one contact and
+delivers it. Delivery outcomes are exceptions the send activity maps onto Temporal:
 permanent failures are not retried, transient ones are, and an unconfirmed delivery (the
 provider may have accepted the request) is never sent again.
 """
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sojourn.data.models import Contact
 from sojourn.dsl.definition import SendNode
+
+if TYPE_CHECKING:  # the pool raises this module's failures
+    import httpx
+
+    from sojourn.delivery.smtp_pool import SmtpPool
 
 
 class PermanentDeliveryFailure(Exception):
@@ -53,14 +59,25 @@ class Outgoing:
     node_id: str
 
 
-class Channel(Protocol):
-    name: str
+@dataclass(frozen=True, kw_only=True)
+class Connections:
+    """The worker's shared ways to reach providers; None where senders only render (the API's preview)."""
+
+    smtp: SmtpPool | None = None
+    http: httpx.AsyncClient | None = None
+
+
+class ChannelSender(Protocol):
     # True when delivering the same message twice is harmless (email's Message-ID, LINE's
     # retry key, our webhooks' Idempotency-Key): an attempt whose outcome is unknown may
     # then simply be repeated. Otherwise it is recorded as unconfirmed and not repeated.
     repeat_safe: bool
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered: ...
+
+    def message_id_header(self, message_id: uuid.UUID) -> str | None:
+        """The Message-ID header recorded for replies and bounces to find the message (email's)."""
+        ...
 
     async def deliver(self, outgoing: Outgoing) -> str | None:
         """Deliver; returns the provider's message id, if it gives one."""

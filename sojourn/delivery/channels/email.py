@@ -11,21 +11,19 @@ from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from sojourn.data.models import Contact
-from sojourn.delivery.channels import Outgoing, Rendered
-from sojourn.delivery.smtp_pool import SmtpPool
+from sojourn.delivery.channels import Connections, Outgoing, Rendered
 from sojourn.delivery.tracking import instrument_html, unsubscribe_url
 from sojourn.dsl.definition import SendNode
 from sojourn.dsl.templating import render_message
 from sojourn.settings import Settings
 
 
-class EmailChannel:
-    name = "email"
+class EmailSender:
     repeat_safe = True  # a repeat carries the same Message-ID, which mail systems drop as a duplicate
 
-    def __init__(self, settings: Settings, smtp: SmtpPool) -> None:
+    def __init__(self, settings: Settings, connections: Connections) -> None:
         self._settings = settings
-        self._smtp = smtp
+        self._smtp = connections.smtp
 
     def unsubscribe_url(self, message_id: uuid.UUID) -> str:
         return unsubscribe_url(self._settings.public_base_url, message_id, self._settings.tracking_secret)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 import time
+import uuid
 
 import httpx
 
 from sojourn.delivery.channels import (
+    Connections,
     PermanentDeliveryFailure,
     TransientDeliveryFailure,
     UnconfirmedDelivery,
@@ -17,12 +19,15 @@ from sojourn.settings import Settings
 _BODY_IN_REASON = 300
 
 
-class HttpChannel:
+class HttpSender:
     """A channel whose provider is called over HTTP, with the worker's shared client."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, connections: Connections) -> None:
         self._settings = settings
-        self._http = http
+        self._http = connections.http
+
+    def message_id_header(self, message_id: uuid.UUID) -> None:
+        return None  # an email header
 
 
 async def post(client: httpx.AsyncClient, url: str, accept: frozenset[int] = frozenset(), **request) -> httpx.Response:

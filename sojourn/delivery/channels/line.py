@@ -7,15 +7,13 @@ from typing import Any
 
 from sojourn.data.models import Contact
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
-from sojourn.delivery.channels.http import HttpChannel, post
+from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.dsl.definition import SendNode
 from sojourn.dsl.templating import render, render_json
 
 
-class LineChannel(HttpChannel):
-    name = "line"
+class LineSender(HttpSender):
     repeat_safe = True  # X-Line-Retry-Key: LINE accepts a key once and answers a repeat with 409
-
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         content = node.line

@@ -5,26 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
-
 from sojourn.data.models import Contact
-from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
+from sojourn.delivery.channels import Connections, Outgoing, PermanentDeliveryFailure, Rendered
 from sojourn.delivery.channels.google_auth import ServiceAccountTokens
-from sojourn.delivery.channels.http import HttpChannel, post
+from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.dsl.definition import SendNode
 from sojourn.dsl.templating import render, render_json
 from sojourn.settings import Settings
 
 
-class PushChannel(HttpChannel):
-    name = "push"
+class PushSender(HttpSender):
     repeat_safe = False  # FCM has no idempotency key: a repeat is a second notification
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        super().__init__(settings, http)
+    def __init__(self, settings: Settings, connections: Connections) -> None:
+        super().__init__(settings, connections)
         self._tokens: ServiceAccountTokens | None = None
         if settings.fcm_service_account_file and not settings.fcm_access_token:
-            self._tokens = ServiceAccountTokens(settings.fcm_service_account_file, http)
+            self._tokens = ServiceAccountTokens(settings.fcm_service_account_file, connections.http)
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         content = node.push

@@ -8,7 +8,7 @@ from typing import Any
 
 from sojourn.data.models import Contact
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
-from sojourn.delivery.channels.http import HttpChannel, post
+from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.dsl.definition import SendNode
 from sojourn.dsl.templating import render
 
@@ -16,10 +16,8 @@ from sojourn.dsl.templating import render
 _NUMBER_PUNCTUATION = re.compile(r"[\s().-]")
 
 
-class SmsChannel(HttpChannel):
-    name = "sms"
+class SmsSender(HttpSender):
     repeat_safe = False  # Twilio has no idempotency key: a repeat is a second text
-
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         return Rendered(payload=render(node.sms.text, context).strip())

@@ -11,7 +11,7 @@ import httpx
 from sojourn.data.models import Contact
 from sojourn.delivery.allow_list import host_allowed
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
-from sojourn.delivery.channels.http import HttpChannel, post
+from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.delivery.tokens import webhook_signature
 from sojourn.dsl.definition import SendNode
 from sojourn.dsl.templating import render_json
@@ -19,10 +19,8 @@ from sojourn.dsl.templating import render_json
 SIGNATURE_HEADER = "X-Sojourn-Signature"
 
 
-class WebhookChannel(HttpChannel):
-    name = "webhook"
+class WebhookSender(HttpSender):
     repeat_safe = True  # every attempt carries the same Idempotency-Key for the receiver to drop repeats
-
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
         return Rendered(payload={"url": node.webhook.url, "body": render_json(node.webhook.body, context)})
