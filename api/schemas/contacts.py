@@ -9,8 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.common import StrictIn
+from sojourn.dsl.channels import PERSON_CHANNELS
 
-ConsentChannel = Literal["email", "sms", "push", "line"]
+ConsentChannel = Literal[PERSON_CHANNELS]  # every channel that reaches a person
 
 
 ConsentState = Literal["subscribed", "unsubscribed"]
