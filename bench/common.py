@@ -5,7 +5,7 @@
 - embedded Postgres with the migrations applied,
 - the Temporal dev server on a SQLite *file* with the WAL pragmas (the default
   embedded set-up, not the faster in-memory store), headless, on free ports,
-- the SMTP sink in its own process (`python -m sojourn.embedded.smtp_sink`), so
+- the SMTP sink in its own process (`python -m sojourn.dev.smtp_sink`), so
   the provider's work does not share the worker's event loop,
 
 and yields a `Stack` with a Temporal client, a database engine and `Settings`
@@ -13,7 +13,7 @@ pointing at all of it. Everything is stopped and the directory removed on exit
 (`keep=True` keeps the directory, logs included, for a post-mortem).
 
 Benchmarks never wait on `handle.result()` for many runs at once: those long
-polls exhaust the namespace's poller limit and starve the worker (DESIGN.md).
+polls exhaust the namespace's poller limit and starve the worker (measured: see docs/benchmarks.md).
 They count with visibility instead (`wait_for_count`).
 """
 

@@ -1,6 +1,6 @@
 """Completed journeys per second through the real enroll path, against bare Temporal.
 
-Sojourn: N contacts are enrolled with `sojourn.journeys.enroll` (the API's code path
+Sojourn: N contacts are enrolled with `sojourn.services.journeys.enroll` (the API's code path
 without HTTP) in chunks of 1,000, into the journey
 
     send -> wait 1s -> wait_for opened (timeout 1s) -> send -> exit

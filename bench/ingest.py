@@ -439,7 +439,7 @@ async def segment_part(stack: Stack, args: argparse.Namespace) -> dict:
     then VACUUM ANALYZE. Then, after one warm-up each, the median of SEGMENT_ROUNDS runs of:
 
     - `api_count_s`: `GET /v1/segments/{id}/count` through the real API over HTTP;
-    - `compiled_count_s`: `sojourn.segments.count` in this process (the one compiled statement);
+    - `compiled_count_s`: `sojourn.data.segments.count` in this process (the one compiled statement);
     - `handwritten_count_s` (bare baseline): the same question as hand-written SQL on asyncpg;
     - `more`: heavier shapes (MORE_FILTERS), compiled count in this process;
     - `waterfall_counts_s`: `GET /v1/segment-sets/{id}/counts` for scenario 7's five segments.

@@ -2,7 +2,7 @@
 
 A journey that starts with a long wait (`wait 30d -> send -> exit`; `--sends N`
 chains N sends, for a bigger definition) is enrolled for `--runs` contacts
-(default 5,000) through `sojourn.journeys.enroll`, in chunks of 1,000. The real worker runs in its own process (`worker_process.py --kind journey`,
+(default 5,000) through `sojourn.services.journeys.enroll`, in chunks of 1,000. The real worker runs in its own process (`worker_process.py --kind journey`,
 which calls `journey_worker` with `max_cached_workflows` large enough to keep every
 run cached; the SDK default is 1,000). We read the worker's RSS from /proc:
 

@@ -2,7 +2,7 @@
 
 It stands in for a mail provider in development and tests: the real send path
 talks real SMTP to it, and the mailbox is read back through `sojourn.mailbox`.
-Run alone with `python -m sojourn.embedded.smtp_sink [--host H] [--port P] [--database-url URL]`.
+Run alone with `python -m sojourn.dev.smtp_sink [--host H] [--port P] [--database-url URL]`.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     from sojourn.settings import get_settings
 
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m sojourn.embedded.smtp_sink")
+    parser = argparse.ArgumentParser(prog="python -m sojourn.dev.smtp_sink")
     parser.add_argument("--host", default=settings.smtp_host)
     parser.add_argument("--port", type=int, default=settings.smtp_port)
     parser.add_argument("--database-url", default=settings.database_url)
