@@ -23,7 +23,8 @@ from api.schemas import (
 from sojourn.contracts.journey import ContactEvent
 from sojourn.data.models import Contact, ContactConsent, Journey, utcnow
 from sojourn.delivery.send import choose_channel, message_context
-from sojourn.dsl.definition import JourneyDefinition, SendNode
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError
 from sojourn.services import journeys, schedules, triggers
 

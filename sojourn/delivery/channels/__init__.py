@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sojourn.data.models import Contact
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 
 
 class PermanentDeliveryFailure(Exception):

@@ -14,7 +14,7 @@ from sojourn.data.models import Contact
 from sojourn.delivery.channels import Outgoing, Rendered
 from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.delivery.tracking import instrument_html, unsubscribe_url
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render_message
 from sojourn.settings import Settings
 

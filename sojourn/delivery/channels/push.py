@@ -11,7 +11,7 @@ from sojourn.data.models import Contact
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
 from sojourn.delivery.channels.google_auth import ServiceAccountTokens
 from sojourn.delivery.channels.http import HttpChannel, post
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render, render_json
 from sojourn.settings import Settings
 
