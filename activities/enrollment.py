@@ -1,83 +1,37 @@
-"""Activities of the enrollment workflow: count a segment, and enroll one page of it."""
+"""The enrollment workflow's activities, over `sojourn.services.enrollment_pages`."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from sojourn.contracts.enrollment import (
-    COUNT_AUDIENCE_ACTIVITY,
-    ENROLL_PAGE_ACTIVITY,
-    ERRORS_PER_PAGE,
-    EnrolledPage,
-    EnrollPage,
-)
-from sojourn.data import segments
-from sojourn.data.db import session_factory
-from sojourn.dsl.definition import JourneyDefinition
-from sojourn.services.batch_send import BatchSender
-from sojourn.services.journeys import (
-    cooling_down,
-    get_journey,
-    get_version,
-    start_runs,
-)
+from sojourn.contracts.enrollment import COUNT_AUDIENCE_ACTIVITY, ENROLL_PAGE_ACTIVITY, EnrolledPage, EnrollPage
+from sojourn.contracts.errors import ErrorType
+from sojourn.data.segments import SegmentNotFound
+from sojourn.services.enrollment_pages import EnrollmentPages, JourneyNotActive
 
 
-def _missing_segment(page: EnrollPage) -> ApplicationError:
-    return ApplicationError(f"segment '{page.segment_id}' does not exist", type="SegmentNotFound", non_retryable=True)
+def _missing_segment(segment_id: str) -> ApplicationError:
+    return ApplicationError(f"segment '{segment_id}' does not exist", type=ErrorType.SEGMENT_NOT_FOUND,
+                            non_retryable=True)
 
 
 class EnrollmentActivities:
-    def __init__(self, engine: AsyncEngine, client: Client, batches: BatchSender) -> None:
-        self._sessions = session_factory(engine)
-        self._client = client
-        self._batches = batches
+    def __init__(self, pages: EnrollmentPages) -> None:
+        self._pages = pages
 
     @activity.defn(name=COUNT_AUDIENCE_ACTIVITY)
     async def count_audience(self, page: EnrollPage) -> int:
-        async with self._sessions() as session:
-            try:
-                return await segments.count(session, {"segment": page.segment_id})
-            except segments.SegmentNotFound as err:
-                raise _missing_segment(page) from err
+        try:
+            return await self._pages.count_audience(page.segment_id)
+        except SegmentNotFound as err:
+            raise _missing_segment(page.segment_id) from err
 
     @activity.defn(name=ENROLL_PAGE_ACTIVITY)
     async def enroll_page(self, page: EnrollPage) -> EnrolledPage:
-        """Start the runs of the next `limit` contacts of the segment after `after_id`, keyed by
-        the enrollment, so a page done twice starts nothing twice. A journey that is a single
-        send goes out from here instead, in a batch (unless `delivery` asks for runs)."""
-        async with self._sessions() as session:
-            journey = await get_journey(session, page.journey_id)
-            if journey.status != "active":
-                raise ApplicationError(f"journey '{page.journey_id}' is {journey.status}", type="JourneyNotActive",
-                                       non_retryable=True)
-            version = await get_version(session, page.journey_id, journey.latest_version)
-            definition = JourneyDefinition.model_validate(version.definition)
-            single = definition.single_send() if page.delivery == "auto" else None
-            mode = "batch" if single is not None else "runs"
-            try:
-                contacts = await segments.contacts(session, {"segment": page.segment_id}, page.limit, page.after_id)
-            except segments.SegmentNotFound as err:
-                raise _missing_segment(page) from err
-            if not contacts:
-                return EnrolledPage(last_id=None, mode=mode)
-            last_id = contacts[-1].id
-            if single is not None:
-                return await self._batches.send_page(session, page, version, definition, single, contacts)
-            # A scheduled firing (unkeyed): the journey's re-entry cooldown applies.
-            cooling = set() if page.keyed else await cooling_down(session, page.journey_id, definition.reentry,
-                                                                  [c.id for c in contacts])
-            contacts = [c for c in contacts if c.id not in cooling]
-            results = await start_runs(session, self._client, page.task_queue, page.journey_id, version, contacts,
-                                       key=page.enrollment_id if page.keyed else None, progress=activity.heartbeat)
-        failed = [r for r in results if r.status == "failed"]
-        return EnrolledPage(
-            last_id=last_id,
-            enrolled=sum(r.status == "started" for r in results),
-            existing=sum(r.status == "existing" for r in results) + len(cooling),
-            failed=len(failed),
-            errors=[f"{r.contact}: {r.error}" for r in failed[:ERRORS_PER_PAGE]],
-        )
+        try:
+            return await self._pages.enroll_page(page, heartbeat=activity.heartbeat)
+        except JourneyNotActive as err:
+            raise ApplicationError(str(err), type=ErrorType.JOURNEY_NOT_ACTIVE, non_retryable=True) from err
+        except SegmentNotFound as err:
+            raise _missing_segment(page.segment_id) from err

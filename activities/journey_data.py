@@ -1,17 +1,13 @@
-"""Activities that read and write journey data: branch conditions, local times, tags, run outcomes."""
+"""The journey's data activities, over `sojourn.services.journey_data`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import ValidationError
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.journey_data import (
     EVALUATE_CONDITIONS_ACTIVITY,
     NEXT_LOCAL_TIME_ACTIVITY,
@@ -22,81 +18,34 @@ from sojourn.contracts.journey_data import (
     RunEnd,
     TagChange,
 )
-from sojourn.data.db import session_factory
-from sojourn.data.models import Contact, ContactTag, JourneyRun, utcnow
-from sojourn.dsl.filters import parse_filter
-from sojourn.dsl.send_windows import first_zone, next_local_time, parse_local_time
-
-# The API records a run right after starting it; a run that ends within that moment
-# waits for the record this many attempts before writing it itself.
-_ATTEMPTS_BEFORE_INSERTING = 5
+from sojourn.services.journey_data import JourneyData, RunNotRecordedYet, UnreadableCondition
 
 
 class JourneyDataActivities:
-    def __init__(self, engine: AsyncEngine, brand_time_zone: str = "UTC") -> None:
-        self._brand_time_zone = brand_time_zone
-        # A run's end is one update (rarely followed by an idempotent upsert): no transaction needed.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._sessions = session_factory(engine)
+    def __init__(self, data: JourneyData) -> None:
+        self._data = data
 
     @activity.defn(name=EVALUATE_CONDITIONS_ACTIVITY)
     async def evaluate_conditions(self, request: EvaluateConditions) -> list[bool]:
-        from sojourn.data import segments
-
-        now = datetime.fromisoformat(request.now)
-        answers = []
-        async with self._sessions() as session:
-            for raw in request.filters:
-                try:
-                    answers.append(await segments.matches(session, parse_filter(raw), request.contact_id, now=now))
-                except (ValidationError, segments.SegmentError) as err:
-                    raise ApplicationError(f"branch condition cannot be evaluated: {err}", type="InvalidFilter",
-                                           non_retryable=True) from err
-        return answers
+        try:
+            return await self._data.evaluate_conditions(request.contact_id, request.filters,
+                                                        datetime.fromisoformat(request.now))
+        except UnreadableCondition as err:
+            raise ApplicationError(str(err), type=ErrorType.INVALID_FILTER, non_retryable=True) from err
 
     @activity.defn(name=NEXT_LOCAL_TIME_ACTIVITY)
     async def next_local_time(self, request: LocalTimeRequest) -> str:
-        """Asked when the wait starts, so a contact's current time zone counts."""
-        async with self._autocommit.connect() as conn:
-            contact_zone = await conn.scalar(select(Contact.time_zone).where(Contact.id == request.contact_id))
-        zone = first_zone(contact_zone, request.time_zone, self._brand_time_zone)
-        due = next_local_time(datetime.fromisoformat(request.now), zone, parse_local_time(request.at), request.weekdays)
+        due = await self._data.next_local_time(request.contact_id, request.at, datetime.fromisoformat(request.now),
+                                               request.weekdays, request.time_zone)
         return due.isoformat()
 
     @activity.defn(name=TAG_CONTACT_ACTIVITY)
     async def tag_contact(self, change: TagChange) -> float | None:
-        """Apply a `tag` node's change; the tag's weight after it (None once removed)."""
-        where = (ContactTag.contact_id == change.contact_id, ContactTag.tag == change.tag)
-        async with self._autocommit.connect() as conn:
-            if change.action == "remove":
-                await conn.execute(delete(ContactTag).where(*where))
-                return None
-            row = insert(ContactTag).values(contact_id=change.contact_id, tag=change.tag, weight=change.weight,
-                                            source=change.source, updated_at=utcnow(), change_key=change.key)
-            weight = row.excluded.weight if change.action == "add" else ContactTag.weight + row.excluded.weight
-            try:
-                await conn.execute(row.on_conflict_do_update(
-                    index_elements=["contact_id", "tag"],
-                    set_={"weight": weight, "source": row.excluded.source, "updated_at": row.excluded.updated_at,
-                          "change_key": row.excluded.change_key},
-                    where=ContactTag.change_key.is_distinct_from(row.excluded.change_key)))  # a retry: done already
-            except IntegrityError:
-                return None  # the contact was erased
-            return await conn.scalar(select(ContactTag.weight).where(*where))
+        return await self._data.tag_contact(change)
 
     @activity.defn(name=RECORD_RUN_END_ACTIVITY)
     async def record_run_end(self, end: RunEnd) -> None:
-        values = dict(status=end.status, ended_at=datetime.fromisoformat(end.ended_at), exit_reason=end.exit_reason,
-                      converted_at=datetime.fromisoformat(end.converted_at) if end.converted_at else None)
-        async with self._autocommit.connect() as conn:
-            updated = await conn.execute(update(JourneyRun).where(JourneyRun.run_id == end.run_id).values(**values))
-            if updated.rowcount:
-                return
-            if await conn.scalar(select(Contact.id).where(Contact.id == end.contact_id)) is None:
-                return  # the contact was erased, and its runs with it: nothing to record
-            if activity.info().attempt < _ATTEMPTS_BEFORE_INSERTING:
-                raise ApplicationError(f"run {end.run_id} is not recorded yet", type="RunNotRecordedYet")
-            await conn.execute(insert(JourneyRun).values(
-                run_id=end.run_id, workflow_id=end.workflow_id, journey_id=end.journey_id, version=end.version,
-                contact_id=end.contact_id, key=end.key, **values).on_conflict_do_update(
-                index_elements=["run_id"], set_=values))
+        try:
+            await self._data.record_run_end(end, activity.info().attempt)
+        except RunNotRecordedYet as err:
+            raise ApplicationError(str(err), type=ErrorType.RUN_NOT_RECORDED_YET) from err

@@ -1,57 +1,20 @@
-"""The nightly analysis: every tagging rule applied for one day, range by range of contact ids."""
+"""The nightly tagging activity, over `sojourn.services.tagging`."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from sojourn.contracts.tagging import RUN_TAG_RULES_ACTIVITY, TaggingRequest, TagRuleSummary
-from sojourn.data.models import Contact, TagRule, TagRuleRun, utcnow
-from sojourn.data.tag_rules import Weight, apply_range, end_of_day, who_qualifies
-from sojourn.dsl.send_windows import first_zone
-
-# Contacts per statement: big enough for set-based work, small enough to heartbeat and to keep
-# each transaction short.
-RANGE = 50_000
+from sojourn.services.tagging import Tagging
 
 
 class TaggingActivities:
-    def __init__(self, engine: AsyncEngine, brand_time_zone: str) -> None:
-        self._engine = engine
-        self._brand_time_zone = brand_time_zone
+    def __init__(self, tagging: Tagging) -> None:
+        self._tagging = tagging
 
     @activity.defn(name=RUN_TAG_RULES_ACTIVITY)
     async def run_tag_rules(self, request: TaggingRequest) -> list[TagRuleSummary]:
-        if request.day is not None:
-            day = date.fromisoformat(request.day)
-        else:  # scheduled at midnight: the day that just ended (stable across retries)
-            local = activity.info().scheduled_time.astimezone(first_zone(self._brand_time_zone))
-            day = local.date() - timedelta(days=1)
-        as_of = end_of_day(day, self._brand_time_zone)
-        async with self._engine.connect() as conn:
-            rules = (await conn.execute(select(TagRule).order_by(TagRule.id))).all()
-            low, high = (await conn.execute(select(func.min(Contact.id), func.max(Contact.id)))).one()
-        summaries = []
-        for rule in rules:
-            started = utcnow()
-            totals = [0, 0, 0]
-            weight = Weight.model_validate(rule.weight)
-            async with self._engine.connect() as conn:
-                qualifies = await who_qualifies(conn, rule.filter, as_of)
-            for start in range(low or 0, (high or 0) + 1, RANGE):
-                async with self._engine.begin() as conn:
-                    counts = await apply_range(conn, rule.id, rule.tag, qualifies, weight, as_of, start, start + RANGE)
-                totals = [a + b for a, b in zip(totals, counts)]
-                activity.heartbeat(rule.id, start)
-            tagged, changed, removed = totals
-            summary = TagRuleSummary(rule_id=rule.id, tag=rule.tag, day=day.isoformat(),
-                                     tagged=tagged, changed=changed, removed=removed)
-            async with self._engine.begin() as conn:
-                await conn.execute(TagRuleRun.__table__.insert().values(
-                    rule_id=rule.id, day=summary.day, tagged=summary.tagged, changed=summary.changed,
-                    removed=summary.removed, started_at=started, finished_at=utcnow()))
-            summaries.append(summary)
-        return summaries
+        day = date.fromisoformat(request.day) if request.day is not None else None
+        return await self._tagging.run_rules(day, activity.info().scheduled_time, heartbeat=activity.heartbeat)

@@ -5,30 +5,16 @@ from __future__ import annotations
 import gc
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import errors
-from api.deps import require_api_key
 from api.limits import BodySizeLimit
-from api.routers import (
-    contacts,
-    dev,
-    events,
-    health,
-    journeys,
-    line,
-    runs,
-    segment_enrollments,
-    segments,
-    tag_rules,
-    tracking,
-    unsubscribe,
-    webhooks,
-)
+from api.routers import every_router
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
-from sojourn.delivery.channels.registry import build_channels
+from sojourn.services.preview import Previewer
+from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings, get_settings
 
 
@@ -42,10 +28,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        # For previews: channels that render (once, not per request) but never deliver.
-        app.state.render_channels = build_channels(settings, smtp=None, http=None)
+        app.state.previewer = Previewer(settings)
         app.state.temporal = temporal or await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace)
+        app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).
         gc.collect()
@@ -62,15 +48,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
-    authenticated = [Depends(require_api_key)]
-    for router in (contacts.router, events.router, journeys.router, journeys.schema_router, runs.router, dev.router,
-                   segments.router, segments.sets_router, segment_enrollments.router, tag_rules.router):
-        app.include_router(router, dependencies=authenticated)
-    app.include_router(webhooks.router)  # authenticated by its HMAC signature
-    app.include_router(line.router)  # authenticated by LINE's signature
-    app.include_router(tracking.router)
-    app.include_router(unsubscribe.router)
-    app.include_router(health.router)
+    for router in every_router(dev_mailbox=settings.dev_mailbox_enabled):
+        app.include_router(router)
     app.add_middleware(YamlBodies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes
                        allowances={"/v1/events": settings.max_batch_body_bytes,

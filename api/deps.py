@@ -1,4 +1,5 @@
-"""Request dependencies: settings, database session, Temporal client, API-key auth."""
+"""Request dependencies: settings, the database (engine and session), the Temporal client, the
+services built once at startup (triggers, previews), API-key auth."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
+from sojourn.services.preview import Previewer
+from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings
 
 
@@ -22,14 +25,29 @@ def _temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
+def _engine(request: Request) -> AsyncEngine:
+    return request.app.state.engine
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessions() as session:
         yield session
 
 
+def _triggers(request: Request) -> Triggers:
+    return request.app.state.triggers
+
+
+def _previewer(request: Request) -> Previewer:
+    return request.app.state.previewer
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
+EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+TriggersDep = Annotated[Triggers, Depends(_triggers)]
+PreviewerDep = Annotated[Previewer, Depends(_previewer)]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -44,3 +62,8 @@ def require_api_key(
     presented = credentials.credentials.encode()
     if not any(hmac.compare_digest(presented, key.encode()) for key in settings.api_keys):
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+# A router's `dependencies=API_KEY`: every route under it needs a valid key. Routers without it
+# authenticate otherwise (webhook signatures, signed tracking tokens) or are public.
+API_KEY = [Depends(require_api_key)]

@@ -10,15 +10,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable
+from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable, UpstreamFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # What each kind of refusal a service raises answers; anything else is a 500.
-_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503), (SojournError, 500))
+_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503), (UpstreamFailed, 502),
+           (SojournError, 500))
 
 
 class ApiError(Exception):
+    """A refusal of the HTTP request itself (authentication, media type, body shape); what a
+    service refuses is a `SojournError`."""
+
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
@@ -30,14 +34,6 @@ def parsed(model: type[ModelT], body: bytes) -> ModelT:
         return model.model_validate_json(body)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from err
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
-
-
-def conflict(message: str) -> ApiError:
-    return ApiError(409, "conflict", message)
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict:

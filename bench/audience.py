@@ -77,6 +77,7 @@ GROUP BY contact_id
 
 async def tagging_part(contacts: int, events: int) -> dict:
     from activities.tagging import TaggingActivities  # noqa: PLC0415 - after the stack exists
+    from sojourn.services.tagging import Tagging  # noqa: PLC0415
 
     async with bench_stack() as stack:
         conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
@@ -95,7 +96,7 @@ async def tagging_part(contacts: int, events: int) -> dict:
             bare_rows = await conn.fetchval("SELECT count(*) FROM bench_tags")
             log.info("baseline: %d tags in %.1f s", bare_rows, bare_s)
 
-            activities = TaggingActivities(stack.engine, "UTC")
+            activities = TaggingActivities(Tagging(stack.engine, "UTC"))
             env = ActivityEnvironment()
             started = time.perf_counter()
             [first] = await env.run(activities.run_tag_rules, TaggingRequest(day=day))

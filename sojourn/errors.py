@@ -1,6 +1,7 @@
-"""The four ways a request can be refused, raised by services (and the layers under them) and
-mapped once to the API's error shape: not found (404), conflict (409), invalid (422) and
-unavailable (503). A subclass may name a more precise `code` and carry `details`."""
+"""The ways a request can be refused, raised by services (and the layers under them) and mapped
+once to the API's error shape: not found (404), conflict (409), invalid (422), unavailable (503),
+and a system Sojourn relies on failing the request (502). A subclass may name a more precise
+`code` and carry `details`."""
 
 from __future__ import annotations
 
@@ -32,3 +33,9 @@ class Invalid(SojournError):
 
 class Unavailable(SojournError):
     code = "unavailable"
+
+
+class UpstreamFailed(SojournError):
+    """A system Sojourn relies on (Temporal, a provider) answered the request with an error."""
+
+    code = "upstream_failed"

@@ -1,8 +1,8 @@
 """A plain-Python reference evaluator of the filter language, the oracle of the SQL compiler.
 
 It evaluates one contact at a time over in-memory rows and takes every operator's
-meaning from `sojourn.filters.compare`, so it is slow and obviously right; the
-property tests assert that `sojourn.segments` selects exactly the same contacts.
+meaning from `sojourn.dsl.operators.compare`, so it is slow and obviously right; the
+property tests assert that `sojourn.data.segments` selects exactly the same contacts.
 
 The agreed meaning of what `compare` does not cover:
 - contact columns are JSON values: strings or null, and `created_at` the string
@@ -32,10 +32,10 @@ from sojourn.dsl.filters import (
     OrFilter,
     SegmentFilter,
     TagFilter,
-    compare,
     lookup,
     properties_match,
 )
+from sojourn.dsl.operators import compare
 
 
 @dataclass

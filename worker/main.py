@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -23,6 +23,9 @@ from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import AfterAccepted, Sender
 from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.services.batch_send import BatchSender
+from sojourn.services.enrollment_pages import EnrollmentPages
+from sojourn.services.journey_data import JourneyData
+from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
@@ -31,6 +34,16 @@ from workflows.tagging import TaggingWorkflow
 log = logging.getLogger(__name__)
 
 WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, TaggingWorkflow]
+
+
+def build_activities(client: Client, engine: AsyncEngine, settings: Settings, sender: Sender) -> list[Callable]:
+    """Every activity the workflows call, over services built once for this worker."""
+    send = SendActivities(sender)
+    data = JourneyDataActivities(JourneyData(engine, settings.brand_time_zone))
+    enrollment = EnrollmentActivities(EnrollmentPages(engine, client, BatchSender(sender, client)))
+    tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
+    return [send.send, send.send_email, data.evaluate_conditions, data.next_local_time, data.tag_contact,
+            data.record_run_end, enrollment.count_audience, enrollment.enroll_page, tagging.run_tag_rules]
 
 
 @asynccontextmanager
@@ -42,23 +55,18 @@ async def journey_worker(
     after_accepted: AfterAccepted | None = None,
     **worker_options,
 ) -> AsyncIterator[Worker]:
-    """A running worker for `task_queue`; stops (finishing in-flight tasks) on exit."""
+    """A running worker for `task_queue`; stops (finishing in-flight tasks) on exit, then
+    closes the SMTP pool and HTTP client it opened (the engine is the caller's)."""
     smtp = SmtpPool(settings)
     # Redirects are not followed: a provider or webhook must not bounce a request elsewhere.
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.provider_timeout)
     sender = Sender(engine, settings, build_channels(settings, smtp, http), after_accepted=after_accepted)
-    send = SendActivities(sender)
-    data = JourneyDataActivities(engine, settings.brand_time_zone)
-    enrollment = EnrollmentActivities(engine, client, BatchSender(sender, client))
-    tagging = TaggingActivities(engine, settings.brand_time_zone)
     worker_options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     worker = Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
-                    data.tag_contact, data.record_run_end, enrollment.count_audience, enrollment.enroll_page,
-                    tagging.run_tag_rules],
+        activities=build_activities(client, engine, settings, sender),
         **worker_options,
     )
     try:

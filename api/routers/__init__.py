@@ -1,0 +1,20 @@
+"""One module per resource, each with its `APIRouter`s; the app mounts every router found here,
+so a new resource is its router module, its bodies in `api/schemas/` and its service."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+
+
+def every_router(*, dev_mailbox: bool) -> Iterator[APIRouter]:
+    """The routers of every module here, by module name; the dev mailbox's only when it is on,
+    so a production install (without the `dev` extra) never imports it."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name == "dev" and not dev_mailbox:
+            continue
+        found = vars(importlib.import_module(f"{__name__}.{module.name}")).values()
+        yield from (value for value in found if isinstance(value, APIRouter))

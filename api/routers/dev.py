@@ -1,4 +1,4 @@
-"""What the embedded SMTP sink received (development and tests)."""
+"""What the embedded SMTP sink received (development and tests); mounted only with DEV_MAILBOX_ENABLED."""
 
 from __future__ import annotations
 
@@ -6,23 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, SettingsDep
-from api.errors import not_found
+from api.deps import API_KEY, SessionDep
 from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
-router = APIRouter(prefix="/v1/dev", tags=["dev"])
+router = APIRouter(prefix="/v1/dev", tags=["dev"], dependencies=API_KEY)
 
 
 @router.get("/mailbox")
-async def mailbox(session: SessionDep, settings: SettingsDep, to: str | None = None,
+async def mailbox(session: SessionDep, to: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
-    if not settings.dev_mailbox_enabled:
-        raise not_found("mailbox")
     return await list_mailbox(session, to=to, limit=limit)
 
 
 @router.delete("/mailbox", status_code=204)
-async def empty_mailbox(session: SessionDep, settings: SettingsDep) -> None:
-    if not settings.dev_mailbox_enabled:
-        raise not_found("mailbox")
+async def empty_mailbox(session: SessionDep) -> None:
     await clear_mailbox(session)

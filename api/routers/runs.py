@@ -1,132 +1,29 @@
+"""A contact's runs: where it is in a journey, cancelling, and every journey it was enrolled in."""
+
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-from datetime import timedelta
-
 from fastapi import APIRouter
-from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, TemporalDep
-from api.errors import ApiError, not_found
-from api.schemas import RunOut
-from sojourn.contracts.journey import (
-    STATE_QUERY,
-    EngagementSignal,
-    JourneyState,
-    PathStep,
-    SentMessage,
-    message_scope,
-)
-from sojourn.data.models import Contact, EngagementEvent, JourneyRun, Message
-from sojourn.services.engagement import SIGNALLED
+from api.deps import API_KEY, SessionDep, TemporalDep
+from api.schemas.runs import RunOut
+from sojourn.services import runs
 
-router = APIRouter(tags=["runs"])
-
-_QUERY_TIMEOUT = timedelta(seconds=10)
-
-
-async def _run_out(client, run: JourneyRun, external_id: str) -> RunOut:
-    handle = client.get_workflow_handle(run.workflow_id, run_id=run.run_id)
-    try:
-        description = await handle.describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return RunOut(workflow_id=run.workflow_id, run_id=run.run_id, journey_id=run.journey_id,
-                          version=run.version, contact=external_id, execution_status="UNKNOWN", state=None)
-        raise
-    state = None
-    try:
-        state = dataclasses.asdict(await handle.query(STATE_QUERY, result_type=JourneyState,
-                                                      rpc_timeout=_QUERY_TIMEOUT))
-    except RPCError:
-        pass  # no worker to answer right now: the execution status still tells the story
-    status = description.status.name if isinstance(description.status, WorkflowExecutionStatus) else "UNKNOWN"
-    return RunOut(workflow_id=run.workflow_id, run_id=run.run_id, journey_id=run.journey_id,
-                  version=run.version, contact=external_id, execution_status=status, state=state)
-
-
-async def _batched_outs(session, runs: list[JourneyRun], external_id: str) -> dict[int, RunOut]:
-    """Runs a batched send delivered have no workflow: their story is their message. Two
-    queries for all of them, by row id."""
-    if not runs:
-        return {}
-    messages = list((await session.execute(select(Message).where(
-        Message.workflow_id.in_({run.workflow_id for run in runs})))).scalars())
-    engaged = list((await session.execute(select(EngagementEvent).where(
-        EngagementEvent.message_id.in_([m.id for m in messages]), EngagementEvent.type.in_(SIGNALLED))
-        .order_by(EngagementEvent.occurred_at))).scalars()) if messages else []
-    outs = {}
-    for run in runs:
-        scope = message_scope(run.workflow_id, run.batch)
-        mine = [m for m in messages if m.idempotency_key.startswith(scope)]
-        by_id = {m.id: m for m in mine}
-        state = JourneyState(
-            journey_id=run.journey_id, version=run.version, contact_external_id=external_id, status=run.status,
-            current_node=None, wait_until=None,
-            path=[PathStep(node=m.node_id, type="send", entered_at=run.enrolled_at.isoformat(), outcome=m.status)
-                  for m in mine],
-            messages=[SentMessage(node=m.node_id, message_id=str(m.id), status=m.status, recipient=m.recipient,
-                                  subject=m.subject, at=(m.sent_at or m.created_at).isoformat(), reason=m.error,
-                                  channel=m.channel) for m in mine],
-            engagements=[EngagementSignal(send_node=by_id[e.message_id].node_id, kind=e.type,
-                                          message_id=str(e.message_id), url=e.url,
-                                          occurred_at=e.occurred_at.isoformat())
-                         for e in engaged if e.message_id in by_id],
-            key=run.key, batch=run.batch)
-        outs[run.id] = RunOut(workflow_id=run.workflow_id, run_id=None, journey_id=run.journey_id,
-                              version=run.version, contact=external_id, execution_status="COMPLETED",
-                              state=dataclasses.asdict(state), delivery="batch")
-    return outs
-
-
-async def _out(client, session, run: JourneyRun, external_id: str) -> RunOut:
-    if run.batch is not None:
-        return (await _batched_outs(session, [run], external_id))[run.id]
-    return await _run_out(client, run, external_id)
-
-
-async def _find_run(session, journey_id: str, external_id: str) -> JourneyRun:
-    # Newest first, keyed runs (a cart, a segment enrollment) included.
-    run = (await session.execute(select(JourneyRun).join(Contact, Contact.id == JourneyRun.contact_id).where(
-        JourneyRun.journey_id == journey_id, Contact.external_id == external_id)
-        .order_by(JourneyRun.enrolled_at.desc(), JourneyRun.id.desc()).limit(1))).scalar_one_or_none()
-    if run is None:
-        raise not_found(f"run of contact '{external_id}' in journey '{journey_id}'")
-    return run
+router = APIRouter(tags=["runs"], dependencies=API_KEY)
 
 
 @router.get("/v1/journeys/{journey_id}/runs/{external_id}", response_model=RunOut)
-async def get_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> RunOut:
+async def get_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> dict:
     """Where the contact is in the journey: current node, path with times, wait deadline, messages."""
-    return await _out(client, session, await _find_run(session, journey_id, external_id), external_id)
+    return await runs.run_state(session, client, journey_id, external_id)
 
 
 @router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut)
-async def cancel_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> RunOut:
+async def cancel_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> dict:
     """Stop the run; nothing more is sent to the contact by it."""
-    run = await _find_run(session, journey_id, external_id)
-    if run.batch is not None:
-        raise ApiError(409, "conflict", "the contact's message went out in a batch; there is no run to cancel")
-    try:
-        await client.get_workflow_handle(run.workflow_id).cancel()
-    except RPCError as err:
-        raise ApiError(409, "conflict", f"run cannot be cancelled: {err.message}") from err
-    return await _run_out(client, run, external_id)
+    return await runs.cancel(session, client, journey_id, external_id)
 
 
 @router.get("/v1/contacts/{external_id}/runs", response_model=list[RunOut])
-async def contact_runs(external_id: str, session: SessionDep, client: TemporalDep) -> list[RunOut]:
+async def contact_runs(external_id: str, session: SessionDep, client: TemporalDep) -> list[dict]:
     """Every journey the contact was enrolled in, newest first."""
-    contact = (await session.execute(select(Contact).where(Contact.external_id == external_id))).scalar_one_or_none()
-    if contact is None:
-        raise not_found(f"contact '{external_id}'")
-    runs = (await session.execute(select(JourneyRun).where(JourneyRun.contact_id == contact.id)
-                                  .order_by(JourneyRun.enrolled_at.desc()).limit(100))).scalars()
-    runs = list(runs)
-    # The session answers one query at a time; the workflows are asked all at once.
-    batched = await _batched_outs(session, [run for run in runs if run.batch is not None], external_id)
-    live = iter(await asyncio.gather(*(_run_out(client, run, external_id) for run in runs if run.batch is None)))
-    return [batched[run.id] if run.batch is not None else next(live) for run in runs]
+    return await runs.contact_runs(session, client, external_id)

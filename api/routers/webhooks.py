@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, parsed
-from api.schemas import WebhookBatch, WebhookResponse, WebhookResult
-from sojourn.delivery.tokens import verify_webhook_signature
+from api.schemas.webhooks import WebhookBatch, WebhookResponse, WebhookResult
 from sojourn.services import engagement
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -23,16 +22,7 @@ async def engagement_webhook(request: Request, session: SessionDep, client: Temp
     """Delivered / opened / clicked / bounced / complained events, signed with
     `X-Sojourn-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook secret>`."""
     body = await request.body()
-    if not verify_webhook_signature(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
+    if not engagement.signed_by_provider(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
         raise ApiError(401, "invalid_signature", f"missing or invalid {SIGNATURE_HEADER} header")
-    batch = parsed(WebhookBatch, body)
-    results = []
-    for index, event in enumerate(batch.events):
-        message = await engagement.find_message(session, event.message_id)
-        if message is None:
-            results.append(WebhookResult(index=index, status="unknown_message"))
-            continue
-        await engagement.record(session, client, message, event.type, source="webhook", url=event.url,
-                                occurred_at=event.timestamp)
-        results.append(WebhookResult(index=index, status="recorded"))
-    return WebhookResponse(results=results)
+    statuses = await engagement.record_provider_events(session, client, parsed(WebhookBatch, body).events)
+    return WebhookResponse(results=[WebhookResult(index=i, status=status) for i, status in enumerate(statuses)])

@@ -8,8 +8,7 @@
     {"engagement": "opened", "journey": "mothers-day", "node": "preview"}
     {"segment": "vip"}
 
-Operators mean the same wherever they are evaluated (SQL in `sojourn.segments`, Python in
-journeys and in the reference evaluator of the tests); `compare` is the definition.
+The comparison operators (`op`) and their meanings are declared in `sojourn.dsl.operators`.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from sojourn.dsl.durations import Duration
-
-Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists", "between"]
+from sojourn.dsl.operators import Op, compare, value_problem
 
 # Contact columns a filter may name; any other name is a key of `attributes`.
 CONTACT_FIELDS = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "created_at")
@@ -37,17 +35,9 @@ class _Comparison(_Strict):
 
     @model_validator(mode="after")
     def _value_fits_op(self):
-        if self.op in ("in", "not_in") and not isinstance(self.value, list):
-            raise ValueError(f"`{self.op}` needs a list value")
-        if self.op in ("gt", "gte", "lt", "lte") and not _is_number(self.value):
-            raise ValueError(f"`{self.op}` needs a number value; use `between` for dates")
-        if self.op == "between":
-            if not (isinstance(self.value, list) and len(self.value) == 2 and any(v is not None for v in self.value)):
-                raise ValueError("`between` needs [low, high]; either end may be null")
-            if not all(v is None or _is_number(v) or _as_datetime(v) is not None for v in self.value):
-                raise ValueError("`between` ends must be numbers or ISO 8601 datetimes with a time zone")
-        if self.op == "exists" and self.value not in (None, True, False):
-            raise ValueError("`exists` takes no value (or true / false)")
+        problem = value_problem(self.op, self.value)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -147,20 +137,6 @@ OrFilter.model_rebuild()
 NotFilter.model_rebuild()
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def lookup(data: Any, path: str) -> tuple[bool, Any]:
     """(present, value) of a dotted path in nested dicts."""
     for part in path.split("."):
@@ -168,56 +144,6 @@ def lookup(data: Any, path: str) -> tuple[bool, Any]:
             return False, None
         data = data[part]
     return True, data
-
-
-def compare(op: Op, present: bool, actual: Any, value: Any) -> bool:
-    """The meaning of every operator. Missing values and JSON null never satisfy a
-    comparison, so `ne` and `not_in` are true for them (they are negations)."""
-    if op == "exists":
-        exists = present and actual is not None
-        return exists if value in (None, True) else not exists
-    if op == "ne":
-        return not compare("eq", present, actual, value)
-    if op == "not_in":
-        return not compare("in", present, actual, value)
-    if not present or actual is None:
-        return False
-    if op == "eq":
-        return _json_equal(actual, value)
-    if op == "in":
-        return any(_json_equal(actual, candidate) for candidate in value)
-    if op == "contains":
-        if isinstance(actual, str):
-            return isinstance(value, str) and value in actual
-        if isinstance(actual, list):
-            return any(_json_equal(item, value) for item in actual)
-        return False
-    if op in ("gt", "gte", "lt", "lte"):
-        if not _is_number(actual):
-            return False
-        return {"gt": actual > value, "gte": actual >= value, "lt": actual < value, "lte": actual <= value}[op]
-    if op == "between":
-        low, high = value
-        bounds = [b for b in (low, high) if b is not None]
-        if all(_is_number(b) for b in bounds):
-            if not _is_number(actual):
-                return False
-            number = actual
-        else:
-            number = _as_datetime(actual)
-            if number is None:
-                return False
-            low, high = _as_datetime(low) if low is not None else None, _as_datetime(high) if high is not None else None
-        return (low is None or number >= low) and (high is None or number <= high)
-    raise ValueError(f"unknown operator {op!r}")
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    if _is_number(a) and _is_number(b):
-        return a == b
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return type(a) is type(b) and a == b
 
 
 def properties_match(conditions: list[PropertyCondition], properties: dict) -> bool:

@@ -3,23 +3,24 @@
 Each contact's message goes through the very path a run's send takes (`Sender.deliver`:
 idempotency key, consent, suppression, quiet hours, caps, rate limits), with no workflow per
 contact. A message that may not go now (quiet hours, a cap, a provider's "not now") is handed to
-a run of its own that sleeps durably until it may (DESIGN.md decision 5); that run keeps the
-batch's message key, so whichever of them gets to send it, it goes once.
+a run of its own that sleeps durably until it may; that run keeps the batch's message key, so
+whichever of them gets to send it, it goes once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from sojourn.contracts.enrollment import ERRORS_PER_PAGE, EnrolledPage, EnrollPage, enrollment_workflow_id
+from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.journey import journey_workflow_id, message_key
 from sojourn.contracts.send import SendRequest, SendResult, send_request
 from sojourn.data.models import Contact, JourneyRun, JourneyVersion, utcnow
@@ -50,7 +51,10 @@ class BatchSender:
         self._client = client
 
     async def send_page(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion,
-                        definition: JourneyDefinition, node: SendNode, contacts: list[Contact]) -> EnrolledPage:
+                        definition: JourneyDefinition, node: SendNode, contacts: list[Contact], *,
+                        heartbeat: Callable[..., None]) -> EnrolledPage:
+        """Send the page's messages, record the finished ones and start runs for the held ones.
+        `heartbeat` is called as messages complete and while a rate limit is waited out."""
         batch = enrollment_workflow_id(page.journey_id, page.enrollment_id)
         key = page.enrollment_id if page.keyed else None
         barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key,
@@ -68,10 +72,10 @@ class BatchSender:
         async def one(contact: Contact, request: SendRequest) -> _Outcome:
             nonlocal done
             async with gate:
-                outcome = await self._one(contact, request, node, loaded[request.idempotency_key])
+                outcome = await self._one(contact, request, node, loaded[request.idempotency_key], heartbeat)
             done += 1
             if done % _HEARTBEAT_EVERY == 0:
-                activity.heartbeat(done)
+                heartbeat(done)
             return outcome
 
         outcomes = await asyncio.gather(*(one(contact, request) for contact, request in zip(entering, requests)))
@@ -91,18 +95,19 @@ class BatchSender:
             failed=len(errors), errors=errors[:ERRORS_PER_PAGE],
             sent=tally.count("sent"), skipped=tally.count("skipped"), held=len(held))
 
-    async def _one(self, contact: Contact, request: SendRequest, node: SendNode, loaded: Loaded) -> _Outcome:
+    async def _one(self, contact: Contact, request: SendRequest, node: SendNode, loaded: Loaded,
+                   heartbeat: Callable[..., None]) -> _Outcome:
         while True:
             try:
                 result: SendResult = await self._sender.deliver(request, utcnow(), loaded, node)
             except ApplicationError as err:
-                if err.type == "RateLimited" and err.next_retry_delay is not None:
+                if err.type == ErrorType.RATE_LIMITED and err.next_retry_delay is not None:
                     # The batch is the long-running activity here: it waits its turn itself.
-                    activity.heartbeat()
+                    heartbeat()
                     await asyncio.sleep(err.next_retry_delay.total_seconds())
                     loaded = None  # asked again: the wait may have changed what is recorded
                     continue
-                if err.type == "ContactNotFound":  # erased since the page was read
+                if err.type == ErrorType.CONTACT_NOT_FOUND:  # erased since the page was read
                     return _Outcome(contact, "gone")
                 # Final: the message is recorded failed. Otherwise a run retries it with backoff.
                 return _Outcome(contact, "failed" if err.non_retryable else "held", str(err))

@@ -1,10 +1,13 @@
-"""Recording opens, clicks and delivery events, and signalling the journey that sent the message."""
+"""Recording opens, clicks and delivery events, and signalling the journey that sent the message;
+unsubscribe links and LINE follows, which change the contact's consent."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +15,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal
-from sojourn.data.consent import suppress
-from sojourn.data.models import EngagementEvent, Message, utcnow
+from sojourn.data.consent import set_consent, suppress
+from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
+from sojourn.delivery.tokens import verify_line_signature, verify_webhook_signature
+from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
+from sojourn.errors import NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +74,140 @@ async def record(
         log.info("engagement for %s not signalled: %s", message.workflow_id, err)
         return False
     return True
+
+
+# -- provider webhooks ------------------------------------------------------------------------
+
+
+class ProviderEvent(Protocol):
+    message_id: str
+    type: str
+    timestamp: datetime
+    url: str | None
+
+
+def signed_by_provider(body: bytes, signature: str | None, secret: str) -> bool:
+    return verify_webhook_signature(body, signature, secret)
+
+
+async def record_provider_events(session: AsyncSession, client: Client, events: list[ProviderEvent]) -> list[str]:
+    """Each event recorded against its message: `recorded`, or `unknown_message`."""
+    statuses = []
+    for event in events:
+        message = await find_message(session, event.message_id)
+        if message is None:
+            statuses.append("unknown_message")
+            continue
+        await record(session, client, message, event.type, source="webhook", url=event.url,
+                     occurred_at=event.timestamp)
+        statuses.append("recorded")
+    return statuses
+
+
+# -- tracked opens and clicks -----------------------------------------------------------------
+
+
+class TrackingTokenNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("tracking token not found")
+
+
+async def _tracked(session: AsyncSession, secret: str, token: str, kind: str) -> tuple[Message, int | None]:
+    """The message a valid token of this kind names, and the link index."""
+    parsed = parse_tracking_token(token, secret)
+    message = await find_message(session, parsed[1]) if parsed and parsed[0] == kind else None
+    if message is None:
+        raise TrackingTokenNotFound()
+    return message, parsed[2]
+
+
+async def track_open(session: AsyncSession, client: Client, secret: str, token: str) -> None:
+    message, _ = await _tracked(session, secret, token, "opened")
+    await record(session, client, message, "opened", source="pixel")
+
+
+async def track_click(session: AsyncSession, client: Client, secret: str, token: str) -> str:
+    """Record the click; the URL to send the reader on to."""
+    message, index = await _tracked(session, secret, token, "clicked")
+    # Only a URL that was in this very message: the token cannot become an open redirect.
+    if index is None or not 0 <= index < len(message.links):
+        raise TrackingTokenNotFound()
+    url = message.links[index]
+    await record(session, client, message, "clicked", source="link", url=url)
+    return url
+
+
+# -- unsubscribe links ------------------------------------------------------------------------
+
+
+class UnsubscribeTokenNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("unsubscribe token not found")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscription:
+    channel: str
+    recipient: str | None
+    unsubscribed: bool
+
+
+async def _unsubscribing(session: AsyncSession, secret: str, token: str) -> tuple[Message, Contact, bool]:
+    message_id = parse_unsubscribe_token(token, secret)
+    message = await find_message(session, message_id) if message_id else None
+    contact = await session.get(Contact, message.contact_id) if message else None
+    if contact is None:
+        raise UnsubscribeTokenNotFound()
+    state = await session.get(ContactConsent, (contact.id, message.channel))
+    return message, contact, state is not None and state.status == "unsubscribed"
+
+
+async def subscription(session: AsyncSession, secret: str, token: str) -> Subscription:
+    """The channel and address an unsubscribe token names, and whether it is unsubscribed already."""
+    message, _, unsubscribed = await _unsubscribing(session, secret, token)
+    return Subscription(channel=message.channel, recipient=message.recipient, unsubscribed=unsubscribed)
+
+
+async def unsubscribe(session: AsyncSession, secret: str, token: str, one_click: bool) -> Subscription:
+    """Unsubscribe the token's contact from the token's channel; repeating it changes nothing."""
+    message, contact, unsubscribed = await _unsubscribing(session, secret, token)
+    if not unsubscribed:
+        await set_consent(session, contact.id, message.channel, "unsubscribed",
+                          source="one_click" if one_click else "unsubscribe_link")
+        await session.commit()
+    return Subscription(channel=message.channel, recipient=message.recipient, unsubscribed=True)
+
+
+# -- LINE follows -----------------------------------------------------------------------------
+
+_LINE_CONSENT = {"follow": "subscribed", "unfollow": "unsubscribed"}
+
+
+class LineNotConfigured(Unavailable):
+    code = "line_not_configured"
+
+
+def signed_by_line(body: bytes, signature: str | None, channel_secret: str) -> bool:
+    if not channel_secret:
+        raise LineNotConfigured("set LINE_CHANNEL_SECRET to receive LINE webhooks")
+    return verify_line_signature(body, signature, channel_secret)
+
+
+async def record_line_follows(session: AsyncSession, events: list[tuple[str, str | None]]) -> list[str]:
+    """(event type, LINE user id) pairs: `follow` subscribes the contact with that LINE user id,
+    `unfollow` (the user blocked the account) unsubscribes it. Each one's outcome: `subscribed`,
+    `unsubscribed`, `unknown_user` or `ignored`."""
+    statuses = []
+    for kind, user in events:
+        status = _LINE_CONSENT.get(kind)
+        if status is None or user is None:
+            statuses.append("ignored")
+            continue
+        contact_id = (await session.execute(select(Contact.id).where(Contact.line_user_id == user))).scalar()
+        if contact_id is None:
+            statuses.append("unknown_user")
+            continue
+        await set_consent(session, contact_id, "line", status, source="line_webhook")
+        statuses.append(status)
+    await session.commit()
+    return statuses

@@ -1,10 +1,11 @@
-"""Journeys and their immutable versions, status changes, and enrolling contacts."""
+"""Journeys and their immutable versions, status changes (with their schedules), and enrolling contacts."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -26,6 +27,11 @@ from sojourn.dsl.definition import JourneyDefinition, Reentry
 from sojourn.dsl.durations import parse_duration
 from sojourn.dsl.validation import DefinitionError, Problem, validate_definition
 from sojourn.errors import Conflict, NotFound
+from sojourn.services import schedules
+from sojourn.services.pagination import keyset_page
+
+if TYPE_CHECKING:
+    from sojourn.services.triggers import Triggers
 
 # Allowed status changes; `archived` is final.
 TRANSITIONS = {
@@ -112,6 +118,44 @@ async def change_status(session: AsyncSession, journey_id: str, action: str) -> 
     journey.updated_at = utcnow()
     await session.commit()
     return journey
+
+
+async def create(session: AsyncSession, triggers: Triggers, journey_id: str, raw_definition: dict,
+                 webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
+    """Create a draft journey with its definition as version 1; the journey and that definition."""
+    journey = await create_journey(session, journey_id, raw_definition, webhook_hosts)
+    triggers.invalidate()
+    return journey, (await get_version(session, journey.id, 1)).definition
+
+
+async def update(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
+                 raw_definition: dict, webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
+    """Store a new version, and keep the journey's schedule in step; the journey and the new definition."""
+    journey = await add_version(session, journey_id, raw_definition, webhook_hosts)
+    triggers.invalidate()
+    await schedules.sync(client, journey_id, journey.status, JourneyDefinition.model_validate(raw_definition),
+                         task_queue, version_changed=True)
+    return journey, (await get_version(session, journey_id, journey.latest_version)).definition
+
+
+async def change(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
+                 action: str) -> tuple[Journey, dict]:
+    """Activate, pause or archive, and keep the journey's schedule in step; the journey and its latest definition."""
+    journey = await change_status(session, journey_id, action)
+    triggers.invalidate()
+    definition = (await get_version(session, journey_id, journey.latest_version)).definition
+    await schedules.sync(client, journey_id, journey.status, JourneyDefinition.model_validate(definition), task_queue)
+    return journey, definition
+
+
+async def latest(session: AsyncSession, journey_id: str) -> tuple[Journey, dict]:
+    """The journey and its latest definition."""
+    journey = await get_journey(session, journey_id)
+    return journey, (await get_version(session, journey_id, journey.latest_version)).definition
+
+
+async def page(session: AsyncSession, limit: int, cursor: str | None) -> dict:
+    return await keyset_page(session, select(Journey), Journey.id, limit, cursor)
 
 
 def _stored(definition) -> dict:

@@ -3,7 +3,7 @@ come to match a segment enter its journeys.
 
 Only journeys that name an event hear of it, so events nobody listens for cost one
 dictionary lookup. The journey index is rebuilt at most every few seconds per process
-(and at once after a journey changes in this process).
+(and at once after a journey changes in this process); the API builds one `Triggers` at startup.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent
-from sojourn.data.ingest import IngestedEvent
+from sojourn.data.ingest.events import IngestedEvent
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, Segment
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.filters import lookup, parse_filter, properties_match
@@ -48,40 +49,123 @@ class _Index:
     by_segment_entry: list[_Journey] = field(default_factory=list)
 
 
-_index: _Index | None = None
+class Triggers:
+    """The journeys' ears for one process: built once with the database and Temporal it uses,
+    it keeps the journey index between calls."""
 
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], temporal: Client, task_queue: str) -> None:
+        self._sessions, self._temporal, self._task_queue = sessions, temporal, task_queue
+        self._index: _Index | None = None
 
-def invalidate() -> None:
-    """Journeys changed in this process: rebuild the index on next use."""
-    global _index
-    _index = None
+    def invalidate(self) -> None:
+        """Journeys changed in this process: rebuild the index on next use."""
+        self._index = None
 
+    async def on_events(self, events: list[IngestedEvent]) -> None:
+        """Called after newly stored events are committed."""
+        if not events:
+            return
+        index = await self._journey_index()
+        starts = [(j, e) for e in events for j in index.entry_by_event.get(e.name, [])
+                  if properties_match(j.definition.entry.where, e.properties) and _in_window(j, e.occurred_at)]
+        heard = [(j, e) for e in events for j in index.listening.get(e.name, [])]
+        gate = asyncio.Semaphore(_CONCURRENCY)
 
-async def _journey_index(state: Any) -> _Index:
-    global _index
-    if _index is not None and time.monotonic() - _index.built < _INDEX_TTL_SECONDS:
-        return _index
-    index = _Index(built=time.monotonic())
-    async with state.sessions() as session:
-        journeys = {j.id: j for j in (await session.execute(
-            select(Journey).where(Journey.status != "archived"))).scalars()}
-        versions = (await session.execute(select(JourneyVersion).where(
-            JourneyVersion.journey_id.in_(list(journeys))))).scalars()
-    for version in versions:
-        journey = journeys[version.journey_id]
-        entry = _Journey(journey.id, version.version, version.definition,
-                         JourneyDefinition.model_validate(version.definition), journey.status == "active")
-        # Runs may still be on any version, so every version's listening counts.
-        for name in entry.definition.event_names():
-            if journey.id not in {j.id for j in index.listening.get(name, [])}:
-                index.listening.setdefault(name, []).append(entry)
-        if version.version == journey.latest_version and entry.active and entry.definition.entry:
-            if entry.definition.entry.event:
-                index.entry_by_event.setdefault(entry.definition.entry.event, []).append(entry)
-            elif entry.definition.entry.segment:
-                index.by_segment_entry.append(entry)
-    _index = index
-    return index
+        async def bounded(coroutine):
+            async with gate:
+                return await coroutine
+
+        await asyncio.gather(*(bounded(self._enter_by_event(j, e)) for j, e in starts))
+        await asyncio.gather(*(bounded(self._tell_runs(j, e)) for j, e in heard))
+        if index.by_segment_entry:
+            await self.on_contacts_changed(sorted({e.contact_id for e in events}))
+
+    async def on_contacts_changed(self, contact_ids: list[int]) -> None:
+        """Contacts created or changed (upsert, import, events): enter the segment journeys they now match."""
+        if not contact_ids:
+            return
+        from sojourn.data import segments  # noqa: PLC0415 - only segment-entry journeys need the SQL compiler
+
+        index = await self._journey_index()
+        now = datetime.now(timezone.utc)
+        for journey in index.by_segment_entry:
+            if not _in_window(journey, now):
+                continue
+            async with self._sessions() as session:
+                segment = await session.get(Segment, journey.definition.entry.segment)
+                if segment is None:
+                    log.warning("journey %s enters by unknown segment %s", journey.id,
+                                journey.definition.entry.segment)
+                    continue
+                matching = await segments.matching_ids(session, parse_filter(segment.filter), contact_ids)
+                # Skip who may not enter again anyway: anyone with a run under `never`, else an active run.
+                taken = select(JourneyRun.contact_id).where(JourneyRun.journey_id == journey.id,
+                                                            JourneyRun.contact_id.in_(matching))
+                if journey.definition.reentry.policy != "never":
+                    taken = taken.where(JourneyRun.status == "active")
+                already = set((await session.execute(taken)).scalars()) if matching else set()
+            for contact_id in sorted(matching - already):
+                await self._enter(journey, contact_id, None, None)
+
+    async def _journey_index(self) -> _Index:
+        if self._index is not None and time.monotonic() - self._index.built < _INDEX_TTL_SECONDS:
+            return self._index
+        index = _Index(built=time.monotonic())
+        async with self._sessions() as session:
+            journeys = {j.id: j for j in (await session.execute(
+                select(Journey).where(Journey.status != "archived"))).scalars()}
+            versions = (await session.execute(select(JourneyVersion).where(
+                JourneyVersion.journey_id.in_(list(journeys))))).scalars()
+        for version in versions:
+            journey = journeys[version.journey_id]
+            entry = _Journey(journey.id, version.version, version.definition,
+                             JourneyDefinition.model_validate(version.definition), journey.status == "active")
+            # Runs may still be on any version, so every version's listening counts.
+            for name in entry.definition.event_names():
+                if journey.id not in {j.id for j in index.listening.get(name, [])}:
+                    index.listening.setdefault(name, []).append(entry)
+            if version.version == journey.latest_version and entry.active and entry.definition.entry:
+                if entry.definition.entry.event:
+                    index.entry_by_event.setdefault(entry.definition.entry.event, []).append(entry)
+                elif entry.definition.entry.segment:
+                    index.by_segment_entry.append(entry)
+        self._index = index
+        return index
+
+    async def _enter_by_event(self, journey: _Journey, event: IngestedEvent) -> None:
+        usable, key = _key(journey, event)
+        if not usable:
+            log.info("event %s has no %s; journey %s not entered", event.event_id, journey.definition.entry.key,
+                     journey.id)
+            return
+        await self._enter(journey, event.contact_id, key, event.as_contact_event())
+
+    async def _enter(self, journey: _Journey, contact_id: int, key: str | None, trigger: ContactEvent | None) -> None:
+        async with self._sessions() as session:
+            contact = await session.get(Contact, contact_id)
+            if contact is None or contact_id in await cooling_down(session, journey.id, journey.definition.reentry,
+                                                                   [contact_id], key):
+                return
+            result = await start_run(self._temporal, self._task_queue, journey.id, journey.version, journey.raw,
+                                     contact, key=key, trigger=trigger)
+            if result.run_id:
+                await record_runs(session, journey.id, [result], {contact.external_id: contact})
+
+    async def _tell_runs(self, journey: _Journey, event: IngestedEvent) -> None:
+        """Signal the contact's active runs of this journey (the run with the event's key, if keyed)."""
+        usable, key = _key(journey, event)
+        query = select(JourneyRun.workflow_id).where(
+            JourneyRun.journey_id == journey.id, JourneyRun.contact_id == event.contact_id,
+            JourneyRun.status == "active")
+        if usable and key is not None:
+            query = query.where(JourneyRun.key == key)
+        async with self._sessions() as session:
+            workflow_ids = set((await session.execute(query)).scalars())
+        for workflow_id in workflow_ids:
+            try:
+                await self._temporal.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event.as_contact_event())
+            except RPCError as err:  # the run ended since it was recorded active
+                log.info("event %s not delivered to %s: %s", event.event_id, workflow_id, err)
 
 
 def _in_window(journey: _Journey, at: datetime) -> bool:
@@ -98,86 +182,3 @@ def _key(journey: _Journey, event: IngestedEvent) -> tuple[bool, str | None]:
     if not present or value is None or isinstance(value, (dict, list)):
         return False, None
     return True, str(value)
-
-
-async def on_events(state: Any, events: list[IngestedEvent]) -> None:
-    """Called after newly stored events are committed. `state` is the API's app.state."""
-    if not events:
-        return
-    index = await _journey_index(state)
-    starts = [(j, e) for e in events for j in index.entry_by_event.get(e.name, [])
-              if properties_match(j.definition.entry.where, e.properties) and _in_window(j, e.occurred_at)]
-    heard = [(j, e) for e in events for j in index.listening.get(e.name, [])]
-    gate = asyncio.Semaphore(_CONCURRENCY)
-
-    async def bounded(coroutine):
-        async with gate:
-            return await coroutine
-
-    await asyncio.gather(*(bounded(_enter_by_event(state, j, e)) for j, e in starts))
-    await asyncio.gather(*(bounded(_tell_runs(state, j, e)) for j, e in heard))
-    if index.by_segment_entry:
-        await on_contacts_changed(state, sorted({e.contact_id for e in events}))
-
-
-async def _enter_by_event(state: Any, journey: _Journey, event: IngestedEvent) -> None:
-    usable, key = _key(journey, event)
-    if not usable:
-        log.info("event %s has no %s; journey %s not entered", event.event_id, journey.definition.entry.key, journey.id)
-        return
-    await _enter(state, journey, event.contact_id, key, event.as_contact_event())
-
-
-async def _enter(state: Any, journey: _Journey, contact_id: int, key: str | None, trigger: ContactEvent | None) -> None:
-    async with state.sessions() as session:
-        contact = await session.get(Contact, contact_id)
-        if contact is None or contact_id in await cooling_down(session, journey.id, journey.definition.reentry,
-                                                               [contact_id], key):
-            return
-        result = await start_run(state.temporal, state.settings.task_queue, journey.id, journey.version, journey.raw,
-                                 contact, key=key, trigger=trigger)
-        if result.run_id:
-            await record_runs(session, journey.id, [result], {contact.external_id: contact})
-
-
-async def _tell_runs(state: Any, journey: _Journey, event: IngestedEvent) -> None:
-    """Signal the contact's active runs of this journey (the run with the event's key, if keyed)."""
-    usable, key = _key(journey, event)
-    query = select(JourneyRun.workflow_id).where(
-        JourneyRun.journey_id == journey.id, JourneyRun.contact_id == event.contact_id, JourneyRun.status == "active")
-    if usable and key is not None:
-        query = query.where(JourneyRun.key == key)
-    async with state.sessions() as session:
-        workflow_ids = set((await session.execute(query)).scalars())
-    for workflow_id in workflow_ids:
-        try:
-            await state.temporal.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event.as_contact_event())
-        except RPCError as err:  # the run ended since it was recorded active
-            log.info("event %s not delivered to %s: %s", event.event_id, workflow_id, err)
-
-
-async def on_contacts_changed(state: Any, contact_ids: list[int]) -> None:
-    """Contacts created or changed (upsert, import, events): enter the segment journeys they now match."""
-    if not contact_ids:
-        return
-    from sojourn.data import segments  # noqa: PLC0415 - only segment-entry journeys need the SQL compiler
-
-    index = await _journey_index(state)
-    now = datetime.now(timezone.utc)
-    for journey in index.by_segment_entry:
-        if not _in_window(journey, now):
-            continue
-        async with state.sessions() as session:
-            segment = await session.get(Segment, journey.definition.entry.segment)
-            if segment is None:
-                log.warning("journey %s enters by unknown segment %s", journey.id, journey.definition.entry.segment)
-                continue
-            matching = await segments.matching_ids(session, parse_filter(segment.filter), contact_ids)
-            # Skip who may not enter again anyway: anyone with a run under `never`, else an active run.
-            taken = select(JourneyRun.contact_id).where(JourneyRun.journey_id == journey.id,
-                                                        JourneyRun.contact_id.in_(matching))
-            if journey.definition.reentry.policy != "never":
-                taken = taken.where(JourneyRun.status == "active")
-            already = set((await session.execute(taken)).scalars()) if matching else set()
-        for contact_id in sorted(matching - already):
-            await _enter(state, journey, contact_id, None, None)

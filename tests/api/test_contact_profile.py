@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from sojourn.data.models import Contact, ContactTag
-from sojourn.services import triggers
+from sojourn.services.triggers import Triggers
 
 from helpers import create_active_journey, enroll, tracking_path, wait_for_mail
 
@@ -30,11 +30,11 @@ def _journey(subject: str) -> dict:
 def quiet_triggers(monkeypatch):
     """Events and contact changes here start nothing: these tests are about the profile."""
 
-    async def nothing(state, items):
+    async def nothing(self, items):
         return None
 
-    monkeypatch.setattr(triggers, "on_events", nothing)
-    monkeypatch.setattr(triggers, "on_contacts_changed", nothing)
+    monkeypatch.setattr(Triggers, "on_events", nothing)
+    monkeypatch.setattr(Triggers, "on_contacts_changed", nothing)
 
 
 async def _contact_with_history(api, engine, unique: str) -> tuple[str, dict]:

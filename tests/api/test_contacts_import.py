@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from sojourn.data.models import Contact
 from sojourn.dev.postgres import free_port
-from sojourn.services import triggers
+from sojourn.services.triggers import Triggers
 
 from helpers import API_KEY
 
@@ -27,10 +27,10 @@ def changed(monkeypatch) -> list[list[int]]:
     """The id lists the import hands to `on_contacts_changed`, one per committed chunk."""
     calls: list[list[int]] = []
 
-    async def on_contacts_changed(state, contact_ids):
+    async def on_contacts_changed(self, contact_ids):
         calls.append(list(contact_ids))
 
-    monkeypatch.setattr(triggers, "on_contacts_changed", on_contacts_changed)
+    monkeypatch.setattr(Triggers, "on_contacts_changed", on_contacts_changed)
     return calls
 
 

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from sojourn.data import ingest
+from sojourn.data.db import raw_connection
+from sojourn.data.ingest import events as ingest
 from sojourn.data.models import Contact, Event
-from sojourn.services import triggers
+from sojourn.services.triggers import Triggers
 
 from helpers import API_KEY
 
@@ -25,14 +26,14 @@ def hooks(monkeypatch) -> dict[str, list]:
     """What the API hands to the journey triggers (recorded instead of acted on)."""
     seen: dict[str, list] = {"events": [], "contacts": []}
 
-    async def on_events(state, events):
+    async def on_events(self, events):
         seen["events"].extend(events)
 
-    async def on_contacts_changed(state, contact_ids):
+    async def on_contacts_changed(self, contact_ids):
         seen["contacts"].extend(contact_ids)
 
-    monkeypatch.setattr(triggers, "on_events", on_events)
-    monkeypatch.setattr(triggers, "on_contacts_changed", on_contacts_changed)
+    monkeypatch.setattr(Triggers, "on_events", on_events)
+    monkeypatch.setattr(Triggers, "on_contacts_changed", on_contacts_changed)
     return seen
 
 
@@ -222,11 +223,11 @@ async def test_concurrent_batches_with_the_same_ids_store_each_event_once(api, e
 async def test_a_batch_that_loses_a_race_falls_back_to_on_conflict(engine, unique, caplog):
     """B looks for stored ids while A's identical batch is uncommitted, so B's COPY meets A's
     rows on the unique index, waits for A and fails; B then stores with ON CONFLICT."""
-    caplog.set_level(logging.INFO, logger="sojourn.data.ingest")
+    caplog.set_level(logging.INFO, logger="sojourn.data.ingest.events")
     now = datetime.now(timezone.utc)
     rows = [ingest.EventRow(index=i, event_id=f"{unique}-{i}", contact=f"c-{unique}", name="x", properties={},
                             properties_json="{}", occurred_at=now) for i in range(50)]
-    async with ingest.raw_connection(engine) as a, ingest.raw_connection(engine) as b:
+    async with raw_connection(engine) as a, raw_connection(engine) as b:
         await ingest.resolve_contacts(a, [f"c-{unique}"], create=True)  # committed: only the events race
         transaction = a.transaction()
         await transaction.start()

@@ -132,6 +132,28 @@ async def test_an_invalid_filter_is_refused_with_every_problem(api, unique):
     assert bad_id.status_code == 422 and bad_id.json()["error"]["code"] == "validation_error"
 
 
+async def test_a_value_that_does_not_fit_its_operator_is_refused_naming_the_operator(api, unique):
+    response = await _segment(api, f"misfit-{unique}", {"and": [
+        {"attribute": "a", "op": "in", "value": 1},
+        {"attribute": "a", "op": "gte", "value": "2025-01-01T00:00:00Z"},
+        {"attribute": "a", "op": "between", "value": [None, None]},
+        {"event": "e", "where": [{"property": "p", "op": "between", "value": [1, "soon"]}]},
+        {"attribute": "a", "op": "exists", "value": "yes"},
+        {"attribute": "a", "op": "like", "value": "x"},
+    ]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_filter"
+    assert [d["message"] for d in error["details"]] == [
+        "Value error, `in` needs a list value",
+        "Value error, `gte` needs a number value; use `between` for dates",
+        "Value error, `between` needs [low, high]; either end may be null",
+        "Value error, `between` ends must be numbers or ISO 8601 datetimes with a time zone",
+        "Value error, `exists` takes no value (or true / false)",
+        "Input should be 'eq', 'ne', 'in', 'not_in', 'gt', 'gte', 'lt', 'lte', 'contains', 'exists' or 'between'",
+    ]
+
+
 async def test_a_segment_reference_cycle_is_refused(api, unique):
     assert (await _segment(api, f"a-{unique}", {"tag": "x"})).status_code == 201
     assert (await _segment(api, f"b-{unique}", {"or": [{"segment": f"a-{unique}"}, {"tag": "y"}]})).status_code == 201

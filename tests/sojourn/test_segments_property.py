@@ -29,15 +29,8 @@ from sojourn.data.segments import (
     messages_table,
     tags_table,
 )
-from sojourn.dsl.filters import (
-    AndFilter,
-    NotFilter,
-    OrFilter,
-    _as_datetime,
-    _is_number,
-    compare,
-    lookup,
-)
+from sojourn.dsl.filters import AndFilter, NotFilter, OrFilter, lookup
+from sojourn.dsl.operators import OPERATORS, as_datetime, compare, is_number
 
 import segment_reference as ref
 
@@ -109,28 +102,37 @@ def _mixed(found: list, general):
     return st.one_of(st.sampled_from(found), st.sampled_from(found), general) if found else general
 
 
-OPS = ["eq", "ne", "in", "not_in", "contains", "exists", "gt", "gte", "lt", "lte", "between"]
-
-
 def value_for(op: str, found: list):
     """A value for `op`, often one of (or an edge of) the values `found` at the path."""
     values = _mixed(found, json_values)
-    numbers_ = _mixed([v for v in found if _is_number(v)], numbers)
-    dates = _mixed([v for v in found if isinstance(v, str) and _as_datetime(v) is not None],
+    numbers_ = _mixed([v for v in found if is_number(v)], numbers)
+    dates = _mixed([v for v in found if isinstance(v, str) and as_datetime(v) is not None],
                    st.sampled_from(DATETIME_TEXTS[:7]))
     texts = [v for v in found if isinstance(v, str)]
     texts += [t[i:j] for t in texts for i, j in ((1, None), (0, 2), (2, 6))]
-    if op in ("eq", "ne"):
-        return values
-    if op in ("in", "not_in"):
-        return st.lists(values, max_size=3)
-    if op in ("gt", "gte", "lt", "lte"):
-        return numbers_
-    if op == "contains":
-        return st.one_of(_mixed(texts, strings), values)
-    if op == "exists":
-        return st.sampled_from([None, True, False])
-    return st.one_of(bounds(numbers_), bounds(dates), bounds(st.one_of(numbers_, dates)))
+    return VALUES[op](values=values, numbers=numbers_, dates=dates, texts=texts)
+
+
+# The values generated for each operator of the registry, from the values found at the path.
+VALUES = {
+    "eq": lambda values, **_: values,
+    "ne": lambda values, **_: values,
+    "in": lambda values, **_: st.lists(values, max_size=3),
+    "not_in": lambda values, **_: st.lists(values, max_size=3),
+    "gt": lambda numbers, **_: numbers,
+    "gte": lambda numbers, **_: numbers,
+    "lt": lambda numbers, **_: numbers,
+    "lte": lambda numbers, **_: numbers,
+    "contains": lambda values, texts, **_: st.one_of(_mixed(texts, strings), values),
+    "exists": lambda **_: st.sampled_from([None, True, False]),
+    "between": lambda numbers, dates, **_: st.one_of(bounds(numbers), bounds(dates),
+                                                     bounds(st.one_of(numbers, dates))),
+}
+OPS = list(OPERATORS)
+
+
+def test_every_operator_has_generated_values():
+    assert VALUES.keys() == OPERATORS.keys()
 
 
 def comparison(field: str, names: list[str], pool: Pool):
@@ -336,7 +338,7 @@ AGREED_DATETIME_TEXTS = DATETIME_TEXTS + [
     "yesterday", "Jan 1 2025 10:00 UTC", "2025-05-01T24:00:00Z", "2025-05-01T10:00:00z", "2025-13-01T00:00:00Z",
     "2025-05-01T10:00:00-00:00", "2025-05-01T23:59:59.999999+14:00", "0000-01-01T00:00:00Z",
 ]
-# Rarer ISO forms Python reads but the SQL treats as "not a datetime" (documented in sojourn.segments).
+# Rarer ISO forms Python reads but the SQL treats as "not a datetime" (documented in sojourn.data.segments.values).
 PYTHON_ONLY_DATETIME_TEXTS = [
     "2025-05-01T10+00:00", "20250501T100000+0000", "2025-05-01x10:00:00+00:00", "2025-05-01T10:00:00,5+00:00",
     "2025-05-01T10:00:00.1234567+00:00", "2025-05-01T10:00:00+16:00", "2025-05-01T10:00:00 +00:00",

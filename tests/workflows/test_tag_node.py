@@ -9,6 +9,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.journey_data import JourneyDataActivities
 from sojourn.contracts.journey_data import TagChange
 from sojourn.data.models import Contact
+from sojourn.services.journey_data import JourneyData
 
 from helpers import create_active_journey, enroll, finished, put_contact
 
@@ -40,7 +41,7 @@ async def test_a_retried_increment_counts_once(api, engine, unique):
     await put_contact(api, f"rex-{unique}")
     async with engine.connect() as conn:
         contact_id = (await conn.execute(select(Contact.id).where(Contact.external_id == f"rex-{unique}"))).scalar()
-    data = JourneyDataActivities(engine)
+    data = JourneyDataActivities(JourneyData(engine))
     change = TagChange(contact_id=contact_id, tag="loyal", action="increment", weight=1, source="test", key="run/a/1")
     env = ActivityEnvironment()
     assert await env.run(data.tag_contact, change) == 1

@@ -3,7 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 
-Chosen for `sojourn.segments`, measured on the embedded Postgres 16 (2 cores) with
+Chosen for `sojourn.data.segments`, measured on the embedded Postgres 16 (2 cores) with
 1,000,000 contacts and 10,000,000 events (docs/benchmarks.md, "Segment count"):
 
 - events (name, occurred_at) INCLUDE (contact_id) replaces (name, occurred_at). An event

@@ -1,0 +1,57 @@
+"""Provider engagement webhooks and LINE's webhook."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import StrictIn
+
+
+class WebhookEvent(StrictIn):
+    message_id: str = Field(min_length=1, max_length=400, description="Our Message-ID header, with or without <>, or the message uuid.")
+    type: Literal["delivered", "opened", "clicked", "bounced", "complained"]
+    timestamp: datetime
+    url: str | None = Field(None, max_length=2048)
+
+
+class WebhookBatch(StrictIn):
+    events: list[WebhookEvent] = Field(min_length=1, max_length=1000)
+
+
+class WebhookResult(BaseModel):
+    index: int
+    status: Literal["recorded", "unknown_message"]
+
+
+class WebhookResponse(BaseModel):
+    results: list[WebhookResult]
+
+
+class LineSource(BaseModel):
+    type: str
+    userId: str | None = None  # noqa: N815 - LINE's field name
+
+
+class LineEvent(BaseModel):
+    type: str
+    timestamp: int
+    source: LineSource | None = None
+
+
+class LineBatch(BaseModel):
+    """What LINE posts to its webhook (only the fields Sojourn reads)."""
+
+    destination: str | None = None
+    events: list[LineEvent]
+
+
+class LineResult(BaseModel):
+    index: int
+    status: Literal["subscribed", "unsubscribed", "unknown_user", "ignored"]
+
+
+class LineResponse(BaseModel):
+    results: list[LineResult]

@@ -1,0 +1,190 @@
+"""Contacts: upsert, import, the profile, the list, and erasure (the right to be forgotten)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable
+from typing import Any
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from sojourn.data import consent
+from sojourn.data.ingest.contact_import import import_contacts
+from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
+from sojourn.data.models import (
+    Contact,
+    ContactConsent,
+    ContactTag,
+    EngagementEvent,
+    Event,
+    JourneyRun,
+    Message,
+    utcnow,
+)
+from sojourn.errors import Conflict, Invalid, NotFound, UpstreamFailed
+from sojourn.services.pagination import keyset_page
+from sojourn.services.triggers import Triggers
+
+log = logging.getLogger(__name__)
+
+PROFILE_EVENTS = 50
+PROFILE_MESSAGES = 50
+PROFILE_RUNS = 100
+_CANCEL_CONCURRENCY = 20
+
+
+class ContactNotFound(NotFound):
+    def __init__(self, external_id: str) -> None:
+        super().__init__(f"contact '{external_id}' not found")
+
+
+class LineUserIdTaken(Conflict):
+    code = "line_user_id_taken"
+
+
+class InvalidImport(Invalid):
+    code = "invalid_import"
+
+
+class RunNotCancelled(UpstreamFailed):
+    code = "temporal_error"
+
+
+async def find(session: AsyncSession, external_id: str) -> Contact:
+    contact = (await session.execute(select(Contact).where(Contact.external_id == external_id))).scalar_one_or_none()
+    if contact is None:
+        raise ContactNotFound(external_id)
+    return contact
+
+
+async def find_id(session: AsyncSession, external_id: str) -> int:
+    contact_id = (await session.execute(select(Contact.id).where(Contact.external_id == external_id))).scalar()
+    if contact_id is None:
+        raise ContactNotFound(external_id)
+    return contact_id
+
+
+async def page(session: AsyncSession, limit: int, cursor: str | None) -> dict[str, Any]:
+    return await keyset_page(session, select(Contact), Contact.external_id, limit, cursor)
+
+
+async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
+    """Tell journeys after the commit; a failing hook is logged, the stored data stands."""
+    try:
+        await triggers.on_contacts_changed(contact_ids)
+    except Exception:
+        log.exception("contact triggers failed for %d contact(s)", len(contact_ids))
+
+
+async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fields: dict[str, Any],
+                 attributes: dict[str, Any], consents: dict[str, str]) -> tuple[Contact, bool]:
+    """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new."""
+    contact = (await session.execute(
+        select(Contact).where(Contact.external_id == external_id).with_for_update())).scalar_one_or_none()
+    created = contact is None
+    if contact is None:
+        contact = Contact(external_id=external_id)
+    for field, value in fields.items():
+        setattr(contact, field, value)
+    contact.attributes = {**contact.attributes, **attributes}
+    contact.updated_at = utcnow()
+    session.add(contact)
+    if consents:
+        await session.flush()  # a new contact needs its id
+        for channel, status in consents.items():
+            await consent.set_consent(session, contact.id, channel, status, source="api")
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise LineUserIdTaken(f"line_user_id {fields.get('line_user_id')!r} belongs to another contact") from None
+    await _tell_journeys(triggers, [contact.id])
+    return contact, created
+
+
+async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIterable[bytes], fmt: str) -> ImportSummary:
+    """Upsert contacts from a streamed CSV or NDJSON body, telling journeys after each committed chunk."""
+    try:
+        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: _tell_journeys(triggers, ids))
+    except ImportFormatError as err:
+        raise InvalidImport(str(err)) from None
+
+
+async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
+    """Fields and attributes, consent, tags with weights, the latest events and messages (with
+    open and click counts), and the contact's journeys, active and past."""
+    contact = await find(session, external_id)
+    tags = (await session.execute(select(ContactTag).where(ContactTag.contact_id == contact.id)
+                                  .order_by(ContactTag.weight.desc(), ContactTag.tag))).scalars().all()
+    events = (await session.execute(select(Event).where(Event.contact_id == contact.id)
+                                    .order_by(Event.occurred_at.desc(), Event.id.desc())
+                                    .limit(PROFILE_EVENTS))).scalars().all()
+    latest = (select(Message).where(Message.contact_id == contact.id)
+              .order_by(Message.created_at.desc()).limit(PROFILE_MESSAGES).subquery())
+    engagement = (select(EngagementEvent.message_id,
+                         func.count().filter(EngagementEvent.type == "opened").label("opens"),
+                         func.count().filter(EngagementEvent.type == "clicked").label("clicks"))
+                  .where(EngagementEvent.message_id.in_(select(latest.c.id)))
+                  .group_by(EngagementEvent.message_id).subquery())
+    messages = (await session.execute(
+        select(latest, func.coalesce(engagement.c.opens, 0).label("opens"),
+               func.coalesce(engagement.c.clicks, 0).label("clicks"))
+        .outerjoin(engagement, engagement.c.message_id == latest.c.id)
+        .order_by(latest.c.created_at.desc()))).mappings().all()
+    consents = (await session.execute(select(ContactConsent).where(ContactConsent.contact_id == contact.id))).scalars()
+    runs = (await session.execute(select(JourneyRun).where(JourneyRun.contact_id == contact.id)
+                                  .order_by(case((JourneyRun.status == "active", 0), else_=1),
+                                            JourneyRun.enrolled_at.desc())
+                                  .limit(PROFILE_RUNS))).scalars().all()
+    return {
+        **contact.model_dump(exclude={"id"}),
+        "consent": {c.channel: {"status": c.status, "source": c.source, "changed_at": c.changed_at} for c in consents},
+        "tags": [{"tag": t.tag, "weight": t.weight, "source": t.source, "updated_at": t.updated_at} for t in tags],
+        "events": [{"event_id": e.event_id, "name": e.name, "properties": e.properties, "occurred_at": e.occurred_at,
+                    "received_at": e.received_at} for e in events],
+        "messages": [{"id": m["id"], "journey": m["journey_id"], "journey_version": m["journey_version"],
+                      "node": m["node_id"], "channel": m["channel"], "recipient": m["recipient"],
+                      "subject": m["subject"], "status": m["status"], "reason": m["error"],
+                      "provider_message_id": m["provider_message_id"],
+                      "created_at": m["created_at"], "sent_at": m["sent_at"], "opens": m["opens"],
+                      "clicks": m["clicks"]} for m in messages],
+        "journeys": [{"journey": r.journey_id, "version": r.version, "key": r.key, "status": r.status,
+                      "enrolled_at": r.enrolled_at, "ended_at": r.ended_at, "exit_reason": r.exit_reason,
+                      "converted_at": r.converted_at, "workflow_id": r.workflow_id, "run_id": r.run_id,
+                      "batch": r.batch}
+                     for r in runs],
+    }
+
+
+async def erase(session: AsyncSession, client: Client, external_id: str) -> None:
+    """Cancel the contact's active runs, then delete the contact and, by cascade, its events,
+    tags, messages, engagement and runs. If a run cannot be cancelled (Temporal unreachable)
+    nothing is deleted and the call can be repeated."""
+    contact_id = await find_id(session, external_id)
+    runs = (await session.execute(select(JourneyRun.workflow_id, JourneyRun.run_id).where(
+        JourneyRun.contact_id == contact_id, JourneyRun.status == "active"))).all()
+    await session.rollback()  # hold no snapshot or lock while Temporal answers
+    gate = asyncio.Semaphore(_CANCEL_CONCURRENCY)
+
+    async def cancel(workflow_id: str, run_id: str) -> None:
+        async with gate:
+            await _cancel_run(client, workflow_id, run_id)
+
+    await asyncio.gather(*(cancel(r.workflow_id, r.run_id) for r in runs))
+    await session.execute(delete(Contact).where(Contact.id == contact_id))
+    await session.commit()
+    log.info("erased contact %s (%d active run(s) cancelled)", contact_id, len(runs))
+
+
+async def _cancel_run(client: Client, workflow_id: str, run_id: str) -> None:
+    try:
+        await client.get_workflow_handle(workflow_id, run_id=run_id).cancel()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:  # closed already (or gone): nothing to stop
+            return
+        raise RunNotCancelled(f"could not cancel run {workflow_id}: {err.message}") from err

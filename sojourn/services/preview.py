@@ -1,0 +1,69 @@
+"""Previewing a send node for one contact: its message rendered on every channel it lists, and
+the channel a send now would use, without sending anything."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sojourn.contracts.journey import ContactEvent
+from sojourn.data.models import ContactConsent, utcnow
+from sojourn.delivery.channels.registry import build_channels
+from sojourn.delivery.send import choose_channel, message_context
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.nodes import SendNode
+from sojourn.dsl.templating import TemplateRenderError
+from sojourn.errors import Invalid
+from sojourn.services import contacts, journeys
+from sojourn.settings import Settings
+
+
+class NotASendNode(Invalid):
+    code = "not_a_send_node"
+
+
+class TriggeringEvent(Protocol):
+    name: str
+    properties: dict[str, Any]
+    occurred_at: datetime | None
+
+
+class Previewer:
+    """Holds channels that render (built once, not per request) but never deliver."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._channels = build_channels(settings, smtp=None, http=None)
+        self._opt_in_channels = settings.opt_in_channels
+
+    async def preview(self, session: AsyncSession, journey_id: str, version: int | None, node_id: str,
+                      external_id: str, event: TriggeringEvent | None = None) -> dict[str, Any]:
+        """The node of `version` (default: the latest) rendered for the contact, as if `event` started the run."""
+        journey = await journeys.get_journey(session, journey_id)
+        version = version or journey.latest_version
+        definition = JourneyDefinition.model_validate(
+            (await journeys.get_version(session, journey_id, version)).definition)
+        node = definition.node_map().get(node_id)
+        if not isinstance(node, SendNode):
+            raise NotASendNode(f"version {version} of '{journey_id}' has no send node '{node_id}'")
+        contact = await contacts.find(session, external_id)
+        consents = {c.channel: c.status for c in (await session.execute(
+            select(ContactConsent).where(ContactConsent.contact_id == contact.id))).scalars()}
+        trigger = None if event is None else ContactEvent(
+            event_id="preview", name=event.name, properties=event.properties,
+            occurred_at=(event.occurred_at or utcnow()).isoformat())
+        context = message_context(contact, journey_id, version, node.id, trigger)
+        messages, errors = {}, {}
+        for name in node.channels:
+            try:
+                rendered = self._channels[name].render(node, context, uuid.uuid4(), contact)
+            except TemplateRenderError as err:
+                errors[name] = str(err)
+                continue
+            messages[name] = {"subject": rendered.subject, "payload": rendered.payload}
+        chosen, refusals = choose_channel(node, contact, consents, self._opt_in_channels)
+        return {"journey": journey_id, "version": version, "node": node.id, "contact": external_id,
+                "channel": chosen, "refusals": refusals, "messages": messages, "errors": errors}
