@@ -1,4 +1,4 @@
-"""Enrolling a whole segment into a journey (DESIGN.md decision 6): pages of contacts, each page
+"""Enrolling a whole segment into a journey: pages of contacts, each page
 one activity that starts their runs with bounded concurrency (or, for a journey that is a
 single send, sends the page's messages itself); pausable, resumable, cancellable, and
 continued-as-new as its history grows. Its progress is a query."""
@@ -6,10 +6,9 @@ continued-as-new as its history grows. Its progress is a query."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from sojourn.contracts.enrollment import (
@@ -23,11 +22,8 @@ with workflow.unsafe.imports_passed_through():
         EnrollmentProgress,
         EnrollPage,
     )
+    from workflows.options import COUNT_AUDIENCE_OPTIONS, ENROLL_PAGE_OPTIONS
 
-# A page retried after a crash starts the same runs again: their ids already exist, so they
-# come back as "existing", never as second runs.
-PAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1),
-                         non_retryable_error_types=["JourneyNotActive", "SegmentNotFound"])
 PAGES_BEFORE_CONTINUE = 100
 ERRORS_KEPT = 20
 
@@ -49,20 +45,20 @@ class EnrollmentWorkflow:
             state.started_at = workflow.now().isoformat()
         if state.total is None:
             state.total = await workflow.execute_activity(
-                COUNT_AUDIENCE_ACTIVITY, EnrollPage(state.journey_id, state.segment_id, state.enrollment_id,
-                                                    state.task_queue, None, 0),
-                result_type=int, start_to_close_timeout=timedelta(minutes=5), retry_policy=PAGE_RETRY)
+                COUNT_AUDIENCE_ACTIVITY,
+                EnrollPage(journey_id=state.journey_id, segment_id=state.segment_id, enrollment_id=state.enrollment_id,
+                           task_queue=state.task_queue, after_id=None, limit=0),
+                result_type=int, **COUNT_AUDIENCE_OPTIONS)
         self._status = "running"  # `progress` says paused while a pause holds it
         for _ in range(PAGES_BEFORE_CONTINUE):
             await workflow.wait_condition(lambda: not self._paused)
             page = await workflow.execute_activity(
                 ENROLL_PAGE_ACTIVITY,
-                EnrollPage(state.journey_id, state.segment_id, state.enrollment_id, state.task_queue,
-                           state.after_id, state.page_size, state.keyed, state.delivery),
+                EnrollPage(journey_id=state.journey_id, segment_id=state.segment_id, enrollment_id=state.enrollment_id,
+                           task_queue=state.task_queue, after_id=state.after_id, limit=state.page_size,
+                           keyed=state.keyed, delivery=state.delivery),
                 result_type=EnrolledPage,
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=timedelta(seconds=60),
-                retry_policy=PAGE_RETRY,
+                **ENROLL_PAGE_OPTIONS,
             )
             state.enrolled += page.enrolled
             state.existing += page.existing

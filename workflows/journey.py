@@ -1,7 +1,7 @@
 """The journey workflow: one durable run per (journey, contact[, key]).
 
-Only the Temporal entry points live here; the interpreter they drive is
-`sojourn.interpreter`, passed through the sandbox so it is loaded once per worker.
+Only the Temporal entry points live here; the interpreter they drive (workflows/interpreter.py
+and the pure modules it imports) is passed through the sandbox so it is loaded once per worker.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ def enrollment_workflow_id(journey_id: str, enrollment_id: str) -> str:
     return f"enrollment/{journey_id}/{enrollment_id}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EnrollmentInput:
     """Enroll a segment's contacts into a journey, one run each for this enrollment."""
 
@@ -45,7 +45,7 @@ class EnrollmentInput:
     held: int = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EnrollPage:
     journey_id: str
     segment_id: str
@@ -57,7 +57,7 @@ class EnrollPage:
     delivery: str = "auto"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EnrolledPage:
     last_id: int | None  # None: the audience is exhausted
     enrolled: int = 0
@@ -72,7 +72,7 @@ class EnrolledPage:
     held: int = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EnrollmentProgress:
     journey_id: str
     segment_id: str

@@ -27,7 +27,7 @@ def message_scope(workflow_id: str, scope: str) -> str:
     return f"{workflow_id}/{scope}/"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ContactEvent:
     """An event the contact performed, as a journey sees it (trigger, exit, goal, wait_for)."""
 
@@ -37,7 +37,7 @@ class ContactEvent:
     occurred_at: str  # ISO 8601
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EngagementSignal:
     send_node: str
     kind: str  # opened | clicked
@@ -46,7 +46,7 @@ class EngagementSignal:
     occurred_at: str | None = None  # ISO 8601
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PathStep:
     node: str
     type: str
@@ -54,7 +54,7 @@ class PathStep:
     outcome: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SentMessage:
     node: str
     message_id: str
@@ -66,7 +66,7 @@ class SentMessage:
     channel: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Carried:
     """What a run hands to its continuation when it continues as new."""
 
@@ -80,7 +80,7 @@ class Carried:
     converted_at: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class JourneyInput:
     journey_id: str
     version: int
@@ -95,7 +95,7 @@ class JourneyInput:
     batch: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class JourneyState:
     journey_id: str
     version: int

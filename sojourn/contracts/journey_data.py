@@ -10,7 +10,7 @@ NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
 TAG_CONTACT_ACTIVITY = "tag_contact"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TagChange:
     """A `tag` node's change to one contact; `key` makes a retried change count once."""
 
@@ -22,7 +22,7 @@ class TagChange:
     key: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LocalTimeRequest:
     """When it next is `at` (on one of `weekdays`) in the contact's time zone, from `now`."""
 
@@ -33,7 +33,7 @@ class LocalTimeRequest:
     time_zone: str | None = None  # the journey's, for contacts without one
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EvaluateConditions:
     """Database-backed branch conditions (filters) for one contact, at the run's `now`."""
 
@@ -42,7 +42,7 @@ class EvaluateConditions:
     now: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunEnd:
     run_id: str
     workflow_id: str

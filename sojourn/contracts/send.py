@@ -10,7 +10,7 @@ SEND_ACTIVITY = "send"
 SEND_EMAIL_ACTIVITY = "send_email"  # before channels; runs started then still call it
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _SendTarget:
     """Which message this is (its key) and whom it is for."""
 
@@ -22,7 +22,7 @@ class _SendTarget:
     contact_id: int
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SendEmailRequest(_SendTarget):
     subject: str
     html: str | None = None
@@ -32,7 +32,7 @@ class SendEmailRequest(_SendTarget):
     event: ContactEvent | None = None  # the triggering event, for templates
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SendRequest(_SendTarget):
     """One send node's message for one contact, on the first channel it may receive."""
 
@@ -54,7 +54,7 @@ def send_request(key: str, workflow_id: str, journey_id: str, version: int, cont
         priority=definition.get("priority", 0))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SendResult:
     status: str  # sent | unconfirmed | skipped | deferred (try again at `until`)
     channel: str | None = None
@@ -66,7 +66,7 @@ class SendResult:
     earlier: bool = False  # the outcome an earlier attempt recorded under the key; nothing done now
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SendEmailResult:
     message_id: str
     status: str  # sent | skipped

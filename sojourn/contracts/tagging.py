@@ -8,14 +8,14 @@ RUN_TAG_RULES_ACTIVITY = "run_tag_rules"
 TAGGING_WORKFLOW_ID = "tagging/nightly"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TaggingRequest:
     """Apply every tagging rule for `day` (YYYY-MM-DD); None: the day that just ended in the brand's zone."""
 
     day: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TagRuleSummary:
     rule_id: str
     tag: str

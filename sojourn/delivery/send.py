@@ -33,7 +33,7 @@ from sojourn.delivery.channels import (
 from sojourn.delivery.rate_limits import ChannelRateLimiter
 from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
 from sojourn.dsl.channels import SPECS
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError, template_context
 from sojourn.settings import Settings
 

@@ -25,7 +25,8 @@ from sojourn.contracts.journey import journey_workflow_id, message_key
 from sojourn.contracts.send import SendRequest, SendResult, send_request
 from sojourn.data.models import Contact, JourneyRun, JourneyVersion, utcnow
 from sojourn.delivery.send import Loaded, Sender
-from sojourn.dsl.definition import JourneyDefinition, SendNode
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.nodes import SendNode
 from sojourn.services.journeys import kept_out, start_runs
 
 # Messages in flight at once per page: enough to keep every SMTP connection (or provider

@@ -14,7 +14,8 @@ from sojourn.contracts.journey import ContactEvent
 from sojourn.data.models import ContactConsent, utcnow
 from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import choose_channel, message_context
-from sojourn.dsl.definition import JourneyDefinition, SendNode
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError
 from sojourn.errors import Invalid
 from sojourn.services import contacts, journeys

@@ -46,7 +46,9 @@ class Tagging:
                     counts = await apply_range(conn, rule.id, rule.tag, qualifies, weight, as_of, start, start + RANGE)
                 totals = [a + b for a, b in zip(totals, counts)]
                 heartbeat(rule.id, start)
-            summary = TagRuleSummary(rule.id, rule.tag, day.isoformat(), *totals)
+            tagged, changed, removed = totals
+            summary = TagRuleSummary(rule_id=rule.id, tag=rule.tag, day=day.isoformat(),
+                                     tagged=tagged, changed=changed, removed=removed)
             async with self._engine.begin() as conn:
                 await conn.execute(TagRuleRun.__table__.insert().values(
                     rule_id=rule.id, day=summary.day, tagged=summary.tagged, changed=summary.changed,

@@ -9,7 +9,7 @@ from sojourn.data.consent import address_of, refusal
 from sojourn.data.models import Contact, utcnow
 from sojourn.delivery.channels.registry import SENDERS, build_channels
 from sojourn.dsl.channels import CHANNELS, CONTENT_CHANNELS, OPT_IN_BY_DEFAULT, SPECS, SYSTEM_CHANNELS
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.settings import Settings
 
 

@@ -3,12 +3,9 @@ waits relative to the event, event waits and branch cases."""
 
 import pytest
 
-from sojourn.dsl.definition import (
-    BranchNode,
-    EventCondition,
-    JourneyDefinition,
-    WaitForNode,
-)
+from sojourn.dsl.conditions import EventCondition
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.nodes import BranchNode, WaitForNode
 from sojourn.dsl.validation import DefinitionError, validate_definition
 
 DONE = {"id": "done", "type": "exit"}

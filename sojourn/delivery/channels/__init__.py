@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sojourn.data.models import Contact
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 
 if TYPE_CHECKING:  # the pool raises this module's failures
     import httpx

@@ -13,7 +13,7 @@ from typing import Any
 from sojourn.data.models import Contact
 from sojourn.delivery.channels import Connections, Outgoing, Rendered
 from sojourn.delivery.tracking import instrument_html, unsubscribe_url
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render_message
 from sojourn.settings import Settings
 

@@ -9,7 +9,7 @@ from sojourn.data.models import Contact
 from sojourn.delivery.channels import Connections, Outgoing, PermanentDeliveryFailure, Rendered
 from sojourn.delivery.channels.google_auth import ServiceAccountTokens
 from sojourn.delivery.channels.http import HttpSender, post
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render, render_json
 from sojourn.settings import Settings
 

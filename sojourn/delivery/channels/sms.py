@@ -9,7 +9,7 @@ from typing import Any
 from sojourn.data.models import Contact
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
 from sojourn.delivery.channels.http import HttpSender, post
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render
 
 # Spaces and punctuation people write in numbers; Twilio wants bare E.164.

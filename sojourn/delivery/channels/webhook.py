@@ -13,7 +13,7 @@ from sojourn.delivery.allow_list import host_allowed
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
 from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.delivery.tokens import webhook_signature
-from sojourn.dsl.definition import SendNode
+from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render_json
 
 SIGNATURE_HEADER = "X-Sojourn-Signature"

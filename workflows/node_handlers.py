@@ -1,0 +1,249 @@
+"""What each node type does when a run reaches it: the interpreter's `_execute` dispatches on
+the node's class, and each handler returns where the run goes next.
+
+Part of the journey interpreter (workflows/interpreter.py), so the same rules hold: it is
+passed through the sandbox, and time, randomness and I/O go only through `temporalio.workflow`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import assert_never
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from sojourn.contracts import search_attributes as sa
+from sojourn.contracts.journey import (
+    ContactEvent,
+    EngagementSignal,
+    JourneyInput,
+    PathStep,
+    SentMessage,
+    message_key,
+)
+from sojourn.contracts.journey_data import (
+    EVALUATE_CONDITIONS_ACTIVITY,
+    NEXT_LOCAL_TIME_ACTIVITY,
+    TAG_CONTACT_ACTIVITY,
+    EvaluateConditions,
+    LocalTimeRequest,
+    TagChange,
+)
+from sojourn.contracts.send import (
+    SEND_ACTIVITY,
+    SEND_EMAIL_ACTIVITY,
+    SendEmailRequest,
+    SendEmailResult,
+    SendResult,
+    send_request,
+)
+from sojourn.contracts.statuses import MessageStatus
+from sojourn.dsl.conditions import EngagementCondition, EventCondition
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.durations import parse_duration
+from sojourn.dsl.filters import properties_match
+from sojourn.dsl.nodes import AnyNode, BranchNode, ExitNode, SendNode, TagNode, WaitForNode, WaitNode
+from workflows.options import DATA_OPTIONS, SEND_OPTIONS
+
+# Runs started before channels existed called the email-only activity; they still must.
+CHANNELS_PATCH = "channels"
+
+# A deferred send sleeps at least this long, so a hold that ends "now" by a skewed clock cannot spin.
+_HOLD_FLOOR = timedelta(seconds=1)
+
+
+class NodeHandlers:
+    """The node steps of `JourneyInterpreter`, which owns the run's memory declared here."""
+
+    _input: JourneyInput
+    _definition: JourneyDefinition
+    _visits: dict[str, int]
+    _path: list[PathStep]
+    _messages: list[SentMessage]
+    _engagements: list[EngagementSignal]
+    _events: list[ContactEvent]
+    _exit_reason: str | None
+    _can_exit_early: bool
+    _wait_until: str | None
+
+    async def _execute(self, node: AnyNode) -> str | None:
+        """Do what the node does; the id of the node the run goes to next, None at the end."""
+        match node:
+            case SendNode():
+                failed = not await self._send(node)
+                return node.on_failure if failed and node.on_failure else node.next
+            case WaitNode():
+                await self._wait(node)
+                return node.next
+            case WaitForNode():
+                engaged = await self._wait_for(node)
+                self._path[-1].outcome = "event" if engaged else "timeout"
+                return node.on_event if engaged else node.on_timeout
+            case BranchNode():
+                return await self._branch(node)
+            case TagNode():
+                await self._tag(node)
+                return node.next
+            case ExitNode():
+                return None
+            case _:
+                assert_never(node)
+
+    async def _send(self, node: SendNode) -> bool:
+        """Send the node's message; False when it failed for good."""
+        key = self._next_key(node.id)
+        info = workflow.info()
+        if workflow.patched(CHANNELS_PATCH):
+            activity, result_type = SEND_ACTIVITY, SendResult
+            request = send_request(key, info.workflow_id, self._input.journey_id, self._input.version,
+                                   self._input.contact_id, self._input.definition, node.id, self._input.trigger)
+        else:
+            activity, result_type = SEND_EMAIL_ACTIVITY, SendEmailResult
+            request = SendEmailRequest(
+                idempotency_key=key, workflow_id=info.workflow_id, journey_id=self._input.journey_id,
+                journey_version=self._input.version, node_id=node.id, contact_id=self._input.contact_id,
+                subject=node.subject, html=node.html, text=node.text, from_address=node.from_, track=node.track,
+                event=self._input.trigger)
+        now = workflow.now().isoformat()
+        try:
+            while True:
+                result = await workflow.execute_activity(activity, request, result_type=result_type, **SEND_OPTIONS)
+                if result.status != MessageStatus.DEFERRED:
+                    break
+                # Quiet hours or a frequency cap: sleep durably, then ask again under the same key.
+                self._path[-1].outcome = f"deferred until {result.until}: {result.reason}"
+                workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
+                await self._sleep_until(max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
+                if self._exit_reason is not None:
+                    return True
+        except ActivityError as err:
+            reason = str(err.cause) if err.cause else str(err)
+            workflow.logger.warning("send %s failed for good: %s", node.id, reason)
+            self._messages.append(
+                SentMessage(node=node.id, message_id="", status=MessageStatus.FAILED, at=now, reason=reason))
+            self._path[-1].outcome = MessageStatus.FAILED
+            return False
+        self._messages.append(
+            SentMessage(
+                node=node.id,
+                message_id=result.message_id,
+                status=result.status,
+                recipient=result.recipient,
+                subject=result.subject,
+                at=now,
+                reason=result.reason,
+                channel=getattr(result, "channel", "email"),
+            )
+        )
+        self._path[-1].outcome = result.status
+        return True
+
+    async def _wait(self, node: WaitNode) -> None:
+        if node.until is not None:
+            due = node.until
+        elif node.at is not None:
+            due = datetime.fromisoformat(await self._next_local_time(node))
+        elif node.relative_to == "event" and self._input.trigger is not None:
+            due = datetime.fromisoformat(self._input.trigger.occurred_at) + parse_duration(node.duration)
+        else:
+            due = workflow.now() + parse_duration(node.duration)
+        await self._sleep_until(due)
+
+    async def _sleep_until(self, due: datetime) -> None:
+        delay = due - workflow.now()
+        if delay <= timedelta(0):
+            return
+        self._wait_until = due.isoformat()
+        try:
+            if self._can_exit_early:
+                # An exit event ends the wait at once.
+                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+            else:
+                await workflow.sleep(delay)  # lighter in memory for the many runs that sleep
+        except TimeoutError:
+            pass
+        finally:
+            self._wait_until = None
+
+    async def _next_local_time(self, node: WaitNode) -> str:
+        return await workflow.execute_local_activity(
+            NEXT_LOCAL_TIME_ACTIVITY,
+            LocalTimeRequest(contact_id=self._input.contact_id, at=node.at, now=workflow.now().isoformat(),
+                             weekdays=node.weekdays, time_zone=self._definition.time_zone),
+            result_type=str,
+            **DATA_OPTIONS,
+        )
+
+    async def _wait_for(self, node: WaitForNode) -> bool:
+        timeout = parse_duration(node.timeout)
+        self._wait_until = (workflow.now() + timeout).isoformat()
+        try:
+            await workflow.wait_condition(
+                lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout)
+            return self._holds(node.event)
+        except TimeoutError:
+            return False
+        finally:
+            self._wait_until = None
+
+    async def _branch(self, node: BranchNode) -> str:
+        arms = node.arms()
+        filters = [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c, _ in arms
+                   if c is not None and not isinstance(c, EngagementCondition)]
+        answers = iter(await self._evaluate(filters) if filters else [])
+        for index, (condition, target) in enumerate(arms):
+            holds = condition is None or (
+                self._holds(condition) if isinstance(condition, EngagementCondition) else next(answers))
+            if holds:
+                last = index == len(arms) - 1
+                if node.cases is None:
+                    self._path[-1].outcome = "else" if last else "then"
+                else:
+                    self._path[-1].outcome = "default" if last else f"case {index}"
+                return target
+        raise ApplicationError("a branch always has a default", non_retryable=True)
+
+    async def _evaluate(self, filters: list[dict]) -> list[bool]:
+        return await workflow.execute_local_activity(
+            EVALUATE_CONDITIONS_ACTIVITY,
+            EvaluateConditions(contact_id=self._input.contact_id, filters=filters, now=workflow.now().isoformat()),
+            result_type=list[bool],
+            **DATA_OPTIONS,
+        )
+
+    async def _tag(self, node: TagNode) -> None:
+        weight = await workflow.execute_local_activity(
+            TAG_CONTACT_ACTIVITY,
+            TagChange(contact_id=self._input.contact_id, tag=node.tag, action=node.action, weight=node.weight,
+                      source=f"journey:{self._input.journey_id}/{node.id}",
+                      key=self._next_key(node.id)),
+            result_type=float | None,
+            **DATA_OPTIONS,
+        )
+        self._path[-1].outcome = "removed" if weight is None else f"weight {weight:g}"
+
+    def _next_key(self, node_id: str) -> str:
+        """The key of this visit to the node, under which a retried step takes effect once."""
+        visit = self._visits.get(node_id, 0) + 1
+        self._visits[node_id] = visit
+        info = workflow.info()
+        return message_key(info.workflow_id, self._input.batch or info.first_execution_run_id, node_id, visit)
+
+    def _holds(self, condition: EngagementCondition | EventCondition) -> bool:
+        if isinstance(condition, EventCondition):
+            return any(matches(condition, event) for event in self._events)
+        for seen in self._engagements:
+            if seen.send_node != condition.send_node:
+                continue
+            # A click proves the email was opened, even when the pixel was blocked.
+            if condition.kind == "opened" and seen.kind in ("opened", "clicked"):
+                return True
+            if condition.kind == "clicked" and seen.kind == "clicked":
+                if condition.link is None or condition.link == seen.url:
+                    return True
+        return False
+
+
+def matches(condition: EventCondition, event: ContactEvent) -> bool:
+    return condition.event == event.name and properties_match(condition.where, event.properties)

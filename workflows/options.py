@@ -1,0 +1,71 @@
+"""Activity option presets: the timeouts and retry policy of each kind of activity a workflow
+calls, passed as `workflow.execute_activity(NAME, input, **SEND_OPTIONS)`.
+
+Retry policies name their final errors from `ErrorType`, the enum the raise sites use.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypedDict
+
+from temporalio.common import RetryPolicy
+
+from sojourn.contracts.errors import ErrorType
+
+
+class ActivityOptions(TypedDict, total=False):
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta  # not for local activities
+    retry_policy: RetryPolicy
+
+
+# Sends retry with backoff for as long as a day of provider trouble; a message that cannot be
+# built or is refused for good fails at once and the run moves on.
+SEND_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=60),
+    schedule_to_close_timeout=timedelta(days=1),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        non_retryable_error_types=[ErrorType.TEMPLATE, ErrorType.PERMANENT_DELIVERY, ErrorType.CONTACT_NOT_FOUND],
+    ),
+)
+
+# A run's database reads and writes (local activities): quick, retried through a database restart.
+DATA_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(hours=1),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=[ErrorType.INVALID_FILTER],
+    ),
+)
+
+# A page retried after a crash starts the same runs again: their ids already exist, so they
+# come back as "existing", never as second runs.
+_PAGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=[ErrorType.JOURNEY_NOT_ACTIVE, ErrorType.SEGMENT_NOT_FOUND],
+)
+COUNT_AUDIENCE_OPTIONS = ActivityOptions(start_to_close_timeout=timedelta(minutes=5), retry_policy=_PAGE_RETRY)
+ENROLL_PAGE_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=10),
+    heartbeat_timeout=timedelta(seconds=60),
+    retry_policy=_PAGE_RETRY,
+)
+
+# Tag rules are idempotent per day, so a retry (or a whole re-run) only redoes work.
+TAG_RULES_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(hours=2),
+    heartbeat_timeout=timedelta(minutes=5),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        maximum_interval=timedelta(minutes=5),
+        maximum_attempts=10,
+    ),
+)
