@@ -202,7 +202,7 @@ async def test_scenario_3_member_day_end_to_end(api, worker, engine, temporal_en
     Taipei), LINE for women, the app push for men, email for the rest; a member for whom it is
     02:00 gets it at 08:00 their time; a retried firing reaches nobody twice; next week's does."""
     journey = f"member-day-{unique}"
-    definition = load_definition_file(Path(__file__).parents[2] / "examples" / "member-day.yaml")
+    definition = load_definition_file(Path(__file__).parents[3] / "examples" / "member-day.yaml")
     definition["entry"]["audience"] = f"members-{unique}"
     members = {
         "hana": dict(attributes={"gender": "female"}, line_user_id="U" + unique.ljust(32, "b"), time_zone=zone_at(12)),
