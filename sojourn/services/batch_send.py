@@ -27,7 +27,8 @@ from sojourn.data.models import Contact, JourneyRun, JourneyVersion, utcnow
 from sojourn.delivery.send import Loaded, Sender
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.nodes import SendNode
-from sojourn.services.journeys import kept_out, start_runs
+from sojourn.services.journeys import start_runs
+from sojourn.services.reentry import admit
 
 # Messages in flight at once per page: enough to keep every SMTP connection (or provider
 # request) busy while others wait on the database.
@@ -57,8 +58,9 @@ class BatchSender:
         `heartbeat` is called as messages complete and while a rate limit is waited out."""
         batch = enrollment_workflow_id(page.journey_id, page.enrollment_id)
         key = page.enrollment_id if page.keyed else None
-        barred = await kept_out(session, page.journey_id, definition.reentry, [c.id for c in contacts], key,
-                                JourneyRun.batch.is_distinct_from(batch))
+        # The admission locks hold until the page's rows are recorded (the last commit below).
+        barred = await admit(session, page.journey_id, definition.reentry, [c.id for c in contacts],
+                             counted=JourneyRun.batch.is_distinct_from(batch))
         entering = [c for c in contacts if c.id not in barred]
         requests = []
         for contact in entering:
@@ -85,6 +87,7 @@ class BatchSender:
         # Each held message gets a run that sleeps until it may go, under the batch's key.
         started = await start_runs(session, self._client, page.task_queue, page.journey_id, version, held,
                                    key=key, batch=batch)
+        await session.commit()  # the finished rows and the held runs' rows, together
         errors = [f"{o.contact.external_id}: {o.reason}" for o in outcomes if o.tally == "failed"] + [
             f"{r.contact}: its run could not start: {r.error}" for r in started if r.status == "failed"]
         tally = [o.tally for o in outcomes]
@@ -117,7 +120,8 @@ class BatchSender:
 
     async def _record_finished(self, session: AsyncSession, page: EnrollPage, version: JourneyVersion,
                                key: str | None, batch: str, contacts: list[Contact]) -> None:
-        """One completed `journey_runs` row per contact, the same on a retried page."""
+        """One completed `journey_runs` row per contact, the same on a retried page (committed
+        with the held runs' rows, so the admission locks hold until every entry is recorded)."""
         if not contacts:
             return
         now = utcnow()
@@ -127,4 +131,3 @@ class BatchSender:
                      ended_at=now, batch=batch) for c in contacts]
         # Many rows through one statement compiled once (not a VALUES list rebuilt per page).
         await (await session.connection()).execute(_RECORD_RUN, rows)
-        await session.commit()

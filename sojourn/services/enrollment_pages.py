@@ -14,7 +14,7 @@ from sojourn.data.db import session_factory
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.errors import Conflict
 from sojourn.services.batch_send import BatchSender
-from sojourn.services.journeys import cooling_down, get_journey, get_version, start_runs
+from sojourn.services.journeys import enter, get_journey, get_version
 
 
 class JourneyNotActive(Conflict):
@@ -33,8 +33,8 @@ class EnrollmentPages:
             return await segments.count(session, {"segment": segment_id})
 
     async def enroll_page(self, page: EnrollPage, *, heartbeat: Callable[..., None]) -> EnrolledPage:
-        """Start the runs of the next `limit` contacts of the segment after `after_id`, keyed by
-        the enrollment, so a page done twice starts nothing twice. A journey that is a single
+        """Start the runs of the next `limit` contacts of the segment after `after_id` that the
+        journey's re-entry rule lets in (a page done twice finds its runs there already). A journey that is a single
         send goes out from here instead, in a batch (unless `delivery` asks for runs).
 
         `heartbeat` is called as the page progresses. Raises JourneyNotActive, and
@@ -54,17 +54,15 @@ class EnrollmentPages:
             if single is not None:
                 return await self._batches.send_page(session, page, version, definition, single, contacts,
                                                      heartbeat=heartbeat)
-            # A scheduled firing (unkeyed): the journey's re-entry cooldown applies.
-            cooling = set() if page.keyed else await cooling_down(session, page.journey_id, definition.reentry,
-                                                                  [c.id for c in contacts])
-            contacts = [c for c in contacts if c.id not in cooling]
-            results = await start_runs(session, self._client, page.task_queue, page.journey_id, version, contacts,
-                                       key=page.enrollment_id if page.keyed else None, progress=heartbeat)
+            # Keyed by the enrollment (a page done twice finds its runs), but whether a contact
+            # may enter at all is the journey's re-entry rule over all of their runs.
+            results = await enter(session, self._client, page.task_queue, page.journey_id, version, contacts,
+                                  key=page.enrollment_id if page.keyed else None, progress=heartbeat)
         failed = [r for r in results if r.status == "failed"]
         return EnrolledPage(
             last_id=last_id,
             enrolled=sum(r.status == "started" for r in results),
-            existing=sum(r.status == "existing" for r in results) + len(cooling),
+            existing=sum(r.status == "existing" for r in results),
             failed=len(failed),
             errors=[f"{r.contact}: {r.error}" for r in failed[:ERRORS_PER_PAGE]],
         )

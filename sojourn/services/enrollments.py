@@ -49,7 +49,7 @@ class NoWorker(Unavailable):
 
 async def start(session: AsyncSession, client: Client, task_queue: str, journey_id: str, segment_id: str,
                 enrollment_id: str | None, page_size: int, delivery: str) -> dict[str, Any]:
-    """Start enrolling every contact of the segment (one run per contact per enrollment); the
+    """Start enrolling every contact of the segment that the journey's re-entry rule lets in; the
     enrollment as it stands. Without an id one is made; starting an id again answers with that enrollment."""
     journey = await get_journey(session, journey_id)
     if journey.status != "active":

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -23,12 +23,12 @@ from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
 from sojourn.delivery.allow_list import unlisted_webhook_hosts
-from sojourn.dsl.definition import JourneyDefinition, Reentry
-from sojourn.dsl.durations import parse_duration
+from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.validation import DefinitionError, Problem, validate_definition
 from sojourn.errors import Conflict, NotFound
 from sojourn.services import schedules
 from sojourn.services.pagination import keyset_page
+from sojourn.services.reentry import admit, reentry_of
 
 if TYPE_CHECKING:
     from sojourn.services.triggers import Triggers
@@ -175,7 +175,8 @@ class Enrollment:
 
 async def enroll(session: AsyncSession, client: Client, task_queue: str, journey_id: str,
                  external_ids: list[str]) -> tuple[int, list[Enrollment]]:
-    """Start one run per contact; a contact already in the journey keeps its run (and its version)."""
+    """Start one run per contact the journey's re-entry rule lets in; a contact it keeps out
+    is `existing`, with the run that keeps it out."""
     journey = await get_journey(session, journey_id)
     if journey.status != "active":
         raise JourneyConflict(f"journey '{journey_id}' is {journey.status}; activate it before enrolling")
@@ -183,29 +184,43 @@ async def enroll(session: AsyncSession, client: Client, task_queue: str, journey
     wanted = list(dict.fromkeys(external_ids))
     contacts = {c.external_id: c for c in (await session.execute(
         select(Contact).where(Contact.external_id.in_(wanted)))).scalars()}
-    # A `never` journey's entries that a batched send delivered have no workflow whose id would
-    # refuse a second run (under the other rules a finished run may be followed anyway).
-    reentry = JourneyDefinition.model_validate(version.definition).reentry
-    batched = set() if reentry.policy != "never" else await kept_out(
-        session, journey_id, reentry, [c.id for c in contacts.values()], None, JourneyRun.batch.is_not(None))
-    startable = [contacts[ext] for ext in wanted if ext in contacts and contacts[ext].id not in batched]
-    started = {r.contact: r for r in await start_runs(session, client, task_queue, journey_id, version, startable)}
+    entered = {r.contact: r for r in await enter(session, client, task_queue, journey_id, version,
+                                                 [contacts[ext] for ext in wanted if ext in contacts])}
+    return version.version, [entered.get(ext) or Enrollment(contact=ext, status="not_found",
+                                                            error="no contact with this external id")
+                             for ext in wanted]
 
-    def outcome(ext: str) -> Enrollment:
-        if ext not in contacts:
-            return Enrollment(contact=ext, status="not_found", error="no contact with this external id")
-        if contacts[ext].id in batched:
-            return Enrollment(ext, "existing", journey_workflow_id(journey_id, ext), None, version.version)
-        return started[ext]
 
-    return version.version, [outcome(ext) for ext in wanted]
+async def enter(session: AsyncSession, client: Client, task_queue: str, journey_id: str, version: JourneyVersion,
+                contacts: list[Contact], *, key: str | None = None, event_key: bool = False,
+                trigger: ContactEvent | None = None, progress: Callable[[int], None] | None = None) -> list[Enrollment]:
+    """Every way into a journey that starts runs comes through here: start a run (under `key`)
+    for each contact the journey's re-entry rule admits (see `sojourn.services.reentry`), and
+    report the others `existing`. `event_key`: `key` is a keyed event entry's key, the only
+    runs the rule counts. Commits, which releases the admission locks."""
+    refused = await admit(session, journey_id, reentry_of(version.definition), [c.id for c in contacts],
+                          event_key=key if event_key else None)
+    started = {r.contact: r for r in await start_runs(
+        session, client, task_queue, journey_id, version, [c for c in contacts if c.id not in refused],
+        key=key, trigger=trigger, progress=progress)}
+    await session.commit()
+
+    def outcome(contact: Contact) -> Enrollment:
+        if contact.id in refused:
+            run = refused[contact.id]
+            return Enrollment(contact.external_id, "existing", run.workflow_id, run.run_id, run.version, key=run.key)
+        return started[contact.external_id]
+
+    return [outcome(c) for c in contacts]
 
 
 async def start_runs(session: AsyncSession, client: Client, task_queue: str, journey_id: str,
                      version: JourneyVersion, contacts: list[Contact], key: str | None = None,
-                     batch: str | None = None, progress: Callable[[int], None] | None = None) -> list[Enrollment]:
+                     batch: str | None = None, trigger: ContactEvent | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[Enrollment]:
     """Start (or find) each contact's run, START_CONCURRENCY at a time, and record the new ones;
-    `progress` hears how many are done after each."""
+    `progress` hears how many are done after each. No re-entry rule here: callers admit first
+    (`enter`, or a batched send for the messages it hands to runs)."""
     gate = asyncio.Semaphore(START_CONCURRENCY)
     done = 0
 
@@ -213,7 +228,7 @@ async def start_runs(session: AsyncSession, client: Client, task_queue: str, jou
         nonlocal done
         async with gate:
             result = await start_run(client, task_queue, journey_id, version.version, version.definition, contact,
-                                     key=key, batch=batch)
+                                     key=key, trigger=trigger, batch=batch)
         done += 1
         if progress is not None:
             progress(done)
@@ -236,9 +251,9 @@ async def start_run(client: Client, task_queue: str, journey_id: str, version: i
                     batch: str | None = None) -> Enrollment:
     """Start the contact's run, or find the one already running under its workflow id.
 
-    At most one run is active per (journey, contact, key); whether a finished one may be
-    followed by another is the journey's re-entry policy. A triggering event also reaches
-    a run that is already active, as an event.
+    Whether the contact may enter at all is decided before (`enter`); the id reuse policy only
+    repeats the `never` rule for this one workflow id. A triggering event also reaches a run
+    that is already active under this id, as an event.
     """
     wf_id = journey_workflow_id(journey_id, contact.external_id, key)
     policy = definition.get("reentry", {}).get("policy", "never")
@@ -291,44 +306,3 @@ async def record_runs(session: AsyncSession, journey_id: str, results: list[Enro
         if result.run_id not in inserted:
             result.status = "existing"
             result.version = known.get(result.run_id, result.version)
-
-
-async def cooling_down(session: AsyncSession, journey_id: str, reentry: Reentry, contact_ids: list[int],
-                       key: str | None = None) -> set[int]:
-    """Contacts whose last run of the journey (under `key`) began less than the `always`
-    policy's cooldown ago; the rest of the re-entry rule is the workflow id reuse policy."""
-    if reentry.policy != "always" or reentry.cooldown is None or not contact_ids:
-        return set()
-    return await _contacts_with_runs(session, journey_id, contact_ids, key, _cooling(reentry))
-
-
-async def kept_out(session: AsyncSession, journey_id: str, reentry: Reentry, contact_ids: list[int],
-                   key: str | None, counted) -> set[int]:
-    """Contacts the re-entry rule keeps out where no workflow id reuse policy does it: any
-    earlier run under a key or with `never`, a run still active otherwise, and the `always`
-    cooldown. `counted` says which earlier runs count: a batch leaves out its own rows (its
-    retried page resends nothing, the message keys see to that, but must leave nobody out)."""
-    if not contact_ids:
-        return set()
-    earlier = counted
-    if key is None and reentry.policy != "never":
-        blocking = JourneyRun.status == "active"
-        if reentry.policy == "always" and reentry.cooldown is not None:
-            blocking = or_(blocking, _cooling(reentry))
-        earlier = and_(earlier, blocking)
-    return await _contacts_with_runs(session, journey_id, contact_ids, key, earlier)
-
-
-def _cooling(reentry: Reentry):
-    """Runs that began within the `always` policy's cooldown."""
-    return JourneyRun.enrolled_at > utcnow() - parse_duration(reentry.cooldown)
-
-
-async def _contacts_with_runs(session: AsyncSession, journey_id: str, contact_ids: list[int], key: str | None,
-                              condition) -> set[int]:
-    rows = await session.execute(
-        select(JourneyRun.contact_id).where(
-            JourneyRun.journey_id == journey_id, JourneyRun.contact_id.in_(contact_ids),
-            JourneyRun.key.is_(None) if key is None else JourneyRun.key == key, condition)
-        .distinct())
-    return set(rows.scalars())

@@ -24,12 +24,13 @@ from sojourn.data.ingest.events import IngestedEvent
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, Segment
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.filters import lookup, parse_filter, properties_match
-from sojourn.services.journeys import cooling_down, record_runs, start_run
+from sojourn.services.journeys import enter
 
 log = logging.getLogger(__name__)
 
 _INDEX_TTL_SECONDS = 3.0
 _CONCURRENCY = 50
+_ENTER_CHUNK = 500  # contacts admitted (and locked) per transaction when a change makes many match
 
 
 @dataclass
@@ -98,14 +99,8 @@ class Triggers:
                                 journey.definition.entry.segment)
                     continue
                 matching = await segments.matching_ids(session, parse_filter(segment.filter), contact_ids)
-                # Skip who may not enter again anyway: anyone with a run under `never`, else an active run.
-                taken = select(JourneyRun.contact_id).where(JourneyRun.journey_id == journey.id,
-                                                            JourneyRun.contact_id.in_(matching))
-                if journey.definition.reentry.policy != "never":
-                    taken = taken.where(JourneyRun.status == "active")
-                already = set((await session.execute(taken)).scalars()) if matching else set()
-            for contact_id in sorted(matching - already):
-                await self._enter(journey, contact_id, None, None)
+            for chunk in _chunks(sorted(matching), _ENTER_CHUNK):
+                await self._enter(journey, chunk, None, None)
 
     async def _journey_index(self) -> _Index:
         if self._index is not None and time.monotonic() - self._index.built < _INDEX_TTL_SECONDS:
@@ -138,18 +133,17 @@ class Triggers:
             log.info("event %s has no %s; journey %s not entered", event.event_id, journey.definition.entry.key,
                      journey.id)
             return
-        await self._enter(journey, event.contact_id, key, event.as_contact_event())
+        await self._enter(journey, [event.contact_id], key, event.as_contact_event())
 
-    async def _enter(self, journey: _Journey, contact_id: int, key: str | None, trigger: ContactEvent | None) -> None:
+    async def _enter(self, journey: _Journey, contact_ids: list[int], key: str | None,
+                     trigger: ContactEvent | None) -> None:
+        """Start the runs the journey's re-entry rule lets in (a keyed event entry counts its key's runs)."""
         async with self._sessions() as session:
-            contact = await session.get(Contact, contact_id)
-            if contact is None or contact_id in await cooling_down(session, journey.id, journey.definition.reentry,
-                                                                   [contact_id], key):
-                return
-            result = await start_run(self._temporal, self._task_queue, journey.id, journey.version, journey.raw,
-                                     contact, key=key, trigger=trigger)
-            if result.run_id:
-                await record_runs(session, journey.id, [result], {contact.external_id: contact})
+            contacts = list((await session.execute(
+                select(Contact).where(Contact.id.in_(contact_ids)).order_by(Contact.id))).scalars())
+            version = JourneyVersion(journey_id=journey.id, version=journey.version, definition=journey.raw)
+            await enter(session, self._temporal, self._task_queue, journey.id, version, contacts, key=key,
+                        event_key=key is not None, trigger=trigger)
 
     async def _tell_runs(self, journey: _Journey, event: IngestedEvent) -> None:
         """Signal the contact's active runs of this journey (the run with the event's key, if keyed)."""
@@ -166,6 +160,10 @@ class Triggers:
                 await self._temporal.get_workflow_handle(workflow_id).signal(EVENT_SIGNAL, event.as_contact_event())
             except RPCError as err:  # the run ended since it was recorded active
                 log.info("event %s not delivered to %s: %s", event.event_id, workflow_id, err)
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _in_window(journey: _Journey, at: datetime) -> bool:
