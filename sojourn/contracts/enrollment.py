@@ -25,8 +25,8 @@ class EnrollmentInput:
     enrollment_id: str  # "" for a scheduled firing: its workflow id's suffix (the firing time)
     task_queue: str  # where the journey runs are started
     page_size: int = 500
-    # True: the enrollment id keys the runs (one run per contact per enrollment). False (a
-    # scheduled firing): each contact's plain run, so the journey's re-entry rule decides.
+    # True: the enrollment id keys the runs (a redone page finds them). False (a scheduled
+    # firing): each contact's plain run. Either way the journey's re-entry rule decides who enters.
     keyed: bool = True
     # "auto": a journey that is a single send goes out in batches from the pages (no workflow
     # per contact); "runs": one journey run per contact whatever the journey.
