@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sojourn.dsl.conditions import EventCondition
+from sojourn.dsl.cron import CronExpression
 from sojourn.dsl.durations import Duration
 from sojourn.dsl.filters import PropertyCondition
 from sojourn.dsl.nodes import AnyNode, ExitNode, Node, SendNode, WaitForNode, Weekday
@@ -36,7 +37,7 @@ class Schedule(Strict):
     """When a scheduled journey fires, in `time_zone`: a `cron` expression (minute hour day
     month weekday), or a `calendar` ({at: "11:00", weekdays: [wed]})."""
 
-    cron: Annotated[str, Field(pattern=r"^\S+( \S+){4}$")] | None = None
+    cron: CronExpression | None = None
     calendar: Calendar | None = None
     time_zone: TimeZoneName = "UTC"
 
