@@ -10,10 +10,6 @@ The rules are Temporal's, minus its extensions (a year or seconds field, `@daily
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import AfterValidator
-
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")
 _WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -76,13 +72,3 @@ def _value(text: str, names: tuple[str, ...], letters: int, low: int) -> int | N
 def _out_of_range(text: str, low: int, high: int, names: tuple[str, ...]) -> str:
     named = f", or a name like {names[0][:3]!r}" if names else ""
     return f"{text[:20]!r} is not a value from {low} to {high}{named}"
-
-
-def _checked(expression: str) -> str:
-    problem = cron_problem(expression)
-    if problem is not None:
-        raise ValueError(problem)
-    return expression
-
-
-CronExpression = Annotated[str, AfterValidator(_checked)]

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sojourn.dsl.conditions import EventCondition
-from sojourn.dsl.cron import CronExpression
 from sojourn.dsl.durations import Duration
 from sojourn.dsl.filters import PropertyCondition
 from sojourn.dsl.nodes import AnyNode, ExitNode, Node, SendNode, WaitForNode, Weekday
@@ -37,7 +36,9 @@ class Schedule(Strict):
     """When a scheduled journey fires, in `time_zone`: a `cron` expression (minute hour day
     month weekday), or a `calendar` ({at: "11:00", weekdays: [wed]})."""
 
-    cron: CronExpression | None = None
+    # Checked as Temporal checks it when a definition is saved (`sojourn.dsl.validation.rules`),
+    # not here: a version stored before that check must still be read.
+    cron: str | None = None
     calendar: Calendar | None = None
     time_zone: TimeZoneName = "UTC"
 
