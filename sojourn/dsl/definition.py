@@ -12,7 +12,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from sojourn.dsl.conditions import EventCondition
 from sojourn.dsl.durations import Duration
@@ -90,7 +90,7 @@ class Goal(EventCondition):
     """The event that counts as a conversion when it comes `within` the run's start; ends the run if `exit`."""
 
     within: Duration | None = None
-    exit: bool = True
+    exit: StrictBool = True
 
 
 class QuietHours(Strict):
