@@ -1,5 +1,5 @@
 """Rules on values the models take as they were first stored: a cron expression Temporal would
-refuse, an `exists` flag that is not true or false.
+refuse, a sender that is not an address, an `exists` flag that is not true or false.
 
 They are checked when an author saves a definition, never when a stored one is read, so a
 version stored before a rule existed (and the runs started on it) keeps working.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sojourn.dsl.addresses import address_problem
 from sojourn.dsl.cron import cron_problem
 from sojourn.dsl.validation.problems import RawNode, Report
 
@@ -20,6 +21,11 @@ def rule_problems(raw: dict[str, Any], nodes: list[RawNode], report: Report) -> 
     for path in _lax_flags({key: value for key, value in raw.items() if key != "nodes"}):
         report(None, path, _FLAG)
     for node in nodes:
+        sender = node.data.get("from") if node.type == "send" else None
+        if isinstance(sender, str):
+            problem = address_problem(sender)
+            if problem is not None:
+                report(node, "from", problem)
         for path in _lax_flags(node.data):
             report(node, path, _FLAG)
 
