@@ -23,12 +23,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
-from sojourn.delivery.allow_list import unlisted_webhook_hosts
 from sojourn.dsl.definition import JourneyDefinition, Reentry
 from sojourn.dsl.durations import parse_duration
-from sojourn.dsl.validation import DefinitionError, Problem, validate_definition
 from sojourn.errors import Conflict, NotFound, SojournError
 from sojourn.services import schedules
+from sojourn.services.journey_checks import checked_definition
 from sojourn.services.pagination import keyset_page
 
 if TYPE_CHECKING:
@@ -67,21 +66,9 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
     return row
 
 
-def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> JourneyDefinition:
-    """The parsed definition, or DefinitionError; with `webhook_hosts`, a webhook the workers
-    would refuse to call is refused now too, where its author sees it."""
-    definition = validate_definition(raw_definition)
-    unlisted = unlisted_webhook_hosts(definition, webhook_hosts) if webhook_hosts is not None else []
-    if unlisted:
-        raise DefinitionError([Problem(node=node, field="webhook.url", message=(
-            f"node {node!r} field 'webhook.url': host {host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
-            for node, host in unlisted])
-    return definition
-
-
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
                          webhook_hosts: list[str] | None = None) -> Journey:
-    definition = _validated(raw_definition, webhook_hosts)
+    definition = await checked_definition(session, raw_definition, webhook_hosts)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
     journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
@@ -100,7 +87,7 @@ async def add_version(session: AsyncSession, journey_id: str, raw_definition: di
                       webhook_hosts: list[str] | None = None, in_step: InStep | None = None) -> Journey:
     """Store the definition as the journey's next version; with `in_step`, only once the
     journey's schedule has been brought in step with it."""
-    definition = _validated(raw_definition, webhook_hosts)
+    definition = await checked_definition(session, raw_definition, webhook_hosts)
     journey = await get_journey(session, journey_id)
     if journey.status == "archived":
         raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")

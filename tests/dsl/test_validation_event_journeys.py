@@ -125,3 +125,26 @@ def test_a_cooldown_goes_with_policy_always_only(policy):
     assert problem.field == "reentry.cooldown" and "`policy: always`" in problem.message
     validate_definition(journey(DONE, reentry={"policy": "always", "cooldown": "30d"}))
     validate_definition(journey(DONE, reentry={"policy": policy or "never"}))
+
+
+def test_the_segments_a_definition_names_are_listed_for_the_database_check():
+    from sojourn.dsl.validation import segment_references
+
+    raw = journey(
+        {"id": "b", "type": "branch", "cases": [
+            {"when": {"segment": "vip"}, "then": "done"},
+            {"when": {"and": [{"tag": "x"}, {"not": {"segment": "churned"}}, {"or": [{"segment": "new"}]}]},
+             "then": "done"},
+            {"when": {"attribute": "segment", "value": "not-a-reference"}, "then": "done"}],
+         "default": "done"},
+        {"id": "c", "type": "branch", "condition": {"segment": "vip"}, "then": "done", "else": "done"},
+        DONE, entry={"segment": "members"})
+    assert sorted(segment_references(raw), key=str) == sorted([
+        (None, "entry.segment", "members"),
+        ("b", "cases.0.when.segment", "vip"),
+        ("b", "cases.1.when.and.1.not.segment", "churned"),
+        ("b", "cases.1.when.and.2.or.0.segment", "new"),
+        ("c", "condition.segment", "vip"),
+    ], key=str)
+    scheduled = journey(DONE, entry={"schedule": {"cron": "0 9 * * 1"}, "audience": "weekly"})
+    assert segment_references(scheduled) == [(None, "entry.audience", "weekly")]

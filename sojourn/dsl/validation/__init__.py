@@ -3,7 +3,8 @@
 Every problem is found in one pass, so an author fixing a definition sees them all: pydantic's
 errors in the author's words (`schema`), the graph rules (`graph`), the rules only new
 definitions must keep (`rules`) and the content rules (`templates`), each reading the nodes
-as written (`problems`). Callers import from here.
+as written (`problems`). What it names outside itself (`references`: segments, webhook URLs)
+is for the caller to check against the database and the settings. Callers import from here.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.validation.files import UniqueKeyLoader, load_definition_file
 from sojourn.dsl.validation.graph import graph_problems
 from sojourn.dsl.validation.problems import DefinitionError, Found, Problem, got, problem, raw_nodes, reporter
+from sojourn.dsl.validation.references import segment_references, webhook_urls
 from sojourn.dsl.validation.rules import rule_problems
 from sojourn.dsl.validation.schema import schema_problems
 from sojourn.dsl.validation.templates import template_problems
 
-__all__ = ["DefinitionError", "Problem", "UniqueKeyLoader", "load_definition_file", "problem", "validate_definition"]
+__all__ = ["DefinitionError", "Problem", "UniqueKeyLoader", "load_definition_file", "problem", "segment_references",
+           "validate_definition", "webhook_urls"]
 
 
 def validate_definition(raw: dict) -> JourneyDefinition:
