@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     smtp_start_tls: bool = False
     smtp_timeout: float = 10.0
     smtp_connections: int = Field(4, ge=1)  # kept open per worker and shared by its sends
-    mail_from: str = "Sojourn <journeys@sojourn.local>"
+    mail_from: str = "Sojourn <journeys@sojourn.example>"  # an address a receiver accepts: not .local
     message_id_domain: str = "sojourn.local"
 
     public_base_url: str = "http://127.0.0.1:8000"
@@ -108,6 +108,16 @@ class Settings(BaseSettings):
             parse_local_time(start.strip())
             parse_local_time(end.strip())
         return value or None
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        from sojourn.dsl.addresses import address_problem  # noqa: PLC0415
+
+        problem = address_problem(value)
+        if problem is not None:
+            raise ValueError(f"MAIL_FROM {problem}")
+        return value
 
     @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", mode="before")
     @classmethod

@@ -12,10 +12,3 @@ def host_allowed(url: str, allowed: list[str]) -> bool:
         if host == entry or (entry.startswith("*.") and host.endswith(entry[1:])):
             return True
     return False
-
-
-def unlisted_webhook_hosts(definition, allowed: list[str]) -> list[tuple[str, str]]:
-    """(node id, host) of every webhook send in a definition whose host is not allowed."""
-    return [(node.id, httpx.URL(node.webhook.url).host) for node in definition.nodes
-            if getattr(node, "webhook", None) is not None and "webhook" in node.channels
-            and not host_allowed(node.webhook.url, allowed)]

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from sojourn.dsl.conditions import EventCondition
 from sojourn.dsl.durations import Duration
@@ -36,7 +36,9 @@ class Schedule(Strict):
     """When a scheduled journey fires, in `time_zone`: a `cron` expression (minute hour day
     month weekday), or a `calendar` ({at: "11:00", weekdays: [wed]})."""
 
-    cron: Annotated[str, Field(pattern=r"^\S+( \S+){4}$")] | None = None
+    # Checked as Temporal checks it when a definition is saved (`sojourn.dsl.validation.rules`),
+    # not here: a version stored before that check must still be read.
+    cron: str | None = None
     calendar: Calendar | None = None
     time_zone: TimeZoneName = "UTC"
 
@@ -88,7 +90,7 @@ class Goal(EventCondition):
     """The event that counts as a conversion when it comes `within` the run's start; ends the run if `exit`."""
 
     within: Duration | None = None
-    exit: bool = True
+    exit: StrictBool = True
 
 
 class QuietHours(Strict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
 
 from sojourn.dsl.channels import CHANNELS, CONTENT_CHANNELS, SYSTEM_CHANNELS, Channel, ChannelContents
 from sojourn.dsl.conditions import BranchCondition, WaitCondition
@@ -78,10 +78,10 @@ class SendNode(ChannelContents, _Node):
     html: str | None = None
     text: str | None = None
     from_: Annotated[str | None, Field(alias="from")] = None
-    track: bool = True
+    track: StrictBool = True
     # Transactional messages (a receipt, a password reset) skip marketing consent, quiet hours
     # and frequency caps; never suppression.
-    transactional: bool = False
+    transactional: StrictBool = False
     when_quiet: Literal["defer", "skip"] = "defer"  # inside quiet hours: wait for their end, or drop it
     when_capped: Literal["defer", "skip"] = "defer"  # over a frequency cap: wait for room, or drop it
     next: str

@@ -1,4 +1,6 @@
-"""The base of the journey language's models: unknown fields are errors, parsed values are frozen."""
+"""The base of the journey language's models: unknown fields are errors, parsed values are frozen.
+
+A boolean field is a `StrictBool`: pydantic would otherwise take "yes", "off" or 1 for one."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,11 +23,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
-from sojourn.delivery.allow_list import unlisted_webhook_hosts
 from sojourn.dsl.definition import JourneyDefinition
-from sojourn.dsl.validation import DefinitionError, Problem, validate_definition
-from sojourn.errors import Conflict, NotFound
+from sojourn.errors import Conflict, NotFound, SojournError
 from sojourn.services import schedules
+from sojourn.services.journey_checks import checked_definition
 from sojourn.services.pagination import keyset_page
 from sojourn.services.reentry import admit, reentry_of
 
@@ -66,21 +66,9 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
     return row
 
 
-def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> JourneyDefinition:
-    """The parsed definition, or DefinitionError; with `webhook_hosts`, a webhook the workers
-    would refuse to call is refused now too, where its author sees it."""
-    definition = validate_definition(raw_definition)
-    unlisted = unlisted_webhook_hosts(definition, webhook_hosts) if webhook_hosts is not None else []
-    if unlisted:
-        raise DefinitionError([Problem(node=node, field="webhook.url", message=(
-            f"node {node!r} field 'webhook.url': host {host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
-            for node, host in unlisted])
-    return definition
-
-
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
                          webhook_hosts: list[str] | None = None) -> Journey:
-    definition = _validated(raw_definition, webhook_hosts)
+    definition = await checked_definition(session, raw_definition, webhook_hosts)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
     journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
@@ -91,33 +79,71 @@ async def create_journey(session: AsyncSession, journey_id: str, raw_definition:
     return journey
 
 
+# Brings what Temporal keeps for a journey (its schedule) in step with a status and a definition.
+InStep = Callable[[str, JourneyDefinition], Awaitable[None]]
+
+
 async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict,
-                      webhook_hosts: list[str] | None = None) -> Journey:
-    definition = _validated(raw_definition, webhook_hosts)
+                      webhook_hosts: list[str] | None = None, in_step: InStep | None = None) -> Journey:
+    """Store the definition as the journey's next version; with `in_step`, only once the
+    journey's schedule has been brought in step with it."""
+    definition = await checked_definition(session, raw_definition, webhook_hosts)
     journey = await get_journey(session, journey_id)
     if journey.status == "archived":
         raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")
     # Row lock: two concurrent updates must not both claim the same version number.
     await session.refresh(journey, with_for_update=True)
+    previous = (await get_version(session, journey_id, journey.latest_version)).definition if in_step else None
     journey.latest_version += 1
     journey.name = definition.name
     journey.updated_at = utcnow()
     session.add(JourneyVersion(journey_id=journey_id, version=journey.latest_version, definition=_stored(definition)))
-    await session.commit()
+    if in_step is None:
+        await session.commit()
+    else:
+        status = journey.status
+        await _commit_in_step(session, lambda: in_step(status, definition),
+                              lambda: in_step(status, JourneyDefinition.model_validate(previous)))
     return journey
 
 
-async def change_status(session: AsyncSession, journey_id: str, action: str) -> Journey:
+async def change_status(session: AsyncSession, journey_id: str, action: str, in_step: InStep | None = None) -> Journey:
+    """Move the journey to the status `action` leads to; with `in_step`, only once the journey's
+    schedule has been brought in step with it (and brought in step again if already there)."""
     journey = await get_journey(session, journey_id)
+    # Row lock: concurrent changes reach Temporal and the database in the same order.
+    await session.refresh(journey, with_for_update=True)
     allowed_from, target = TRANSITIONS[action]
-    if journey.status == target:
-        return journey
-    if journey.status not in allowed_from:
+    if journey.status != target and journey.status not in allowed_from:
         raise JourneyConflict(f"cannot {action} a journey that is {journey.status}")
-    journey.status = target
-    journey.updated_at = utcnow()
-    await session.commit()
+    before = journey.status
+    if before != target:
+        journey.status = target
+        journey.updated_at = utcnow()
+    if in_step is None:
+        await session.commit()
+        return journey
+    definition = JourneyDefinition.model_validate(
+        (await get_version(session, journey_id, journey.latest_version)).definition)
+    await _commit_in_step(session, lambda: in_step(target, definition), lambda: in_step(before, definition))
     return journey
+
+
+async def _commit_in_step(session: AsyncSession, sync: Callable[[], Awaitable[None]],
+                          undo: Callable[[], Awaitable[None]]) -> None:
+    """All or nothing: commit only once `sync` has done its part, so a refusal from Temporal
+    changes nothing; if the commit then fails, `undo` puts Temporal's part back."""
+    try:
+        await sync()
+    except BaseException:
+        await session.rollback()
+        raise
+    try:
+        await session.commit()
+    except BaseException:
+        with contextlib.suppress(SojournError):
+            await undo()
+        raise
 
 
 async def create(session: AsyncSession, triggers: Triggers, journey_id: str, raw_definition: dict,
@@ -130,22 +156,27 @@ async def create(session: AsyncSession, triggers: Triggers, journey_id: str, raw
 
 async def update(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
                  raw_definition: dict, webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
-    """Store a new version, and keep the journey's schedule in step; the journey and the new definition."""
-    journey = await add_version(session, journey_id, raw_definition, webhook_hosts)
+    """Store a new version with the journey's schedule in step; the journey and the new definition."""
+
+    async def in_step(status: str, definition: JourneyDefinition) -> None:
+        await schedules.sync(client, journey_id, status, definition, task_queue, version_changed=True)
+
+    journey = await add_version(session, journey_id, raw_definition, webhook_hosts, in_step)
     triggers.invalidate()
-    await schedules.sync(client, journey_id, journey.status, JourneyDefinition.model_validate(raw_definition),
-                         task_queue, version_changed=True)
     return journey, (await get_version(session, journey_id, journey.latest_version)).definition
 
 
 async def change(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
                  action: str) -> tuple[Journey, dict]:
-    """Activate, pause or archive, and keep the journey's schedule in step; the journey and its latest definition."""
-    journey = await change_status(session, journey_id, action)
+    """Activate, pause or archive, with the journey's schedule in step: if Temporal refuses the
+    schedule, the status stays as it was. The journey and its latest definition."""
+
+    async def in_step(status: str, definition: JourneyDefinition) -> None:
+        await schedules.sync(client, journey_id, status, definition, task_queue)
+
+    journey = await change_status(session, journey_id, action, in_step)
     triggers.invalidate()
-    definition = (await get_version(session, journey_id, journey.latest_version)).definition
-    await schedules.sync(client, journey_id, journey.status, JourneyDefinition.model_validate(definition), task_queue)
-    return journey, definition
+    return journey, (await get_version(session, journey_id, journey.latest_version)).definition
 
 
 async def latest(session: AsyncSession, journey_id: str) -> tuple[Journey, dict]:

@@ -25,6 +25,8 @@ from sojourn.contracts.tagging import TAGGING_WORKFLOW_ID, TaggingRequest
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.definition import Schedule as JourneySchedule
 from sojourn.dsl.send_windows import WEEKDAYS, parse_local_time
+from sojourn.dsl.validation import DefinitionError, problem
+from sojourn.errors import SojournError, Unavailable, UpstreamFailed
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +72,48 @@ def _spec(schedule: JourneySchedule, **bounds) -> ScheduleSpec:
                         time_zone_name=schedule.time_zone, **bounds)
 
 
+class TemporalUnavailable(Unavailable):
+    code = "temporal_unavailable"
+
+
+def _refusal(err: Exception) -> SojournError:
+    """Temporal's answer in the API's terms: the definition's fault (422), Temporal out of reach
+    (503), or anything else Temporal refused (502)."""
+    status = err.status if isinstance(err, RPCError) else None
+    if status == RPCStatusCode.INVALID_ARGUMENT:
+        return DefinitionError([problem(None, "entry.schedule", f"Temporal refused the schedule: {err.message}")])
+    if status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or status is None:
+        return TemporalUnavailable("Temporal is unavailable, so the journey's schedule cannot be changed; "
+                                   "nothing was changed, try again")
+    return UpstreamFailed(f"Temporal refused the journey's schedule: {status.name}: {err.message}")
+
+
+def _unreachable(err: RuntimeError) -> bool:
+    # A client that never reached the server raises this instead of an RPCError.
+    return str(err).startswith("Failed client connect")
+
+
 async def sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str,
                version_changed: bool = False) -> None:
     """Make the journey's schedule match its status and newest version: none unless the entry is
-    a schedule and the journey is active or paused; paused with the journey."""
+    a schedule and the journey is active or paused; paused with the journey. Raises the refusal
+    to answer (`_refusal`) if Temporal does not do it."""
+    try:
+        await _sync(client, journey_id, status, definition, task_queue, version_changed)
+    except RPCError as err:
+        raise _refusal(err) from err
+    except RuntimeError as err:
+        if not _unreachable(err):
+            raise
+        raise _refusal(err) from err
+
+
+async def _sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str,
+                version_changed: bool) -> None:
     handle = client.get_schedule_handle(schedule_id(journey_id))
     scheduled = definition.entry is not None and definition.entry.schedule is not None
-    if not scheduled and not version_changed:
-        return  # only a new version can leave behind the schedule of an older one
+    if status == "draft" or (not scheduled and not version_changed):
+        return  # a draft was never scheduled; only a new version can leave behind an older one's schedule
     if not (scheduled and status in ("active", "paused")):
         try:
             await handle.delete()

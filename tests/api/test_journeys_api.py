@@ -40,6 +40,55 @@ async def test_invalid_definition_lists_every_problem(api, unique):
     assert (await api.get(f"/v1/journeys/bad-{unique}")).status_code == 404
 
 
+async def test_segments_a_journey_names_must_exist(api, unique):
+    vip = f"vip-{unique}"
+    assert (await api.post("/v1/segments", json={"id": vip, "name": "vip",
+                                                 "filter": {"tag": "vip"}})).status_code == 201
+
+    def definition(entry_segment: str, case_segment: str) -> dict:
+        return {"name": "segments", "entry": {"segment": entry_segment}, "nodes": [
+            {"id": "which", "type": "branch", "cases": [
+                {"when": {"segment": vip}, "then": "end"},
+                {"when": {"not": {"segment": case_segment}}, "then": "end"}], "default": "end"},
+            {"id": "end", "type": "exit"}]}
+
+    response = await api.post("/v1/journeys", json={"id": f"seg-{unique}",
+                                                    "definition": definition(f"nobody-{unique}", f"gone-{unique}")})
+    assert response.status_code == 422, response.text
+    problems = {(p["node"], p["field"]): p["message"] for p in response.json()["error"]["details"]}
+    assert set(problems) == {(None, "entry.segment"), ("which", "cases.1.when.not.segment")}
+    assert f"segment 'gone-{unique}' does not exist" in problems[("which", "cases.1.when.not.segment")]
+
+    created = await api.post("/v1/journeys", json={"id": f"seg-{unique}", "definition": definition(vip, vip)})
+    assert created.status_code == 201, created.text
+    updated = await api.put(f"/v1/journeys/seg-{unique}", json={"definition": definition(vip, f"gone-{unique}")})
+    assert updated.status_code == 422
+    assert [p["field"] for p in updated.json()["error"]["details"]] == ["cases.1.when.not.segment"]
+
+
+async def test_one_answer_lists_every_problem(api, unique):
+    """Schema, rules, segments and the webhook allow-list are checked in one pass."""
+    definition = {
+        "name": "everything wrong",
+        "entry": {"schedule": {"cron": "61 25 * * *"}, "audience": f"nobody-{unique}",
+                  "starts_at": "2026-06-01T00:00:00Z", "ends_at": "2026-05-01T00:00:00Z"},
+        "reentry": {"policy": "never", "cooldown": "7d"},
+        "nodes": [
+            {"id": "mail", "type": "send", "subject": "Hi", "text": "Hi", "from": "not", "transactional": "yes",
+             "next": "call"},
+            {"id": "call", "type": "send", "channel": "webhook", "webhook": {"url": "https://crm.example/hook"},
+             "next": "end"},
+            {"id": "end", "type": "exit"}]}
+    response = await api.post("/v1/journeys", json={"id": f"all-{unique}", "definition": definition})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_definition"
+    assert {(p["node"], p["field"]) for p in error["details"]} == {
+        (None, "entry.schedule.cron"), (None, "entry.audience"), (None, "entry.ends_at"),
+        (None, "reentry.cooldown"), ("mail", "from"), ("mail", "transactional"), ("call", "webhook.url")}
+    assert (await api.get(f"/v1/journeys/all-{unique}")).status_code == 404
+
+
 async def test_unknown_fields_and_oversized_bodies_are_refused(api, unique):
     response = await api.post("/v1/journeys", json={"id": f"x-{unique}", "definition": mothers_day(), "colour": "red"})
     assert response.status_code == 422

@@ -103,3 +103,48 @@ def test_schedule_entries_need_an_audience_and_a_cron():
         {"schedule": {"calendar": {"at": "25:00"}}, "audience": "a"}))
     assert any(f == "entry.schedule.calendar.days.0" for f, _ in problems_of(
         {"schedule": {"calendar": {"at": "09:00", "days": [32]}}, "audience": "a"}))
+
+
+def test_the_entry_window_ends_after_it_starts():
+    def entry(starts, ends):
+        return journey(DONE, entry={"event": "signup", "starts_at": starts, "ends_at": ends})
+
+    assert (None, "entry.ends_at") in located(entry("2026-05-10T00:00:00+08:00", "2026-05-01T00:00:00+08:00"))
+    assert (None, "entry.ends_at") in located(entry("2026-05-01T00:00:00+08:00", "2026-04-30T16:00:00Z"))  # equal
+    validate_definition(entry("2026-05-01T00:00:00+08:00", "2026-05-01T00:00:01+08:00"))
+    # A naive bound is the models' problem, reported once, not compared.
+    assert located(entry("2026-05-10T00:00:00", "2026-05-01T00:00:00+08:00")) == {(None, "entry")}
+
+
+@pytest.mark.parametrize("policy", ["never", "after_exit", None])
+def test_a_cooldown_goes_with_policy_always_only(policy):
+    reentry = {"cooldown": "30d"} | ({"policy": policy} if policy else {})
+    with pytest.raises(DefinitionError) as caught:
+        validate_definition(journey(DONE, reentry=reentry))
+    [problem] = caught.value.problems
+    assert problem.field == "reentry.cooldown" and "`policy: always`" in problem.message
+    validate_definition(journey(DONE, reentry={"policy": "always", "cooldown": "30d"}))
+    validate_definition(journey(DONE, reentry={"policy": policy or "never"}))
+
+
+def test_the_segments_a_definition_names_are_listed_for_the_database_check():
+    from sojourn.dsl.validation import segment_references
+
+    raw = journey(
+        {"id": "b", "type": "branch", "cases": [
+            {"when": {"segment": "vip"}, "then": "done"},
+            {"when": {"and": [{"tag": "x"}, {"not": {"segment": "churned"}}, {"or": [{"segment": "new"}]}]},
+             "then": "done"},
+            {"when": {"attribute": "segment", "value": "not-a-reference"}, "then": "done"}],
+         "default": "done"},
+        {"id": "c", "type": "branch", "condition": {"segment": "vip"}, "then": "done", "else": "done"},
+        DONE, entry={"segment": "members"})
+    assert sorted(segment_references(raw), key=str) == sorted([
+        (None, "entry.segment", "members"),
+        ("b", "cases.0.when.segment", "vip"),
+        ("b", "cases.1.when.and.1.not.segment", "churned"),
+        ("b", "cases.1.when.and.2.or.0.segment", "new"),
+        ("c", "condition.segment", "vip"),
+    ], key=str)
+    scheduled = journey(DONE, entry={"schedule": {"cron": "0 9 * * 1"}, "audience": "weekly"})
+    assert segment_references(scheduled) == [(None, "entry.audience", "weekly")]

@@ -1,0 +1,67 @@
+"""A journey definition checked before it is stored: the journey language's rules, and what it
+names outside itself (segments in the database, webhook hosts in the settings), every problem
+in one DefinitionError so one answer lists them all."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sojourn.data.models import Segment
+from sojourn.delivery.allow_list import host_allowed
+from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.validation import (
+    DefinitionError,
+    Problem,
+    problem,
+    segment_references,
+    validate_definition,
+    webhook_urls,
+)
+
+
+async def checked_definition(session: AsyncSession, raw_definition: dict,
+                             webhook_hosts: list[str] | None) -> JourneyDefinition:
+    """The parsed definition, or DefinitionError listing every problem in one pass: the journey
+    language's, segments that do not exist, and (with `webhook_hosts`) webhooks the workers would
+    refuse to call, refused now where their author sees it."""
+    found: list[Problem] = []
+    definition = None
+    try:
+        definition = validate_definition(raw_definition)
+    except DefinitionError as error:
+        found += error.problems
+    if isinstance(raw_definition, dict):
+        found += await _missing_segments(session, raw_definition)
+        if webhook_hosts is not None:
+            found += _unlisted_webhooks(raw_definition, webhook_hosts)
+    if found:
+        raise DefinitionError(found)
+    return definition
+
+
+_SEGMENT_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+async def _missing_segments(session: AsyncSession, raw_definition: dict) -> list[Problem]:
+    references = segment_references(raw_definition)
+    # Only a name a segment could have is looked up (a NUL would not even reach Postgres).
+    names = sorted({name for _, _, name in references if _SEGMENT_ID.fullmatch(name)})
+    existing = set((await session.execute(select(Segment.id).where(Segment.id.in_(names))))
+                   .scalars()) if names else set()
+    return [problem(node, field, f"segment {name!r} does not exist; create it first (POST /v1/segments)")
+            for node, field, name in references if name not in existing]
+
+
+def _unlisted_webhooks(raw_definition: dict, webhook_hosts: list[str]) -> list[Problem]:
+    found = []
+    for node, field, url in webhook_urls(raw_definition):
+        try:
+            if not host_allowed(url, webhook_hosts):
+                found.append(problem(node, field, f"host {httpx.URL(url).host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
+        except httpx.InvalidURL as error:
+            found.append(problem(node, field, f"is not a valid URL: {error}"))
+    return found
