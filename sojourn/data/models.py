@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -185,6 +186,9 @@ class EngagementEvent(SQLModel, table=True):
     source: str = Field(max_length=16)  # pixel | link | webhook
     occurred_at: datetime = _ts()
     received_at: datetime = _ts()
+    # A link scanner's, not a person's (a HEAD, or a click within seconds of the send): kept
+    # for reporting, never signalled, counted or matched by segments.
+    automated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
 
 
 class MailboxMessage(SQLModel, table=True):
