@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sojourn-dev-key"])
     tracking_secret: str = "dev-tracking-secret-change-me"
     webhook_secret: str = "dev-webhook-secret-change-me"
+    # Seconds after a send within which a click is taken for a link scanner's (stored, flagged,
+    # not engagement); 0 turns the rule off. See the README's "Tracking" section for why 10.
+    automated_click_window: float = Field(10.0, ge=0)
     max_body_bytes: int = 1_000_000
     # Bulk routes read bigger bodies: a 10,000-event batch (POST /v1/events) and a streamed
     # contact import (POST /v1/contacts/import, read in chunks, never held whole).

@@ -90,6 +90,7 @@ def settings(database_url: str, smtp_sink: SmtpSink) -> Settings:
         tracking_secret="test-tracking-secret",
         webhook_secret="test-webhook-secret",
         max_body_bytes=200_000,
+        automated_click_window=0,  # tests click at machine speed; tests/api/test_automated_clicks.py turns it on
     )
 
 

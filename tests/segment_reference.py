@@ -11,7 +11,7 @@ The agreed meaning of what `compare` does not cover:
   properties, and `occurred_at >= now - within`, `>= since`, `<= until` (all inclusive);
   the filter holds when `min_count <= n` and (`max_count` is None or `n <= max_count`);
 - received: a message of the journey (and node) with status `sent`; opened / clicked: an
-  engagement event of that type on any message of the journey (and node);
+  engagement event of that type, not automated, on any message of the journey (and node);
 - a tag holds when present and (`min_weight` is None or `weight >= min_weight`).
 """
 
@@ -46,7 +46,7 @@ class World:
     events: list[dict[str, Any]] = field(default_factory=list)       # contact_id, name, properties, occurred_at
     tags: list[dict[str, Any]] = field(default_factory=list)         # contact_id, tag, weight
     messages: list[dict[str, Any]] = field(default_factory=list)     # id, contact_id, journey_id, node_id, status
-    engagements: list[dict[str, Any]] = field(default_factory=list)  # message_id, type
+    engagements: list[dict[str, Any]] = field(default_factory=list)  # message_id, type, automated
     segments: dict[str, Any] = field(default_factory=dict)           # id -> parsed Filter
 
 
@@ -81,7 +81,8 @@ def evaluate(node: Any, contact: dict[str, Any], world: World, now: datetime, _s
         if node.engagement == "received":
             return any(m["status"] == "sent" for m in mine)
         ids = {m["id"] for m in mine}
-        return any(x["message_id"] in ids and x["type"] == node.engagement for x in world.engagements)
+        return any(x["message_id"] in ids and x["type"] == node.engagement and not x["automated"]
+                   for x in world.engagements)
     if isinstance(node, SegmentFilter):
         if node.segment in _stack:
             raise ValueError(f"segment reference cycle through {node.segment}")

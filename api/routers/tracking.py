@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -22,7 +23,12 @@ async def open_pixel(token: str, session: SessionDep, client: TemporalDep, setti
     return Response(_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
+# HEAD is answered like GET (link checkers must not see a broken link) but never counts as a click.
 @router.get("/c/{token}", response_class=RedirectResponse, status_code=302)
-async def click(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> RedirectResponse:
-    url = await engagement.track_click(session, client, settings.tracking_secret, token)
+@router.head("/c/{token}", response_class=RedirectResponse, status_code=302)
+async def click(token: str, request: Request, session: SessionDep, client: TemporalDep,
+                settings: SettingsDep) -> RedirectResponse:
+    url = await engagement.track_click(session, client, settings.tracking_secret, token,
+                                       timedelta(seconds=settings.automated_click_window),
+                                       head=request.method == "HEAD")
     return RedirectResponse(url, status_code=302, headers=_NO_CACHE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -24,5 +26,6 @@ async def engagement_webhook(request: Request, session: SessionDep, client: Temp
     body = await request.body()
     if not engagement.signed_by_provider(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
         raise ApiError(401, "invalid_signature", f"missing or invalid {SIGNATURE_HEADER} header")
-    statuses = await engagement.record_provider_events(session, client, parsed(WebhookBatch, body).events)
+    statuses = await engagement.record_provider_events(session, client, parsed(WebhookBatch, body).events,
+                                                       timedelta(seconds=settings.automated_click_window))
     return WebhookResponse(results=[WebhookResult(index=i, status=status) for i, status in enumerate(statuses)])

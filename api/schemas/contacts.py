@@ -80,8 +80,12 @@ class ProfileMessage(BaseModel):
     provider_message_id: str | None
     created_at: datetime
     sent_at: datetime | None
-    opens: int
-    clicks: int
+    opens: int = Field(description="Opens a person made, each one (a pixel fetched three times is three).")
+    unique_opens: int = Field(description="1 if a person opened the message at all, else 0.")
+    clicks: int = Field(description="Clicks a person made, each one (automated clicks not counted).")
+    unique_clicks: int = Field(description="Distinct links a person clicked.")
+    automated_clicks: int = Field(description="Clicks set aside as a link scanner's: a HEAD request, or within "
+                                              "`AUTOMATED_CLICK_WINDOW` seconds of the send.")
 
 
 class ProfileJourney(BaseModel):

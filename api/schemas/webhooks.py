@@ -15,6 +15,9 @@ class WebhookEvent(StrictIn):
     type: Literal["delivered", "opened", "clicked", "bounced", "complained"]
     timestamp: datetime
     url: str | None = Field(None, max_length=2048)
+    event_id: str | None = Field(None, min_length=1, max_length=200, description=(
+        "The provider's own id for this event. A repeat is stored once: an event with the id of one stored "
+        "already, or, without an id, one with the same message, type, timestamp and url."))
 
 
 class WebhookBatch(StrictIn):
@@ -23,7 +26,8 @@ class WebhookBatch(StrictIn):
 
 class WebhookResult(BaseModel):
     index: int
-    status: Literal["recorded", "unknown_message"]
+    status: Literal["recorded", "duplicate", "unknown_message"] = Field(
+        description="`duplicate`: a repeat of an event stored already, not stored again.")
 
 
 class WebhookResponse(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -176,7 +177,15 @@ class EngagementEvent(SQLModel, table=True):
     """An open, click, delivery, bounce or complaint, from the pixel, a tracked link or a webhook."""
 
     __tablename__ = "engagement_events"
-    __table_args__ = (Index("ix_engagement_message_type", "message_id", "type"),)
+    __table_args__ = (
+        Index("ix_engagement_message_type", "message_id", "type"),
+        # A provider's repeat is stored once: the same event id, or without one the same
+        # message, type, time and URL. Pixel and link fetches are each a person's act, each kept.
+        Index("ux_engagement_provider_event", "message_id", "provider_event_id", unique=True,
+              postgresql_where=text("provider_event_id IS NOT NULL")),
+        Index("ux_engagement_webhook_repeat", "message_id", "type", "occurred_at", text("md5(coalesce(url, ''))"),
+              unique=True, postgresql_where=text("source = 'webhook' AND provider_event_id IS NULL")),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     message_id: uuid.UUID = Field(sa_column=Column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=False))
@@ -185,6 +194,10 @@ class EngagementEvent(SQLModel, table=True):
     source: str = Field(max_length=16)  # pixel | link | webhook
     occurred_at: datetime = _ts()
     received_at: datetime = _ts()
+    # A link scanner's, not a person's (a HEAD, or a click within seconds of the send): kept
+    # for reporting, never signalled, counted or matched by segments.
+    automated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    provider_event_id: str | None = Field(default=None, max_length=200)  # the provider's own id for the event
 
 
 class MailboxMessage(SQLModel, table=True):

@@ -11,6 +11,7 @@ import html as htmllib
 import re
 import uuid
 from typing import Literal
+from urllib.parse import urlsplit
 
 from sojourn.delivery.tokens import sign, verify
 from sojourn.dsl.links import hrefs, is_trackable
@@ -24,11 +25,20 @@ def _url(base_url: str, path: str, payload: str, secret: str) -> str:
     return f"{base_url.rstrip('/')}/t/{path}/{sign(payload, secret)}"
 
 
+def is_unsubscribe_link(url: str, base_url: str) -> bool:
+    """Whether `url` is our unsubscribe route (`{{ unsubscribe_url }}` or the same URL written out)."""
+    link, ours = urlsplit(url), urlsplit(base_url)
+    return (link.scheme.lower(), link.netloc.lower()) == (ours.scheme.lower(), ours.netloc.lower()) and \
+        link.path.startswith(f"{ours.path.rstrip('/')}/u/")
+
+
 def instrument_html(
     html: str, message_id: uuid.UUID, base_url: str, secret: str
 ) -> tuple[str, list[str]]:
     """Rewrite web links to signed click URLs and add an open pixel.
 
+    The unsubscribe link stays as it is: opening its page is not engagement, and a journey
+    waiting for a click must not move on because someone is leaving.
     Returns the new HTML and the original URLs; a click token's index points into that list.
     """
     urls: list[str] = []
@@ -36,7 +46,7 @@ def instrument_html(
     pieces: list[str] = []
     position = 0
     for (start, end), url in hrefs(html):
-        if not is_trackable(url):
+        if not is_trackable(url) or is_unsubscribe_link(url, base_url):
             continue
         if url not in index_of:
             index_of[url] = len(urls)

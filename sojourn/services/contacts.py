@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterable
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, distinct, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
@@ -115,6 +115,20 @@ async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIter
         raise InvalidImport(str(err)) from None
 
 
+_PERSON = EngagementEvent.automated.is_(False)
+_OPENED, _CLICKED = EngagementEvent.type == "opened", EngagementEvent.type == "clicked"
+# Per message: every open and click a person made (a pixel fetched three times is three opens),
+# the distinct ones (opened at all: 0 or 1; links clicked), and the clicks set aside as a link
+# scanner's. A provider's repeated webhook is stored once, so it is never counted twice.
+_ENGAGEMENT_COUNTS = [
+    func.count().filter(_OPENED, _PERSON).label("opens"),
+    func.count(distinct(EngagementEvent.type)).filter(_OPENED, _PERSON).label("unique_opens"),
+    func.count().filter(_CLICKED, _PERSON).label("clicks"),
+    func.count(distinct(func.coalesce(EngagementEvent.url, ""))).filter(_CLICKED, _PERSON).label("unique_clicks"),
+    func.count().filter(_CLICKED, EngagementEvent.automated).label("automated_clicks"),
+]
+
+
 async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
     """Fields and attributes, consent, tags with weights, the latest events and messages (with
     open and click counts), and the contact's journeys, active and past."""
@@ -126,14 +140,11 @@ async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
                                     .limit(PROFILE_EVENTS))).scalars().all()
     latest = (select(Message).where(Message.contact_id == contact.id)
               .order_by(Message.created_at.desc()).limit(PROFILE_MESSAGES).subquery())
-    engagement = (select(EngagementEvent.message_id,
-                         func.count().filter(EngagementEvent.type == "opened").label("opens"),
-                         func.count().filter(EngagementEvent.type == "clicked").label("clicks"))
+    engagement = (select(EngagementEvent.message_id, *_ENGAGEMENT_COUNTS)
                   .where(EngagementEvent.message_id.in_(select(latest.c.id)))
                   .group_by(EngagementEvent.message_id).subquery())
     messages = (await session.execute(
-        select(latest, func.coalesce(engagement.c.opens, 0).label("opens"),
-               func.coalesce(engagement.c.clicks, 0).label("clicks"))
+        select(latest, *(func.coalesce(engagement.c[count.name], 0).label(count.name) for count in _ENGAGEMENT_COUNTS))
         .outerjoin(engagement, engagement.c.message_id == latest.c.id)
         .order_by(latest.c.created_at.desc()))).mappings().all()
     consents = (await session.execute(select(ContactConsent).where(ContactConsent.contact_id == contact.id))).scalars()
@@ -151,8 +162,8 @@ async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
                       "node": m["node_id"], "channel": m["channel"], "recipient": m["recipient"],
                       "subject": m["subject"], "status": m["status"], "reason": m["error"],
                       "provider_message_id": m["provider_message_id"],
-                      "created_at": m["created_at"], "sent_at": m["sent_at"], "opens": m["opens"],
-                      "clicks": m["clicks"]} for m in messages],
+                      "created_at": m["created_at"], "sent_at": m["sent_at"],
+                      **{count.name: m[count.name] for count in _ENGAGEMENT_COUNTS}} for m in messages],
         "journeys": [{"journey": r.journey_id, "version": r.version, "key": r.key, "status": r.status,
                       "enrolled_at": r.enrolled_at, "ended_at": r.ended_at, "exit_reason": r.exit_reason,
                       "converted_at": r.converted_at, "workflow_id": r.workflow_id, "run_id": r.run_id,

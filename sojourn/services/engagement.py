@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import and_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -41,6 +42,19 @@ async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Mes
     return (await session.execute(select(Message).where(Message.message_id_header == header))).scalar_one_or_none()
 
 
+def looks_automated(kind: str, occurred_at: datetime, message: Message, window: timedelta,
+                    head: bool = False) -> bool:
+    """A click a link scanner made rather than a person: a HEAD request (browsers GET a link),
+    or a click within `window` of the send (scanners fetch every link as the mail arrives;
+    a person has to get it, open it and read it first). Opens are never judged."""
+    if kind != "clicked":
+        return False
+    if head:
+        return True
+    sent = message.sent_at or message.created_at
+    return window > timedelta(0) and occurred_at - sent < window
+
+
 async def record(
     session: AsyncSession,
     client: Client,
@@ -49,31 +63,43 @@ async def record(
     source: str,
     url: str | None = None,
     occurred_at: datetime | None = None,
+    automated: bool = False,
+    provider_event_id: str | None = None,
 ) -> bool:
-    """Store the event; signal the run the first time this (message, kind, url) is seen.
+    """Store the event unless it repeats one stored already; signal the run the first time
+    this (message, kind, url) is seen. Returns whether it was stored.
 
-    Returns whether the run was signalled. Repeats are stored for reporting but
-    never signalled twice, so a branch never sees the same open twice.
+    A repeat is a provider's webhook with the same event id, or without one the same message,
+    type, time and URL: the unique indexes of `engagement_events` refuse it, so concurrent
+    copies store one row. A person's repeated open or click is stored (each one counts in the
+    totals) but never signalled twice, so a branch never sees the same open twice. An automated
+    click is stored and never signalled, and does not stop a person's later click counting.
     """
     same = and_(EngagementEvent.message_id == message.id, EngagementEvent.type == kind,
-                EngagementEvent.url == url if url is not None else EngagementEvent.url.is_(None))
+                EngagementEvent.url == url if url is not None else EngagementEvent.url.is_(None),
+                EngagementEvent.automated.is_(False))
     first = (await session.execute(select(EngagementEvent.id).where(same).limit(1))).first() is None
     at = occurred_at or utcnow()
-    session.add(EngagementEvent(message_id=message.id, type=kind, url=url, source=source, occurred_at=at))
-    if kind in SUPPRESSING:
+    stored = (await session.execute(
+        insert(EngagementEvent).values(message_id=message.id, type=kind, url=url, source=source, occurred_at=at,
+                                       automated=automated, provider_event_id=provider_event_id)
+        .on_conflict_do_nothing().returning(EngagementEvent.id))).first() is not None
+    if stored and kind in SUPPRESSING:
         await suppress(session, message.contact_id, f"{SUPPRESSING[kind]} on message {message.id}")
     await session.commit()
-    if not (first and kind in SIGNALLED):
-        return False
-    signal = EngagementSignal(send_node=message.node_id, kind=kind, message_id=str(message.id), url=url,
-                              occurred_at=at.isoformat())
+    if stored and first and kind in SIGNALLED and not automated:
+        await _signal(client, message, EngagementSignal(send_node=message.node_id, kind=kind,
+                                                        message_id=str(message.id), url=url,
+                                                        occurred_at=at.isoformat()))
+    return stored
+
+
+async def _signal(client: Client, message: Message, signal: EngagementSignal) -> None:
     try:
         await client.get_workflow_handle(message.workflow_id).signal(ENGAGEMENT_SIGNAL, signal)
     except RPCError as err:
         # The run may have ended (completed, cancelled); the event stays recorded.
         log.info("engagement for %s not signalled: %s", message.workflow_id, err)
-        return False
-    return True
 
 
 # -- provider webhooks ------------------------------------------------------------------------
@@ -84,23 +110,27 @@ class ProviderEvent(Protocol):
     type: str
     timestamp: datetime
     url: str | None
+    event_id: str | None
 
 
 def signed_by_provider(body: bytes, signature: str | None, secret: str) -> bool:
     return verify_webhook_signature(body, signature, secret)
 
 
-async def record_provider_events(session: AsyncSession, client: Client, events: list[ProviderEvent]) -> list[str]:
-    """Each event recorded against its message: `recorded`, or `unknown_message`."""
+async def record_provider_events(session: AsyncSession, client: Client, events: list[ProviderEvent],
+                                 automated_window: timedelta) -> list[str]:
+    """Each event recorded against its message: `recorded`, `duplicate` (stored already, see
+    `record`), or `unknown_message`."""
     statuses = []
     for event in events:
         message = await find_message(session, event.message_id)
         if message is None:
             statuses.append("unknown_message")
             continue
-        await record(session, client, message, event.type, source="webhook", url=event.url,
-                     occurred_at=event.timestamp)
-        statuses.append("recorded")
+        stored = await record(session, client, message, event.type, source="webhook", url=event.url,
+                              occurred_at=event.timestamp, provider_event_id=event.event_id,
+                              automated=looks_automated(event.type, event.timestamp, message, automated_window))
+        statuses.append("recorded" if stored else "duplicate")
     return statuses
 
 
@@ -126,14 +156,17 @@ async def track_open(session: AsyncSession, client: Client, secret: str, token: 
     await record(session, client, message, "opened", source="pixel")
 
 
-async def track_click(session: AsyncSession, client: Client, secret: str, token: str) -> str:
-    """Record the click; the URL to send the reader on to."""
+async def track_click(session: AsyncSession, client: Client, secret: str, token: str, automated_window: timedelta,
+                      head: bool = False) -> str:
+    """Record the click (flagged if it looks automated); the URL to send the reader on to."""
     message, index = await _tracked(session, secret, token, "clicked")
     # Only a URL that was in this very message: the token cannot become an open redirect.
     if index is None or not 0 <= index < len(message.links):
         raise TrackingTokenNotFound()
     url = message.links[index]
-    await record(session, client, message, "clicked", source="link", url=url)
+    at = utcnow()
+    await record(session, client, message, "clicked", source="link", url=url, occurred_at=at,
+                 automated=looks_automated("clicked", at, message, automated_window, head))
     return url
 
 

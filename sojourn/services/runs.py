@@ -110,7 +110,8 @@ async def _batched(session: AsyncSession, runs: list[JourneyRun], external_id: s
     messages = list((await session.execute(select(Message).where(
         Message.workflow_id.in_({run.workflow_id for run in runs})))).scalars())
     engaged = list((await session.execute(select(EngagementEvent).where(
-        EngagementEvent.message_id.in_([m.id for m in messages]), EngagementEvent.type.in_(SIGNALLED))
+        EngagementEvent.message_id.in_([m.id for m in messages]), EngagementEvent.type.in_(SIGNALLED),
+        EngagementEvent.automated.is_(False))
         .order_by(EngagementEvent.occurred_at))).scalars()) if messages else []
     views = {}
     for run in runs:

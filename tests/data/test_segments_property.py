@@ -204,7 +204,7 @@ contact_rows = st.fixed_dictionaries({
     "messages": st.lists(st.fixed_dictionaries({
         "journey_id": st.sampled_from(["j1", "j2"]), "node_id": st.sampled_from(["n1", "n2"]),
         "status": st.sampled_from(["sent", "sent", "sending", "failed"]),
-        "engagements": st.lists(st.sampled_from(["opened", "clicked", "delivered"]), max_size=2),
+        "engagements": st.lists(st.sampled_from(["opened", "clicked", "delivered", "automated click"]), max_size=2),
     }), max_size=2),
 })
 
@@ -237,8 +237,11 @@ async def insert_world(session: AsyncSession, example: str, rows: list[dict]) ->
                 contact_id=contact_id, recipient="x@example.com", message_id_header=f"<{message_id}>",
                 status=message["status"]))
             for kind in message["engagements"]:
-                world.engagements.append({"message_id": message_id, "type": kind})
-                await session.execute(insert(engagement_table).values(message_id=message_id, type=kind, source="pixel"))
+                automated = kind == "automated click"
+                kind = "clicked" if automated else kind
+                world.engagements.append({"message_id": message_id, "type": kind, "automated": automated})
+                await session.execute(insert(engagement_table).values(message_id=message_id, type=kind, source="link",
+                                                                      automated=automated))
     return world
 
 

@@ -2,7 +2,7 @@ import re
 import uuid
 
 from sojourn.delivery.tokens import sign, verify
-from sojourn.delivery.tracking import instrument_html, parse_tracking_token
+from sojourn.delivery.tracking import instrument_html, is_unsubscribe_link, parse_tracking_token, unsubscribe_url
 from sojourn.dsl.links import extract_links
 
 SECRET = "track-secret"
@@ -85,3 +85,15 @@ def test_rewritten_href_is_valid_html():
     html, _ = instrument_html('<a href=https://x.example/p>x</a>', MESSAGE, BASE, SECRET)
     link = r'<a href="https://t\.example\.com/t/c/[A-Za-z0-9_.-]+">x</a>'
     assert re.fullmatch(link + "<img .*>", html)
+
+
+def test_unsubscribe_links_are_never_tracked():
+    ours = unsubscribe_url(BASE, MESSAGE, SECRET)
+    written_out = "HTTPS://T.example.com/u/anything"
+    html, urls = instrument_html(f'<a href="{ours}">Leave</a> <a href="{written_out}">Leave</a> '
+                                 '<a href="https://t.example.com/unsubscribe">Theirs</a>', MESSAGE, BASE, SECRET)
+    assert f'href="{ours}"' in html and f'href="{written_out}"' in html
+    assert urls == ["https://t.example.com/unsubscribe"]  # not our route: tracked like any link
+    assert not is_unsubscribe_link("https://other.example/u/x", BASE)
+    assert is_unsubscribe_link("https://app.example/sojourn/u/x", "https://app.example/sojourn/")
+    assert not is_unsubscribe_link("https://app.example/u/x", "https://app.example/sojourn")

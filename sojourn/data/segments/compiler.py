@@ -12,7 +12,7 @@ Python, looks at the rows:
   once" is a plain `EXISTS`, and counts that may be zero are written as the negation of
   "more than max", so contacts without any event are included.
 - engagement: `EXISTS` on messages (received = status 'sent'), joined to
-  engagement_events for opened / clicked.
+  engagement_events for opened / clicked (a link scanner's clicks, flagged `automated`, never match).
 - segment references: the referenced segment's stored filter is inlined (loaded first,
   with `load_references`), and a reference cycle raises `SegmentCycle`.
 
@@ -143,7 +143,7 @@ class _Compiler:
             conditions.append(m.status == "sent")
         else:
             query = query.join(engagement_table, engagement_table.c.message_id == m.id)
-            conditions.append(engagement_table.c.type == node.engagement)
+            conditions += [engagement_table.c.type == node.engagement, engagement_table.c.automated.is_(False)]
         return exists(query.where(*conditions).correlate(contacts_table))
 
     def segment(self, segment_id: str) -> ColumnElement:
