@@ -66,10 +66,20 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
     return row
 
 
-def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> JourneyDefinition:
+# Checking runs templates: in a thread, so that the API answers meanwhile, and waited for this long.
+VALIDATION_SECONDS = 10.0
+
+
+async def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> JourneyDefinition:
     """The parsed definition, or DefinitionError; with `webhook_hosts`, a webhook the workers
     would refuse to call is refused now too, where its author sees it."""
-    definition = validate_definition(raw_definition)
+    try:
+        definition = await asyncio.wait_for(asyncio.to_thread(validate_definition, raw_definition),
+                                            VALIDATION_SECONDS)
+    except TimeoutError:
+        raise DefinitionError([Problem(node=None, field="", message=(
+            f"journey: checking the definition takes longer than {VALIDATION_SECONDS:g} s; "
+            "make its templates simpler or fewer"))]) from None
     unlisted = unlisted_webhook_hosts(definition, webhook_hosts) if webhook_hosts is not None else []
     if unlisted:
         raise DefinitionError([Problem(node=node, field="webhook.url", message=(
@@ -80,7 +90,7 @@ def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> Journey
 
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
                          webhook_hosts: list[str] | None = None) -> Journey:
-    definition = _validated(raw_definition, webhook_hosts)
+    definition = await _validated(raw_definition, webhook_hosts)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
     journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
@@ -93,7 +103,7 @@ async def create_journey(session: AsyncSession, journey_id: str, raw_definition:
 
 async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict,
                       webhook_hosts: list[str] | None = None) -> Journey:
-    definition = _validated(raw_definition, webhook_hosts)
+    definition = await _validated(raw_definition, webhook_hosts)
     journey = await get_journey(session, journey_id)
     if journey.status == "archived":
         raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")
