@@ -76,7 +76,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         charge()
         if isinstance(getattr(__obj, "__self__", None), str):
             # A string method's int argument is a width or count (`center`, `zfill`, `ljust`).
-            charge(sum(arg for arg in args if isinstance(arg, int) and not isinstance(arg, bool) and arg > 0))
+            template_limits.charge_counts(args)
             if getattr(__obj, "__name__", None) == "replace" and len(args) >= 2:
                 template_limits.check_replacement(__obj.__self__, args[0], args[1])
         args = tuple(metered(arg) for arg in args)

@@ -67,7 +67,7 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
 
 
 # Checking runs templates: in a thread, so that the API answers meanwhile, and waited for this long.
-VALIDATION_SECONDS = 10.0
+VALIDATION_SECONDS = 30.0
 
 
 async def _validated(raw_definition: dict, webhook_hosts: list[str] | None) -> JourneyDefinition:
