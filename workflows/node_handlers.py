@@ -49,6 +49,9 @@ from workflows.options import DATA_OPTIONS, SEND_OPTIONS
 # Runs started before channels existed called the email-only activity; they still must.
 CHANNELS_PATCH = "channels"
 
+# Runs that reached an event-relative wait late before the lateness rule sent at once; replays do.
+LATENESS_PATCH = "event_lateness"
+
 # A deferred send sleeps at least this long, so a hold that ends "now" by a skewed clock cannot spin.
 _HOLD_FLOOR = timedelta(seconds=1)
 
@@ -74,8 +77,7 @@ class NodeHandlers:
                 failed = not await self._send(node)
                 return node.on_failure if failed and node.on_failure else node.next
             case WaitNode():
-                await self._wait(node)
-                return node.next
+                return await self._wait(node)
             case WaitForNode():
                 engaged = await self._wait_for(node)
                 self._path[-1].outcome = "event" if engaged else "timeout"
@@ -139,16 +141,35 @@ class NodeHandlers:
         self._path[-1].outcome = result.status
         return True
 
-    async def _wait(self, node: WaitNode) -> None:
+    async def _wait(self, node: WaitNode) -> str:
+        """Rest until the node's time; where the run goes next."""
         if node.until is not None:
             due = node.until
         elif node.at is not None:
             due = datetime.fromisoformat(await self._next_local_time(node))
         elif node.relative_to == "event" and self._input.trigger is not None:
             due = datetime.fromisoformat(self._input.trigger.occurred_at) + parse_duration(node.duration)
+            late = workflow.now() - due
+            if late > node.lateness_allowed and workflow.patched(LATENESS_PATCH):
+                return self._late(node, late)
         else:
             due = workflow.now() + parse_duration(node.duration)
         await self._sleep_until(due)
+        return node.next
+
+    def _late(self, node: WaitNode, late: timedelta) -> str:
+        """The event came too late for this wait: go to `on_late`, else skip the send right after."""
+        late_by = f"late by {timedelta(seconds=int(late.total_seconds()))}"
+        self._path[-1].outcome = late_by
+        following = self._definition.node_map()[node.next]
+        if node.on_late is not None or not isinstance(following, SendNode):
+            return node.on_late or node.next
+        self._enter(following)
+        reason = f"{late_by} (more than the {node.lateness_allowed} allowed after wait {node.id!r})"
+        self._messages.append(SentMessage(node=following.id, message_id="", status=MessageStatus.SKIPPED,
+                                          at=workflow.now().isoformat(), reason=reason))
+        self._path[-1].outcome = MessageStatus.SKIPPED
+        return following.next
 
     async def _sleep_until(self, due: datetime) -> None:
         delay = due - workflow.now()

@@ -5,6 +5,7 @@ the message's idempotency key, so that a retried attempt knows what an earlier o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from sojourn.delivery.channels import (
 )
 from sojourn.delivery.rate_limits import ChannelRateLimiter
 from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
+from sojourn.dsl import template_limits
 from sojourn.dsl.channels import SPECS
 from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError, template_context
@@ -89,6 +91,21 @@ def choose_channel(node: SendNode, contact: Contact, consents: dict[str, str],
             return name, refusals
         refusals.append(f"{name}: {why}")
     return None, refusals
+
+
+async def _render_in_thread(sender: ChannelSender, node: SendNode, context: dict, message_id: uuid.UUID,
+                            contact: Contact) -> Rendered:
+    """The sender's rendering, in a thread so that a costly template holds up no other send, with
+    all the message's templates sharing one budget (`template_limits`)."""
+
+    def render() -> Rendered:
+        with template_limits.budget():
+            return sender.render(node, context, message_id, contact)
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(render), template_limits.WAIT_SECONDS)
+    except TimeoutError:
+        raise TemplateRenderError(f"template takes longer than {template_limits.WAIT_SECONDS:g} s to render") from None
 
 
 @dataclass(kw_only=True)
@@ -215,7 +232,7 @@ class Sender:
         context = message_context(message.contact, request.journey_id, request.journey_version, request.node_id,
                                   request.event)
         try:
-            message.rendered = sender.render(message.node, context, message.id, message.contact)
+            message.rendered = await _render_in_thread(sender, message.node, context, message.id, message.contact)
         except TemplateRenderError as err:
             await self._record(message.row, MessageStatus.FAILED, error=f"template: {err}")
             raise ApplicationError(f"template failed for this contact: {err}", type=ErrorType.TEMPLATE,

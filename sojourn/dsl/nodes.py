@@ -9,14 +9,14 @@ the interpreter.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
 
 from sojourn.dsl.channels import CHANNELS, CONTENT_CHANNELS, SYSTEM_CHANNELS, Channel, ChannelContents
 from sojourn.dsl.conditions import BranchCondition, WaitCondition
-from sojourn.dsl.durations import Duration
+from sojourn.dsl.durations import Duration, parse_duration
 from sojourn.dsl.send_windows import LocalTime
 from sojourn.dsl.strict import Strict
 
@@ -137,10 +137,20 @@ class WaitNode(_Node):
     weekdays: Annotated[list[Weekday], Field(min_length=1)] | None = None
     # "event": the duration counts from the triggering event's own timestamp, not from arrival here.
     relative_to: Literal["node", "event"] = "node"
+    # An event-relative wait already over by more than this when the run reaches it is late: the
+    # run goes to `on_late`, or else skips the send right after (a 2-hour aftercare is not sent
+    # when the treatment event arrives 8 days late).
+    max_lateness: Duration | None = None
+    on_late: str | None = None
     next: str
 
-    edge_fields = ("next",)
+    edge_fields = ("next", "on_late")
     rests = True
+    DEFAULT_MAX_LATENESS: ClassVar[str] = "1d"
+
+    @property
+    def lateness_allowed(self) -> timedelta:
+        return parse_duration(self.max_lateness or self.DEFAULT_MAX_LATENESS)
 
     @field_validator("until")
     @classmethod
@@ -157,6 +167,8 @@ class WaitNode(_Node):
             raise ValueError("`weekdays` goes with `at`")
         if self.relative_to == "event" and self.duration is None:
             raise ValueError("`relative_to: event` goes with a `duration`")
+        if self.relative_to != "event" and (self.max_lateness is not None or self.on_late is not None):
+            raise ValueError("`max_lateness` and `on_late` go with `relative_to: event`")
         return self
 
 

@@ -1,8 +1,9 @@
 """Message templates: one sandboxed Jinja2 environment shared by validation and sending.
 
 Templates are written by marketers, not developers, so they run in Jinja's immutable
-sandbox, and every failure (syntax, sandbox violation, runtime error) becomes a
-`TemplateRenderError` instead of a half-rendered message going out.
+sandbox, within a budget of steps, characters and time (`template_limits`), and every failure
+(syntax, sandbox violation, runtime error, budget spent) becomes a `TemplateRenderError`
+instead of a half-rendered message going out.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from jinja2 import (
     pass_context,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from sojourn.dsl import template_limits
+from sojourn.dsl.template_limits import TemplateTooCostly, charge, checked_size, metered
 
 # The template name decides autoescaping, so one environment serves HTML and plain text.
 _HTML_NAME = "message.html"
@@ -51,13 +55,39 @@ class TemplateRenderError(Exception):
 
 
 class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = template_limits.BoundedCodeGenerator
+    # What the bounded code generator's loops and concatenations call.
+    counted = staticmethod(template_limits.counted)
+    checked_size = staticmethod(checked_size)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        charge()
         # `contact.items` must be the contact's "items" attribute, not dict.items.
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        charge()
+        return super().getitem(obj, argument)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        charge()
+        if isinstance(getattr(__obj, "__self__", None), str):
+            # A string method's int argument is a width or count (`center`, `zfill`, `ljust`).
+            template_limits.charge_counts(args)
+            if getattr(__obj, "__name__", None) == "replace" and len(args) >= 2:
+                template_limits.check_replacement(__obj.__self__, args[0], args[1])
+        args = tuple(metered(arg) for arg in args)
+        kwargs = {key: metered(value) for key, value in kwargs.items()}
+        return checked_size(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is not None:
+            template_limits.check_format(value.__self__)
+        return wrapper
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The stock sandbox returns an Undefined that Chainable/lenient undefined renders as
@@ -66,6 +96,14 @@ class _Environment(ImmutableSandboxedEnvironment):
         raise SecurityError(f"access to attribute {attribute!r} of {kind!r} is not allowed")
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        charge()
+        if operator_ == "+":
+            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+                template_limits.checked_size_of(len(left) + len(right))
+            return operator.add(left, right)
+        if operator_ == "%":
+            template_limits.check_format(left)
+            return checked_size(operator.mod(left, right))
         if operator_ == "**":
             if isinstance(right, (int, float)) and abs(right) > _MAX_EXPONENT:
                 raise SecurityError(f"exponent {right!r} is too large")
@@ -121,6 +159,7 @@ def _money(value: Any, currency: str = "USD") -> str:
 
 
 _env.filters.update(local=_local, money=_money)
+_env.filters = {name: template_limits.bounded_filter(name, function) for name, function in _env.filters.items()}
 
 # The same sandbox, but any use of a missing value raises: rendering a template here with no
 # data tells apart what fails for want of a contact's data (fine) from what fails for everyone.
@@ -143,7 +182,8 @@ def translate_legacy(source: str) -> str:
 def _compile(source: str, html: bool) -> Template:
     # Compiling is far slower than rendering and the same template goes to every contact.
     name = _HTML_NAME if html else _TEXT_NAME
-    code = _env.compile(translate_legacy(source), name=name)
+    with template_limits.budget():  # Jinja computes constant expressions while compiling
+        code = _env.compile(translate_legacy(source), name=name)
     return _env.template_class.from_code(_env, code, _env.make_globals(None), None)
 
 
@@ -155,7 +195,9 @@ def check_template(source: str) -> str | None:
     except TemplateSyntaxError as error:
         return f"line {error.lineno}: {error.message}"
     try:
-        _strict_env.from_string(translate_legacy(source)).render({})
+        with template_limits.budget():  # Jinja computes constant expressions while compiling
+            strict = _strict_env.from_string(translate_legacy(source))
+        _bounded_render(strict, {})
     except UndefinedError:
         pass  # needs data a contact may have
     except Exception as error:  # noqa: BLE001 - whatever it is, it fails for every contact
@@ -177,12 +219,19 @@ def template_context(contact: Mapping[str, Any]) -> dict[str, Any]:
 
 def render(source: str, context: Mapping[str, Any], html: bool = False) -> str:
     try:
-        return _compile(source, html).render(context)
+        return _bounded_render(_compile(source, html), context)
     except Exception as error:
         raise TemplateRenderError(_describe(error)) from error
 
 
+def _bounded_render(template: Template, context: Mapping[str, Any]) -> str:
+    with template_limits.budget():
+        return template_limits.check_output(template.root_render_func(template.new_context(context)))
+
+
 def _describe(error: Exception) -> str:
+    if isinstance(error, TemplateTooCostly):
+        return str(error)
     if isinstance(error, TemplateSyntaxError):
         return f"line {error.lineno}: {error.message}"
     if isinstance(error, SecurityError):
@@ -225,10 +274,11 @@ _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 def render_message(
     subject: str, html: str | None, text: str | None, context: Mapping[str, Any]
 ) -> RenderedMessage:
-    # A newline in a subject would let contact data inject mail headers.
-    rendered_subject = _NEWLINES.sub(" ", render(subject, context)).strip()
-    return RenderedMessage(
-        subject=rendered_subject,
-        html=render(html, context, html=True) if html is not None else None,
-        text=render(text, context) if text is not None else None,
-    )
+    with template_limits.budget():  # one message, one budget
+        # A newline in a subject would let contact data inject mail headers.
+        rendered_subject = _NEWLINES.sub(" ", render(subject, context)).strip()
+        return RenderedMessage(
+            subject=rendered_subject,
+            html=render(html, context, html=True) if html is not None else None,
+            text=render(text, context) if text is not None else None,
+        )

@@ -4,6 +4,7 @@ in one DefinitionError so one answer lists them all."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -22,6 +23,9 @@ from sojourn.dsl.validation import (
     webhook_urls,
 )
 
+# How long the API waits for a definition's checks (each template's are bounded on their own).
+VALIDATION_SECONDS = 30.0
+
 
 async def checked_definition(session: AsyncSession, raw_definition: dict,
                              webhook_hosts: list[str] | None) -> JourneyDefinition:
@@ -31,9 +35,14 @@ async def checked_definition(session: AsyncSession, raw_definition: dict,
     found: list[Problem] = []
     definition = None
     try:
-        definition = validate_definition(raw_definition)
+        # Checking runs templates: in a thread, so that the API answers meanwhile.
+        definition = await asyncio.wait_for(asyncio.to_thread(validate_definition, raw_definition),
+                                            VALIDATION_SECONDS)
     except DefinitionError as error:
         found += error.problems
+    except TimeoutError:
+        found.append(problem(None, "", f"checking the definition takes longer than {VALIDATION_SECONDS:g} s; "
+                                       "make its templates simpler or fewer"))
     if isinstance(raw_definition, dict):
         found += await _missing_segments(session, raw_definition)
         if webhook_hosts is not None:

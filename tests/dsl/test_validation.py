@@ -261,6 +261,21 @@ def test_template_syntax_error(field):
     assert "line 2" in found[0].message
 
 
+def test_template_doing_too_much_is_refused_with_the_reason():
+    loops = "{% for i in range(10**4) %}{% for j in range(10**4) %}{{ i }}{% endfor %}{% endfor %}"
+    found = problems(journey(send("a", text=loops), DONE))
+    assert [(p.node, p.field) for p in found] == [("a", "text")]
+    assert "template does more than 100,000 steps" in found[0].message
+
+
+def test_checking_many_templates_is_bounded_in_time(monkeypatch):
+    from sojourn.dsl.validation import templates
+    monkeypatch.setattr(templates, "MAX_CHECKING_SECONDS", 0.0)
+    found = problems(journey(send("a"), DONE))
+    assert [(p.node, p.field) for p in found] == [("a", "subject")]
+    assert "templates take longer than 0 s to check" in found[0].message
+
+
 def test_send_without_body():
     node = send("a")
     del node["html"]

@@ -48,6 +48,33 @@ def test_relative_to_event_needs_an_entry_event():
         {"id": "w", "type": "wait", "duration": "2h", "relative_to": "event", "next": "done"}, DONE))
 
 
+ENTRY = {"event": "treatment.completed"}
+
+
+def test_a_late_rule_on_an_event_wait():
+    definition = validate_definition(journey(
+        {"id": "w", "type": "wait", "duration": "2h", "relative_to": "event", "max_lateness": "6h",
+         "on_late": "sorry", "next": "done"},
+        {"id": "sorry", "type": "exit"}, DONE, entry=ENTRY))
+    wait = definition.node_map()["w"]
+    assert wait.edges() == {"next": "done", "on_late": "sorry"}
+    assert wait.lateness_allowed.total_seconds() == 6 * 3600
+    plain = validate_definition(journey({"id": "w", "type": "wait", "duration": "2h", "relative_to": "event",
+                                         "next": "done"}, DONE, entry=ENTRY)).node_map()["w"]
+    assert plain.lateness_allowed.total_seconds() == 24 * 3600  # the default: a day
+
+
+@pytest.mark.parametrize("wait, field", [
+    ({"relative_to": "event", "max_lateness": "soon"}, "max_lateness"),
+    ({"relative_to": "event", "on_late": "nowhere"}, "on_late"),
+    ({"max_lateness": "1h"}, ""),  # counted from arrival, a wait is never late
+    ({"on_late": "done"}, ""),
+])
+def test_a_late_rule_is_checked(wait, field):
+    found = located(journey({"id": "w", "type": "wait", "duration": "2h", "next": "done", **wait}, DONE, entry=ENTRY))
+    assert ("w", field) in found, found
+
+
 def test_branch_cases_point_at_known_nodes_and_need_a_default():
     found = located(journey(
         {"id": "b", "type": "branch", "cases": [{"when": {"tag": "vip"}, "then": "nowhere"}], "default": "done"},

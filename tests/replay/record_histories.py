@@ -101,6 +101,23 @@ async def record_event_runs(api, engine, env, settings, tag: str) -> dict[str, s
     return {"follow_up_gold_exits": runs["gold"], "follow_up_plain_converts": runs["plain"]}
 
 
+async def record_late_event_run(api, engine, env, tag: str) -> dict[str, str]:
+    """A treatment event 7.5 days late: the 2-hour aftercare is skipped, the 7-day follow-up sent."""
+    await create_active_journey(api, f"late-{tag}", {"name": "Aftercare", "entry": {"event": f"healed-{tag}"},
+                                                     "nodes": [
+        {"id": "two_hours", "type": "wait", "duration": "2h", "relative_to": "event", "next": "aftercare"},
+        {"id": "aftercare", "type": "send", "subject": "Aftercare", "text": "ok", "next": "seven_days"},
+        {"id": "seven_days", "type": "wait", "duration": "7d", "relative_to": "event", "next": "follow_up"},
+        {"id": "follow_up", "type": "send", "subject": "Follow-up", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    await put_contact(api, f"late-{tag}", email=f"late-{tag}@example.com")
+    occurred = (datetime.now(timezone.utc) - timedelta(days=7, hours=12)).isoformat()
+    await api.post("/v1/events", json={"events": [
+        {"contact": f"late-{tag}", "name": f"healed-{tag}", "event_id": f"h-{tag}", "occurred_at": occurred}]})
+    await wait_for_mail(engine, f"late-{tag}@example.com")
+    return {"event_late_skips_aftercare": f"journey/late-{tag}/late-{tag}"}
+
+
 def text_or_mail() -> dict:
     return {"name": "Text or mail", "nodes": [
         {"id": "promo", "type": "send", "channel": ["sms", "email"], "sms": {"text": "Sale, {{ first_name }}"},
@@ -218,6 +235,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     window_runs = await record_window_runs(api, engine, env, tag)
     channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
     event_runs = await record_event_runs(api, engine, env, settings, tag)
+    late_runs = await record_late_event_run(api, engine, env, tag)
     await create_active_journey(api, f"md-{tag}", mothers_day())
     await create_active_journey(api, f"cn-{tag}", click_or_nudge())
     people = ["opener", "ignorer", "clicker", "waiter", "cancelled", "no-email"]
@@ -249,7 +267,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
              **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs, **tagging_runs,
-             **batch_runs}
+             **batch_runs, **late_runs}
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue

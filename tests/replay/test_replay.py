@@ -39,9 +39,9 @@ class _ReorderedJourney(JourneyWorkflow):
     async def run(self, input: JourneyInput) -> JourneyState:
         return await super().run(input)
 
-    async def _wait(self, node) -> None:
+    async def _wait(self, node) -> str:
         await asyncio.sleep(1)
-        await super()._wait(node)
+        return await super()._wait(node)
 
 
 async def test_an_unpatched_change_fails_replay():

@@ -363,6 +363,52 @@ async def test_a_send_failing_for_good_takes_on_failure(start, fakes):
     assert state.status == "completed"
 
 
+def _aftercare(**late_rule) -> dict:
+    """A treatment's aftercare 2 hours after it and a follow-up 7 days after it."""
+    return journey(
+        {"id": "two_hours", "type": "wait", "duration": "2h", "relative_to": "event", "next": "aftercare", **late_rule},
+        send("aftercare", "seven_days"),
+        {"id": "seven_days", "type": "wait", "duration": "7d", "relative_to": "event", "next": "follow_up"},
+        send("follow_up"), send("sorry"))
+
+
+def _treated(ago: timedelta) -> ContactEvent:
+    return ContactEvent(event_id="t1", name="treated", properties={},
+                        occurred_at=(datetime.now(timezone.utc) - ago).isoformat())
+
+
+async def test_a_late_event_skips_the_sends_it_is_too_late_for(start, fakes):
+    async with start() as begin:
+        # The treatment event arrives 7.5 days late: far too late for the aftercare, half a day
+        # late for the follow-up (within the default day allowed).
+        state = await (await begin(_aftercare(), trigger=_treated(timedelta(days=7, hours=12)))).result()
+
+    assert [r.node_id for r in fakes.sends] == ["follow_up"]
+    assert outcomes(state) == [("two_hours", "late by 7 days, 10:00:00"), ("aftercare", "skipped"),
+                               ("seven_days", None), ("follow_up", "sent"), ("end", None)]
+    skipped = state.messages[0]
+    assert (skipped.node, skipped.status, skipped.message_id) == ("aftercare", "skipped", "")
+    assert skipped.reason == "late by 7 days, 10:00:00 (more than the 1 day, 0:00:00 allowed after wait 'two_hours')"
+    assert state.status == "completed"
+
+
+async def test_a_late_event_goes_to_on_late_past_the_lateness_it_allows(start, fakes):
+    async with start() as begin:
+        state = await (await begin(_aftercare(max_lateness="30m", on_late="sorry"),
+                                   trigger=_treated(timedelta(hours=3)))).result()
+
+    assert [r.node_id for r in fakes.sends] == ["sorry"]
+    assert outcomes(state) == [("two_hours", "late by 1:00:00"), ("sorry", "sent"), ("end", None)]
+
+
+async def test_an_event_late_within_the_allowance_sends_at_once(start, fakes):
+    async with start() as begin:
+        run = await begin(_aftercare(max_lateness="2h", on_late="sorry"), trigger=_treated(timedelta(hours=3)))
+        resting = await run.resting_at("seven_days")
+        assert [r.node_id for r in fakes.sends] == ["aftercare"]
+        assert outcomes(resting)[:2] == [("two_hours", None), ("aftercare", "sent")]
+
+
 def _long_wait(**fields) -> dict:
     return journey(send("intro", "pause"), {"id": "pause", "type": "wait", "duration": "30d", "next": "later"},
                    send("later"), **fields)

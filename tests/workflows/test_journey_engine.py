@@ -16,6 +16,8 @@ from helpers import (
     advance,
     create_active_journey,
     enroll,
+    finished,
+    put_contact,
     tracking_path,
     wait_for_mail,
 )
@@ -138,3 +140,31 @@ async def test_wait_for_a_click_or_time_out(api, worker, engine, temporal_env, u
     slow_mail = await wait_for_mail(engine, f"slow-{unique}@example.com", 2)
     assert [m["subject"] for m in slow_mail] == [f"Offer {unique}", f"Still interested? {unique}"]
     assert slow["subject"] == f"Offer {unique}"
+
+
+async def test_a_template_doing_too_much_for_a_contact_fails_its_send_and_the_run_moves_on(
+        api, worker, engine, temporal_env, unique):
+    journey = f"costly-{unique}"
+    email = f"costly-{unique}@example.com"
+    # Passes validation (without a contact's data the loops do nothing), but this contact's
+    # 1,000 tags make a million steps.
+    pairs = "{% for a in contact.tags %}{% for b in contact.tags %}{{ a }}{{ b }}{% endfor %}{% endfor %}"
+    await create_active_journey(api, journey, {"name": "Costly", "nodes": [
+        {"id": "digest", "type": "send", "subject": "Your tags", "text": pairs, "next": "end",
+         "on_failure": "plain"},
+        {"id": "plain", "type": "send", "subject": f"Plain {unique}", "text": "Hello", "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]})
+    await put_contact(api, f"costly-{unique}", email=email, attributes={"tags": [f"t{i}" for i in range(1000)]})
+    [run] = await enroll(api, journey, f"costly-{unique}")
+    state = await finished(temporal_env, run["workflow_id"])
+
+    assert [(m.node, m.status) for m in state.messages] == [("digest", "failed"), ("plain", "sent")]
+    assert "template does more than 100,000 steps" in state.messages[0].reason
+    assert [step.node for step in state.path] == ["digest", "plain", "end"]
+    async with engine.connect() as conn:
+        error = (await conn.execute(select(Message.error).where(
+            Message.journey_id == journey, Message.node_id == "digest"))).scalar_one()
+    assert error == "template: template does more than 100,000 steps"
+    [mail] = await wait_for_mail(engine, email)
+    assert mail["subject"] == f"Plain {unique}"
