@@ -19,13 +19,19 @@ _STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503),
            (SojournError, 500))
 
 
-class ApiError(Exception):
+class ApiError(StarletteHTTPException):
     """A refusal of the HTTP request itself (authentication, media type, body shape); what a
-    service refuses is a `SojournError`."""
+    service refuses is a `SojournError`. An HTTPException, so that FastAPI passes it on
+    unchanged when it is raised while the body is read."""
 
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(status, message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def invalid_input(field: str, message: str, kind: str = "invalid_input") -> ApiError:
+    """A 422 naming the one field that is wrong, as a validation error lists it."""
+    return ApiError(422, "validation_error", f"{field}: {message}", [{"field": field, "message": message, "type": kind}])
 
 
 def parsed(model: type[ModelT], body: bytes) -> ModelT:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from api.deps import API_KEY, EngineDep, SessionDep, TemporalDep, TriggersDep
+from api.deps import EngineDep, SessionDep, TemporalDep, TriggersDep
 from api.errors import ApiError
+from api.routing import resource_router
 from api.schemas.common import Page
 from api.schemas.contacts import ContactIn, ContactOut, ContactProfile, ImportResult
 from sojourn.data.models import Contact
 from sojourn.services import contacts
 
-router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/contacts", tags=["contacts"])
 
 _IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndjson": "ndjson",
                  "application/ndjson": "ndjson", "application/jsonl": "ndjson", "application/x-jsonlines": "ndjson"}

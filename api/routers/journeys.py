@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from api.deps import API_KEY, PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
+from api.deps import PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
+from api.routing import resource_router
 from api.schemas.common import Page
 from api.schemas.journeys import (
     EnrollRequest,
@@ -22,8 +23,8 @@ from sojourn.data.models import Journey
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.services import journeys
 
-router = APIRouter(prefix="/v1/journeys", tags=["journeys"], dependencies=API_KEY)
-schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/journeys", tags=["journeys"])
+schema_router = resource_router(prefix="/v1/schema", tags=["journeys"])
 
 
 def _out(journey: Journey, definition: dict | None = None) -> JourneyOut:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
-from api.deps import API_KEY, SessionDep, TemporalDep
+from api.deps import SessionDep, TemporalDep
+from api.routing import resource_router
 from api.schemas.runs import RunOut
 from sojourn.services import runs
 
-router = APIRouter(tags=["runs"], dependencies=API_KEY)
+router = resource_router(tags=["runs"])
 
 
 @router.get("/v1/journeys/{journey_id}/runs/{external_id}", response_model=RunOut)

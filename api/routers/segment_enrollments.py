@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from api.deps import API_KEY, SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routing import resource_router
 from api.schemas.enrollments import EnrollmentControlOut, SegmentEnrollmentOut, SegmentEnrollmentRequest
 from sojourn.services import enrollments
 
-router = APIRouter(prefix="/v1/journeys/{journey_id}/segment-enrollments", tags=["journeys"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/journeys/{journey_id}/segment-enrollments", tags=["journeys"])
 
 
 @router.post("", status_code=202, response_model=SegmentEnrollmentOut)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from api.deps import API_KEY, SessionDep
+from api.deps import SessionDep
+from api.routing import resource_router
 from api.schemas.common import Page
 from api.schemas.contacts import ContactOut
 from api.schemas.segments import (
@@ -23,8 +24,8 @@ from api.schemas.segments import (
 from sojourn.data.models import Segment, SegmentSet
 from sojourn.services import segments
 
-router = APIRouter(prefix="/v1/segments", tags=["segments"], dependencies=API_KEY)
-sets_router = APIRouter(prefix="/v1/segment-sets", tags=["segments"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/segments", tags=["segments"])
+sets_router = resource_router(prefix="/v1/segment-sets", tags=["segments"])
 
 
 @router.post("", status_code=201, response_model=SegmentOut)

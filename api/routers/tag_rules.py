@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from api.deps import API_KEY, SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routing import resource_router
 from api.schemas.tag_rules import TagRuleIn, TagRuleOut, TagRuleRunRequest
 from sojourn.contracts.tagging import TagRuleSummary
 from sojourn.services import tag_rules
 
-router = APIRouter(prefix="/v1/tag-rules", tags=["tags"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/tag-rules", tags=["tags"])
 
 
 @router.put("/{rule_id}", response_model=TagRuleOut, responses={201: {"model": TagRuleOut}})

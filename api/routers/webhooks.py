@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, parsed
+from api.routing import resource_router
 from api.schemas.webhooks import WebhookBatch, WebhookResponse, WebhookResult
 from sojourn.services import engagement
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = resource_router(prefix="/v1/webhooks", tags=["webhooks"], api_key=False)
 
 SIGNATURE_HEADER = "X-Sojourn-Signature"
 

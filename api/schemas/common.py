@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,3 +18,15 @@ class StrictIn(BaseModel):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="What went wrong, for programs: validation_error, not_found, unauthorized...")
+    message: str = Field(description="What went wrong, for people.")
+    details: list[Any] = Field(description="For a validation error, each problem as {field, message, type}.")
+
+
+class ErrorOut(BaseModel):
+    """Every refusal and failure has this shape."""
+
+    error: ErrorBody
