@@ -9,7 +9,7 @@ from fastapi import Query, Request, Response
 from api.deps import EngineDep, SessionDep, TemporalDep, TriggersDep
 from api.errors import ApiError
 from api.routing import resource_router
-from api.schemas.common import Page
+from api.schemas.common import ExternalId, Page
 from api.schemas.contacts import ContactIn, ContactOut, ContactProfile, ImportResult
 from sojourn.data.models import Contact
 from sojourn.services import contacts
@@ -43,7 +43,7 @@ async def import_contact_file(request: Request, engine: EngineDep, triggers: Tri
 
 
 @router.put("/{external_id}", response_model=ContactOut, responses={201: {"model": ContactOut}})
-async def upsert_contact(external_id: str, body: ContactIn, session: SessionDep, triggers: TriggersDep,
+async def upsert_contact(external_id: ExternalId, body: ContactIn, session: SessionDep, triggers: TriggersDep,
                          response: Response) -> Contact:
     """Create the contact, or update the fields given and merge the attributes."""
     fields = {name: getattr(body, name) for name in body.model_fields_set - {"attributes", "consent"}}
@@ -54,7 +54,7 @@ async def upsert_contact(external_id: str, body: ContactIn, session: SessionDep,
 
 
 @router.get("/{external_id}", response_model=ContactProfile)
-async def get_contact(external_id: str, session: SessionDep) -> dict:
+async def get_contact(external_id: ExternalId, session: SessionDep) -> dict:
     """The contact's profile: fields and attributes, tags with weights, the latest events and
     messages (with open and click counts), and its journeys, active and past."""
     return await contacts.profile(session, external_id)
@@ -62,7 +62,7 @@ async def get_contact(external_id: str, session: SessionDep) -> dict:
 
 @router.delete("/{external_id}", status_code=204, responses={404: {"description": "No such contact."},
                                                             502: {"description": "A run could not be cancelled."}})
-async def erase_contact(external_id: str, session: SessionDep, client: TemporalDep) -> Response:
+async def erase_contact(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> Response:
     """Right to be forgotten: cancel the contact's active runs, then delete the contact and,
     by cascade, its events, tags, messages, engagement and runs. If a run cannot be
     cancelled (Temporal unreachable) nothing is deleted and the call can be repeated."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from sojourn.data.ingest.text import EXTERNAL_ID_MAX
+
 T = TypeVar("T")
+
+INT32_MAX = 2**31 - 1  # versions are integer columns
+
+# Path parameters, as long as the columns they name: a longer one can name nothing.
+ExternalId = Annotated[str, Path(min_length=1, max_length=EXTERNAL_ID_MAX, description="The contact's external id.")]
+ResourceId = Annotated[str, Path(min_length=1, max_length=64)]
+Version = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 
 class StrictIn(BaseModel):

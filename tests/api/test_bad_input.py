@@ -101,3 +101,73 @@ def test_deep_yaml_definition_file_is_a_definition_error(tmp_path):
     path.write_text(deep_json(10_000))
     with pytest.raises(DefinitionError, match="deep"):
         load_definition_file(path)
+
+
+# Text Postgres refuses, and values past their columns
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"first_name": "Ann\x00"}, "body.first_name"),
+    ({"attributes": {"plan": "gold\x00"}}, "body.attributes.plan"),
+    ({"attributes": {"pl\x00an": "gold"}}, "body.attributes.pl\x00an"),
+    ({"attributes": {"plan": "\ud800"}}, "body.attributes.plan"),
+])
+async def test_nul_and_lone_surrogates_in_a_contact_body_are_refused(api, unique, body, field):
+    response = await api.put(f"/v1/contacts/c-{unique}", content=__import__("json").dumps(body),
+                             headers={"Content-Type": "application/json"})
+    refused(response, 422, field)
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/v1/contacts/c%00x", "path.external_id"),
+    ("/v1/contacts?cursor=%00", "query.cursor"),
+    ("/v1/journeys?cursor=a%00", "query.cursor"),
+    ("/v1/segments/s%00/count", "path.segment_id"),
+    ("/v1/contacts/c%00x/runs", "path.external_id"),
+])
+async def test_nul_in_a_path_or_cursor_is_refused(api, path, field):
+    refused(await api.get(path), 422, field)
+
+
+async def test_nul_in_a_segment_value_and_a_lone_surrogate_in_a_set_are_refused(api, unique):
+    body = '{"id": "s-%s", "name": "s", "filter": {"attribute": "plan", "op": "eq", "value": "a\\u0000"}}' % unique
+    refused(await api.post("/v1/segments", content=body, headers={"Content-Type": "application/json"}), 422,
+            "body.filter.value")
+    body = '{"id": "set-%s", "name": "s", "segments": ["\\ud800"]}' % unique
+    refused(await api.post("/v1/segment-sets", content=body, headers={"Content-Type": "application/json"}), 422,
+            "body.segments.0")
+
+
+async def test_an_id_longer_than_its_column_is_refused(api, unique):
+    refused(await api.put(f"/v1/contacts/{'x' * 10_000}", json={}), 422, "path.external_id")
+    refused(await api.put(f"/v1/tag-rules/{'r' * 1000}", json={
+        "tag": "t", "filter": {"attribute": "plan", "op": "eq", "value": "gold"},
+        "weight": {"kind": "count", "event": "x"}}), 422, "path.rule_id")
+
+
+async def test_a_version_past_int32_is_refused(api, unique):
+    refused(await api.get(f"/v1/journeys/j-{unique}/versions/{2**31}"), 422, "path.version")
+    refused(await api.get(f"/v1/journeys/j-{unique}/versions/{2**70}"), 422, "path.version")
+    response = await api.post(f"/v1/journeys/j-{unique}/preview", json={"node": "n", "contact": "c",
+                                                                       "version": 2**31})
+    refused(response, 422, "body.version")
+
+
+async def test_a_concurrent_duplicate_line_user_id_is_a_conflict(api, unique):
+    line_user_id = "U" + unique.ljust(32, "0")
+    for attempt in range(3):  # the race is won differently each time; every loser must get a 409
+        puts = [api.put(f"/v1/contacts/line-{attempt}-{n}-{unique}", json={"line_user_id": line_user_id,
+                                                                            "consent": {"line": "subscribed"}})
+                for n in range(6)]
+        responses = await asyncio.gather(*puts)
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(201) == (1 if attempt == 0 else 0), statuses
+        for response in responses:
+            if response.status_code != 201:
+                assert refused(response, 409)["code"] == "line_user_id_taken"
+
+
+async def test_a_concurrent_first_put_of_one_contact_creates_it_once(api, unique):
+    responses = await asyncio.gather(*(api.put(f"/v1/contacts/same-{unique}", json={"attributes": {"n": n}})
+                                       for n in range(6)))
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201], [r.text for r in responses]
