@@ -171,3 +171,50 @@ async def test_a_concurrent_first_put_of_one_contact_creates_it_once(api, unique
     responses = await asyncio.gather(*(api.put(f"/v1/contacts/same-{unique}", json={"attributes": {"n": n}})
                                        for n in range(6)))
     assert sorted(r.status_code for r in responses) == [200] * 5 + [201], [r.text for r in responses]
+
+
+# A body over the limit, however it is sent
+
+
+async def chunks(total: int, size: int = 16_384):
+    for start in range(0, total, size):
+        yield b" " * min(size, total - start)
+
+
+@pytest.mark.parametrize("path, headers", [
+    ("/v1/segments", {"Content-Type": "application/json"}),
+    ("/v1/journeys", YAML),
+    ("/v1/contacts/x", {"Content-Type": "application/json"}),
+])
+async def test_a_chunked_body_over_the_limit_is_413(api, settings, path, headers):
+    method = api.put if path.startswith("/v1/contacts/") else api.post
+    response = await method(path, content=chunks(settings.max_body_bytes + 1), headers=headers)
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert refused(response, 413)["code"] == "payload_too_large"
+
+
+# Contact ids with '/': refused wherever a contact is created, so every contact is reachable
+
+
+async def test_an_external_id_with_a_slash_is_refused_everywhere_a_contact_is_created(api, unique):
+    external_id = f"a/{unique}"
+    response = await api.post("/v1/events", json={"contact": external_id, "name": "x"})
+    assert "contact: must not contain '/'" in refused(response, 422)["message"]
+    batch = await api.post("/v1/events", json={"events": [{"contact": external_id, "name": "x"}]})
+    assert batch.json()["rejected"] == [{"index": 0, "reason": "contact: must not contain '/'"}]
+    imported = await api.post("/v1/contacts/import", content=f'{{"external_id": "{external_id}"}}\n', headers=NDJSON)
+    assert imported.json()["rejected"] == [{"line": 1, "reason": "external_id: must not contain '/'"}]
+    csv = await api.post("/v1/contacts/import", content=f"external_id\n{external_id}\n",
+                         headers={"Content-Type": "text/csv"})
+    assert csv.json()["rejected"] == [{"line": 2, "reason": "external_id: must not contain '/'"}]
+    assert (await api.put(f"/v1/contacts/{external_id.replace('/', '%2F')}", json={})).status_code == 404
+    assert (await api.get("/v1/contacts", params={"limit": 500, "cursor": f"a/{unique[:-1]}"})).json()["items"] == []
+
+
+async def test_the_contact_service_refuses_a_slash_too(engine, unique):
+    from sojourn.data.db import session_factory
+    from sojourn.services import contacts
+
+    async with session_factory(engine)() as session:
+        with pytest.raises(contacts.InvalidExternalId, match="must not contain '/'"):
+            await contacts.upsert(session, None, f"a/{unique}", {}, {}, {})
