@@ -31,7 +31,8 @@ class ApiError(StarletteHTTPException):
 
 def invalid_input(field: str, message: str, kind: str = "invalid_input") -> ApiError:
     """A 422 naming the one field that is wrong, as a validation error lists it."""
-    return ApiError(422, "validation_error", f"{field}: {message}", [{"field": field, "message": message, "type": kind}])
+    return ApiError(422, "validation_error", f"{field}: {message}",
+                    [{"field": field, "message": message, "type": kind}])
 
 
 def parsed(model: type[ModelT], body: bytes) -> ModelT:

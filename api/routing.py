@@ -16,7 +16,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.utils import get_flat_params
+from fastapi.openapi.constants import REF_PREFIX
 from fastapi.routing import APIRoute
 
 from api.deps import API_KEY
@@ -40,6 +42,19 @@ def conflict(description: str) -> dict[int, dict[str, Any]]:
     return {409: refusal(description)}
 
 
+def _media_type(response_class: Any) -> str | None:
+    if isinstance(response_class, DefaultPlaceholder):
+        response_class = response_class.value
+    return getattr(response_class, "media_type", None)
+
+
+def _as_json(response: dict[str, Any]) -> dict[str, Any]:
+    if response.get("model") is not ErrorOut:
+        return response
+    schema = {"$ref": f"{REF_PREFIX}{ErrorOut.__name__}"}  # in the components: every API-key route lists it
+    return {"description": response["description"], "content": {"application/json": {"schema": schema}}}
+
+
 class _CheckedRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -59,8 +74,12 @@ class _CheckedRequest(Request):
 
 class CheckedRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if "{" in path:
-            kwargs["responses"] = {404: NOT_FOUND, **(kwargs.get("responses") or {})}
+        responses = {**({404: NOT_FOUND} if "{" in path else {}), **(kwargs.get("responses") or {})}
+        if _media_type(kwargs.get("response_class")) not in (None, "application/json"):
+            # FastAPI would document a model under the route's own media type (an HTML page, an
+            # image); refusals are JSON whatever the route answers when it succeeds.
+            responses = {status: _as_json(response) for status, response in responses.items()}
+        kwargs["responses"] = responses
         super().__init__(path, endpoint, **kwargs)
         takes_input = (self.body_field is not None or "requestBody" in (self.openapi_extra or {})
                        or bool(get_flat_params(self.dependant)))

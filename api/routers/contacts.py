@@ -8,7 +8,7 @@ from fastapi import Query, Request, Response
 
 from api.deps import EngineDep, SessionDep, TemporalDep, TriggersDep
 from api.errors import ApiError
-from api.routing import resource_router
+from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page
 from api.schemas.contacts import ContactIn, ContactOut, ContactProfile, ImportResult
 from sojourn.data.models import Contact
@@ -42,7 +42,8 @@ async def import_contact_file(request: Request, engine: EngineDep, triggers: Tri
     return (await contacts.import_file(engine, triggers, request.stream(), fmt)).as_dict()
 
 
-@router.put("/{external_id}", response_model=ContactOut, responses={201: {"model": ContactOut}})
+@router.put("/{external_id}", response_model=ContactOut, responses={
+    201: {"model": ContactOut}, **conflict("The line_user_id belongs to another contact.")})
 async def upsert_contact(external_id: ExternalId, body: ContactIn, session: SessionDep, triggers: TriggersDep,
                          response: Response) -> Contact:
     """Create the contact, or update the fields given and merge the attributes."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 
 from api.deps import PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
-from api.routing import resource_router
+from api.routing import conflict, resource_router
 from api.schemas.common import Page, ResourceId, Version
 from api.schemas.journeys import (
     EnrollRequest,
@@ -26,6 +26,8 @@ from sojourn.services import journeys
 router = resource_router(prefix="/v1/journeys", tags=["journeys"])
 schema_router = resource_router(prefix="/v1/schema", tags=["journeys"])
 
+_NOT_NOW = conflict("The journey's status does not allow this change (archived is final).")
+
 
 def _out(journey: Journey, definition: dict | None = None) -> JourneyOut:
     return JourneyOut(**journey.model_dump(), definition=definition)
@@ -37,14 +39,14 @@ async def journey_schema() -> dict:
     return JourneyDefinition.model_json_schema(by_alias=True)
 
 
-@router.post("", status_code=201, response_model=JourneyOut)
+@router.post("", status_code=201, response_model=JourneyOut, responses=conflict("The id is taken."))
 async def create_journey(body: JourneyCreate, session: SessionDep, triggers: TriggersDep,
                          settings: SettingsDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
     return _out(*await journeys.create(session, triggers, body.id, body.definition, settings.webhook_allowed_hosts))
 
 
-@router.put("/{journey_id}", response_model=JourneyOut)
+@router.put("/{journey_id}", response_model=JourneyOut, responses=conflict("The journey is archived."))
 async def update_journey(journey_id: ResourceId, body: JourneyUpdate, session: SessionDep, client: TemporalDep,
                          triggers: TriggersDep, settings: SettingsDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
@@ -71,28 +73,29 @@ async def get_version(journey_id: ResourceId, version: Version, session: Session
                              created_at=row.created_at)
 
 
-@router.post("/{journey_id}/activate", response_model=JourneyOut)
+@router.post("/{journey_id}/activate", response_model=JourneyOut, responses=_NOT_NOW)
 async def activate(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
                    settings: SettingsDep) -> JourneyOut:
     """Open enrollment; new runs take the newest version."""
     return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "activate"))
 
 
-@router.post("/{journey_id}/pause", response_model=JourneyOut)
+@router.post("/{journey_id}/pause", response_model=JourneyOut, responses=_NOT_NOW)
 async def pause(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
                 settings: SettingsDep) -> JourneyOut:
     """Close enrollment; contacts already in the journey go on."""
     return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "pause"))
 
 
-@router.post("/{journey_id}/archive", response_model=JourneyOut)
+@router.post("/{journey_id}/archive", response_model=JourneyOut, responses=_NOT_NOW)
 async def archive(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
                   settings: SettingsDep) -> JourneyOut:
     """Retire the journey for good."""
     return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "archive"))
 
 
-@router.post("/{journey_id}/enrollments", response_model=EnrollResponse)
+@router.post("/{journey_id}/enrollments", response_model=EnrollResponse,
+             responses=conflict("The journey is not active."))
 async def enroll(journey_id: ResourceId, body: EnrollRequest, session: SessionDep, client: TemporalDep,
                  settings: SettingsDep) -> EnrollResponse:
     """Enroll up to 1,000 contacts; a contact already in this journey keeps its existing run."""

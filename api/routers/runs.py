@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.deps import SessionDep, TemporalDep
-from api.routing import resource_router
+from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, ResourceId
 from api.schemas.runs import RunOut
 from sojourn.services import runs
@@ -17,7 +17,8 @@ async def get_run(journey_id: ResourceId, external_id: ExternalId, session: Sess
     return await runs.run_state(session, client, journey_id, external_id)
 
 
-@router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut)
+@router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut,
+                responses=conflict("The run has ended."))
 async def cancel_run(journey_id: ResourceId, external_id: ExternalId, session: SessionDep, client: TemporalDep) -> dict:
     """Stop the run; nothing more is sent to the contact by it."""
     return await runs.cancel(session, client, journey_id, external_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 
 from api.deps import SessionDep
-from api.routing import resource_router
+from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page, ResourceId
 from api.schemas.contacts import ContactOut
 from api.schemas.segments import (
@@ -28,7 +28,7 @@ router = resource_router(prefix="/v1/segments", tags=["segments"])
 sets_router = resource_router(prefix="/v1/segment-sets", tags=["segments"])
 
 
-@router.post("", status_code=201, response_model=SegmentOut)
+@router.post("", status_code=201, response_model=SegmentOut, responses=conflict("The id is taken."))
 async def create_segment(body: SegmentCreate, session: SessionDep) -> Segment:
     """Save a filter under an id. 422 lists every problem of the filter; 409 if the id is taken."""
     return await segments.create_segment(session, body.id, body.name, body.filter)
@@ -58,7 +58,8 @@ async def count_segment(segment_id: ResourceId, session: SessionDep) -> SegmentC
 
 
 @router.get("/{segment_id}/contacts", response_model=Page[ContactOut])
-async def segment_contacts(segment_id: ResourceId, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+async def segment_contacts(segment_id: ResourceId, session: SessionDep,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                            cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None) -> dict:
     """The matching contacts, a page at a time (keyset: stable however many contacts are added meanwhile)."""
     return await segments.contacts(session, segment_id, limit, after_id=int(cursor) if cursor else None)
@@ -71,7 +72,7 @@ async def segment_match(segment_id: ResourceId, external_id: ExternalId, session
                         matches=await segments.matches(session, segment_id, external_id))
 
 
-@sets_router.post("", status_code=201, response_model=SegmentSetOut)
+@sets_router.post("", status_code=201, response_model=SegmentSetOut, responses=conflict("The id is taken."))
 async def create_segment_set(body: SegmentSetCreate, session: SessionDep) -> SegmentSet:
     """An ordered list of segments: each contact is placed in the first one it matches."""
     return await segments.create_set(session, body.id, body.name, body.segments)

@@ -15,8 +15,8 @@ router = resource_router(prefix="/v1/tag-rules", tags=["tags"])
 
 
 @router.put("/{rule_id}", response_model=TagRuleOut, responses={201: {"model": TagRuleOut}})
-async def put_rule(rule_id: ResourceId, body: TagRuleIn, session: SessionDep, client: TemporalDep, settings: SettingsDep,
-                   response: Response) -> dict:
+async def put_rule(rule_id: ResourceId, body: TagRuleIn, session: SessionDep, client: TemporalDep,
+                   settings: SettingsDep, response: Response) -> dict:
     """Create or replace a rule; the nightly run (00:00, BRAND_TIME_ZONE) is scheduled with the first."""
     rule, created = await tag_rules.put_rule(session, client, settings.brand_time_zone, settings.task_queue, rule_id,
                                              body.tag, body.filter,

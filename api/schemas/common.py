@@ -40,3 +40,22 @@ class ErrorOut(BaseModel):
     """Every refusal and failure has this shape."""
 
     error: ErrorBody
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a (non-recursive) model with its `$defs` put in place, for a route that
+    documents a body it reads raw: `#/$defs/...` would resolve against the OpenAPI document."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
