@@ -11,7 +11,6 @@ before a service sees it, and document the refusals they can answer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -22,9 +21,9 @@ from fastapi.openapi.constants import REF_PREFIX
 from fastapi.routing import APIRoute
 
 from api.deps import API_KEY
-from api.errors import invalid_input
+from api.errors import checked_json, invalid_input
 from api.schemas.common import ErrorOut
-from sojourn.data.ingest.text import json_problem, loads_strict, text_problem
+from sojourn.data.ingest.text import text_problem
 
 
 def refusal(description: str) -> dict[str, Any]:
@@ -58,17 +57,8 @@ def _as_json(response: dict[str, Any]) -> dict[str, Any]:
 class _CheckedRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            try:
-                value = loads_strict(body)
-            except json.JSONDecodeError:
-                raise  # FastAPI answers this one itself, with where the syntax broke
-            except ValueError as err:
-                raise invalid_input("body", str(err), "invalid_json") from None
-            if problem := json_problem(value):
-                where, why = problem
-                raise invalid_input(f"body.{where}" if where else "body", why, "invalid_json")
-            self._json = value
+            # A json.JSONDecodeError goes on to FastAPI, which says where the syntax broke.
+            self._json = checked_json(await self.body())
         return self._json
 
 
