@@ -10,7 +10,6 @@ import yaml
 
 from sojourn.dsl.validation.problems import DefinitionError, Problem
 
-
 # The parsers recurse once per level; a file deeper than the stack is no journey definition.
 _TOO_DEEP = "nested too deeply"
 
