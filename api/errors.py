@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sojourn.data.ingest.text import json_problem, loads_strict
 from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable, UpstreamFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -19,19 +21,47 @@ _STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503),
            (SojournError, 500))
 
 
-class ApiError(Exception):
+class ApiError(StarletteHTTPException):
     """A refusal of the HTTP request itself (authentication, media type, body shape); what a
-    service refuses is a `SojournError`."""
+    service refuses is a `SojournError`. An HTTPException, so that FastAPI passes it on
+    unchanged when it is raised while the body is read."""
 
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(status, message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def invalid_input(field: str, message: str, kind: str = "invalid_input") -> ApiError:
+    """A 422 naming the one field that is wrong, as a validation error lists it."""
+    return ApiError(422, "validation_error", f"{field}: {message}",
+                    [{"field": field, "message": message, "type": kind}])
+
+
+def checked_json(body: bytes) -> Any:
+    """A JSON body parsed strictly (no NaN or Infinity); a 422 naming the field if it is nested
+    more than MAX_JSON_DEPTH levels deep or holds text Postgres refuses (NUL, lone surrogates).
+    json.JSONDecodeError if it is not JSON at all."""
+    try:
+        value = loads_strict(body)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as err:  # NaN, nesting deeper than the parser's stack, not UTF-8
+        raise invalid_input("body", str(err), "invalid_json") from None
+    if problem := json_problem(value):
+        where, why = problem
+        raise invalid_input(f"body.{where}" if where else "body", why, "invalid_json")
+    return value
 
 
 def parsed(model: type[ModelT], body: bytes) -> ModelT:
     """A raw body (read first to check its signature) as `model`; a 422 listing every problem otherwise."""
     try:
-        return model.model_validate_json(body)
+        value = checked_json(body)
+    except json.JSONDecodeError as err:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", err.pos), "msg": "JSON decode error",
+                                       "input": {}, "ctx": {"error": err.msg}}]) from None
+    try:
+        return model.model_validate(value)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from err
 

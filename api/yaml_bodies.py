@@ -12,6 +12,7 @@ import yaml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
+from sojourn.data.ingest.text import TOO_DEEP
 from sojourn.dsl.validation import UniqueKeyLoader
 
 YAML_TYPES = {b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml"}
@@ -37,6 +38,9 @@ class YamlBodies:
             converted = json.dumps(yaml.load(body, Loader=UniqueKeyLoader), default=str).encode()
         except yaml.YAMLError as err:
             await _refuse(send, f"request body is not valid YAML: {err}")
+            return
+        except RecursionError:  # the parser and the encoder recurse once per level
+            await _refuse(send, f"request body is not valid YAML: {TOO_DEEP}")
             return
         new_headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
         new_headers += [(b"content-type", b"application/json"), (b"content-length", str(len(converted)).encode())]

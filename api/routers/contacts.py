@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from api.deps import API_KEY, EngineDep, SessionDep, TemporalDep, TriggersDep
+from api.deps import EngineDep, SessionDep, TemporalDep, TriggersDep
 from api.errors import ApiError
-from api.schemas.common import Page
+from api.routing import conflict, resource_router
+from api.schemas.common import ExternalId, Page
 from api.schemas.contacts import ContactIn, ContactOut, ContactProfile, ImportResult
 from sojourn.data.models import Contact
 from sojourn.services import contacts
 
-router = APIRouter(prefix="/v1/contacts", tags=["contacts"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/contacts", tags=["contacts"])
 
 _IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndjson": "ndjson",
                  "application/ndjson": "ndjson", "application/jsonl": "ndjson", "application/x-jsonlines": "ndjson"}
@@ -41,8 +42,9 @@ async def import_contact_file(request: Request, engine: EngineDep, triggers: Tri
     return (await contacts.import_file(engine, triggers, request.stream(), fmt)).as_dict()
 
 
-@router.put("/{external_id}", response_model=ContactOut, responses={201: {"model": ContactOut}})
-async def upsert_contact(external_id: str, body: ContactIn, session: SessionDep, triggers: TriggersDep,
+@router.put("/{external_id}", response_model=ContactOut, responses={
+    201: {"model": ContactOut}, **conflict("The line_user_id belongs to another contact.")})
+async def upsert_contact(external_id: ExternalId, body: ContactIn, session: SessionDep, triggers: TriggersDep,
                          response: Response) -> Contact:
     """Create the contact, or update the fields given and merge the attributes."""
     fields = {name: getattr(body, name) for name in body.model_fields_set - {"attributes", "consent"}}
@@ -53,7 +55,7 @@ async def upsert_contact(external_id: str, body: ContactIn, session: SessionDep,
 
 
 @router.get("/{external_id}", response_model=ContactProfile)
-async def get_contact(external_id: str, session: SessionDep) -> dict:
+async def get_contact(external_id: ExternalId, session: SessionDep) -> dict:
     """The contact's profile: fields and attributes, tags with weights, the latest events and
     messages (with open and click counts), and its journeys, active and past."""
     return await contacts.profile(session, external_id)
@@ -61,7 +63,7 @@ async def get_contact(external_id: str, session: SessionDep) -> dict:
 
 @router.delete("/{external_id}", status_code=204, responses={404: {"description": "No such contact."},
                                                             502: {"description": "A run could not be cancelled."}})
-async def erase_contact(external_id: str, session: SessionDep, client: TemporalDep) -> Response:
+async def erase_contact(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> Response:
     """Right to be forgotten: cancel the contact's active runs, then delete the contact and,
     by cascade, its events, tags, messages, engagement and runs. If a run cannot be
     cancelled (Temporal unreachable) nothing is deleted and the call can be repeated."""

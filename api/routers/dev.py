@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from api.deps import API_KEY, SessionDep
+from api.deps import SessionDep
+from api.routing import resource_router
 from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
-router = APIRouter(prefix="/v1/dev", tags=["dev"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/dev", tags=["dev"])
 
 
 @router.get("/mailbox")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import API_KEY, EngineDep, SettingsDep, TriggersDep
+from api.deps import EngineDep, SettingsDep, TriggersDep
 from api.errors import ApiError
+from api.routing import resource_router
 from api.schemas.events import EventIn, EventsAccepted, RejectedItem
 from sojourn.services import events
 from sojourn.services.events import EVENT_BATCH_MAX
 
-router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/events", tags=["events"])
 
 _EVENT_SCHEMA = EventIn.model_json_schema()
 _BODY_SCHEMA = {

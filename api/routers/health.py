@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import EngineDep, SettingsDep, TemporalDep
+from api.routing import resource_router
 from sojourn.services import health
 
-router = APIRouter(tags=["health"])
+router = resource_router(tags=["health"], api_key=False)
 
 
 @router.get("/healthz")

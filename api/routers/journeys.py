@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from api.deps import API_KEY, PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
-from api.schemas.common import Page
+from api.deps import PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
+from api.routing import conflict, resource_router
+from api.schemas.common import Page, ResourceId, Version
 from api.schemas.journeys import (
     EnrollRequest,
     EnrollResponse,
@@ -22,8 +23,10 @@ from sojourn.data.models import Journey
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.services import journeys
 
-router = APIRouter(prefix="/v1/journeys", tags=["journeys"], dependencies=API_KEY)
-schema_router = APIRouter(prefix="/v1/schema", tags=["journeys"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/journeys", tags=["journeys"])
+schema_router = resource_router(prefix="/v1/schema", tags=["journeys"])
+
+_NOT_NOW = conflict("The journey's status does not allow this change (archived is final).")
 
 
 def _out(journey: Journey, definition: dict | None = None) -> JourneyOut:
@@ -36,15 +39,15 @@ async def journey_schema() -> dict:
     return JourneyDefinition.model_json_schema(by_alias=True)
 
 
-@router.post("", status_code=201, response_model=JourneyOut)
+@router.post("", status_code=201, response_model=JourneyOut, responses=conflict("The id is taken."))
 async def create_journey(body: JourneyCreate, session: SessionDep, triggers: TriggersDep,
                          settings: SettingsDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
     return _out(*await journeys.create(session, triggers, body.id, body.definition, settings.webhook_allowed_hosts))
 
 
-@router.put("/{journey_id}", response_model=JourneyOut)
-async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionDep, client: TemporalDep,
+@router.put("/{journey_id}", response_model=JourneyOut, responses=conflict("The journey is archived."))
+async def update_journey(journey_id: ResourceId, body: JourneyUpdate, session: SessionDep, client: TemporalDep,
                          triggers: TriggersDep, settings: SettingsDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
     return _out(*await journeys.update(session, client, triggers, settings.task_queue, journey_id, body.definition,
@@ -52,7 +55,7 @@ async def update_journey(journey_id: str, body: JourneyUpdate, session: SessionD
 
 
 @router.get("/{journey_id}", response_model=JourneyOut)
-async def get_journey(journey_id: str, session: SessionDep) -> JourneyOut:
+async def get_journey(journey_id: ResourceId, session: SessionDep) -> JourneyOut:
     return _out(*await journeys.latest(session, journey_id))
 
 
@@ -64,35 +67,36 @@ async def list_journeys(session: SessionDep, limit: Annotated[int, Query(ge=1, l
 
 
 @router.get("/{journey_id}/versions/{version}", response_model=JourneyVersionOut)
-async def get_version(journey_id: str, version: int, session: SessionDep) -> JourneyVersionOut:
+async def get_version(journey_id: ResourceId, version: Version, session: SessionDep) -> JourneyVersionOut:
     row = await journeys.get_version(session, journey_id, version)
     return JourneyVersionOut(journey_id=row.journey_id, version=row.version, definition=row.definition,
                              created_at=row.created_at)
 
 
-@router.post("/{journey_id}/activate", response_model=JourneyOut)
-async def activate(journey_id: str, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
+@router.post("/{journey_id}/activate", response_model=JourneyOut, responses=_NOT_NOW)
+async def activate(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
                    settings: SettingsDep) -> JourneyOut:
     """Open enrollment; new runs take the newest version."""
     return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "activate"))
 
 
-@router.post("/{journey_id}/pause", response_model=JourneyOut)
-async def pause(journey_id: str, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
+@router.post("/{journey_id}/pause", response_model=JourneyOut, responses=_NOT_NOW)
+async def pause(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
                 settings: SettingsDep) -> JourneyOut:
     """Close enrollment; contacts already in the journey go on."""
     return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "pause"))
 
 
-@router.post("/{journey_id}/archive", response_model=JourneyOut)
-async def archive(journey_id: str, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
+@router.post("/{journey_id}/archive", response_model=JourneyOut, responses=_NOT_NOW)
+async def archive(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
                   settings: SettingsDep) -> JourneyOut:
     """Retire the journey for good."""
     return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "archive"))
 
 
-@router.post("/{journey_id}/enrollments", response_model=EnrollResponse)
-async def enroll(journey_id: str, body: EnrollRequest, session: SessionDep, client: TemporalDep,
+@router.post("/{journey_id}/enrollments", response_model=EnrollResponse,
+             responses=conflict("The journey is not active."))
+async def enroll(journey_id: ResourceId, body: EnrollRequest, session: SessionDep, client: TemporalDep,
                  settings: SettingsDep) -> EnrollResponse:
     """Enroll up to 1,000 contacts; a contact already in this journey keeps its existing run."""
     version, results = await journeys.enroll(session, client, settings.task_queue, journey_id, body.contacts)
@@ -100,7 +104,7 @@ async def enroll(journey_id: str, body: EnrollRequest, session: SessionDep, clie
 
 
 @router.post("/{journey_id}/preview", response_model=PreviewOut)
-async def preview(journey_id: str, body: PreviewRequest, session: SessionDep, previewer: PreviewerDep) -> dict:
+async def preview(journey_id: ResourceId, body: PreviewRequest, session: SessionDep, previewer: PreviewerDep) -> dict:
     """Render a send node's message for one contact, on every channel it lists, without sending;
     and say which channel a send now would use (consent, suppression, addresses)."""
     return await previewer.preview(session, journey_id, body.version, body.node, body.contact, body.event)

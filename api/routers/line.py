@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, parsed
+from api.routing import refusal, resource_router
 from api.schemas.webhooks import LineBatch, LineResponse, LineResult
 from sojourn.services import engagement
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = resource_router(prefix="/v1/webhooks", tags=["webhooks"], api_key=False)
 
 
-@router.post("/line", response_model=LineResponse)
+@router.post("/line", response_model=LineResponse, responses={
+    401: refusal("Missing or invalid x-line-signature."), 503: refusal("LINE_CHANNEL_SECRET is not set.")})
 async def line_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> LineResponse:
     """LINE Messaging API webhook, verified with `x-line-signature` (HMAC-SHA256 of the body
     under the channel secret). `follow` subscribes the contact whose `line_user_id` is the

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
-from api.deps import API_KEY, SessionDep, TemporalDep
+from api.deps import SessionDep, TemporalDep
+from api.routing import conflict, resource_router
+from api.schemas.common import ExternalId, ResourceId
 from api.schemas.runs import RunOut
 from sojourn.services import runs
 
-router = APIRouter(tags=["runs"], dependencies=API_KEY)
+router = resource_router(tags=["runs"])
 
 
 @router.get("/v1/journeys/{journey_id}/runs/{external_id}", response_model=RunOut)
-async def get_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> dict:
+async def get_run(journey_id: ResourceId, external_id: ExternalId, session: SessionDep, client: TemporalDep) -> dict:
     """Where the contact is in the journey: current node, path with times, wait deadline, messages."""
     return await runs.run_state(session, client, journey_id, external_id)
 
 
-@router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut)
-async def cancel_run(journey_id: str, external_id: str, session: SessionDep, client: TemporalDep) -> dict:
+@router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut,
+                responses=conflict("The run has ended."))
+async def cancel_run(journey_id: ResourceId, external_id: ExternalId, session: SessionDep, client: TemporalDep) -> dict:
     """Stop the run; nothing more is sent to the contact by it."""
     return await runs.cancel(session, client, journey_id, external_id)
 
 
 @router.get("/v1/contacts/{external_id}/runs", response_model=list[RunOut])
-async def contact_runs(external_id: str, session: SessionDep, client: TemporalDep) -> list[dict]:
+async def contact_runs(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> list[dict]:
     """Every journey the contact was enrolled in, newest first."""
     return await runs.contact_runs(session, client, external_id)

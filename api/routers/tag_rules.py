@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from api.deps import API_KEY, SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routing import resource_router
+from api.schemas.common import ResourceId
 from api.schemas.tag_rules import TagRuleIn, TagRuleOut, TagRuleRunRequest
 from sojourn.contracts.tagging import TagRuleSummary
 from sojourn.services import tag_rules
 
-router = APIRouter(prefix="/v1/tag-rules", tags=["tags"], dependencies=API_KEY)
+router = resource_router(prefix="/v1/tag-rules", tags=["tags"])
 
 
 @router.put("/{rule_id}", response_model=TagRuleOut, responses={201: {"model": TagRuleOut}})
-async def put_rule(rule_id: str, body: TagRuleIn, session: SessionDep, client: TemporalDep, settings: SettingsDep,
-                   response: Response) -> dict:
+async def put_rule(rule_id: ResourceId, body: TagRuleIn, session: SessionDep, client: TemporalDep,
+                   settings: SettingsDep, response: Response) -> dict:
     """Create or replace a rule; the nightly run (00:00, BRAND_TIME_ZONE) is scheduled with the first."""
     rule, created = await tag_rules.put_rule(session, client, settings.brand_time_zone, settings.task_queue, rule_id,
                                              body.tag, body.filter,
@@ -30,12 +32,12 @@ async def list_rules(session: SessionDep) -> list[dict]:
 
 
 @router.get("/{rule_id}", response_model=TagRuleOut)
-async def get_rule(rule_id: str, session: SessionDep) -> dict:
+async def get_rule(rule_id: ResourceId, session: SessionDep) -> dict:
     return await tag_rules.get_rule(session, rule_id)
 
 
 @router.delete("/{rule_id}", status_code=204)
-async def delete_rule(rule_id: str, session: SessionDep) -> Response:
+async def delete_rule(rule_id: ResourceId, session: SessionDep) -> Response:
     """The rule and the tags it gave."""
     await tag_rules.delete_rule(session, rule_id)
     return Response(status_code=204)

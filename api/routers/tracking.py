@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routing import resource_router
 from sojourn.services import engagement
 
-router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=True)
+router = resource_router(prefix="/t", tags=["tracking"], include_in_schema=True, api_key=False)
 
 _GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
+from api.routing import resource_router
 from sojourn.services import engagement
 
-router = APIRouter(prefix="/u", tags=["unsubscribe"])
+router = resource_router(prefix="/u", tags=["unsubscribe"], api_key=False)
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>

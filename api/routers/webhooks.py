@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, parsed
+from api.routing import refusal, resource_router
+from api.schemas.common import inline_schema
 from api.schemas.webhooks import WebhookBatch, WebhookResponse, WebhookResult
 from sojourn.services import engagement
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = resource_router(prefix="/v1/webhooks", tags=["webhooks"], api_key=False)
 
 SIGNATURE_HEADER = "X-Sojourn-Signature"
 
 
 @router.post("/engagement", response_model=WebhookResponse,
+             responses={401: refusal(f"Missing or invalid {SIGNATURE_HEADER}.")},
              openapi_extra={"requestBody": {"content": {"application/json": {
-                 "schema": WebhookBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+                 "schema": inline_schema(WebhookBatch)}}}})
 async def engagement_webhook(request: Request, session: SessionDep, client: TemporalDep,
                              settings: SettingsDep) -> WebhookResponse:
     """Delivered / opened / clicked / bounced / complained events, signed with

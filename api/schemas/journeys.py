@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.schemas.common import StrictIn
+from api.schemas.common import INT32_MAX, StrictIn
 
 JourneyStatus = Literal["draft", "active", "paused", "archived"]
 
@@ -66,7 +66,7 @@ class PreviewEvent(StrictIn):
 class PreviewRequest(StrictIn):
     node: str = Field(min_length=1, max_length=64, description="The id of a send node.")
     contact: str = Field(min_length=1, max_length=255, description="The contact's external id.")
-    version: int | None = Field(None, ge=1, description="Defaults to the latest version.")
+    version: int | None = Field(None, ge=1, le=INT32_MAX, description="Defaults to the latest version.")
     event: PreviewEvent | None = Field(None, description="A triggering event for `{{ event... }}` in templates.")
 
 

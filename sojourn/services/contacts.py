@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from sqlalchemy import case, delete, distinct, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
@@ -16,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sojourn.data import consent
 from sojourn.data.ingest.contact_import import import_contacts
 from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
+from sojourn.data.ingest.text import external_id_problem
 from sojourn.data.models import (
     Contact,
     ContactConsent,
@@ -45,6 +47,10 @@ class ContactNotFound(NotFound):
 
 class LineUserIdTaken(Conflict):
     code = "line_user_id_taken"
+
+
+class InvalidExternalId(Invalid):
+    code = "invalid_external_id"
 
 
 class InvalidImport(Invalid):
@@ -84,25 +90,32 @@ async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
 async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fields: dict[str, Any],
                  attributes: dict[str, Any], consents: dict[str, str]) -> tuple[Contact, bool]:
     """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new."""
-    contact = (await session.execute(
-        select(Contact).where(Contact.external_id == external_id).with_for_update())).scalar_one_or_none()
-    created = contact is None
-    if contact is None:
-        contact = Contact(external_id=external_id)
-    for field, value in fields.items():
-        setattr(contact, field, value)
-    contact.attributes = {**contact.attributes, **attributes}
-    contact.updated_at = utcnow()
-    session.add(contact)
-    if consents:
-        await session.flush()  # a new contact needs its id
+    if problem := external_id_problem(external_id):
+        raise InvalidExternalId(f"external_id: {problem}", details=[
+            {"field": "external_id", "message": problem, "type": "invalid_external_id"}])
+    try:
+        # Insert-or-nothing first: concurrent first writes of one id create it once, and each
+        # then waits for the row lock in turn.
+        created = (await session.execute(
+            insert(Contact).values(external_id=external_id).on_conflict_do_nothing(index_elements=["external_id"])
+            .returning(Contact.id))).scalar() is not None
+        contact = (await session.execute(
+            select(Contact).where(Contact.external_id == external_id).with_for_update())).scalar_one()
+        for field, value in fields.items():
+            setattr(contact, field, value)
+        contact.attributes = {**contact.attributes, **attributes}
+        contact.updated_at = utcnow()
+        session.add(contact)
+        await session.flush()
         for channel, status in consents.items():
             await consent.set_consent(session, contact.id, channel, status, source="api")
-    try:
         await session.commit()
-    except IntegrityError:
+    except IntegrityError as err:
         await session.rollback()
-        raise LineUserIdTaken(f"line_user_id {fields.get('line_user_id')!r} belongs to another contact") from None
+        if "line_user_id" not in str(err.orig):
+            raise
+        raise LineUserIdTaken(f"line_user_id {fields.get('line_user_id')!r} belongs to another contact", details=[
+            {"field": "line_user_id", "message": "belongs to another contact", "type": "conflict"}]) from None
     await _tell_journeys(triggers, [contact.id])
     return contact, created
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sojourn.data.db import raw_connection
 from sojourn.data.ingest.events import EVENT_BATCH_MAX, EventRow, IngestedEvent, new_event_id, store_events
-from sojourn.data.ingest.text import loads_strict, text_problem, to_json_text
+from sojourn.data.ingest.text import external_id_problem, loads_strict, text_problem, to_json_text
 from sojourn.errors import Invalid
 from sojourn.services.triggers import Triggers
 
@@ -65,7 +65,9 @@ def event_items(body: bytes) -> tuple[list[Any], bool]:
 
 def _row(index: int, event: NewEvent, now: datetime) -> EventRow:
     """A storable row, or ValueError with the event's reason."""
-    for name in ("contact", "name", "event_id"):
+    if problem := external_id_problem(event.contact):
+        raise ValueError(f"contact: {problem}")
+    for name in ("name", "event_id"):
         value = getattr(event, name)
         if value is not None and (problem := text_problem(value)):
             raise ValueError(f"{name}: {problem}")

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sojourn.data.ingest.text import loads_strict, text_problem, to_json_text
+from sojourn.data.ingest.text import external_id_problem, loads_strict, text_problem, to_json_text
 
 REJECTED_LIST_MAX = 1_000
 MAX_LINE_BYTES = 1_000_000
 CONTACT_FIELDS = ("email", "phone", "first_name", "last_name", "time_zone")
-_MAX_LENGTH = {"external_id": 255, "email": 320, "phone": 32, "first_name": 200, "last_name": 200,
+_MAX_LENGTH = {"email": 320, "phone": 32, "first_name": 200, "last_name": 200,
                "time_zone": 64}
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -70,7 +70,8 @@ def contact_row(values: dict[str, Any], keep_types: bool) -> ContactRow:
         raise ValueError("external_id: required")
     if not isinstance(ext, str):
         raise ValueError("external_id: must be a string")
-    _check_text("external_id", ext)
+    if problem := external_id_problem(ext):
+        raise ValueError(f"external_id: {problem}")
     fields: dict[str, str] = {}
     attributes: dict[str, Any] = {}
     for key, value in values.items():
@@ -243,8 +244,15 @@ async def _ndjson_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSum
 def _validated(number: int, values: dict[str, Any], keep_types: bool, summary: ImportSummary) -> ContactRow | None:
     try:
         row = contact_row(values, keep_types)
-        row.attributes_json = to_json_text(row.attributes)
+        row.attributes_json = _attributes_json(row.attributes)
     except ValueError as err:
         summary.reject(number, str(err))
         return None
     return row
+
+
+def _attributes_json(attributes: dict[str, Any]) -> str:
+    try:
+        return to_json_text(attributes)
+    except ValueError as err:
+        raise ValueError(f"attributes: {err}") from None

@@ -10,6 +10,9 @@ import yaml
 
 from sojourn.dsl.validation.problems import DefinitionError, Problem
 
+# The parsers recurse once per level; a file deeper than the stack is no journey definition.
+_TOO_DEEP = "nested too deeply"
+
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """YAML silently keeps the last of two equal keys; a second `next:` is almost always a slip."""
@@ -63,6 +66,8 @@ def load_definition_file(path: str | Path) -> dict:
             raise _file_error(path, f"invalid JSON at {where}: {error.msg}") from error
         except ValueError as error:
             raise _file_error(path, f"invalid JSON: {error}") from error
+        except RecursionError:
+            raise _file_error(path, f"invalid JSON: {_TOO_DEEP}") from None
     else:
         try:
             data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
@@ -73,6 +78,8 @@ def load_definition_file(path: str | Path) -> dict:
             raise _file_error(path, detail) from error
         except yaml.YAMLError as error:
             raise _file_error(path, f"invalid YAML: {error}") from error
+        except RecursionError:
+            raise _file_error(path, f"invalid YAML: {_TOO_DEEP}") from None
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         raise _file_error(path, f"a journey definition must be a mapping, found {found}")
