@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from sojourn.dev.postgres import free_port
 
@@ -28,6 +31,16 @@ def _journey() -> dict:
         {"id": "thanks", "type": "send", "subject": "Thanks for reading", "text": "ok", "next": "end"},
         {"id": "end", "type": "exit"},
     ]}
+
+
+@pytest.fixture
+def stack_dir():
+    # Not under pytest's own temporary folder: each pytest run makes that private again (0700),
+    # so a run beside this one could shut Postgres (another user when we are root) out mid-start.
+    path = Path(tempfile.mkdtemp(prefix="sojourn-stack-"))
+    path.chmod(0o755)
+    yield path / "data"
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class _Stack:
@@ -75,9 +88,8 @@ def _mail(stack: _Stack, to: str, count: int) -> list[dict]:
     raise AssertionError(f"{to} did not get {count} message(s)")
 
 
-def test_dev_stack_stops_cleanly_and_resumes_journeys(tmp_path: Path):
-    tmp_path.chmod(0o755)
-    stack = _Stack(tmp_path / "data")
+def test_dev_stack_stops_cleanly_and_resumes_journeys(stack_dir: Path):
+    stack = _Stack(stack_dir)
     stack.start()
     try:
         children = stack.children()
@@ -144,9 +156,8 @@ def _healthy(stack: _Stack) -> bool:
         return False
 
 
-def test_a_dead_worker_or_api_is_restarted_and_the_rest_keeps_running(tmp_path: Path):
-    tmp_path.chmod(0o755)
-    stack = _Stack(tmp_path / "data")
+def test_a_dead_worker_or_api_is_restarted_and_the_rest_keeps_running(stack_dir: Path):
+    stack = _Stack(stack_dir)
     stack.start()
     try:
         before = _component_pids(stack)
@@ -173,7 +184,7 @@ def test_a_dead_worker_or_api_is_restarted_and_the_rest_keeps_running(tmp_path: 
     finally:
         assert stack.stop() == 0
     output = stack.process.stdout.read()
-    logs = tmp_path / "data" / "logs"
+    logs = stack_dir / "logs"
     assert "worker died (signal SIGKILL) after" in output
     assert f"; see {logs / 'worker.log'}; restarting in 1s (death 1 in a row, giving up at 5)" in output
     assert "api died (signal SIGKILL) after" in output and f"see {logs / 'api.log'}" in output
