@@ -1,16 +1,15 @@
-"""`sojourn dev` as a user runs it: every component up, Ctrl-C stops them all, and a
-restart resumes an in-flight journey where it was."""
+"""`sojourn dev` as a user runs it: every component up, Ctrl-C stops them all, a restart
+resumes an in-flight journey where it was, and a component that dies comes back alone."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -34,13 +33,8 @@ def _journey() -> dict:
 
 
 @pytest.fixture
-def stack_dir():
-    # Not under pytest's own temporary folder: each pytest run makes that private again (0700),
-    # so a run beside this one could shut Postgres (another user when we are root) out mid-start.
-    path = Path(tempfile.mkdtemp(prefix="sojourn-stack-"))
-    path.chmod(0o755)
-    yield path / "data"
-    shutil.rmtree(path, ignore_errors=True)
+def stack_dir(open_dir: Path) -> Path:
+    return open_dir / f"data-{uuid.uuid4().hex[:8]}"
 
 
 class _Stack:
