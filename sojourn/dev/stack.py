@@ -205,7 +205,11 @@ class Stack:
         return self.temporal.process
 
     def _launch_postgres(self) -> subprocess.Popen:
-        self.postgres.start()
+        try:
+            self.postgres.start()
+        except BaseException:
+            self.postgres.stop()  # one that started but never answered would hold the port for the next try
+            raise
         return self.postgres.process
 
     def _spawn(self, name: str, args: list[str]) -> None:
