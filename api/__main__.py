@@ -3,13 +3,23 @@ import logging
 import uvicorn
 
 from api.app import create_app
-from sojourn.settings import get_settings
+from sojourn.settings import Settings, get_settings
+
+
+def server_options(settings: Settings) -> dict:
+    """How `python -m api` serves the app: uvicorn's options from settings."""
+    return {
+        "host": settings.api_host, "port": settings.api_port, "log_level": "info",
+        # Longer than clients keep idle connections, so the server never closes one a client is
+        # just reusing (uvicorn's 5 s default equals many clients' and loses requests in that race).
+        "timeout_keep_alive": settings.api_keep_alive,
+    }
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    uvicorn.run(create_app(settings), **server_options(settings))
 
 
 if __name__ == "__main__":

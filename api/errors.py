@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import traceback
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +23,19 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 # What each kind of refusal a service raises answers; anything else is a 500.
 _STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503), (UpstreamFailed, 502),
            (SojournError, 500))
+
+
+# A database that cannot be reached right now (down, restarting, out of connections) is a 503
+# the client retries after `Retry-After` seconds; the API reconnects by itself once it is back.
+DATABASE_RETRY_AFTER = 5
+_DATABASE_DOWN = (
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+)
+_DRIVERS = ("asyncpg", "sqlalchemy")
 
 
 class ApiError(StarletteHTTPException):
@@ -74,6 +91,32 @@ def _respond(status: int, code: str, message: str, details: list[Any] | None = N
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    # A refused or timed-out connect reaches us as a bare OSError; only one that came up through
+    # the database driver says the database is down (other OSErrors stay 500s).
+    return any(frame.f_globals.get("__name__", "").partition(".")[0] in _DRIVERS
+               for frame, _ in traceback.walk_tb(exc.__traceback__))
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    for cause in _causes(exc):
+        if isinstance(cause, _DATABASE_DOWN):
+            return True
+        if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, OSError) and _raised_by_driver(cause):
+            return True
+    return False
+
+
 def _location(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -87,6 +130,15 @@ def install(app: FastAPI) -> None:
     async def _refused(_: Request, exc: SojournError) -> JSONResponse:
         status = next(status for kind, status in _STATUS if isinstance(exc, kind))
         return _respond(status, exc.code, exc.message, exc.details)
+
+    async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc
+        return _respond(503, "database_unavailable", "the database is unavailable; retry shortly",
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+
+    for kind in (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError, asyncpg.PostgresError, OSError):
+        app.add_exception_handler(kind, _database_error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

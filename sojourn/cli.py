@@ -101,17 +101,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _dev_database_url() -> str:
+    """DATABASE_URL when set, else the database `sojourn dev` runs with the same settings (POSTGRES_PORT)."""
+    from sqlalchemy.engine import make_url
+
+    settings = _settings()
+    if "database_url" in settings.model_fields_set:
+        return settings.database_url
+    # The default URL is the dev stack's but for the port, which `sojourn dev` takes from POSTGRES_PORT.
+    return make_url(settings.database_url).set(port=settings.postgres_port).render_as_string(hide_password=False)
+
+
 async def _mailbox(args: argparse.Namespace) -> int:
+    import asyncpg
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
     from sojourn.data.db import create_engine
     from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
-    engine = create_engine(_settings().database_url, pool_size=1)
+    url = _dev_database_url()
+    engine = create_engine(url, pool_size=1)
     try:
         if args.clear:
             deleted = await clear_mailbox(engine, to=args.to)
             print(f"deleted {deleted} message(s)")
             return 0
         messages = await list_mailbox(engine, to=args.to, limit=args.limit)
+    except (OSError, sqlalchemy.exc.SQLAlchemyError, asyncpg.PostgresError) as err:
+        reason = str(getattr(err, "orig", None) or err).splitlines()[0]
+        print(f"cannot read the mailbox at {make_url(url).render_as_string(hide_password=True)}: {reason} "
+              "(is `sojourn dev` running?)", file=sys.stderr)
+        return 1
     finally:
         await engine.dispose()
     for message in reversed(messages):  # oldest first, so the newest ends next to the prompt
@@ -212,31 +233,51 @@ def _api(args: argparse.Namespace) -> tuple[str, str]:
     return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0]
 
 
+def _interrupted(args: argparse.Namespace, url: str, enrollment_id: str, answered: bool) -> int:
+    """Ctrl-C stops following, not the enrollment: say so, and how to follow or cancel it."""
+    what = f"enrollment {enrollment_id} of journey {args.journey}"
+    first = f"{what} goes on in the background" if answered else \
+        f"interrupted before the API answered; if {what} started, it goes on in the background"
+    print(f"\n{first}.\n"
+          f"  follow it:  GET {url}  (or run this command again with --id {enrollment_id})\n"
+          f"  cancel it:  DELETE {url}", file=sys.stderr)
+    return 130  # the shell's code for an end by SIGINT
+
+
 def cmd_enroll_segment(args: argparse.Namespace) -> int:
+    import uuid
+
     import httpx
 
     base, key = _api(args)
     path = f"{base}/v1/journeys/{args.journey}/segment-enrollments"
+    # Made here when not given, so an interrupted command can always name what it started.
+    enrollment_id = args.id or uuid.uuid4().hex[:16]
     body = {"segment": args.segment, "page_size": args.page_size, "delivery": args.delivery,
-            **({"enrollment_id": args.id} if args.id else {})}
-    with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {key}"}) as client:
-        response = client.post(path, json=body)
-        if response.status_code != 202:
-            print(f"enrollment refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
-            return 1
-        enrollment = response.json()
-        progress = None
-        while enrollment["status"] not in ("completed", "cancelled", "failed"):
-            time.sleep(0.5)
-            answer = client.get(f"{path}/{enrollment['enrollment_id']}")
-            if answer.status_code != 200:
-                continue  # no worker answering yet: keep waiting
-            enrollment = answer.json()
-            if enrollment["total"] is not None:
-                progress = progress or _Progress(enrollment["total"], unit="contacts")
-                progress.sent = enrollment["enrolled"] + enrollment["existing"] + enrollment["failed"]
-                progress.rate = enrollment["per_second"]  # since the enrollment started, not this command
-                progress.draw()
+            "enrollment_id": enrollment_id}
+    answered = False
+    progress = None
+    try:
+        with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {key}"}) as client:
+            response = client.post(path, json=body)
+            if response.status_code != 202:
+                print(f"enrollment refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
+                return 1
+            answered = True
+            enrollment = response.json()
+            while enrollment["status"] not in ("completed", "cancelled", "failed"):
+                time.sleep(0.5)
+                answer = client.get(f"{path}/{enrollment_id}")
+                if answer.status_code != 200:
+                    continue  # no worker answering yet: keep waiting
+                enrollment = answer.json()
+                if enrollment["total"] is not None:
+                    progress = progress or _Progress(enrollment["total"], unit="contacts")
+                    progress.sent = enrollment["enrolled"] + enrollment["existing"] + enrollment["failed"]
+                    progress.rate = enrollment["per_second"]  # since the enrollment started, not this command
+                    progress.draw()
+    except KeyboardInterrupt:
+        return _interrupted(args, f"{path}/{enrollment_id}", enrollment_id, answered)
     if progress is not None:
         progress.draw("\n")
     print(f"{enrollment['enrollment_id']}: {enrollment['status']}, {enrollment['enrolled']:,} enrolled, "
@@ -251,8 +292,18 @@ def cmd_enroll_segment(args: argparse.Namespace) -> int:
     return 2 if enrollment["failed"] else 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sojourn")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sojourn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     dev = commands.add_parser(
@@ -291,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=cmd_validate)
 
-    mailbox = commands.add_parser("mailbox", help="list (or --clear) what the SMTP sink received")
+    mailbox = commands.add_parser("mailbox", help="list (or --clear) what the SMTP sink received", description=(
+        "Reads the database `sojourn dev` runs with the same settings (POSTGRES_PORT), or DATABASE_URL if set."))
     mailbox.add_argument("--to", help="only messages for this recipient")
     mailbox.add_argument("--limit", type=int, default=100)
     mailbox.add_argument("--clear", action="store_true", help="delete the messages instead")
@@ -309,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     segment = commands.add_parser(
         "enroll-segment", help="enroll a whole segment into a journey, with a progress bar",
-        description="Starts an enrollment workflow through the API and follows it to the end. Exit status: "
-                    "0 everyone enrolled, 2 some contacts failed, 1 the enrollment did not complete.")
+        description="Starts an enrollment workflow through the API and follows it to the end; Ctrl-C stops "
+                    "following, not the enrollment. Exit status: 0 everyone enrolled, 2 some contacts failed, "
+                    "1 the enrollment did not complete, 130 interrupted.")
     segment.add_argument("journey", metavar="JOURNEY")
     segment.add_argument("segment", metavar="SEGMENT")
     segment.add_argument("--id", help="enrollment id (idempotency: the same id is the same enrollment)")

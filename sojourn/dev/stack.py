@@ -1,9 +1,10 @@
 """`sojourn dev`: the whole stack on one machine, supervised as one process.
 
 Postgres and the Temporal dev server keep their state in the data dir, so stopping
-and starting again resumes in-flight journeys. Every child runs in its own session:
-Ctrl-C reaches only the supervisor, which then stops the children in dependency
-order (API, worker, sink, Temporal, Postgres) instead of all at once.
+and starting again resumes in-flight journeys. A component that dies is restarted with
+backoff (sojourn/dev/supervisor.py) while the others keep running. Every child runs in
+its own session: Ctrl-C reaches only the supervisor, which then stops the children in
+dependency order (API, worker, sink, Temporal, Postgres) instead of all at once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import httpx
 
 from sojourn.data.db import upgrade
 from sojourn.dev.postgres import EmbeddedPostgres
+from sojourn.dev.supervisor import Backoff, Component, GaveUp, Supervisor, describe_exit
 from sojourn.dev.temporal import TemporalDevServer, die_with_parent, terminate
 from sojourn.settings import Settings
 
@@ -123,19 +125,16 @@ class StackConfig:
 
 
 @dataclass
-class _Child:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-
-
-@dataclass
 class Stack:
     config: StackConfig
+    backoff: Backoff = field(default_factory=Backoff)
     postgres: EmbeddedPostgres | None = None
     temporal: TemporalDevServer | None = None
-    children: list[_Child] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)  # in start order
     _lock: object | None = None
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.components, self.backoff)
 
     def start(self) -> None:
         config = self.config
@@ -149,12 +148,17 @@ class Stack:
             config.data_dir / "temporal.db", port=config.temporal_port, ui_port=config.temporal_ui_port,
             log_path=config.logs_dir / "temporal.log", parent_death_signal=True,
         )
+        temporal = Component("temporal", self._launch_temporal, self.log_path("temporal"))
+        self.components.append(temporal)
         self.temporal.start()
+        temporal.process, temporal.started_at = self.temporal.process, time.monotonic()
 
         self.postgres = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
         self._link_log("postgres", self.postgres.data_dir / "postgres.log")
+        postgres = Component("postgres", self._launch_postgres, self.log_path("postgres"))
+        self.components.insert(0, postgres)  # first to start, last to stop
         log.info("starting Postgres on port %s", config.postgres_port)
-        self.postgres.start()
+        self.supervisor.start(postgres)
         self.postgres.create_database(DATABASE)
         log.info("applying migrations")
         upgrade(config.database_url)
@@ -171,44 +175,56 @@ class Stack:
             self._spawn("api", [python, "-m", "api"])
             self._wait_for_api()
 
-    def supervise(self, poll: float = 0.5) -> str:
-        """Block until a component exits; return its name."""
-        while True:
-            for name, process in self._processes():
-                if process.poll() is not None:
-                    return name
-            time.sleep(poll)
+    def supervise(self, poll: float = 0.5) -> None:
+        """Restart components that die, until one is given up on (`GaveUp`) or a stop is requested."""
+        self.supervisor.run(poll)
 
     def stop(self) -> None:
-        for child in reversed(self.children):  # api, worker, sink: the reverse of start order
-            code = terminate(child.process, timeout=15)
-            log.info("%s stopped (%s)", child.name, _describe_exit(code))
-        if self.temporal is not None:
-            self.temporal.stop()
-            log.info("temporal stopped")
-        if self.postgres is not None:
-            self.postgres.stop()
-            log.info("postgres stopped")
+        # The reverse of start order: api, worker, sink, then Temporal and Postgres.
+        for component in reversed(self.components):
+            if component.name == "postgres":
+                self.postgres.stop()  # its own fast shutdown, not SIGTERM's smart one
+            elif component.process is not None:
+                terminate(component.process, timeout=15)
+            if component.process is not None:
+                log.info("%s stopped (%s)", component.name, describe_exit(component.process.returncode))
 
     def log_path(self, name: str) -> Path:
         return self.config.logs_dir / f"{name}.log"
 
-    def _processes(self) -> list[tuple[str, subprocess.Popen]]:
-        found = [(c.name, c.process) for c in self.children]
-        if self.temporal is not None and self.temporal.process is not None:
-            found.append(("temporal", self.temporal.process))
-        if self.postgres is not None and self.postgres.process is not None:
-            found.append(("postgres", self.postgres.process))
-        return found
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
+
+    def _launch_temporal(self) -> subprocess.Popen:
+        self.temporal.start()
+        try:
+            asyncio.run(self.temporal.wait_ready())
+        except BaseException:
+            terminate(self.temporal.process)
+            raise
+        return self.temporal.process
+
+    def _launch_postgres(self) -> subprocess.Popen:
+        try:
+            self.postgres.start()
+        except BaseException:
+            self.postgres.stop()  # one that started but never answered would hold the port for the next try
+            raise
+        return self.postgres.process
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log.info("starting %s", name)
-        with open(self.log_path(name), "ab") as out:
-            process = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.config.child_env(), start_new_session=True, preexec_fn=die_with_parent,
-            )
-        self.children.append(_Child(name, process, self.log_path(name)))
+
+        def launch() -> subprocess.Popen:
+            with open(self.log_path(name), "ab") as out:
+                return subprocess.Popen(
+                    args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=self.config.child_env(), start_new_session=True, preexec_fn=die_with_parent,
+                )
+
+        component = Component(name, launch, self.log_path(name))
+        self.supervisor.start(component)
+        self.components.append(component)
 
     def _take_lock(self) -> None:
         # Two supervisors on one data dir would run two Temporal servers on one SQLite file.
@@ -267,10 +283,10 @@ class Stack:
             link.symlink_to(os.path.relpath(target, link.parent))
 
     def _ensure_alive(self, name: str) -> None:
-        for child in self.children:
-            if child.name == name and child.process.poll() is not None:
-                raise StackError(f"{name} exited with {child.process.returncode} while starting; "
-                                 f"see {child.log_path}\n{tail(child.log_path)}")
+        child = self.component(name)
+        if child.process.poll() is not None:
+            raise StackError(f"{name} exited with {child.process.returncode} while starting; "
+                             f"see {child.log_path}\n{tail(child.log_path)}")
 
     def _wait_for_port(self, name: str, port: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -304,13 +320,6 @@ class Stack:
         log.warning("api is up but not healthy: %s", answer.text)
 
 
-def _describe_exit(code: int | None) -> str:
-    # uvicorn re-raises SIGTERM after its graceful shutdown, so "killed by SIGTERM" is normal there.
-    if code is not None and code < 0:
-        return f"signal {signal.Signals(-code).name}"
-    return f"exit {code}"
-
-
 def tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -326,18 +335,20 @@ def _ignore(signum: int, frame: object) -> None:
     log.warning("%s received while stopping; still stopping", signal.Signals(signum).name)
 
 
-def run(config: StackConfig, on_ready: Callable[[str], None] = lambda banner: None) -> int:
-    """Start the stack, call `on_ready(banner)`, supervise; 0 after SIGINT/SIGTERM, 1 on any failure."""
+def run(config: StackConfig, on_ready: Callable[[str], None] = lambda banner: None,
+        backoff: Backoff | None = None) -> int:
+    """Start the stack, call `on_ready(banner)`, supervise; 0 after SIGINT/SIGTERM, 1 on any failure
+    (a component that failed to start, or kept dying after restarts)."""
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    stack = Stack(config)
+    stack = Stack(config, backoff or Backoff())
     code = 1
     try:
         stack.start()
         on_ready(config.banner())
-        name = stack.supervise()
-        process = dict(stack._processes())[name]
-        log.error("%s ended (%s); stopping the stack. Last lines of %s:\n%s",
-                  name, _describe_exit(process.returncode), stack.log_path(name), tail(stack.log_path(name)))
+        stack.supervise()
+    except GaveUp as gave_up:
+        log_path = gave_up.component.log_path
+        log.error("%s; stopping the stack. Last lines of %s:\n%s", gave_up, log_path, tail(log_path))
     except _StopRequested as stop:
         log.info("%s: stopping", stop)
         code = 0

@@ -1,5 +1,5 @@
-"""`sojourn dev` as a user runs it: every component up, Ctrl-C stops them all, and a
-restart resumes an in-flight journey where it was."""
+"""`sojourn dev` as a user runs it: every component up, Ctrl-C stops them all, a restart
+resumes an in-flight journey where it was, and a component that dies comes back alone."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from sojourn.dev.postgres import free_port
 
@@ -28,6 +30,11 @@ def _journey() -> dict:
         {"id": "thanks", "type": "send", "subject": "Thanks for reading", "text": "ok", "next": "end"},
         {"id": "end", "type": "exit"},
     ]}
+
+
+@pytest.fixture
+def stack_dir(open_dir: Path) -> Path:
+    return open_dir / f"data-{uuid.uuid4().hex[:8]}"
 
 
 class _Stack:
@@ -75,9 +82,8 @@ def _mail(stack: _Stack, to: str, count: int) -> list[dict]:
     raise AssertionError(f"{to} did not get {count} message(s)")
 
 
-def test_dev_stack_stops_cleanly_and_resumes_journeys(tmp_path: Path):
-    tmp_path.chmod(0o755)
-    stack = _Stack(tmp_path / "data")
+def test_dev_stack_stops_cleanly_and_resumes_journeys(stack_dir: Path):
+    stack = _Stack(stack_dir)
     stack.start()
     try:
         children = stack.children()
@@ -104,3 +110,76 @@ def test_dev_stack_stops_cleanly_and_resumes_journeys(tmp_path: Path):
         assert [m["subject"] for m in mail] == ["Hello from the stack", "Thanks for reading"]
     finally:
         assert stack.stop() == 0
+
+
+def _component_pids(stack: _Stack) -> dict[str, int]:
+    """The stack's components by name: worker and API run `python -m NAME`, the others by their binary."""
+    found = {}
+    for child in stack.children():
+        try:
+            cmdline = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if not cmdline:  # a zombie
+            continue
+        if cmdline[1:3] in (["-m", "worker"], ["-m", "api"]):
+            found[cmdline[2]] = child.pid
+        elif cmdline[1:3] == ["-m", "sojourn.dev.smtp_sink"]:
+            found["smtp-sink"] = child.pid
+        elif cmdline[1:4] == ["server", "start-dev", "--ip"]:
+            found["temporal"] = child.pid
+        elif cmdline[0].endswith("/postgres") and "-D" in cmdline:
+            found["postgres"] = child.pid
+    return found
+
+
+def _wait_for(stack: _Stack, condition, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert stack.process.poll() is None, "sojourn dev exited:\n" + stack.process.stdout.read()
+        if result := condition():
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"{what} within {timeout:.0f} s")
+
+
+def _healthy(stack: _Stack) -> bool:
+    try:
+        return httpx.get(f"{stack.api}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_dead_worker_or_api_is_restarted_and_the_rest_keeps_running(stack_dir: Path):
+    stack = _Stack(stack_dir)
+    stack.start()
+    try:
+        before = _component_pids(stack)
+        assert set(before) == {"postgres", "temporal", "smtp-sink", "worker", "api"}
+
+        for name in ("worker", "api"):
+            os.kill(before[name], signal.SIGKILL)
+            _wait_for(stack, lambda: _component_pids(stack).get(name, before[name]) != before[name],
+                      f"{name} was not restarted")
+            _wait_for(stack, lambda: _healthy(stack), f"the stack was not healthy again after {name} died")
+
+        after = _component_pids(stack)
+        for name in ("postgres", "temporal", "smtp-sink"):
+            assert after[name] == before[name], f"{name} was restarted too"
+        assert after["worker"] != before["worker"] and after["api"] != before["api"]
+
+        # The new worker does the work: a journey run starts and sends.
+        api = httpx.Client(base_url=stack.api, headers=KEY)
+        assert api.post("/v1/journeys", json={"id": "resume", "definition": _journey()}).status_code == 201
+        api.post("/v1/journeys/resume/activate")
+        api.put("/v1/contacts/ada", json={"email": "ada@example.com"})
+        api.post("/v1/journeys/resume/enrollments", json={"contacts": ["ada"]})
+        _mail(stack, "ada@example.com", 1)
+    finally:
+        assert stack.stop() == 0
+    output = stack.process.stdout.read()
+    logs = stack_dir / "logs"
+    assert "worker died (signal SIGKILL) after" in output
+    assert f"; see {logs / 'worker.log'}; restarting in 1s (death 1 in a row, giving up at 5)" in output
+    assert "api died (signal SIGKILL) after" in output and f"see {logs / 'api.log'}" in output
+    assert "worker restarted (pid " in output and "api restarted (pid " in output

@@ -18,8 +18,8 @@ from sojourn.dev.smtp_sink import SmtpSink
 # Names differ from conftest's session fixtures on purpose: this module runs its own
 # Postgres, because it empties the mailbox that other tests read.
 @pytest.fixture(scope="module")
-def mailbox_db_url(tmp_path_factory):
-    postgres = EmbeddedPostgres(tmp_path_factory.mktemp("smtp-sink-pg"), free_port())
+def mailbox_db_url(open_dir):
+    postgres = EmbeddedPostgres(open_dir / "smtp-sink-pg", free_port())
     postgres.start()
     try:
         postgres.create_database("sojourn")
