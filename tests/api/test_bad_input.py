@@ -8,21 +8,11 @@ import asyncio
 
 import pytest
 
-from sojourn.services.triggers import Triggers
-
 NDJSON = {"Content-Type": "application/x-ndjson"}
 YAML = {"Content-Type": "application/yaml"}
 
 
-@pytest.fixture(autouse=True)
-def quiet_triggers(monkeypatch):
-    """No journeys listen here: what the API hands on is not what these tests check."""
-
-    async def nothing(self, *_):
-        return None
-
-    monkeypatch.setattr(Triggers, "on_events", nothing)
-    monkeypatch.setattr(Triggers, "on_contacts_changed", nothing)
+pytestmark = pytest.mark.usefixtures("quiet_triggers")
 
 
 def refused(response, status: int, field: str | None = None) -> dict:

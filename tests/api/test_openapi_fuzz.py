@@ -21,7 +21,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from sojourn.services.triggers import Triggers
 
 from helpers import API_KEY
 
@@ -31,15 +30,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 SKIPPED = {("GET", "/t/c/{token}")}
 
 
-@pytest.fixture(autouse=True)
-def quiet_triggers(monkeypatch):
-    """Generated events and contacts start no journeys: what is checked is each answer."""
-
-    async def nothing(self, *_):
-        return None
-
-    monkeypatch.setattr(Triggers, "on_events", nothing)
-    monkeypatch.setattr(Triggers, "on_contacts_changed", nothing)
+pytestmark = pytest.mark.usefixtures("quiet_triggers")
 
 
 def unresolved_refs(document: dict) -> list[str]:
