@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -52,18 +53,25 @@ class _Stack:
              "--temporal-ui-port", str(self.ports["ui"]), "--smtp-port", str(self.ports["smtp"]),
              "--api-port", str(self.ports["api"])],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader.start()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.stdout.read()
-            try:
+            assert self.process.poll() is None, self.output()
+            # Up once the stack says so: it supervises (restarts what dies) only from then on.
+            if any(line.startswith("Sojourn dev stack is up") for line in self.lines):
                 health = httpx.get(f"{self.api}/healthz", timeout=2)
-                if health.status_code == 200:
-                    assert set(health.json()["components"].values()) == {"ok"}
-                    return
-            except httpx.HTTPError:
-                pass
+                assert health.status_code == 200 and set(health.json()["components"].values()) == {"ok"}
+                return
             time.sleep(0.5)
-        raise AssertionError("the stack did not become healthy in 90 s")
+        raise AssertionError("the stack did not come up in 90 s:\n" + self.output())
+
+    def output(self) -> str:
+        """What `sojourn dev` printed so far (all of it, once it has exited)."""
+        if self.process.poll() is not None:
+            self.reader.join(5)  # until it has read the last lines
+        return "".join(self.lines)
 
     def children(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children(recursive=True)
@@ -136,7 +144,7 @@ def _component_pids(stack: _Stack) -> dict[str, int]:
 def _wait_for(stack: _Stack, condition, what: str, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert stack.process.poll() is None, "sojourn dev exited:\n" + stack.process.stdout.read()
+        assert stack.process.poll() is None, "sojourn dev exited:\n" + stack.output()
         if result := condition():
             return result
         time.sleep(0.3)
@@ -177,7 +185,7 @@ def test_a_dead_worker_or_api_is_restarted_and_the_rest_keeps_running(stack_dir:
         _mail(stack, "ada@example.com", 1)
     finally:
         assert stack.stop() == 0
-    output = stack.process.stdout.read()
+    output = stack.output()
     logs = stack_dir / "logs"
     assert "worker died (signal SIGKILL) after" in output
     assert f"; see {logs / 'worker.log'}; restarting in 1s (death 1 in a row, giving up at 5)" in output
