@@ -18,22 +18,24 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from sojourn.contracts import search_attributes as sa
-from sojourn.contracts.journey import (
-    Carried,
-    ContactEvent,
-    EngagementSignal,
-    JourneyInput,
-    JourneyState,
-    PathStep,
-)
-from sojourn.contracts.journey_data import RECORD_RUN_END_ACTIVITY, RunEnd
-from sojourn.contracts.statuses import RunStatus
-from sojourn.dsl.definition import shared_definition
-from sojourn.dsl.durations import parse_duration
-from sojourn.dsl.nodes import AnyNode
-from workflows.node_handlers import NodeHandlers, matches
-from workflows.options import DATA_OPTIONS
+# Passed through the sandbox: pure modules, loaded once per worker (not once per cached run).
+with workflow.unsafe.imports_passed_through():
+    from sojourn.contracts import search_attributes as sa
+    from sojourn.contracts.journey import (
+        Carried,
+        ContactEvent,
+        EngagementSignal,
+        JourneyInput,
+        JourneyState,
+        PathStep,
+    )
+    from sojourn.contracts.journey_data import RECORD_RUN_END_ACTIVITY, RunEnd
+    from sojourn.contracts.statuses import RunStatus
+    from sojourn.dsl.definition import shared_definition
+    from sojourn.dsl.durations import parse_duration
+    from sojourn.dsl.nodes import AnyNode
+    from workflows.node_handlers import NodeHandlers, matches
+    from workflows.options import DATA_OPTIONS
 
 # Events kept for `wait_for` and the state query; older ones are dropped first.
 EVENTS_KEPT = 200

@@ -13,38 +13,40 @@ from typing import assert_never
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from sojourn.contracts import search_attributes as sa
-from sojourn.contracts.journey import (
-    ContactEvent,
-    EngagementSignal,
-    JourneyInput,
-    PathStep,
-    SentMessage,
-    message_key,
-)
-from sojourn.contracts.journey_data import (
-    EVALUATE_CONDITIONS_ACTIVITY,
-    NEXT_LOCAL_TIME_ACTIVITY,
-    TAG_CONTACT_ACTIVITY,
-    EvaluateConditions,
-    LocalTimeRequest,
-    TagChange,
-)
-from sojourn.contracts.send import (
-    SEND_ACTIVITY,
-    SEND_EMAIL_ACTIVITY,
-    SendEmailRequest,
-    SendEmailResult,
-    SendResult,
-    send_request,
-)
-from sojourn.contracts.statuses import MessageStatus
-from sojourn.dsl.conditions import EngagementCondition, EventCondition
-from sojourn.dsl.definition import JourneyDefinition
-from sojourn.dsl.durations import parse_duration
-from sojourn.dsl.filters import properties_match
-from sojourn.dsl.nodes import AnyNode, BranchNode, ExitNode, SendNode, TagNode, WaitForNode, WaitNode
-from workflows.options import DATA_OPTIONS, SEND_OPTIONS
+# Passed through the sandbox: pure modules, loaded once per worker (not once per cached run).
+with workflow.unsafe.imports_passed_through():
+    from sojourn.contracts import search_attributes as sa
+    from sojourn.contracts.journey import (
+        ContactEvent,
+        EngagementSignal,
+        JourneyInput,
+        PathStep,
+        SentMessage,
+        message_key,
+    )
+    from sojourn.contracts.journey_data import (
+        EVALUATE_CONDITIONS_ACTIVITY,
+        NEXT_LOCAL_TIME_ACTIVITY,
+        TAG_CONTACT_ACTIVITY,
+        EvaluateConditions,
+        LocalTimeRequest,
+        TagChange,
+    )
+    from sojourn.contracts.send import (
+        SEND_ACTIVITY,
+        SEND_EMAIL_ACTIVITY,
+        SendEmailRequest,
+        SendEmailResult,
+        SendResult,
+        send_request,
+    )
+    from sojourn.contracts.statuses import MessageStatus
+    from sojourn.dsl.conditions import EngagementCondition, EventCondition
+    from sojourn.dsl.definition import JourneyDefinition
+    from sojourn.dsl.durations import parse_duration
+    from sojourn.dsl.filters import properties_match
+    from sojourn.dsl.nodes import AnyNode, BranchNode, ExitNode, SendNode, TagNode, WaitForNode, WaitNode
+    from workflows.options import DATA_OPTIONS, SEND_OPTIONS
 
 # Runs started before channels existed called the email-only activity; they still must.
 CHANNELS_PATCH = "channels"

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TypedDict
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from sojourn.contracts.errors import ErrorType
+# Passed through the sandbox: pure modules, loaded once per worker (not once per cached run).
+with workflow.unsafe.imports_passed_through():
+    from sojourn.contracts.errors import ErrorType
 
 
 class ActivityOptions(TypedDict, total=False):

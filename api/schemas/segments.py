@@ -8,10 +8,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas.common import StrictIn
+from sojourn.dsl.filters import SEGMENT_ID_MAX, SEGMENT_ID_PATTERN
 
 
 class SegmentCreate(StrictIn):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    id: str = Field(min_length=1, max_length=SEGMENT_ID_MAX, pattern=SEGMENT_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     filter: dict[str, Any] = Field(description="A filter of the segment language; see sojourn/filters.py.")
 
@@ -41,7 +42,7 @@ class SegmentMatch(BaseModel):
 
 
 class SegmentSetCreate(StrictIn):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    id: str = Field(min_length=1, max_length=SEGMENT_ID_MAX, pattern=SEGMENT_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     segments: list[str] = Field(min_length=1, max_length=100, description="Segment ids, in the order contacts are placed.")
 

@@ -93,7 +93,7 @@ def choose_channel(node: SendNode, contact: Contact, consents: dict[str, str],
     return None, refusals
 
 
-async def _render_in_thread(sender: ChannelSender, node: SendNode, context: dict, message_id: uuid.UUID,
+async def render_in_thread(sender: ChannelSender, node: SendNode, context: dict, message_id: uuid.UUID,
                             contact: Contact) -> Rendered:
     """The sender's rendering, in a thread so that a costly template holds up no other send, with
     all the message's templates sharing one budget (`template_limits`)."""
@@ -232,7 +232,7 @@ class Sender:
         context = message_context(message.contact, request.journey_id, request.journey_version, request.node_id,
                                   request.event)
         try:
-            message.rendered = await _render_in_thread(sender, message.node, context, message.id, message.contact)
+            message.rendered = await render_in_thread(sender, message.node, context, message.id, message.contact)
         except TemplateRenderError as err:
             await self._record(message.row, MessageStatus.FAILED, error=f"template: {err}")
             raise ApplicationError(f"template failed for this contact: {err}", type=ErrorType.TEMPLATE,

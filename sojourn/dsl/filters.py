@@ -86,6 +86,12 @@ class EngagementFilter(_Strict):
     node: str | None = None
 
 
+# What a segment (or segment set) id may be: the API refuses others, and a journey naming
+# another is told no such segment exists.
+SEGMENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+SEGMENT_ID_MAX = 64
+
+
 class SegmentFilter(_Strict):
     segment: str
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sojourn.data.models import Segment
 from sojourn.delivery.allow_list import host_allowed
 from sojourn.dsl.definition import JourneyDefinition
+from sojourn.dsl.filters import SEGMENT_ID_MAX, SEGMENT_ID_PATTERN
 from sojourn.dsl.validation import (
     DefinitionError,
     Problem,
@@ -52,13 +53,14 @@ async def checked_definition(session: AsyncSession, raw_definition: dict,
     return definition
 
 
-_SEGMENT_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_SEGMENT_ID = re.compile(SEGMENT_ID_PATTERN)
 
 
 async def _missing_segments(session: AsyncSession, raw_definition: dict) -> list[Problem]:
     references = segment_references(raw_definition)
     # Only a name a segment could have is looked up (a NUL would not even reach Postgres).
-    names = sorted({name for _, _, name in references if _SEGMENT_ID.fullmatch(name)})
+    names = sorted({name for _, _, name in references
+                    if _SEGMENT_ID.fullmatch(name) and len(name) <= SEGMENT_ID_MAX})
     existing = set((await session.execute(select(Segment.id).where(Segment.id.in_(names))))
                    .scalars()) if names else set()
     return [problem(node, field, f"segment {name!r} does not exist; create it first (POST /v1/segments)")

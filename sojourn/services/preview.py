@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sojourn.contracts.journey import ContactEvent
 from sojourn.data.models import ContactConsent, utcnow
 from sojourn.delivery.channels.registry import build_channels
-from sojourn.delivery.send import choose_channel, message_context
+from sojourn.delivery.send import choose_channel, message_context, render_in_thread
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError
@@ -59,7 +59,7 @@ class Previewer:
         messages, errors = {}, {}
         for name in node.channels:
             try:
-                rendered = self._channels[name].render(node, context, uuid.uuid4(), contact)
+                rendered = await render_in_thread(self._channels[name], node, context, uuid.uuid4(), contact)
             except TemplateRenderError as err:
                 errors[name] = str(err)
                 continue
