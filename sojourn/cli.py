@@ -26,6 +26,7 @@ def _settings():
 def cmd_dev(args: argparse.Namespace) -> int:
     from sojourn.dev.stack import StackConfig, run
 
+    os.environ["ENVIRONMENT"] = "development"  # the embedded stack runs on development secrets
     config = StackConfig.from_settings(
         _settings(), data_dir=args.data_dir, postgres_port=args.postgres_port,
         temporal_port=args.temporal_port, temporal_ui_port=args.temporal_ui_port,

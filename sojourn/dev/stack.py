@@ -103,6 +103,7 @@ class StackConfig:
             "API_HOST": self.api_host,
             "API_PORT": str(self.api_port),
             "PYTHONUNBUFFERED": "1",  # logs reach the files as they happen
+            "ENVIRONMENT": "development",  # the embedded stack runs on development secrets
         })
         env.setdefault("PUBLIC_BASE_URL", self.api_url)
         return env
