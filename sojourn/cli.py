@@ -231,7 +231,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> tuple[str, str]:
     settings = _settings()
     base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-    return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0]
+    return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0].secret
 
 
 def _interrupted(args: argparse.Namespace, url: str, enrollment_id: str, answered: bool) -> int:

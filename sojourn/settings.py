@@ -1,5 +1,7 @@
 """Every knob is an environment variable with an embedded default."""
 
+import hashlib
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -22,6 +24,42 @@ class FrequencyCap(BaseModel):
 
         parse_duration(value)
         return value
+
+
+class Scope(StrEnum):
+    """What an API key may do: admin everything; editor all but erasure and the audit log;
+    viewer only read; ingest only write contacts and events."""
+
+    admin = "admin"
+    editor = "editor"
+    viewer = "viewer"
+    ingest = "ingest"
+
+
+class ApiKey(BaseModel):
+    """One entry of API_KEYS: `key` or `key:scope` (a key without a scope is admin)."""
+
+    secret: str = Field(min_length=1, repr=False)
+    scope: Scope = Scope.admin
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_entry(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        secret, colon, scope = value.rpartition(":")
+        if not colon:
+            return {"secret": value}
+        if scope not in Scope.__members__:
+            # Never echo the entry: it is a secret, and a typo must not quietly make an admin key.
+            raise ValueError(f"what follows the last ':' is not a scope ({', '.join(Scope)}); "
+                             "a key with ':' in it needs its scope after a last ':'")
+        return {"secret": secret, "scope": scope}
+
+    @property
+    def name(self) -> str:
+        """Who used the key, for the audit log: a fingerprint, never the key itself."""
+        return f"key:{hashlib.sha256(self.secret.encode()).hexdigest()[:12]}"
 
 
 def _opt_in_by_default() -> list[str]:
@@ -68,7 +106,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_keep_alive: int = Field(75, ge=1)  # seconds an idle client connection stays open (clients keep 5-60)
-    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [DEV_API_KEY])
+    # Comma-separated `key` or `key:scope` (admin, editor, viewer, ingest; no scope: admin).
+    api_keys: Annotated[list[ApiKey], NoDecode] = Field(default_factory=lambda: [ApiKey(secret=DEV_API_KEY)])
     tracking_secret: str = DEV_TRACKING_SECRET
     webhook_secret: str = DEV_WEBHOOK_SECRET
     # Seconds after a send within which a click is taken for a link scanner's (stored, flagged,
@@ -145,7 +184,7 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return self
         offending = [name for name, used in (
-            ("API_KEYS", DEV_API_KEY in self.api_keys),
+            ("API_KEYS", any(key.secret == DEV_API_KEY for key in self.api_keys)),
             ("TRACKING_SECRET", self.tracking_secret == DEV_TRACKING_SECRET),
             ("WEBHOOK_SECRET", self.webhook_secret == DEV_WEBHOOK_SECRET),
             ("OUTGOING_WEBHOOK_SECRET", self.outgoing_webhook_secret == DEV_OUTGOING_WEBHOOK_SECRET),

@@ -47,6 +47,12 @@ def test_production_refuses_one_development_secret_and_names_only_it(tmp_path: P
     assert "API_KEYS" not in done.stderr and " TRACKING_SECRET" not in done.stderr
 
 
+def test_production_refuses_the_development_key_whatever_its_scope() -> None:
+    with pytest.raises(ValidationError, match="development value of API_KEYS"):
+        Settings(_env_file=None, **{**_OWN_SECRETS, "api_keys": "prod-key,sojourn-dev-key:viewer"},
+                 environment="production")
+
+
 def test_development_keeps_its_defaults() -> None:
     settings = Settings(_env_file=None)
     assert settings.environment == "development"
