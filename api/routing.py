@@ -113,7 +113,8 @@ class CheckedRoute(APIRoute):
 
 def resource_router(*, api_key: bool = True, **kwargs: Any) -> APIRouter:
     """An APIRouter (`prefix`, `tags`... as usual) of checked routes; `api_key=False` for routes
-    that authenticate otherwise (signatures, signed tokens) or are public."""
+    that authenticate otherwise (signatures, signed tokens) or are public; `dependencies=[ADMIN]`
+    (or another scope rule) for a router whose every route needs that scope."""
     responses = {422: INVALID, **({401: UNAUTHORIZED} if api_key else {}), **kwargs.pop("responses", {})}
-    return APIRouter(route_class=CheckedRoute, dependencies=API_KEY if api_key else None, responses=responses,
-                     **kwargs)
+    dependencies = [*(API_KEY if api_key else []), *kwargs.pop("dependencies", [])]
+    return APIRouter(route_class=CheckedRoute, dependencies=dependencies, responses=responses, **kwargs)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 
-from api.deps import ADMIN, INGEST, EngineDep, SessionDep, TemporalDep, TriggersDep
+from api.deps import ADMIN, INGEST, CallerDep, EngineDep, SessionDep, TemporalDep, TriggersDep
 from api.errors import ApiError
 from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page
@@ -46,10 +46,11 @@ async def import_contact_file(request: Request, engine: EngineDep, triggers: Tri
 @router.put("/{external_id}", response_model=ContactOut, dependencies=[INGEST], responses={
     201: {"model": ContactOut}, **conflict("The line_user_id belongs to another contact.")})
 async def upsert_contact(external_id: ExternalId, body: ContactIn, session: SessionDep, triggers: TriggersDep,
-                         response: Response) -> Contact:
+                         response: Response, caller: CallerDep) -> Contact:
     """Create the contact, or update the fields given and merge the attributes."""
     fields = {name: getattr(body, name) for name in body.model_fields_set - {"attributes", "consent"}}
-    contact, created = await contacts.upsert(session, triggers, external_id, fields, body.attributes, body.consent)
+    contact, created = await contacts.upsert(session, triggers, external_id, fields, body.attributes, body.consent,
+                                               actor=caller.name)
     if created:
         response.status_code = 201
     return contact
@@ -63,12 +64,14 @@ async def get_contact(external_id: ExternalId, session: SessionDep) -> dict:
 
 
 @router.delete("/{external_id}", status_code=204, dependencies=[ADMIN],
-               responses={404: {"description": "No such contact."}, 502: {"description": "A run could not be cancelled."}})
-async def erase_contact(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> Response:
+               responses={404: {"description": "No such contact."},
+                          502: {"description": "A run could not be cancelled."}})
+async def erase_contact(external_id: ExternalId, session: SessionDep, client: TemporalDep,
+                        caller: CallerDep) -> Response:
     """Right to be forgotten: cancel the contact's active runs, then delete the contact and,
     by cascade, its events, tags, messages, engagement and runs. If a run cannot be
     cancelled (Temporal unreachable) nothing is deleted and the call can be repeated."""
-    await contacts.erase(session, client, external_id)
+    await contacts.erase(session, client, external_id, actor=caller.name)
     return Response(status_code=204)
 
 
