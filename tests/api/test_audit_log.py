@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from helpers import API_KEY, mothers_day
 from sojourn.settings import ApiKey, Scope, Settings
+
+from helpers import API_KEY, mothers_day
 
 EDITOR = "audit-editor-key"
 INGEST = "audit-ingest-key"
