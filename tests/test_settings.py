@@ -20,8 +20,8 @@ _SETTING_VARS = ("ENVIRONMENT", "API_KEYS", "TRACKING_SECRET", "WEBHOOK_SECRET",
 
 
 def _start(command: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    """Runs `sojourn COMMAND` as an operator would, in a folder without a .env, with nothing it
-    could reach: a process that passed the settings check would hang on Temporal, not exit."""
+    """Runs `sojourn COMMAND` as an operator would, in a folder without a .env; nothing it could
+    reach, so a process that passed the settings check fails later, with another message."""
     clean = {k: v for k, v in os.environ.items() if k not in _SETTING_VARS}
     clean.update(TEMPORAL_ADDRESS="127.0.0.1:9", DATABASE_URL="postgresql+asyncpg://x@127.0.0.1:9/x", **env)
     return subprocess.run([sys.executable, "-m", "sojourn.cli", command], cwd=tmp_path, env=clean,
