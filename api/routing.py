@@ -5,8 +5,12 @@ before a service sees it, and document the refusals they can answer.
 - A JSON body is parsed once, strictly (no NaN or Infinity), and refused with a 422 naming
   the field if it is nested more than `MAX_JSON_DEPTH` levels deep or holds text Postgres
   refuses; a body nested deeper than the parser's stack is refused the same way.
-- The OpenAPI lists, in the error shape, 401 on routes behind the API key, 404 on routes that
-  name a resource in their path, 422 on routes that take input, and 409 where the route says so.
+- Every route behind the API key has one scope rule (`api/deps.py` `Needs`): the one it declares
+  in `dependencies=[INGEST]` or `[ADMIN]`, else viewer or editor for a GET and editor for any
+  other method (admin may always). A key without the scope gets 403 naming the scopes needed.
+- The OpenAPI lists, in the error shape, 401 and 403 (with the scopes) on routes behind the API
+  key, 404 on routes that name a resource in their path, 422 on routes that take input, and 409
+  where the route says so.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.openapi.constants import REF_PREFIX
 from fastapi.routing import APIRoute
 
-from api.deps import API_KEY
+from api.deps import API_KEY, EDIT, READ, Needs, authenticated
 from api.errors import checked_json, invalid_input
 from api.schemas.common import ErrorOut
 from sojourn.data.ingest.text import text_problem
@@ -62,9 +66,26 @@ class _CheckedRequest(Request):
         return self._json
 
 
+def _scope_rule(kwargs: dict[str, Any]) -> Needs | None:
+    """The route's scope rule, after adding the default one to `kwargs["dependencies"]` if it
+    is behind the API key and declares none; None for routes that authenticate otherwise."""
+    dependencies = list(kwargs.get("dependencies") or [])
+    called = [dependency.dependency for dependency in dependencies]
+    if authenticated not in called:
+        return None
+    declared = [rule for rule in called if isinstance(rule, Needs)]
+    if declared:
+        return declared[0]
+    default = READ if set(kwargs.get("methods") or ()) <= {"GET", "HEAD"} else EDIT
+    kwargs["dependencies"] = [*dependencies, default]
+    return default.dependency
+
+
 class CheckedRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         responses = {**({404: NOT_FOUND} if "{" in path else {}), **(kwargs.get("responses") or {})}
+        if rule := _scope_rule(kwargs):
+            responses[403] = refusal(f"The API key's scope may not do this: it needs {rule.described()}.")
         if _media_type(kwargs.get("response_class")) not in (None, "application/json"):
             # FastAPI would document a model under the route's own media type (an HTML page, an
             # image); refusals are JSON whatever the route answers when it succeeds.
@@ -92,7 +113,8 @@ class CheckedRoute(APIRoute):
 
 def resource_router(*, api_key: bool = True, **kwargs: Any) -> APIRouter:
     """An APIRouter (`prefix`, `tags`... as usual) of checked routes; `api_key=False` for routes
-    that authenticate otherwise (signatures, signed tokens) or are public."""
+    that authenticate otherwise (signatures, signed tokens) or are public; `dependencies=[ADMIN]`
+    (or another scope rule) for a router whose every route needs that scope."""
     responses = {422: INVALID, **({401: UNAUTHORIZED} if api_key else {}), **kwargs.pop("responses", {})}
-    return APIRouter(route_class=CheckedRoute, dependencies=API_KEY if api_key else None, responses=responses,
-                     **kwargs)
+    dependencies = [*(API_KEY if api_key else []), *kwargs.pop("dependencies", [])]
+    return APIRouter(route_class=CheckedRoute, dependencies=dependencies, responses=responses, **kwargs)

@@ -26,6 +26,7 @@ def _settings():
 def cmd_dev(args: argparse.Namespace) -> int:
     from sojourn.dev.stack import StackConfig, run
 
+    os.environ["ENVIRONMENT"] = "development"  # the embedded stack runs on development secrets
     config = StackConfig.from_settings(
         _settings(), data_dir=args.data_dir, postgres_port=args.postgres_port,
         temporal_port=args.temporal_port, temporal_ui_port=args.temporal_ui_port,
@@ -230,7 +231,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> tuple[str, str]:
     settings = _settings()
     base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-    return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0]
+    return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0].secret
 
 
 def _interrupted(args: argparse.Namespace, url: str, enrollment_id: str, answered: bool) -> int:

@@ -1,10 +1,12 @@
 """Every knob is an environment variable with an embedded default."""
 
+import hashlib
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -24,14 +26,60 @@ class FrequencyCap(BaseModel):
         return value
 
 
+class Scope(StrEnum):
+    """What an API key may do: admin everything; editor all but erasure and the audit log;
+    viewer only read; ingest only write contacts and events."""
+
+    admin = "admin"
+    editor = "editor"
+    viewer = "viewer"
+    ingest = "ingest"
+
+
+class ApiKey(BaseModel):
+    """One entry of API_KEYS: `key` or `key:scope` (a key without a scope is admin)."""
+
+    secret: str = Field(min_length=1, repr=False)
+    scope: Scope = Scope.admin
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_entry(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        secret, colon, scope = value.rpartition(":")
+        if not colon:
+            return {"secret": value}
+        if scope not in Scope.__members__:
+            # Never echo the entry: it is a secret, and a typo must not quietly make an admin key.
+            raise ValueError(f"what follows the last ':' is not a scope ({', '.join(Scope)}); "
+                             "a key with ':' in it needs its scope after a last ':'")
+        return {"secret": secret, "scope": scope}
+
+    @property
+    def name(self) -> str:
+        """Who used the key, for the audit log: a fingerprint, never the key itself."""
+        return f"key:{hashlib.sha256(self.secret.encode()).hexdigest()[:12]}"
+
+
 def _opt_in_by_default() -> list[str]:
     from sojourn.dsl.channels import OPT_IN_BY_DEFAULT  # noqa: PLC0415 - settings import nothing of ours at load
 
     return list(OPT_IN_BY_DEFAULT)
 
 
+# Development defaults: they let `make run` work out of the box, and production refuses them.
+DEV_API_KEY = "sojourn-dev-key"
+DEV_TRACKING_SECRET = "dev-tracking-secret-change-me"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret-change-me"
+DEV_OUTGOING_WEBHOOK_SECRET = "dev-outgoing-webhook-secret-change-me"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Environment: production refuses the development secrets and keys, and turns the dev mailbox off.
+    environment: Literal["development", "production"] = "development"
 
     data_dir: Path = Path(".sojourn")
 
@@ -58,9 +106,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_keep_alive: int = Field(75, ge=1)  # seconds an idle client connection stays open (clients keep 5-60)
-    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sojourn-dev-key"])
-    tracking_secret: str = "dev-tracking-secret-change-me"
-    webhook_secret: str = "dev-webhook-secret-change-me"
+    # Comma-separated `key` or `key:scope` (admin, editor, viewer, ingest; no scope: admin).
+    api_keys: Annotated[list[ApiKey], NoDecode] = Field(default_factory=lambda: [ApiKey(secret=DEV_API_KEY)])
+    tracking_secret: str = DEV_TRACKING_SECRET
+    webhook_secret: str = DEV_WEBHOOK_SECRET
     # Seconds after a send within which a click is taken for a link scanner's (stored, flagged,
     # not engagement); 0 turns the rule off. See the README's "Tracking" section for why 10.
     automated_click_window: float = Field(10.0, ge=0)
@@ -89,7 +138,7 @@ class Settings(BaseSettings):
     line_channel_access_token: str | None = None
     line_channel_secret: str | None = None  # verifies LINE's webhook (x-line-signature)
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    outgoing_webhook_secret: str = "dev-outgoing-webhook-secret-change-me"
+    outgoing_webhook_secret: str = DEV_OUTGOING_WEBHOOK_SECRET
     # Messages per second per channel, shared by every worker, e.g. {"sms": 10}. Unset: no limit.
     channel_rates: dict[str, float] = Field(default_factory=dict)
     # Channels on which marketing needs an explicit opt-in (by default those whose spec says so: sms);
@@ -130,7 +179,38 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _production_refuses_development_defaults(self) -> Self:
+        if self.environment != "production":
+            return self
+        offending = [name for name, used in (
+            ("API_KEYS", any(key.secret == DEV_API_KEY for key in self.api_keys)),
+            ("TRACKING_SECRET", self.tracking_secret == DEV_TRACKING_SECRET),
+            ("WEBHOOK_SECRET", self.webhook_secret == DEV_WEBHOOK_SECRET),
+            ("OUTGOING_WEBHOOK_SECRET", self.outgoing_webhook_secret == DEV_OUTGOING_WEBHOOK_SECRET),
+        ) if used]
+        if offending:
+            raise ValueError(f"ENVIRONMENT=production refuses the development value of {', '.join(offending)}: "
+                             "set your own")
+        # Asked for explicitly, the mailbox is a contradiction to report; left unset, it is simply off.
+        if self.dev_mailbox_enabled and "dev_mailbox_enabled" in self.model_fields_set:
+            raise ValueError("ENVIRONMENT=production refuses DEV_MAILBOX_ENABLED=true: the dev mailbox "
+                             "is for development only")
+        self.dev_mailbox_enabled = False
+        return self
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]).upper()
+    cause = error.get("ctx", {}).get("error")
+    message = str(cause) if isinstance(cause, ValueError) else error["msg"]
+    return f"{where}: {message}" if where else message
+
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of a process that is starting: invalid ones stop it with one line naming each problem."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise SystemExit(f"invalid settings: {'; '.join(_problem(e) for e in err.errors())}") from None

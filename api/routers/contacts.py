@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 
-from api.deps import EngineDep, SessionDep, TemporalDep, TriggersDep
+from api.deps import ADMIN, INGEST, CallerDep, EngineDep, SessionDep, TemporalDep, TriggersDep
 from api.errors import ApiError
 from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page
@@ -24,7 +24,8 @@ _IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndj
     "text/csv": {"schema": {"type": "string"}, "example": "external_id,email,first_name,plan\nc-1,ann@example.com,Ann,gold\n"},
     "application/x-ndjson": {"schema": {"type": "string"},
                              "example": '{"external_id": "c-1", "email": "ann@example.com", "plan": "gold", "visits": 3}\n'},
-}}}, responses={415: {"description": "Not CSV or NDJSON."}, 422: {"description": "No usable CSV header."}})
+}}}, responses={415: {"description": "Not CSV or NDJSON."}, 422: {"description": "No usable CSV header."}},
+             dependencies=[INGEST])
 async def import_contact_file(request: Request, engine: EngineDep, triggers: TriggersDep) -> dict:
     """Upsert contacts from a CSV (`text/csv`, first line names the columns) or NDJSON
     (`application/x-ndjson`, one object per line) body, streamed: 100,000s of rows are fine.
@@ -42,13 +43,14 @@ async def import_contact_file(request: Request, engine: EngineDep, triggers: Tri
     return (await contacts.import_file(engine, triggers, request.stream(), fmt)).as_dict()
 
 
-@router.put("/{external_id}", response_model=ContactOut, responses={
+@router.put("/{external_id}", response_model=ContactOut, dependencies=[INGEST], responses={
     201: {"model": ContactOut}, **conflict("The line_user_id belongs to another contact.")})
 async def upsert_contact(external_id: ExternalId, body: ContactIn, session: SessionDep, triggers: TriggersDep,
-                         response: Response) -> Contact:
+                         response: Response, caller: CallerDep) -> Contact:
     """Create the contact, or update the fields given and merge the attributes."""
     fields = {name: getattr(body, name) for name in body.model_fields_set - {"attributes", "consent"}}
-    contact, created = await contacts.upsert(session, triggers, external_id, fields, body.attributes, body.consent)
+    contact, created = await contacts.upsert(session, triggers, external_id, fields, body.attributes, body.consent,
+                                               actor=caller.name)
     if created:
         response.status_code = 201
     return contact
@@ -61,13 +63,15 @@ async def get_contact(external_id: ExternalId, session: SessionDep) -> dict:
     return await contacts.profile(session, external_id)
 
 
-@router.delete("/{external_id}", status_code=204, responses={404: {"description": "No such contact."},
-                                                            502: {"description": "A run could not be cancelled."}})
-async def erase_contact(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> Response:
+@router.delete("/{external_id}", status_code=204, dependencies=[ADMIN],
+               responses={404: {"description": "No such contact."},
+                          502: {"description": "A run could not be cancelled."}})
+async def erase_contact(external_id: ExternalId, session: SessionDep, client: TemporalDep,
+                        caller: CallerDep) -> Response:
     """Right to be forgotten: cancel the contact's active runs, then delete the contact and,
     by cascade, its events, tags, messages, engagement and runs. If a run cannot be
     cancelled (Temporal unreachable) nothing is deleted and the call can be repeated."""
-    await contacts.erase(session, client, external_id)
+    await contacts.erase(session, client, external_id, actor=caller.name)
     return Response(status_code=204)
 
 

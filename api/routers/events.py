@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import EngineDep, SettingsDep, TriggersDep
+from api.deps import INGEST, EngineDep, SettingsDep, TriggersDep
 from api.errors import ApiError
 from api.routing import resource_router
 from api.schemas.events import EventIn, EventsAccepted, RejectedItem
@@ -55,7 +55,8 @@ def _validated(items: list[Any]) -> list[EventIn | str]:
 
 @router.post("", response_model=EventsAccepted, openapi_extra={
     "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}},
-    responses={422: {"description": "The body is not JSON, not an event or batch, or a single event is invalid."}})
+    responses={422: {"description": "The body is not JSON, not an event or batch, or a single event is invalid."}},
+    dependencies=[INGEST])
 async def ingest_events(request: Request, engine: EngineDep, triggers: TriggersDep,
                         settings: SettingsDep) -> EventsAccepted:
     """Store one event, or a batch (`{"events": [...]}` or a JSON list) of up to 10,000.

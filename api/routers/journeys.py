@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.deps import PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
+from api.deps import CallerDep, PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
 from api.routing import conflict, resource_router
 from api.schemas.common import Page, ResourceId, Version
 from api.schemas.journeys import (
@@ -41,17 +41,18 @@ async def journey_schema() -> dict:
 
 @router.post("", status_code=201, response_model=JourneyOut, responses=conflict("The id is taken."))
 async def create_journey(body: JourneyCreate, session: SessionDep, triggers: TriggersDep,
-                         settings: SettingsDep) -> JourneyOut:
+                         settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
-    return _out(*await journeys.create(session, triggers, body.id, body.definition, settings.webhook_allowed_hosts))
+    return _out(*await journeys.create(session, triggers, body.id, body.definition, settings.webhook_allowed_hosts,
+                                       actor=caller.name))
 
 
 @router.put("/{journey_id}", response_model=JourneyOut, responses=conflict("The journey is archived."))
 async def update_journey(journey_id: ResourceId, body: JourneyUpdate, session: SessionDep, client: TemporalDep,
-                         triggers: TriggersDep, settings: SettingsDep) -> JourneyOut:
+                         triggers: TriggersDep, settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
     return _out(*await journeys.update(session, client, triggers, settings.task_queue, journey_id, body.definition,
-                                       settings.webhook_allowed_hosts))
+                                       settings.webhook_allowed_hosts, actor=caller.name))
 
 
 @router.get("/{journey_id}", response_model=JourneyOut)
@@ -75,23 +76,26 @@ async def get_version(journey_id: ResourceId, version: Version, session: Session
 
 @router.post("/{journey_id}/activate", response_model=JourneyOut, responses=_NOT_NOW)
 async def activate(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
-                   settings: SettingsDep) -> JourneyOut:
+                   settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Open enrollment; new runs take the newest version."""
-    return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "activate"))
+    return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "activate",
+                                       actor=caller.name))
 
 
 @router.post("/{journey_id}/pause", response_model=JourneyOut, responses=_NOT_NOW)
 async def pause(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
-                settings: SettingsDep) -> JourneyOut:
+                settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Close enrollment; contacts already in the journey go on."""
-    return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "pause"))
+    return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "pause",
+                                       actor=caller.name))
 
 
 @router.post("/{journey_id}/archive", response_model=JourneyOut, responses=_NOT_NOW)
 async def archive(journey_id: ResourceId, session: SessionDep, client: TemporalDep, triggers: TriggersDep,
-                  settings: SettingsDep) -> JourneyOut:
+                  settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Retire the journey for good."""
-    return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "archive"))
+    return _out(*await journeys.change(session, client, triggers, settings.task_queue, journey_id, "archive",
+                                       actor=caller.name))
 
 
 @router.post("/{journey_id}/enrollments", response_model=EnrollResponse,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.deps import SessionDep
+from api.deps import CallerDep, SessionDep
 from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page, ResourceId
 from api.schemas.contacts import ContactOut
@@ -29,15 +29,16 @@ sets_router = resource_router(prefix="/v1/segment-sets", tags=["segments"])
 
 
 @router.post("", status_code=201, response_model=SegmentOut, responses=conflict("The id is taken."))
-async def create_segment(body: SegmentCreate, session: SessionDep) -> Segment:
+async def create_segment(body: SegmentCreate, session: SessionDep, caller: CallerDep) -> Segment:
     """Save a filter under an id. 422 lists every problem of the filter; 409 if the id is taken."""
-    return await segments.create_segment(session, body.id, body.name, body.filter)
+    return await segments.create_segment(session, body.id, body.name, body.filter, actor=caller.name)
 
 
 @router.put("/{segment_id}", response_model=SegmentOut)
-async def update_segment(segment_id: ResourceId, body: SegmentUpdate, session: SessionDep) -> Segment:
+async def update_segment(segment_id: ResourceId, body: SegmentUpdate, session: SessionDep,
+                         caller: CallerDep) -> Segment:
     """Replace the filter (and the name, when given). A reference loop between segments is refused (422)."""
-    return await segments.update_segment(session, segment_id, body.name, body.filter)
+    return await segments.update_segment(session, segment_id, body.name, body.filter, actor=caller.name)
 
 
 @router.get("/{segment_id}", response_model=SegmentOut)
@@ -73,9 +74,9 @@ async def segment_match(segment_id: ResourceId, external_id: ExternalId, session
 
 
 @sets_router.post("", status_code=201, response_model=SegmentSetOut, responses=conflict("The id is taken."))
-async def create_segment_set(body: SegmentSetCreate, session: SessionDep) -> SegmentSet:
+async def create_segment_set(body: SegmentSetCreate, session: SessionDep, caller: CallerDep) -> SegmentSet:
     """An ordered list of segments: each contact is placed in the first one it matches."""
-    return await segments.create_set(session, body.id, body.name, body.segments)
+    return await segments.create_set(session, body.id, body.name, body.segments, actor=caller.name)
 
 
 @sets_router.get("/{set_id}", response_model=SegmentSetOut)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sojourn.data import audit
 from sojourn.data.models import Contact, ContactConsent, utcnow
 from sojourn.dsl.channels import SPECS
 
@@ -46,8 +47,16 @@ def refusal(contact: Contact, channel: str, consents: Mapping[str, str], transac
     return None
 
 
-async def set_consent(session: AsyncSession, contact_id: int, channel: str, status: str, source: str) -> None:
-    """Record a consent change (the caller commits); takes effect for the next send on any journey."""
+async def set_consent(session: AsyncSession, contact_id: int, channel: str, status: str, source: str,
+                      actor: str | None = None) -> None:
+    """Record a consent change (the caller commits); takes effect for the next send on any journey.
+    A change of status goes in the audit log, by `actor` (default: the source)."""
+    previous = (await session.execute(select(ContactConsent.status).where(
+        ContactConsent.contact_id == contact_id, ContactConsent.channel == channel))).scalar()
+    if previous != status:
+        external_id = (await session.execute(select(Contact.external_id).where(Contact.id == contact_id))).scalar_one()
+        audit.record(session, actor or source, "consent_changed", "contact", external_id, channel=channel,
+                     status=status, previous=previous, source=source)
     values = {"status": status, "source": source, "changed_at": utcnow()}
     await session.execute(insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
                           .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values))

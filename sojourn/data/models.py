@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -296,3 +297,20 @@ class TagRuleRun(SQLModel, table=True):
     removed: int = 0
     started_at: datetime = _ts()
     finished_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change to a journey, segment, tag rule, consent or contact: who, what, which, when
+    (`sojourn.data.audit` records them)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_resource", "resource_type", "resource_id", "id"),
+                      Index("ix_audit_log_at", "at"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    at: datetime = _ts()
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=50)  # created, updated, activated... consent_changed, erased
+    resource_type: str = Field(max_length=30)  # journey, segment, segment_set, tag_rule, contact
+    resource_id: str = Field(sa_column=Column(Text, nullable=False))
+    summary: dict[str, Any] = _json({})

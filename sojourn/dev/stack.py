@@ -67,7 +67,7 @@ class StackConfig:
             "smtp_port": settings.smtp_port,
             "api_host": settings.api_host,
             "api_port": settings.api_port,
-            "api_key": settings.api_keys[0] if settings.api_keys else "",
+            "api_key": settings.api_keys[0].secret if settings.api_keys else "",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).resolve()
@@ -103,6 +103,7 @@ class StackConfig:
             "API_HOST": self.api_host,
             "API_PORT": str(self.api_port),
             "PYTHONUNBUFFERED": "1",  # logs reach the files as they happen
+            "ENVIRONMENT": "development",  # the embedded stack runs on development secrets
         })
         env.setdefault("PUBLIC_BASE_URL", self.api_url)
         return env

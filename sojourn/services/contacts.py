@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from sojourn.data import consent
+from sojourn.data import audit, consent
 from sojourn.data.ingest.contact_import import import_contacts
 from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
 from sojourn.data.ingest.text import external_id_problem
@@ -88,7 +88,8 @@ async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
 
 
 async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fields: dict[str, Any],
-                 attributes: dict[str, Any], consents: dict[str, str]) -> tuple[Contact, bool]:
+                 attributes: dict[str, Any], consents: dict[str, str], *,
+                 actor: str = audit.SYSTEM) -> tuple[Contact, bool]:
     """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new."""
     if problem := external_id_problem(external_id):
         raise InvalidExternalId(f"external_id: {problem}", details=[
@@ -108,7 +109,7 @@ async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fi
         session.add(contact)
         await session.flush()
         for channel, status in consents.items():
-            await consent.set_consent(session, contact.id, channel, status, source="api")
+            await consent.set_consent(session, contact.id, channel, status, source="api", actor=actor)
         await session.commit()
     except IntegrityError as err:
         await session.rollback()
@@ -185,7 +186,7 @@ async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
     }
 
 
-async def erase(session: AsyncSession, client: Client, external_id: str) -> None:
+async def erase(session: AsyncSession, client: Client, external_id: str, *, actor: str) -> None:
     """Cancel the contact's active runs, then delete the contact and, by cascade, its events,
     tags, messages, engagement and runs. If a run cannot be cancelled (Temporal unreachable)
     nothing is deleted and the call can be repeated."""
@@ -201,6 +202,7 @@ async def erase(session: AsyncSession, client: Client, external_id: str) -> None
 
     await asyncio.gather(*(cancel(r.workflow_id, r.run_id) for r in runs))
     await session.execute(delete(Contact).where(Contact.id == contact_id))
+    audit.record(session, actor, "erased", "contact", external_id, runs_cancelled=len(runs))
     await session.commit()
     log.info("erased contact %s (%d active run(s) cancelled)", contact_id, len(runs))
 

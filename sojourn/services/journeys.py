@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
+from sojourn.data import audit
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.errors import Conflict, NotFound, SojournError
@@ -67,7 +68,7 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
 
 
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
-                         webhook_hosts: list[str] | None = None) -> Journey:
+                         webhook_hosts: list[str] | None = None, *, actor: str = audit.SYSTEM) -> Journey:
     definition = await checked_definition(session, raw_definition, webhook_hosts)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
@@ -75,6 +76,7 @@ async def create_journey(session: AsyncSession, journey_id: str, raw_definition:
     session.add(journey)
     await session.flush()
     session.add(JourneyVersion(journey_id=journey_id, version=1, definition=_stored(definition)))
+    audit.record(session, actor, "created", "journey", journey_id, version=1, name=definition.name)
     await session.commit()
     return journey
 
@@ -84,7 +86,8 @@ InStep = Callable[[str, JourneyDefinition], Awaitable[None]]
 
 
 async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict,
-                      webhook_hosts: list[str] | None = None, in_step: InStep | None = None) -> Journey:
+                      webhook_hosts: list[str] | None = None, in_step: InStep | None = None, *,
+                      actor: str = audit.SYSTEM) -> Journey:
     """Store the definition as the journey's next version; with `in_step`, only once the
     journey's schedule has been brought in step with it."""
     definition = await checked_definition(session, raw_definition, webhook_hosts)
@@ -98,6 +101,8 @@ async def add_version(session: AsyncSession, journey_id: str, raw_definition: di
     journey.name = definition.name
     journey.updated_at = utcnow()
     session.add(JourneyVersion(journey_id=journey_id, version=journey.latest_version, definition=_stored(definition)))
+    audit.record(session, actor, "updated", "journey", journey_id, version=journey.latest_version,
+                 name=definition.name)
     if in_step is None:
         await session.commit()
     else:
@@ -107,7 +112,8 @@ async def add_version(session: AsyncSession, journey_id: str, raw_definition: di
     return journey
 
 
-async def change_status(session: AsyncSession, journey_id: str, action: str, in_step: InStep | None = None) -> Journey:
+async def change_status(session: AsyncSession, journey_id: str, action: str, in_step: InStep | None = None, *,
+                        actor: str = audit.SYSTEM) -> Journey:
     """Move the journey to the status `action` leads to; with `in_step`, only once the journey's
     schedule has been brought in step with it (and brought in step again if already there)."""
     journey = await get_journey(session, journey_id)
@@ -120,6 +126,7 @@ async def change_status(session: AsyncSession, journey_id: str, action: str, in_
     if before != target:
         journey.status = target
         journey.updated_at = utcnow()
+        audit.record(session, actor, f"{action}d", "journey", journey_id, **{"from": before, "to": target})
     if in_step is None:
         await session.commit()
         return journey
@@ -147,34 +154,34 @@ async def _commit_in_step(session: AsyncSession, sync: Callable[[], Awaitable[No
 
 
 async def create(session: AsyncSession, triggers: Triggers, journey_id: str, raw_definition: dict,
-                 webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
+                 webhook_hosts: list[str] | None, *, actor: str) -> tuple[Journey, dict]:
     """Create a draft journey with its definition as version 1; the journey and that definition."""
-    journey = await create_journey(session, journey_id, raw_definition, webhook_hosts)
+    journey = await create_journey(session, journey_id, raw_definition, webhook_hosts, actor=actor)
     triggers.invalidate()
     return journey, (await get_version(session, journey.id, 1)).definition
 
 
 async def update(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
-                 raw_definition: dict, webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
+                 raw_definition: dict, webhook_hosts: list[str] | None, *, actor: str) -> tuple[Journey, dict]:
     """Store a new version with the journey's schedule in step; the journey and the new definition."""
 
     async def in_step(status: str, definition: JourneyDefinition) -> None:
         await schedules.sync(client, journey_id, status, definition, task_queue, version_changed=True)
 
-    journey = await add_version(session, journey_id, raw_definition, webhook_hosts, in_step)
+    journey = await add_version(session, journey_id, raw_definition, webhook_hosts, in_step, actor=actor)
     triggers.invalidate()
     return journey, (await get_version(session, journey_id, journey.latest_version)).definition
 
 
 async def change(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
-                 action: str) -> tuple[Journey, dict]:
+                 action: str, *, actor: str) -> tuple[Journey, dict]:
     """Activate, pause or archive, with the journey's schedule in step: if Temporal refuses the
     schedule, the status stays as it was. The journey and its latest definition."""
 
     async def in_step(status: str, definition: JourneyDefinition) -> None:
         await schedules.sync(client, journey_id, status, definition, task_queue)
 
-    journey = await change_status(session, journey_id, action, in_step)
+    journey = await change_status(session, journey_id, action, in_step, actor=actor)
     triggers.invalidate()
     return journey, (await get_version(session, journey_id, journey.latest_version)).definition
 

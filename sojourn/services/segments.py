@@ -9,18 +9,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sojourn.data import segments
+from sojourn.data import audit, segments
 from sojourn.data.models import Segment, SegmentSet
 from sojourn.services.contacts import find_id
 from sojourn.services.pagination import keyset_page
 
+# Each change is recorded in the audit log first: the storage below commits both, or neither.
 
-async def create_segment(session: AsyncSession, segment_id: str, name: str, filter: dict[str, Any]) -> Segment:
+
+async def create_segment(session: AsyncSession, segment_id: str, name: str, filter: dict[str, Any], *,
+                         actor: str) -> Segment:
+    audit.record(session, actor, "created", "segment", segment_id, name=name)
     return await segments.create_segment(session, segment_id, name, filter)
 
 
 async def update_segment(session: AsyncSession, segment_id: str, name: str | None,
-                         filter: dict[str, Any]) -> Segment:
+                         filter: dict[str, Any], *, actor: str) -> Segment:
+    audit.record(session, actor, "updated", "segment", segment_id, **({"name": name} if name is not None else {}))
     return await segments.update_segment(session, segment_id, name, filter)
 
 
@@ -51,7 +56,9 @@ async def matches(session: AsyncSession, segment_id: str, external_id: str) -> b
     return await segments.matches(session, segment.filter, contact_id)
 
 
-async def create_set(session: AsyncSession, set_id: str, name: str, segment_ids: list[str]) -> SegmentSet:
+async def create_set(session: AsyncSession, set_id: str, name: str, segment_ids: list[str], *,
+                     actor: str) -> SegmentSet:
+    audit.record(session, actor, "created", "segment_set", set_id, name=name, segments=list(segment_ids))
     return await segments.create_segment_set(session, set_id, name, segment_ids)
 
 

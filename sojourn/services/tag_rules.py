@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from sojourn.contracts.tagging import TaggingRequest, TagRuleSummary
-from sojourn.data import segments
+from sojourn.data import audit, segments
 from sojourn.data.models import ContactTag, TagRule, TagRuleRun, utcnow
 from sojourn.data.tag_rules import rule_source
 from sojourn.errors import NotFound
@@ -26,7 +26,8 @@ class TagRuleNotFound(NotFound):
 
 
 async def put_rule(session: AsyncSession, client: Client, brand_time_zone: str, task_queue: str, rule_id: str,
-                   tag: str, filter: dict[str, Any], weight: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+                   tag: str, filter: dict[str, Any], weight: dict[str, Any], *,
+                   actor: str) -> tuple[dict[str, Any], bool]:
     """Create or replace a rule; the rule and whether it is new."""
     checked = await segments.checked_filter(session, filter)
     rule = await session.get(TagRule, rule_id)
@@ -36,6 +37,7 @@ async def put_rule(session: AsyncSession, client: Client, brand_time_zone: str, 
     rule.tag, rule.filter = tag, segments.stored_form(checked)
     rule.weight, rule.updated_at = weight, utcnow()
     session.add(rule)
+    audit.record(session, actor, "created" if created else "updated", "tag_rule", rule_id, tag=tag)
     await session.commit()
     await schedules.ensure_tagging(client, brand_time_zone, task_queue)
     return await _view(session, rule), created
@@ -49,11 +51,12 @@ async def get_rule(session: AsyncSession, rule_id: str) -> dict[str, Any]:
     return await _view(session, await _find(session, rule_id))
 
 
-async def delete_rule(session: AsyncSession, rule_id: str) -> None:
+async def delete_rule(session: AsyncSession, rule_id: str, *, actor: str) -> None:
     """The rule and the tags it gave."""
     rule = await _find(session, rule_id)
     await session.execute(delete(ContactTag).where(ContactTag.source == rule_source(rule_id)))
     await session.delete(rule)
+    audit.record(session, actor, "deleted", "tag_rule", rule_id, tag=rule.tag)
     await session.commit()
 
 
