@@ -2,9 +2,9 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -96,6 +96,18 @@ class Settings(BaseSettings):
     # elsewhere unknown consent may receive.
     opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=_opt_in_by_default)
 
+    # Signatures, secret rotation and where webhooks may go (README "Signatures, secrets and outgoing calls").
+    # Seconds a signed webhook's timestamp may be from now: a captured request replays no later.
+    webhook_tolerance: float = Field(300.0, gt=0)
+    # Comma-separated, newest first: the first signs, every one verifies, so rotating keeps links
+    # already sent working. Unset: [TRACKING_SECRET] (and [WEBHOOK_SECRET]); setting both is refused.
+    tracking_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Outgoing webhooks reach public addresses on these ports only ("*": any port); allowing
+    # private networks lets them reach loopback, private, link-local... addresses too.
+    webhook_allow_private_networks: bool = False
+    webhook_allowed_ports: Annotated[list[int] | Literal["*"], NoDecode] = Field(default_factory=lambda: [80, 443])
+
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.
     brand_time_zone: str = "UTC"
@@ -123,7 +135,28 @@ class Settings(BaseSettings):
             raise ValueError(f"MAIL_FROM {problem}")
         return value
 
-    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", mode="before")
+    @model_validator(mode="after")
+    def _rotating_secrets(self) -> "Settings":
+        for single, rotating in (("tracking_secret", "tracking_secrets"), ("webhook_secret", "webhook_secrets")):
+            listed = getattr(self, rotating)
+            if not listed:
+                setattr(self, rotating, [getattr(self, single)])
+            elif single in self.model_fields_set and getattr(self, single) != listed[0]:
+                raise ValueError(f"set {rotating.upper()} or {single.upper()}, not both: "
+                                 f"{rotating.upper()}'s first secret is the one that signs")
+            else:
+                setattr(self, single, listed[0])  # the one that signs
+        return self
+
+    @field_validator("webhook_allowed_ports", mode="before")
+    @classmethod
+    def _ports(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() != "*":
+            return [int(port) for port in value.split(",") if port.strip()]
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", "tracking_secrets", "webhook_secrets",
+                     mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

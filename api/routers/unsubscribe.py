@@ -25,7 +25,7 @@ def _page(title: str, body: str) -> HTMLResponse:
 @router.get("/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """Asks before unsubscribing: link scanners fetch every URL in a message, people press the button."""
-    subscription = await engagement.subscription(session, settings.tracking_secret, token)
+    subscription = await engagement.subscription(session, settings.tracking_secrets, token)
     recipient = html.escape(subscription.recipient or "")
     if subscription.unsubscribed:
         return _page("Unsubscribed", f"<p>{recipient} is unsubscribed.</p>")
@@ -39,6 +39,6 @@ async def unsubscribe(token: str, request: Request, session: SessionDep, setting
     """Unsubscribes at once: the page's button, or a mail client's one-click POST
     (`List-Unsubscribe=One-Click`, RFC 8058). Repeating it changes nothing."""
     one_click = b"List-Unsubscribe=One-Click" in await request.body()
-    subscription = await engagement.unsubscribe(session, settings.tracking_secret, token, one_click)
+    subscription = await engagement.unsubscribe(session, settings.tracking_secrets, token, one_click)
     return _page("Unsubscribed", f"<p>{html.escape(subscription.recipient or '')} will get no more "
                                  f"{html.escape(subscription.channel)} messages from us.</p>")
