@@ -23,6 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
+from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.errors import Conflict, NotFound, SojournError
 from sojourn.services import schedules
@@ -67,8 +68,8 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
 
 
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
-                         webhook_hosts: list[str] | None = None) -> Journey:
-    definition = await checked_definition(session, raw_definition, webhook_hosts)
+                         webhook_policy: WebhookPolicy | None = None) -> Journey:
+    definition = await checked_definition(session, raw_definition, webhook_policy)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
     journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
@@ -84,10 +85,10 @@ InStep = Callable[[str, JourneyDefinition], Awaitable[None]]
 
 
 async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict,
-                      webhook_hosts: list[str] | None = None, in_step: InStep | None = None) -> Journey:
+                      webhook_policy: WebhookPolicy | None = None, in_step: InStep | None = None) -> Journey:
     """Store the definition as the journey's next version; with `in_step`, only once the
     journey's schedule has been brought in step with it."""
-    definition = await checked_definition(session, raw_definition, webhook_hosts)
+    definition = await checked_definition(session, raw_definition, webhook_policy)
     journey = await get_journey(session, journey_id)
     if journey.status == "archived":
         raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")
@@ -147,21 +148,21 @@ async def _commit_in_step(session: AsyncSession, sync: Callable[[], Awaitable[No
 
 
 async def create(session: AsyncSession, triggers: Triggers, journey_id: str, raw_definition: dict,
-                 webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
+                 webhook_policy: WebhookPolicy | None) -> tuple[Journey, dict]:
     """Create a draft journey with its definition as version 1; the journey and that definition."""
-    journey = await create_journey(session, journey_id, raw_definition, webhook_hosts)
+    journey = await create_journey(session, journey_id, raw_definition, webhook_policy)
     triggers.invalidate()
     return journey, (await get_version(session, journey.id, 1)).definition
 
 
 async def update(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
-                 raw_definition: dict, webhook_hosts: list[str] | None) -> tuple[Journey, dict]:
+                 raw_definition: dict, webhook_policy: WebhookPolicy | None) -> tuple[Journey, dict]:
     """Store a new version with the journey's schedule in step; the journey and the new definition."""
 
     async def in_step(status: str, definition: JourneyDefinition) -> None:
         await schedules.sync(client, journey_id, status, definition, task_queue, version_changed=True)
 
-    journey = await add_version(session, journey_id, raw_definition, webhook_hosts, in_step)
+    journey = await add_version(session, journey_id, raw_definition, webhook_policy, in_step)
     triggers.invalidate()
     return journey, (await get_version(session, journey_id, journey.latest_version)).definition
 
