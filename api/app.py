@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors
+from api import errors, log_redaction
 from api.limits import BodySizeLimit
 from api.routers import every_router
 from api.yaml_bodies import YamlBodies
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        log_redaction.install()  # here: the server has configured its logging by now
         engine = create_engine(settings.database_url)
         app.state.settings = settings
         app.state.engine = engine

@@ -11,10 +11,11 @@ import asyncpg
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.pages import error_page, wants_page
 from sojourn.data.ingest.text import json_problem, loads_strict
 from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable, UpstreamFailed
 
@@ -127,8 +128,10 @@ def install(app: FastAPI) -> None:
         return _respond(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(SojournError)
-    async def _refused(_: Request, exc: SojournError) -> JSONResponse:
+    async def _refused(request: Request, exc: SojournError) -> Response:
         status = next(status for kind, status in _STATUS if isinstance(exc, kind))
+        if wants_page(request):
+            return error_page(status, exc.message)
         return _respond(status, exc.code, exc.message, exc.details)
 
     async def _database_error(_: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from sojourn.data.ingest.text import TOO_DEEP
-from sojourn.dsl.validation import UniqueKeyLoader
+from sojourn.dsl.validation import StrictYamlLoader
 
 YAML_TYPES = {b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml"}
 
@@ -35,7 +35,7 @@ class YamlBodies:
             if not message.get("more_body"):
                 break
         try:
-            converted = json.dumps(yaml.load(body, Loader=UniqueKeyLoader), default=str).encode()
+            converted = json.dumps(yaml.load(body, Loader=StrictYamlLoader), default=str).encode()
         except yaml.YAMLError as err:
             await _refuse(send, f"request body is not valid YAML: {err}")
             return

@@ -145,6 +145,18 @@ class Settings(BaseSettings):
     # elsewhere unknown consent may receive.
     opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=_opt_in_by_default)
 
+    # Signatures, secret rotation and where webhooks may go (README "Signatures, secrets and outgoing calls").
+    # Seconds a signed webhook's timestamp may be from now: a captured request replays no later.
+    webhook_tolerance: float = Field(300.0, gt=0)
+    # Comma-separated, newest first: the first signs, every one verifies, so rotating keeps links
+    # already sent working. Unset: [TRACKING_SECRET] (and [WEBHOOK_SECRET]); setting both is refused.
+    tracking_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Outgoing webhooks reach public addresses on these ports only ("*": any port); allowing
+    # private networks lets them reach loopback, private, link-local... addresses too.
+    webhook_allow_private_networks: bool = False
+    webhook_allowed_ports: Annotated[list[int] | Literal["*"], NoDecode] = Field(default_factory=lambda: [80, 443])
+
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.
     brand_time_zone: str = "UTC"
@@ -172,7 +184,28 @@ class Settings(BaseSettings):
             raise ValueError(f"MAIL_FROM {problem}")
         return value
 
-    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", mode="before")
+    @model_validator(mode="after")
+    def _rotating_secrets(self) -> Self:
+        for single, rotating in (("tracking_secret", "tracking_secrets"), ("webhook_secret", "webhook_secrets")):
+            listed = getattr(self, rotating)
+            if not listed:
+                setattr(self, rotating, [getattr(self, single)])
+            elif single in self.model_fields_set and getattr(self, single) != listed[0]:
+                raise ValueError(f"set {rotating.upper()} or {single.upper()}, not both: "
+                                 f"{rotating.upper()}'s first secret is the one that signs")
+            else:
+                setattr(self, single, listed[0])  # the one that signs
+        return self
+
+    @field_validator("webhook_allowed_ports", mode="before")
+    @classmethod
+    def _ports(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() != "*":
+            return [int(port) for port in value.split(",") if port.strip()]
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", "tracking_secrets", "webhook_secrets",
+                     mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -185,8 +218,8 @@ class Settings(BaseSettings):
             return self
         offending = [name for name, used in (
             ("API_KEYS", any(key.secret == DEV_API_KEY for key in self.api_keys)),
-            ("TRACKING_SECRET", self.tracking_secret == DEV_TRACKING_SECRET),
-            ("WEBHOOK_SECRET", self.webhook_secret == DEV_WEBHOOK_SECRET),
+            ("TRACKING_SECRET", DEV_TRACKING_SECRET in (self.tracking_secret, *self.tracking_secrets)),
+            ("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET in (self.webhook_secret, *self.webhook_secrets)),
             ("OUTGOING_WEBHOOK_SECRET", self.outgoing_webhook_secret == DEV_OUTGOING_WEBHOOK_SECRET),
         ) if used]
         if offending:

@@ -91,6 +91,9 @@ def settings(database_url: str, smtp_sink: SmtpSink) -> Settings:
         webhook_secret="test-webhook-secret",
         max_body_bytes=200_000,
         automated_click_window=0,  # tests click at machine speed; tests/api/test_automated_clicks.py turns it on
+        # The providers' stand-ins listen on 127.0.0.1 at free ports; tests/delivery/channels/test_webhook_destinations.py
+        # checks what these allow.
+        webhook_allow_private_networks=True, webhook_allowed_ports="*",
     )
 
 

@@ -74,11 +74,13 @@ def tracking_path(html: str, kind: str) -> str:
     return match.group(1)
 
 
-async def post_webhook(api: httpx.AsyncClient, secret: str, events: list[dict], signature: str | None = None):
+async def post_webhook(api: httpx.AsyncClient, secret: str, events: list[dict], signature: str | None = None,
+                       signed_at: int | None = None):
+    """POST engagement events signed with `secret` (at `signed_at`, unix seconds, else now), or with `signature`."""
     body = json.dumps({"events": events}).encode()
     return await api.post("/v1/webhooks/engagement", content=body, headers={
         "Content-Type": "application/json",
-        "X-Sojourn-Signature": signature or webhook_signature(body, secret)})
+        "X-Sojourn-Signature": signature or webhook_signature(body, secret, signed_at)})
 
 
 async def advance(temporal_env, workflow_id: str, duration: timedelta) -> None:

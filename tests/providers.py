@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sojourn.delivery.tokens import verify_webhook_signature
+from sojourn.delivery.tokens import webhook_signature_problem
 
 WEBHOOK_SECRET = "test-outgoing-webhook-secret"
 LINE_SECRET = "test-line-channel-secret"
@@ -262,8 +262,9 @@ class FakeWebhookReceiver(FakeProvider):
 
     def problems_of(self, request: Request, body: bytes) -> list[str]:
         problems = []
-        if not verify_webhook_signature(body, request.headers.get("x-sojourn-signature"), self.secret):
-            problems.append("bad X-Sojourn-Signature")
+        signature = webhook_signature_problem(body, request.headers.get("x-sojourn-signature"), [self.secret], 300)
+        if signature is not None:
+            problems.append(f"X-Sojourn-Signature {signature}")
         try:
             uuid.UUID(request.headers.get("idempotency-key", ""))
         except ValueError:

@@ -20,6 +20,7 @@ from api.schemas.journeys import (
     PreviewRequest,
 )
 from sojourn.data.models import Journey
+from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.services import journeys
 
@@ -43,7 +44,7 @@ async def journey_schema() -> dict:
 async def create_journey(body: JourneyCreate, session: SessionDep, triggers: TriggersDep,
                          settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Create a journey as a draft, with its definition as version 1."""
-    return _out(*await journeys.create(session, triggers, body.id, body.definition, settings.webhook_allowed_hosts,
+    return _out(*await journeys.create(session, triggers, body.id, body.definition, WebhookPolicy.of(settings),
                                        actor=caller.name))
 
 
@@ -52,7 +53,7 @@ async def update_journey(journey_id: ResourceId, body: JourneyUpdate, session: S
                          triggers: TriggersDep, settings: SettingsDep, caller: CallerDep) -> JourneyOut:
     """Store a new immutable version; running contacts keep the version they started on."""
     return _out(*await journeys.update(session, client, triggers, settings.task_queue, journey_id, body.definition,
-                                       settings.webhook_allowed_hosts, actor=caller.name))
+                                       WebhookPolicy.of(settings), actor=caller.name))
 
 
 @router.get("/{journey_id}", response_model=JourneyOut)

@@ -20,7 +20,7 @@ _NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "P
 
 @router.get("/o/{token}", response_class=Response, responses={200: {"content": {"image/gif": {}}}})
 async def open_pixel(token: str, session: SessionDep, client: TemporalDep, settings: SettingsDep) -> Response:
-    await engagement.track_open(session, client, settings.tracking_secret, token)
+    await engagement.track_open(session, client, settings.tracking_secrets, token)
     return Response(_GIF, media_type="image/gif", headers=_NO_CACHE)
 
 
@@ -29,7 +29,7 @@ async def open_pixel(token: str, session: SessionDep, client: TemporalDep, setti
 @router.head("/c/{token}", response_class=RedirectResponse, status_code=302)
 async def click(token: str, request: Request, session: SessionDep, client: TemporalDep,
                 settings: SettingsDep) -> RedirectResponse:
-    url = await engagement.track_click(session, client, settings.tracking_secret, token,
+    url = await engagement.track_click(session, client, settings.tracking_secrets, token,
                                        timedelta(seconds=settings.automated_click_window),
                                        head=request.method == "HEAD")
     return RedirectResponse(url, status_code=302, headers=_NO_CACHE)

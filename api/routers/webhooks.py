@@ -1,4 +1,4 @@
-"""Provider engagement webhooks, authenticated by an HMAC signature of the raw body."""
+"""Provider engagement webhooks, authenticated by an HMAC signature of a timestamp and the raw body."""
 
 from __future__ import annotations
 
@@ -19,16 +19,21 @@ SIGNATURE_HEADER = "X-Sojourn-Signature"
 
 
 @router.post("/engagement", response_model=WebhookResponse,
-             responses={401: refusal(f"Missing or invalid {SIGNATURE_HEADER}.")},
+             responses={401: refusal(f"{SIGNATURE_HEADER} missing, malformed, outside WEBHOOK_TOLERANCE "
+                                     "or not matching the body.")},
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": inline_schema(WebhookBatch)}}}})
 async def engagement_webhook(request: Request, session: SessionDep, client: TemporalDep,
                              settings: SettingsDep) -> WebhookResponse:
     """Delivered / opened / clicked / bounced / complained events, signed with
-    `X-Sojourn-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook secret>`."""
+    `X-Sojourn-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the webhook secret>`;
+    refused when `t` is more than `WEBHOOK_TOLERANCE` seconds from now."""
     body = await request.body()
-    if not engagement.signed_by_provider(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
-        raise ApiError(401, "invalid_signature", f"missing or invalid {SIGNATURE_HEADER} header")
+    problem = engagement.provider_signature_problem(body, request.headers.get(SIGNATURE_HEADER),
+                                                    settings.webhook_secrets,
+                                                    timedelta(seconds=settings.webhook_tolerance))
+    if problem is not None:
+        raise ApiError(401, "invalid_signature", f"{SIGNATURE_HEADER} header {problem}")
     statuses = await engagement.record_provider_events(session, client, parsed(WebhookBatch, body).events,
                                                        timedelta(seconds=settings.automated_click_window))
     return WebhookResponse(results=[WebhookResult(index=i, status=status) for i, status in enumerate(statuses)])

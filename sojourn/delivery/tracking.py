@@ -13,7 +13,7 @@ import uuid
 from typing import Literal
 from urllib.parse import urlsplit
 
-from sojourn.delivery.tokens import sign, verify
+from sojourn.delivery.tokens import sign, verify_any
 from sojourn.dsl.links import hrefs, is_trackable
 
 TrackingKind = Literal["opened", "clicked"]
@@ -70,10 +70,11 @@ def instrument_html(
 
 
 def parse_tracking_token(
-    token: str, secret: str
+    token: str, secrets: list[str]
 ) -> tuple[TrackingKind, uuid.UUID, int | None] | None:
-    """("opened", message id, None) or ("clicked", message id, url index); None if invalid."""
-    payload = verify(token, secret)
+    """("opened", message id, None) or ("clicked", message id, url index); None if invalid
+    or signed by none of `secrets`."""
+    payload = verify_any(token, secrets)
     if payload is None:
         return None
     parts = payload.split(":")
@@ -92,9 +93,10 @@ def unsubscribe_url(base_url: str, message_id: uuid.UUID, secret: str) -> str:
     return f"{base_url.rstrip('/')}/u/{sign(f'u:{message_id}', secret)}"
 
 
-def parse_unsubscribe_token(token: str, secret: str) -> uuid.UUID | None:
-    """The message an unsubscribe token was made for; None if forged, altered or not one."""
-    payload = verify(token, secret)
+def parse_unsubscribe_token(token: str, secrets: list[str]) -> uuid.UUID | None:
+    """The message an unsubscribe token was made for; None if forged, altered, not one, or
+    signed by none of `secrets`."""
+    payload = verify_any(token, secrets)
     if payload is None or not payload.startswith("u:"):
         return None
     try:

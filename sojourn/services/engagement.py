@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal
 from sojourn.data.consent import set_consent, suppress
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
-from sojourn.delivery.tokens import verify_line_signature, verify_webhook_signature
+from sojourn.delivery.tokens import verify_line_signature, webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
 from sojourn.errors import NotFound, Unavailable
 
@@ -113,8 +113,11 @@ class ProviderEvent(Protocol):
     event_id: str | None
 
 
-def signed_by_provider(body: bytes, signature: str | None, secret: str) -> bool:
-    return verify_webhook_signature(body, signature, secret)
+def provider_signature_problem(body: bytes, signature: str | None, secrets: list[str],
+                               tolerance: timedelta) -> str | None:
+    """Why a provider webhook's signature header is refused (missing, malformed, outside the
+    tolerance, not matching), or None when it signs the body."""
+    return webhook_signature_problem(body, signature, secrets, tolerance.total_seconds())
 
 
 async def record_provider_events(session: AsyncSession, client: Client, events: list[ProviderEvent],
@@ -142,24 +145,24 @@ class TrackingTokenNotFound(NotFound):
         super().__init__("tracking token not found")
 
 
-async def _tracked(session: AsyncSession, secret: str, token: str, kind: str) -> tuple[Message, int | None]:
+async def _tracked(session: AsyncSession, secrets: list[str], token: str, kind: str) -> tuple[Message, int | None]:
     """The message a valid token of this kind names, and the link index."""
-    parsed = parse_tracking_token(token, secret)
+    parsed = parse_tracking_token(token, secrets)
     message = await find_message(session, parsed[1]) if parsed and parsed[0] == kind else None
     if message is None:
         raise TrackingTokenNotFound()
     return message, parsed[2]
 
 
-async def track_open(session: AsyncSession, client: Client, secret: str, token: str) -> None:
-    message, _ = await _tracked(session, secret, token, "opened")
+async def track_open(session: AsyncSession, client: Client, secrets: list[str], token: str) -> None:
+    message, _ = await _tracked(session, secrets, token, "opened")
     await record(session, client, message, "opened", source="pixel")
 
 
-async def track_click(session: AsyncSession, client: Client, secret: str, token: str, automated_window: timedelta,
-                      head: bool = False) -> str:
+async def track_click(session: AsyncSession, client: Client, secrets: list[str], token: str,
+                      automated_window: timedelta, head: bool = False) -> str:
     """Record the click (flagged if it looks automated); the URL to send the reader on to."""
-    message, index = await _tracked(session, secret, token, "clicked")
+    message, index = await _tracked(session, secrets, token, "clicked")
     # Only a URL that was in this very message: the token cannot become an open redirect.
     if index is None or not 0 <= index < len(message.links):
         raise TrackingTokenNotFound()
@@ -185,8 +188,8 @@ class Subscription:
     unsubscribed: bool
 
 
-async def _unsubscribing(session: AsyncSession, secret: str, token: str) -> tuple[Message, Contact, bool]:
-    message_id = parse_unsubscribe_token(token, secret)
+async def _unsubscribing(session: AsyncSession, secrets: list[str], token: str) -> tuple[Message, Contact, bool]:
+    message_id = parse_unsubscribe_token(token, secrets)
     message = await find_message(session, message_id) if message_id else None
     contact = await session.get(Contact, message.contact_id) if message else None
     if contact is None:
@@ -195,15 +198,15 @@ async def _unsubscribing(session: AsyncSession, secret: str, token: str) -> tupl
     return message, contact, state is not None and state.status == "unsubscribed"
 
 
-async def subscription(session: AsyncSession, secret: str, token: str) -> Subscription:
+async def subscription(session: AsyncSession, secrets: list[str], token: str) -> Subscription:
     """The channel and address an unsubscribe token names, and whether it is unsubscribed already."""
-    message, _, unsubscribed = await _unsubscribing(session, secret, token)
+    message, _, unsubscribed = await _unsubscribing(session, secrets, token)
     return Subscription(channel=message.channel, recipient=message.recipient, unsubscribed=unsubscribed)
 
 
-async def unsubscribe(session: AsyncSession, secret: str, token: str, one_click: bool) -> Subscription:
+async def unsubscribe(session: AsyncSession, secrets: list[str], token: str, one_click: bool) -> Subscription:
     """Unsubscribe the token's contact from the token's channel; repeating it changes nothing."""
-    message, contact, unsubscribed = await _unsubscribing(session, secret, token)
+    message, contact, unsubscribed = await _unsubscribing(session, secrets, token)
     if not unsubscribed:
         await set_consent(session, contact.id, message.channel, "unsubscribed",
                           source="one_click" if one_click else "unsubscribe_link")

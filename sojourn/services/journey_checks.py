@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.data.models import Segment
-from sojourn.delivery.allow_list import host_allowed
+from sojourn.delivery.allow_list import WebhookPolicy, url_problem
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.filters import SEGMENT_ID_MAX, SEGMENT_ID_PATTERN
 from sojourn.dsl.validation import (
@@ -29,9 +29,9 @@ VALIDATION_SECONDS = 30.0
 
 
 async def checked_definition(session: AsyncSession, raw_definition: dict,
-                             webhook_hosts: list[str] | None) -> JourneyDefinition:
+                             webhook_policy: WebhookPolicy | None) -> JourneyDefinition:
     """The parsed definition, or DefinitionError listing every problem in one pass: the journey
-    language's, segments that do not exist, and (with `webhook_hosts`) webhooks the workers would
+    language's, segments that do not exist, and (with `webhook_policy`) webhooks the workers would
     refuse to call, refused now where their author sees it."""
     found: list[Problem] = []
     definition = None
@@ -46,8 +46,8 @@ async def checked_definition(session: AsyncSession, raw_definition: dict,
                                        "make its templates simpler or fewer"))
     if isinstance(raw_definition, dict):
         found += await _missing_segments(session, raw_definition)
-        if webhook_hosts is not None:
-            found += _unlisted_webhooks(raw_definition, webhook_hosts)
+        if webhook_policy is not None:
+            found += _unlisted_webhooks(raw_definition, webhook_policy)
     if found:
         raise DefinitionError(found)
     return definition
@@ -67,12 +67,13 @@ async def _missing_segments(session: AsyncSession, raw_definition: dict) -> list
             for node, field, name in references if name not in existing]
 
 
-def _unlisted_webhooks(raw_definition: dict, webhook_hosts: list[str]) -> list[Problem]:
+def _unlisted_webhooks(raw_definition: dict, webhook_policy: WebhookPolicy) -> list[Problem]:
     found = []
     for node, field, url in webhook_urls(raw_definition):
         try:
-            if not host_allowed(url, webhook_hosts):
-                found.append(problem(node, field, f"host {httpx.URL(url).host!r} is not in WEBHOOK_ALLOWED_HOSTS"))
+            refused = url_problem(url, webhook_policy)
+            if refused is not None:
+                found.append(problem(node, field, refused))
         except httpx.InvalidURL as error:
             found.append(problem(node, field, f"is not a valid URL: {error}"))
     return found

@@ -24,6 +24,7 @@ from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data import audit
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
+from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.errors import Conflict, NotFound, SojournError
 from sojourn.services import schedules
@@ -68,8 +69,8 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
 
 
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,
-                         webhook_hosts: list[str] | None = None, *, actor: str = audit.SYSTEM) -> Journey:
-    definition = await checked_definition(session, raw_definition, webhook_hosts)
+                         webhook_policy: WebhookPolicy | None = None, *, actor: str = audit.SYSTEM) -> Journey:
+    definition = await checked_definition(session, raw_definition, webhook_policy)
     if await session.get(Journey, journey_id) is not None:
         raise JourneyConflict(f"journey '{journey_id}' already exists; update it with PUT to add a version")
     journey = Journey(id=journey_id, name=definition.name, status="draft", latest_version=1)
@@ -86,11 +87,11 @@ InStep = Callable[[str, JourneyDefinition], Awaitable[None]]
 
 
 async def add_version(session: AsyncSession, journey_id: str, raw_definition: dict,
-                      webhook_hosts: list[str] | None = None, in_step: InStep | None = None, *,
+                      webhook_policy: WebhookPolicy | None = None, in_step: InStep | None = None, *,
                       actor: str = audit.SYSTEM) -> Journey:
     """Store the definition as the journey's next version; with `in_step`, only once the
     journey's schedule has been brought in step with it."""
-    definition = await checked_definition(session, raw_definition, webhook_hosts)
+    definition = await checked_definition(session, raw_definition, webhook_policy)
     journey = await get_journey(session, journey_id)
     if journey.status == "archived":
         raise JourneyConflict(f"journey '{journey_id}' is archived and cannot change")
@@ -154,21 +155,21 @@ async def _commit_in_step(session: AsyncSession, sync: Callable[[], Awaitable[No
 
 
 async def create(session: AsyncSession, triggers: Triggers, journey_id: str, raw_definition: dict,
-                 webhook_hosts: list[str] | None, *, actor: str) -> tuple[Journey, dict]:
+                 webhook_policy: WebhookPolicy | None, *, actor: str) -> tuple[Journey, dict]:
     """Create a draft journey with its definition as version 1; the journey and that definition."""
-    journey = await create_journey(session, journey_id, raw_definition, webhook_hosts, actor=actor)
+    journey = await create_journey(session, journey_id, raw_definition, webhook_policy, actor=actor)
     triggers.invalidate()
     return journey, (await get_version(session, journey.id, 1)).definition
 
 
 async def update(session: AsyncSession, client: Client, triggers: Triggers, task_queue: str, journey_id: str,
-                 raw_definition: dict, webhook_hosts: list[str] | None, *, actor: str) -> tuple[Journey, dict]:
+                 raw_definition: dict, webhook_policy: WebhookPolicy | None, *, actor: str) -> tuple[Journey, dict]:
     """Store a new version with the journey's schedule in step; the journey and the new definition."""
 
     async def in_step(status: str, definition: JourneyDefinition) -> None:
         await schedules.sync(client, journey_id, status, definition, task_queue, version_changed=True)
 
-    journey = await add_version(session, journey_id, raw_definition, webhook_hosts, in_step, actor=actor)
+    journey = await add_version(session, journey_id, raw_definition, webhook_policy, in_step, actor=actor)
     triggers.invalidate()
     return journey, (await get_version(session, journey_id, journey.latest_version)).definition
 

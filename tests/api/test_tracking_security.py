@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -70,7 +71,7 @@ async def test_forged_and_altered_tokens_get_404(api, worker, engine, temporal_e
 async def test_webhook_signature_is_required(api, worker, engine, temporal_env, settings, unique):
     mail, workflow_id = await _sent_email(api, engine, unique)
     event = {"message_id": mail["message_id"], "type": "opened", "timestamp": datetime.now(timezone.utc).isoformat()}
-    bad = await post_webhook(api, settings.webhook_secret, [event], signature="sha256=" + "0" * 64)
+    bad = await post_webhook(api, settings.webhook_secret, [event], signature=f"t={int(time.time())},v1=" + "0" * 64)
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_signature"
     wrong_secret = await post_webhook(api, "not-the-secret", [event])
     assert wrong_secret.status_code == 401

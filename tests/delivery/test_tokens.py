@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from sojourn.delivery.tokens import sign, verify, verify_webhook_signature, webhook_signature
+from sojourn.delivery.tokens import sign, verify, webhook_signature, webhook_signature_problem
 
 SECRET = "s3cret"
 
@@ -52,25 +52,44 @@ def test_empty_secret_is_refused():
         sign("o:x", "")
 
 
+NOW = 1_780_000_000
+
+
 def test_webhook_signature_format():
-    signature = webhook_signature(b'{"a":1}', SECRET)
-    assert re.fullmatch(r"sha256=[0-9a-f]{64}", signature)
+    signature = webhook_signature(b'{"a":1}', SECRET, NOW)
+    assert re.fullmatch(rf"t={NOW},v1=[0-9a-f]{{64}}", signature)
 
 
 def test_webhook_signature_verifies():
     body = b'{"event":"opened"}'
-    signature = webhook_signature(body, SECRET)
-    assert verify_webhook_signature(body, signature, SECRET)
-    uppercase_hex = " sha256=" + signature.removeprefix("sha256=").upper()
-    assert verify_webhook_signature(body, uppercase_hex, SECRET)
+    signature = webhook_signature(body, SECRET, NOW)
+    assert webhook_signature_problem(body, signature, [SECRET], 300, now=NOW) is None
+    uppercase_hex = " " + signature.replace(signature[-64:], signature[-64:].upper())
+    assert webhook_signature_problem(body, uppercase_hex, [SECRET], 300, now=NOW) is None
+    # A sender rotating its secret may send one v1 per secret: any one matching is enough.
+    both = f"{signature},v1={webhook_signature(body, 'other', NOW).split('v1=')[1]}"
+    assert webhook_signature_problem(body, both, ["other"], 300, now=NOW) is None
 
 
-@pytest.mark.parametrize("header", [None, "", "sha256=", "sha1=abc", "deadbeef", "sha256=zz\u00e9"])
-def test_webhook_bad_headers(header):
-    assert not verify_webhook_signature(b"body", header, SECRET)
+@pytest.mark.parametrize(("header", "why"), [
+    (None, "missing"), ("", "missing"), ("sha256=" + "0" * 64, "sha256= form"), ("sha1=abc", "malformed"),
+    ("deadbeef", "malformed"), (f"t={NOW},v1=zz\u00e9", "malformed"), (f"t={NOW},t={NOW},v1={'0' * 64}", "malformed"),
+    (f"t=\u0661,v1={'0' * 64}", "malformed"),
+])
+def test_webhook_bad_headers(header, why):
+    assert why in webhook_signature_problem(b"body", header, [SECRET], 300, now=NOW)
 
 
-def test_webhook_altered_body_or_wrong_secret():
-    signature = webhook_signature(b"body", SECRET)
-    assert not verify_webhook_signature(b"body!", signature, SECRET)
-    assert not verify_webhook_signature(b"body", signature, "other")
+def test_webhook_tolerance_both_ways():
+    signature = webhook_signature(b"body", SECRET, NOW)
+    assert webhook_signature_problem(b"body", signature, [SECRET], 300, now=NOW + 300) is None
+    assert "too old" in webhook_signature_problem(b"body", signature, [SECRET], 300, now=NOW + 301)
+    assert "too new" in webhook_signature_problem(b"body", signature, [SECRET], 300, now=NOW - 301)
+
+
+def test_webhook_altered_body_time_or_wrong_secret():
+    signature = webhook_signature(b"body", SECRET, NOW)
+    assert "does not match" in webhook_signature_problem(b"body!", signature, [SECRET], 300, now=NOW)
+    assert "does not match" in webhook_signature_problem(b"body", signature, ["other"], 300, now=NOW)
+    moved = signature.replace(f"t={NOW}", f"t={NOW + 1}")
+    assert "does not match" in webhook_signature_problem(b"body", moved, [SECRET], 300, now=NOW)

@@ -62,17 +62,17 @@ def test_open_pixel_appended_without_body():
 
 def test_parse_tracking_tokens():
     html, _ = instrument_html(HTML, MESSAGE, BASE, SECRET)
-    assert parse_tracking_token(_tokens(html, "c")[1], SECRET) == ("clicked", MESSAGE, 1)
-    assert parse_tracking_token(_tokens(html, "o")[0], SECRET) == ("opened", MESSAGE, None)
+    assert parse_tracking_token(_tokens(html, "c")[1], [SECRET]) == ("clicked", MESSAGE, 1)
+    assert parse_tracking_token(_tokens(html, "o")[0], [SECRET]) == ("opened", MESSAGE, None)
 
 
 def test_parse_rejects_forged_and_malformed():
     html, _ = instrument_html(HTML, MESSAGE, BASE, SECRET)
-    assert parse_tracking_token(_tokens(html, "c")[0], "other-secret") is None
+    assert parse_tracking_token(_tokens(html, "c")[0], ["other-secret"]) is None
     for payload in ["x:" + str(MESSAGE), f"o:{MESSAGE}:1", f"c:{MESSAGE}", f"c:{MESSAGE}:-1",
                     f"c:{MESSAGE}:one", "o:not-a-uuid", f"c:{MESSAGE}:\u0661"]:
-        assert parse_tracking_token(sign(payload, SECRET), SECRET) is None, payload
-    assert parse_tracking_token("garbage", SECRET) is None
+        assert parse_tracking_token(sign(payload, SECRET), [SECRET]) is None, payload
+    assert parse_tracking_token("garbage", [SECRET]) is None
 
 
 def test_extract_links_unescapes():

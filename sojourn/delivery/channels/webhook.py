@@ -1,4 +1,5 @@
-"""Calls to the brand's own systems: a signed JSON POST to an allow-listed host."""
+"""Calls to the brand's own systems: a signed JSON POST to an allow-listed host at a public address
+(see `sojourn.delivery.allow_list`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 import httpx
 
 from sojourn.data.models import Contact
-from sojourn.delivery.allow_list import host_allowed
-from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
+from sojourn.delivery.allow_list import DestinationRefused, WebhookPolicy, pin
+from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered, TransientDeliveryFailure
 from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.delivery.tokens import webhook_signature
 from sojourn.dsl.nodes import SendNode
@@ -27,11 +28,17 @@ class WebhookSender(HttpSender):
 
     async def deliver(self, outgoing: Outgoing) -> str | None:
         url = outgoing.rendered.payload["url"]
-        if not host_allowed(url, self._settings.webhook_allowed_hosts):
-            host = httpx.URL(url).host
-            raise PermanentDeliveryFailure(f"webhook host {host!r} is not in WEBHOOK_ALLOWED_HOSTS")
+        try:
+            # Connect to the address checked here, never to what a second lookup might answer.
+            destination = await pin(url, WebhookPolicy.of(self._settings))
+        except DestinationRefused as refused:
+            raise PermanentDeliveryFailure(f"webhook refused: {url} {refused}") from None
+        except OSError as err:
+            raise TransientDeliveryFailure(f"could not resolve {httpx.URL(url).host}: {err}") from err
         body = json.dumps(outgoing.rendered.payload["body"], separators=(",", ":")).encode()
-        response = await post(self._http, url, content=body, timeout=self._settings.provider_timeout, headers={
+        response = await post(self._http, str(destination.url), content=body, timeout=self._settings.provider_timeout,
+                              extensions=destination.extensions, headers={
+            **destination.headers,
             "Content-Type": "application/json",
             SIGNATURE_HEADER: webhook_signature(body, self._settings.outgoing_webhook_secret),
             "Idempotency-Key": str(outgoing.message_id),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from sojourn.dsl.definition import JourneyDefinition
-from sojourn.dsl.validation.files import UniqueKeyLoader, load_definition_file
+from sojourn.dsl.validation.files import StrictYamlLoader, load_definition_file
 from sojourn.dsl.validation.graph import graph_problems
 from sojourn.dsl.validation.problems import DefinitionError, Found, Problem, got, problem, raw_nodes, reporter
 from sojourn.dsl.validation.references import segment_references, webhook_urls
@@ -20,7 +20,7 @@ from sojourn.dsl.validation.rules import rule_problems
 from sojourn.dsl.validation.schema import schema_problems
 from sojourn.dsl.validation.templates import template_problems
 
-__all__ = ["DefinitionError", "Problem", "UniqueKeyLoader", "load_definition_file", "problem", "segment_references",
+__all__ = ["DefinitionError", "Problem", "StrictYamlLoader", "load_definition_file", "problem", "segment_references",
            "validate_definition", "webhook_urls"]
 
 

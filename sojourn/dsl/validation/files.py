@@ -14,8 +14,18 @@ from sojourn.dsl.validation.problems import DefinitionError, Problem
 _TOO_DEEP = "nested too deeply"
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """YAML silently keeps the last of two equal keys; a second `next:` is almost always a slip."""
+class StrictYamlLoader(yaml.SafeLoader):
+    """Journey YAML: a repeated key is refused (YAML silently keeps the last of two equal keys; a
+    second `next:` is almost always a slip), and so is any alias (`*name`, `<<: *name`): each one
+    expands to a copy of what it names, so a few hundred bytes of nested aliases ("billion
+    laughs") become gigabytes in memory. A definition writes each value out."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            alias = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases are not accepted (*{alias.anchor}): write the value out", alias.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
@@ -70,7 +80,7 @@ def load_definition_file(path: str | Path) -> dict:
             raise _file_error(path, f"invalid JSON: {_TOO_DEEP}") from None
     else:
         try:
-            data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

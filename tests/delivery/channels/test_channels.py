@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
@@ -77,7 +78,9 @@ async def test_every_channel_sends_the_providers_exact_request(api, worker, engi
     assert text.headers["x-line-retry-key"] != card.headers["x-line-retry-key"]
     [hook] = providers.hook.received
     assert hook.json() == {"contact": contact, "journey": journey, "score": 3}
-    assert hook.headers["x-sojourn-signature"] == webhook_signature(hook.body, WEBHOOK_SECRET)
+    signed_at = int(hook.headers["x-sojourn-signature"].split(",")[0].removeprefix("t="))
+    assert abs(signed_at - time.time()) < 60
+    assert hook.headers["x-sojourn-signature"] == webhook_signature(hook.body, WEBHOOK_SECRET, signed_at)
 
     stored = await messages_of(engine, journey)
     assert stored["text"].provider_message_id.startswith("SM") and stored["text"].recipient == "+886 912 345 678"
