@@ -13,6 +13,7 @@ from api.limits import BodySizeLimit
 from api.routers import every_router
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
+from sojourn.services import payload_codec
 from sojourn.services.preview import Previewer
 from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings, get_settings
@@ -29,8 +30,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.previewer = Previewer(settings)
-        app.state.temporal = temporal or await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace)
+        app.state.temporal = temporal or await payload_codec.connect(settings, engine)
         app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).

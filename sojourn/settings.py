@@ -1,5 +1,6 @@
 """Every knob is an environment variable with an embedded default."""
 
+import base64
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -59,6 +60,25 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_keep_alive: int = Field(75, ge=1)  # seconds an idle client connection stays open (clients keep 5-60)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["sojourn-dev-key"])
+    # Payload encryption (crypto-shredding): a contact's journey payloads in Temporal are encrypted
+    # with the contact's own data key, stored wrapped by this master key (32 bytes, base64); erasure
+    # destroys the data key. The default is for development only. Keys are cached per process: a
+    # key another process destroyed stops decoding here within `payload_key_cache_seconds`.
+    payload_master_key: str = "ZGV2LXBheWxvYWQtbWFzdGVyLWtleS1jaGFuZ2UtbWU="
+    payload_key_cache_size: int = Field(10_000, ge=1)
+    payload_key_cache_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("payload_master_key")
+    @classmethod
+    def _master_key(cls, value: str) -> str:
+        try:
+            key = base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("must be base64") from None
+        if len(key) != 32:
+            raise ValueError("must be 32 bytes (44 base64 characters): openssl rand -base64 32")
+        return value
+
     tracking_secret: str = "dev-tracking-secret-change-me"
     webhook_secret: str = "dev-webhook-secret-change-me"
     # Seconds after a send within which a click is taken for a link scanner's (stored, flagged,

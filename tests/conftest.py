@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
@@ -25,6 +26,7 @@ from sojourn.contracts import search_attributes
 from sojourn.data import db
 from sojourn.dev.postgres import EmbeddedPostgres, free_port
 from sojourn.dev.smtp_sink import SmtpSink
+from sojourn.services.payload_codec import with_codec
 from sojourn.settings import Settings
 from worker.main import journey_worker
 
@@ -56,8 +58,20 @@ async def engine(database_url: str):
     await engine.dispose()
 
 
+class CodecEnvironment:
+    """The test server, whose `client` encrypts journey payloads with each contact's key as
+    every production client does (so every test runs through the payload codec)."""
+
+    def __init__(self, env: WorkflowEnvironment, client: Client) -> None:
+        self.env = env
+        self.client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self.env, name)
+
+
 @pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_env(engine, database_url: str) -> AsyncIterator[CodecEnvironment]:
     # Time skipping is off by default: a test moves a run's clock on purpose with
     # `temporal_env.fast_forward(handle, duration)`, after it has opened or clicked.
     env = await WorkflowEnvironment.start_time_skipping_v2(
@@ -66,7 +80,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
         search_attributes=search_attributes.ALL,
     )
-    yield env
+    yield CodecEnvironment(env, with_codec(env.client, engine, Settings(database_url=database_url)))
     await env.shutdown()
 
 
