@@ -6,6 +6,7 @@ import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api import errors
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in every_router(dev_mailbox=settings.dev_mailbox_enabled):
         app.include_router(router)
     app.add_middleware(YamlBodies)
+    if settings.codec_cors_origins:  # the Web UI's codec calls come from the browser (Bearer key, no cookies)
+        app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Namespace"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes
                        allowances={"/v1/events": settings.max_batch_body_bytes,
                                    "/v1/contacts/import": settings.max_import_body_bytes})

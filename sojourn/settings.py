@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     payload_master_key: str = "ZGV2LXBheWxvYWQtbWFzdGVyLWtleS1jaGFuZ2UtbWU="
     payload_key_cache_size: int = Field(10_000, ge=1)
     payload_key_cache_seconds: float = Field(60.0, gt=0)
+    # Origins whose pages may call the API from a browser, e.g. the Temporal Web UI calling
+    # POST /codec/decode (http://127.0.0.1:8233 in development). Empty: no cross-origin calls.
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("payload_master_key")
     @classmethod
@@ -143,7 +146,7 @@ class Settings(BaseSettings):
             raise ValueError(f"MAIL_FROM {problem}")
         return value
 
-    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", mode="before")
+    @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", "codec_cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -15,6 +15,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -89,3 +90,18 @@ def contact_keys(client: Client) -> ContactKeys | None:
     """The key store behind a client's codec, or None for a client without it."""
     codec = client.data_converter.payload_codec
     return codec.keys if isinstance(codec, ContactPayloadCodec) else None
+
+
+async def decode_for_operator(client: Client, payloads: Sequence[Payload]) -> list[Payload]:
+    """What an operator's codec server answers: each payload decoded, or left sealed when its
+    contact was erased (the Web UI then shows it still encrypted, not an error for the page)."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, ContactPayloadCodec):
+        return list(payloads)
+    decoded = []
+    for payload in payloads:
+        try:
+            decoded.append(await codec.decode_one(payload))
+        except (PayloadKeyDestroyed, InvalidTag, KeyError, UnicodeDecodeError):  # erased, or not ours intact
+            decoded.append(payload)
+    return decoded
