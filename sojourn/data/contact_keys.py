@@ -11,7 +11,8 @@ from cachetools import TTLCache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from sojourn.data.models import ContactKey
 from sojourn.settings import Settings
@@ -38,18 +39,24 @@ class ContactKeys:
         """The contact's key id and cipher, its key created if it has none."""
         if (cached := self._by_contact.get(external_id)) is not None:
             return cached
-        key_id, data_key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
         async with self._engine.begin() as conn:
-            # Concurrent first uses race here; the unique external id keeps the first key.
-            await conn.execute(insert(ContactKey).values(
-                key_id=key_id, external_id=external_id, wrapped_key=self._wrap(key_id, data_key),
-            ).on_conflict_do_nothing(index_elements=["external_id"]))
-            row = (await conn.execute(select(ContactKey.key_id, ContactKey.wrapped_key)
-                                      .where(ContactKey.external_id == external_id))).one()
+            row = await self._read(conn, external_id)
+            if row is None:
+                key_id, data_key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+                # Concurrent first uses race here; the unique external id keeps the first key.
+                await conn.execute(insert(ContactKey).values(
+                    key_id=key_id, external_id=external_id, wrapped_key=self._wrap(key_id, data_key),
+                ).on_conflict_do_nothing(index_elements=["external_id"]))
+                row = await self._read(conn, external_id)
         cipher = AESGCM(self._unwrap(row.key_id, row.wrapped_key))
         self._by_id[row.key_id] = cipher
         self._by_contact[external_id] = (row.key_id, cipher)
         return row.key_id, cipher
+
+    @staticmethod
+    async def _read(conn: AsyncConnection, external_id: str) -> Row | None:
+        return (await conn.execute(select(ContactKey.key_id, ContactKey.wrapped_key)
+                                   .where(ContactKey.external_id == external_id))).one_or_none()
 
     async def by_id(self, key_id: str) -> AESGCM | None:
         """The cipher of key `key_id`, or None when it was destroyed (or never existed)."""
