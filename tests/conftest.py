@@ -71,7 +71,7 @@ class CodecEnvironment:
 
 
 @pytest.fixture(scope="session")
-async def temporal_env(engine, database_url: str) -> AsyncIterator[CodecEnvironment]:
+async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
     # Time skipping is off by default: a test moves a run's clock on purpose with
     # `temporal_env.fast_forward(handle, duration)`, after it has opened or clicked.
     env = await WorkflowEnvironment.start_time_skipping_v2(
@@ -80,8 +80,14 @@ async def temporal_env(engine, database_url: str) -> AsyncIterator[CodecEnvironm
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
         search_attributes=search_attributes.ALL,
     )
-    yield CodecEnvironment(env, with_codec(env.client, engine, Settings(database_url=database_url)))
+    yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(temporal_server: WorkflowEnvironment, engine, database_url: str) -> CodecEnvironment:
+    return CodecEnvironment(temporal_server,
+                            with_codec(temporal_server.client, engine, Settings(database_url=database_url)))
 
 
 @pytest.fixture(scope="session")

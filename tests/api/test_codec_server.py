@@ -22,14 +22,14 @@ def _journey() -> dict:
     ]}
 
 
-async def test_decode_answers_a_runs_payloads_decoded_until_its_contact_is_erased(api, engine, worker, temporal_env,
+async def test_decode_answers_a_runs_payloads_decoded_until_its_contact_is_erased(api, engine, worker, temporal_server,
                                                                                    unique):
     contact, email = f"codec-{unique}", f"codec-{unique}@example.com"
     assert (await api.put(f"/v1/contacts/{contact}", json={"email": email, "first_name": "Ann"})).status_code == 201
     await create_active_journey(api, f"codec-{unique}", _journey())
     [run] = await enroll(api, f"codec-{unique}", contact)
     await wait_for_mail(engine, email)
-    history = await temporal_env.env.client.get_workflow_handle(run["workflow_id"]).fetch_history()
+    history = await temporal_server.client.get_workflow_handle(run["workflow_id"]).fetch_history()
     sealed = [p for e in history.events for p in e.activity_task_completed_event_attributes.result.payloads]
     assert sealed and all(KEY_ID in p.metadata for p in sealed)
     body = json_format.MessageToJson(Payloads(payloads=sealed))
@@ -56,7 +56,8 @@ async def test_the_web_ui_origin_may_call_the_codec_when_configured(settings, te
     for origins, allowed in (([UI], UI), ([], None)):
         app = create_app(settings.model_copy(update={"codec_cors_origins": origins}), temporal=temporal_env.client)
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test") as http:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sojourn.test") as http:
                 preflight = await http.options("/codec/decode", headers={
                     "Origin": UI, "Access-Control-Request-Method": "POST",
                     "Access-Control-Request-Headers": "authorization,content-type,x-namespace"})
