@@ -6,6 +6,7 @@ import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api import errors, log_redaction
@@ -13,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.routers import every_router
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
+from sojourn.services import payload_codec
 from sojourn.services.preview import Previewer
 from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings, get_settings
@@ -30,8 +32,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.previewer = Previewer(settings)
-        app.state.temporal = temporal or await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace)
+        app.state.temporal = temporal or await payload_codec.connect(settings, engine)
         app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in every_router(dev_mailbox=settings.dev_mailbox_enabled):
         app.include_router(router)
     app.add_middleware(YamlBodies)
+    if settings.codec_cors_origins:  # the Web UI's codec calls come from the browser (Bearer key, no cookies)
+        app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Namespace"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes
                        allowances={"/v1/events": settings.max_batch_body_bytes,
                                    "/v1/contacts/import": settings.max_import_body_bytes})

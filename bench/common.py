@@ -45,6 +45,7 @@ from sojourn.data import db
 from sojourn.data.models import Contact, MailboxMessage
 from sojourn.dev.postgres import EmbeddedPostgres, free_port
 from sojourn.dev.temporal import TemporalDevServer, terminate
+from sojourn.services.payload_codec import with_codec
 from sojourn.settings import Settings
 
 log = logging.getLogger("bench")
@@ -130,7 +131,8 @@ async def bench_stack(keep: bool = False) -> AsyncIterator[Stack]:
             smtp_start_tls=False,
             public_base_url="http://sojourn.bench",
         )
-        yield Stack(data_dir, postgres, temporal, sink, client, engine, settings)
+        # The enrolling "API" encrypts journey inputs as the real one does.
+        yield Stack(data_dir, postgres, temporal, sink, with_codec(client, engine, settings), engine, settings)
     finally:
         if engine is not None:
             await engine.dispose()

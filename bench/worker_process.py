@@ -31,6 +31,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from sojourn.data.db import create_engine
+from sojourn.services.payload_codec import with_codec
 from sojourn.settings import Settings
 from worker.main import journey_worker
 
@@ -105,7 +106,8 @@ async def serve(kind: str, max_cached_workflows: int | None, metrics_port: int |
         if kind == "journey":
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
-            await stack.enter_async_context(journey_worker(client, engine, settings, **options))
+            await stack.enter_async_context(journey_worker(with_codec(client, engine, settings), engine, settings,
+                                                           **options))
         else:
             sender = BareSender(settings.smtp_host, settings.smtp_port, settings.mail_from)
             stack.push_async_callback(sender.close)

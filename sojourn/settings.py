@@ -1,5 +1,6 @@
 """Every knob is an environment variable with an embedded default."""
 
+import base64
 import hashlib
 from enum import StrEnum
 from functools import lru_cache
@@ -73,6 +74,7 @@ DEV_API_KEY = "sojourn-dev-key"
 DEV_TRACKING_SECRET = "dev-tracking-secret-change-me"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret-change-me"
 DEV_OUTGOING_WEBHOOK_SECRET = "dev-outgoing-webhook-secret-change-me"
+DEV_PAYLOAD_MASTER_KEY = "ZGV2LXBheWxvYWQtbWFzdGVyLWtleS1jaGFuZ2UtbWU="
 
 
 class Settings(BaseSettings):
@@ -108,6 +110,28 @@ class Settings(BaseSettings):
     api_keep_alive: int = Field(75, ge=1)  # seconds an idle client connection stays open (clients keep 5-60)
     # Comma-separated `key` or `key:scope` (admin, editor, viewer, ingest; no scope: admin).
     api_keys: Annotated[list[ApiKey], NoDecode] = Field(default_factory=lambda: [ApiKey(secret=DEV_API_KEY)])
+    # Payload encryption (crypto-shredding): a contact's journey payloads in Temporal are encrypted
+    # with the contact's own data key, stored wrapped by this master key (32 bytes, base64); erasure
+    # destroys the data key. The default is for development only. Keys are cached per process: a
+    # key another process destroyed stops decoding here within `payload_key_cache_seconds`.
+    payload_master_key: str = DEV_PAYLOAD_MASTER_KEY
+    payload_key_cache_size: int = Field(10_000, ge=1)
+    payload_key_cache_seconds: float = Field(60.0, gt=0)
+    # Origins whose pages may call the API from a browser, e.g. the Temporal Web UI calling
+    # POST /codec/decode (http://127.0.0.1:8233 in development). Empty: no cross-origin calls.
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("payload_master_key")
+    @classmethod
+    def _master_key(cls, value: str) -> str:
+        try:
+            key = base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("must be base64") from None
+        if len(key) != 32:
+            raise ValueError("must be 32 bytes (44 base64 characters): openssl rand -base64 32")
+        return value
+
     tracking_secret: str = DEV_TRACKING_SECRET
     webhook_secret: str = DEV_WEBHOOK_SECRET
     # Seconds after a send within which a click is taken for a link scanner's (stored, flagged,
@@ -205,7 +229,7 @@ class Settings(BaseSettings):
         return value.strip() if isinstance(value, str) else value
 
     @field_validator("api_keys", "webhook_allowed_hosts", "opt_in_channels", "tracking_secrets", "webhook_secrets",
-                     mode="before")
+                     "codec_cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -221,6 +245,7 @@ class Settings(BaseSettings):
             ("TRACKING_SECRET", DEV_TRACKING_SECRET in (self.tracking_secret, *self.tracking_secrets)),
             ("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET in (self.webhook_secret, *self.webhook_secrets)),
             ("OUTGOING_WEBHOOK_SECRET", self.outgoing_webhook_secret == DEV_OUTGOING_WEBHOOK_SECRET),
+            ("PAYLOAD_MASTER_KEY", self.payload_master_key == DEV_PAYLOAD_MASTER_KEY),
         ) if used]
         if offending:
             raise ValueError(f"ENVIRONMENT=production refuses the development value of {', '.join(offending)}: "

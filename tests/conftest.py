@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 
@@ -25,6 +26,7 @@ from sojourn.contracts import search_attributes
 from sojourn.data import db
 from sojourn.dev.postgres import EmbeddedPostgres, free_port
 from sojourn.dev.smtp_sink import SmtpSink
+from sojourn.services.payload_codec import with_codec
 from sojourn.settings import Settings
 from worker.main import journey_worker
 
@@ -56,8 +58,20 @@ async def engine(database_url: str):
     await engine.dispose()
 
 
+class CodecEnvironment:
+    """The test server, whose `client` encrypts journey payloads with each contact's key as
+    every production client does (so every test runs through the payload codec)."""
+
+    def __init__(self, env: WorkflowEnvironment, client: Client) -> None:
+        self.env = env
+        self.client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self.env, name)
+
+
 @pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
     # Time skipping is off by default: a test moves a run's clock on purpose with
     # `temporal_env.fast_forward(handle, duration)`, after it has opened or clicked.
     env = await WorkflowEnvironment.start_time_skipping_v2(
@@ -68,6 +82,12 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(temporal_server: WorkflowEnvironment, engine, database_url: str) -> CodecEnvironment:
+    return CodecEnvironment(temporal_server,
+                            with_codec(temporal_server.client, engine, Settings(database_url=database_url)))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -14,9 +15,9 @@ from sojourn.dev.stack import StackConfig
 from sojourn.settings import Settings
 
 _OWN_SECRETS = {"api_keys": ["prod-key"], "tracking_secret": "t" * 32, "webhook_secret": "w" * 32,
-                "outgoing_webhook_secret": "o" * 32}
-_SETTING_VARS = ("ENVIRONMENT", "API_KEYS", "TRACKING_SECRET", "WEBHOOK_SECRET", "OUTGOING_WEBHOOK_SECRET",
-                 "DEV_MAILBOX_ENABLED")
+                "outgoing_webhook_secret": "o" * 32, "payload_master_key": base64.b64encode(b"p" * 32).decode()}
+_SETTING_VARS = ("ENVIRONMENT", "API_KEYS", "TRACKING_SECRET", "TRACKING_SECRETS", "WEBHOOK_SECRET",
+                 "WEBHOOK_SECRETS", "OUTGOING_WEBHOOK_SECRET", "PAYLOAD_MASTER_KEY", "DEV_MAILBOX_ENABLED")
 
 
 def _start(command: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -34,14 +35,14 @@ def test_production_refuses_every_development_secret_at_startup(command: str, tm
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    for name in ("API_KEYS", "TRACKING_SECRET", "WEBHOOK_SECRET", "OUTGOING_WEBHOOK_SECRET"):
+    for name in ("API_KEYS", "TRACKING_SECRET", "WEBHOOK_SECRET", "OUTGOING_WEBHOOK_SECRET", "PAYLOAD_MASTER_KEY"):
         assert name in lines[0]
     assert "ENVIRONMENT=production" in lines[0]
 
 
 def test_production_refuses_one_development_secret_and_names_only_it(tmp_path: Path) -> None:
     done = _start("api", tmp_path, ENVIRONMENT="production", API_KEYS="prod-key", TRACKING_SECRET="t" * 32,
-                  WEBHOOK_SECRET="w" * 32)
+                  WEBHOOK_SECRET="w" * 32, PAYLOAD_MASTER_KEY=_OWN_SECRETS["payload_master_key"])
     assert done.returncode != 0
     assert "OUTGOING_WEBHOOK_SECRET" in done.stderr
     assert "API_KEYS" not in done.stderr and " TRACKING_SECRET" not in done.stderr
@@ -51,6 +52,12 @@ def test_production_refuses_the_development_key_whatever_its_scope() -> None:
     with pytest.raises(ValidationError, match="development value of API_KEYS"):
         Settings(_env_file=None, **{**_OWN_SECRETS, "api_keys": "prod-key,sojourn-dev-key:viewer"},
                  environment="production")
+
+
+def test_production_refuses_a_development_secret_kept_for_rotation() -> None:
+    with pytest.raises(ValidationError, match="development value of TRACKING_SECRET"):
+        Settings(_env_file=None, **{k: v for k, v in _OWN_SECRETS.items() if k != "tracking_secret"},
+                 tracking_secrets=f"{'n' * 32},dev-tracking-secret-change-me", environment="production")
 
 
 def test_development_keeps_its_defaults() -> None:

@@ -25,6 +25,7 @@ from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.services.batch_send import BatchSender
 from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.journey_data import JourneyData
+from sojourn.services.payload_codec import connect
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
 from workflows.enrollment import EnrollmentWorkflow
@@ -77,13 +78,9 @@ async def journey_worker(
         await http.aclose()
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-
-
 async def serve(settings: Settings) -> None:
-    client = await connect(settings)
     engine = create_engine(settings.database_url)
+    client = await connect(settings, engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,6 +15,13 @@ def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | No
     return base if key is None else f"{base}/{key}"
 
 
+def contact_of_workflow_id(workflow_id: str) -> str | None:
+    """The contact external id a journey run's workflow id names, or None for other workflows.
+    External ids never contain `/`, so the third segment is the contact whatever the key."""
+    parts = workflow_id.split("/", 3)
+    return parts[2] if len(parts) >= 3 and parts[0] == "journey" and parts[2] else None
+
+
 def message_key(workflow_id: str, scope: str, node_id: str, visit: int) -> str:
     """A message's idempotency key. `scope` is the run's first run id (stable across
     continue-as-new, distinct for a later re-entry), or the enrollment workflow that sent it

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     Text,
     UniqueConstraint,
     text,
@@ -63,6 +64,20 @@ class Contact(SQLModel, table=True):
     suppression_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class ContactKey(SQLModel, table=True):
+    """A contact's data key for its journeys' Temporal payloads, wrapped by the master key.
+    Erasure deletes it, and with it the means to read those payloads (crypto-shredding). Keyed
+    by external id, not by a foreign key: a payload codec knows a run only by its workflow id,
+    which names the external id, and may encode a run's input before the contact's row commits."""
+
+    __tablename__ = "contact_keys"
+
+    key_id: str = Field(primary_key=True, max_length=36)  # written into each payload's metadata
+    external_id: str = Field(max_length=255, unique=True)
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _ts()
 
 
 class ContactConsent(SQLModel, table=True):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from sojourn.data import audit, consent
+from sojourn.data import audit, consent, contact_keys
 from sojourn.data.ingest.contact_import import import_contacts
 from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
 from sojourn.data.ingest.text import external_id_problem
@@ -29,6 +30,7 @@ from sojourn.data.models import (
     utcnow,
 )
 from sojourn.errors import Conflict, Invalid, NotFound, UpstreamFailed
+from sojourn.services import payload_codec
 from sojourn.services.pagination import keyset_page
 from sojourn.services.triggers import Triggers
 
@@ -38,6 +40,8 @@ PROFILE_EVENTS = 50
 PROFILE_MESSAGES = 50
 PROFILE_RUNS = 100
 _CANCEL_CONCURRENCY = 20
+# How long an erased contact's cancelled run may take to finish (record its end) before it is terminated.
+ERASE_GRACE = timedelta(seconds=10)
 
 
 class ContactNotFound(NotFound):
@@ -187,30 +191,40 @@ async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
 
 
 async def erase(session: AsyncSession, client: Client, external_id: str, *, actor: str) -> None:
-    """Cancel the contact's active runs, then delete the contact and, by cascade, its events,
-    tags, messages, engagement and runs. If a run cannot be cancelled (Temporal unreachable)
-    nothing is deleted and the call can be repeated."""
+    """Stop the contact's active runs, then delete the contact and, by cascade, its events,
+    tags, messages, engagement and runs, and its payload key: what its runs left in Temporal's
+    histories can then be read by no one. A run is cancelled and given `ERASE_GRACE` to finish;
+    one still open then is terminated, for no workflow code may run once its key is gone. If a
+    run cannot be stopped (Temporal unreachable) nothing is deleted and the call can be repeated."""
     contact_id = await find_id(session, external_id)
     runs = (await session.execute(select(JourneyRun.workflow_id, JourneyRun.run_id).where(
         JourneyRun.contact_id == contact_id, JourneyRun.status == "active"))).all()
     await session.rollback()  # hold no snapshot or lock while Temporal answers
     gate = asyncio.Semaphore(_CANCEL_CONCURRENCY)
 
-    async def cancel(workflow_id: str, run_id: str) -> None:
+    async def stop(workflow_id: str, run_id: str) -> None:
         async with gate:
-            await _cancel_run(client, workflow_id, run_id)
+            await _stop_run(client.get_workflow_handle(workflow_id, first_execution_run_id=run_id))
 
-    await asyncio.gather(*(cancel(r.workflow_id, r.run_id) for r in runs))
+    await asyncio.gather(*(stop(r.workflow_id, r.run_id) for r in runs))
     await session.execute(delete(Contact).where(Contact.id == contact_id))
     audit.record(session, actor, "erased", "contact", external_id, runs_cancelled=len(runs))
+    await contact_keys.destroy(session, external_id)
     await session.commit()
-    log.info("erased contact %s (%d active run(s) cancelled)", contact_id, len(runs))
+    if (keys := payload_codec.contact_keys(client)) is not None:
+        keys.forget(external_id)
+    log.info("erased contact %s (%d active run(s) stopped)", contact_id, len(runs), extra={"contact_id": contact_id})
 
 
-async def _cancel_run(client: Client, workflow_id: str, run_id: str) -> None:
+async def _stop_run(handle: WorkflowHandle) -> None:
     try:
-        await client.get_workflow_handle(workflow_id, run_id=run_id).cancel()
+        await handle.cancel()
+        try:
+            await asyncio.wait_for(handle.result(), ERASE_GRACE.total_seconds())
+        except (WorkflowFailureError, asyncio.TimeoutError):
+            pass
+        await handle.terminate("contact erased")
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # closed already (or gone): nothing to stop
             return
-        raise RunNotCancelled(f"could not cancel run {workflow_id}: {err.message}") from err
+        raise RunNotCancelled(f"could not stop run {handle.id}: {err.message}") from err

@@ -3,7 +3,8 @@
 No Postgres, no SMTP: each test runs a worker with the real `JourneyWorkflow` (sandboxed, as in
 production) and plain functions registered as `send`, `evaluate_conditions`, `next_local_time`,
 `tag_contact` and `record_run_end`, which record what the run asked and answer from a script.
-Runs use the session Temporal dev server and move their own clock with `fast_forward`.
+Runs use the session Temporal dev server through its own client (no payload codec, so no
+Postgres for its keys) and move their own clock with `fast_forward`.
 Run this tier alone with `pytest -m fast`.
 """
 
@@ -145,7 +146,7 @@ def fakes() -> Fakes:
 
 
 @pytest.fixture
-def start(temporal_env, fakes: Fakes):
+def start(temporal_server, fakes: Fakes):
     """`async with start() as begin: run = await begin(definition)`: a worker on a fresh task queue."""
 
     @asynccontextmanager
@@ -153,14 +154,14 @@ def start(temporal_env, fakes: Fakes):
         task_queue = f"fast-{uuid.uuid4().hex[:12]}"
 
         async def begin(definition: dict, contact_id: int = 7, **fields) -> Run:
-            handle = await temporal_env.client.start_workflow(
+            handle = await temporal_server.client.start_workflow(
                 JourneyWorkflow.run,
                 JourneyInput(journey_id=JOURNEY, version=3, contact_id=contact_id,
                              contact_external_id=f"contact-{contact_id}", definition=definition, **fields),
                 id=f"journey/{JOURNEY}/{uuid.uuid4().hex[:12]}", task_queue=task_queue, result_type=JourneyState)
-            return Run(handle, temporal_env)
+            return Run(handle, temporal_server)
 
-        async with Worker(temporal_env.client, task_queue=task_queue, workflows=[JourneyWorkflow],
+        async with Worker(temporal_server.client, task_queue=task_queue, workflows=[JourneyWorkflow],
                           activities=fakes.activities()):
             yield begin
 

@@ -1,0 +1,89 @@
+"""Each contact's data key for its journeys' Temporal payloads: created on first use, stored
+wrapped by the master key, cached per process, destroyed by erasure."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+
+from cachetools import TTLCache
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from sojourn.data.models import ContactKey
+from sojourn.settings import Settings
+
+NONCE_BYTES = 12  # AES-GCM's standard nonce, random per encryption
+
+
+class ContactKeys:
+    """Data keys by contact (to encrypt) and by key id (to decrypt). A cached key outlives its
+    row by at most `ttl` seconds in other processes; `forget` drops it here at once."""
+
+    def __init__(self, engine: AsyncEngine, master_key: bytes, *, cache_size: int, ttl: float) -> None:
+        self._engine = engine
+        self._master = AESGCM(master_key)
+        self._by_contact: TTLCache[str, tuple[str, AESGCM]] = TTLCache(cache_size, ttl)
+        self._by_id: TTLCache[str, AESGCM] = TTLCache(cache_size, ttl)
+
+    @classmethod
+    def from_settings(cls, engine: AsyncEngine, settings: Settings) -> ContactKeys:
+        return cls(engine, base64.b64decode(settings.payload_master_key),
+                   cache_size=settings.payload_key_cache_size, ttl=settings.payload_key_cache_seconds)
+
+    async def for_contact(self, external_id: str) -> tuple[str, AESGCM]:
+        """The contact's key id and cipher, its key created if it has none."""
+        if (cached := self._by_contact.get(external_id)) is not None:
+            return cached
+        async with self._engine.begin() as conn:
+            row = await self._read(conn, external_id)
+            if row is None:
+                key_id, data_key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+                # Concurrent first uses race here; the unique external id keeps the first key.
+                await conn.execute(insert(ContactKey).values(
+                    key_id=key_id, external_id=external_id, wrapped_key=self._wrap(key_id, data_key),
+                ).on_conflict_do_nothing(index_elements=["external_id"]))
+                row = await self._read(conn, external_id)
+        cipher = AESGCM(self._unwrap(row.key_id, row.wrapped_key))
+        self._by_id[row.key_id] = cipher
+        self._by_contact[external_id] = (row.key_id, cipher)
+        return row.key_id, cipher
+
+    @staticmethod
+    async def _read(conn: AsyncConnection, external_id: str) -> Row | None:
+        return (await conn.execute(select(ContactKey.key_id, ContactKey.wrapped_key)
+                                   .where(ContactKey.external_id == external_id))).one_or_none()
+
+    async def by_id(self, key_id: str) -> AESGCM | None:
+        """The cipher of key `key_id`, or None when it was destroyed (or never existed)."""
+        if (cached := self._by_id.get(key_id)) is not None:
+            return cached
+        async with self._engine.connect() as conn:
+            wrapped = (await conn.execute(select(ContactKey.wrapped_key)
+                                          .where(ContactKey.key_id == key_id))).scalar_one_or_none()
+        if wrapped is None:
+            return None
+        cipher = self._by_id[key_id] = AESGCM(self._unwrap(key_id, wrapped))
+        return cipher
+
+    def forget(self, external_id: str) -> None:
+        """Drop the contact's key from this process's cache (after `destroy` committed)."""
+        if (cached := self._by_contact.pop(external_id, None)) is not None:
+            self._by_id.pop(cached[0], None)
+
+    def _wrap(self, key_id: str, data_key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._master.encrypt(nonce, data_key, key_id.encode())
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], key_id.encode())
+
+
+async def destroy(session: AsyncSession, external_id: str) -> None:
+    """Delete the contact's data key in the caller's transaction: once committed, the payloads
+    encrypted with it can be read by no one."""
+    await session.execute(delete(ContactKey).where(ContactKey.external_id == external_id))

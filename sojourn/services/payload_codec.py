@@ -1,0 +1,107 @@
+"""Temporal payloads of a contact's journey runs encrypted with that contact's data key, so that
+erasure (which destroys the key) leaves nothing readable in the histories Temporal retains.
+
+Every client (worker, API, benches) connects through `connect`, or wraps a client it was handed
+with `with_codec`. A journey run's payloads (its input, activity inputs and results, signals,
+query answers) are sealed with AES-GCM under the contact's key, named by the key id in their
+metadata. Enrollment and tagging workflows carry ids, counts and short error summaries, no
+contact's attributes or content: their payloads, like search attributes and failure messages,
+stay plain. A payload without the encrypted encoding (written before this codec, or by another
+workflow) decodes as it is, so recorded histories and running workflows keep working."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.converter import DataConverter, PayloadCodec, SerializationContext, WithSerializationContext
+
+from sojourn.contracts.journey import contact_of_workflow_id
+from sojourn.data.contact_keys import NONCE_BYTES, ContactKeys
+from sojourn.errors import NotFound
+from sojourn.settings import Settings
+
+ENCODING = b"binary/sojourn-encrypted"
+KEY_ID = "sojourn-key-id"
+
+
+class PayloadKeyDestroyed(NotFound):
+    code = "payload_key_destroyed"
+
+
+class ContactPayloadCodec(PayloadCodec, WithSerializationContext):
+    """Without a context, or for a workflow that is not a journey run, payloads pass unchanged."""
+
+    def __init__(self, keys: ContactKeys, contact: str | None = None) -> None:
+        self.keys = keys
+        self._contact = contact
+
+    def with_context(self, context: SerializationContext) -> ContactPayloadCodec:
+        workflow_id = getattr(context, "workflow_id", None)
+        return ContactPayloadCodec(self.keys, contact_of_workflow_id(workflow_id) if workflow_id else None)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._contact is None or not payloads:
+            return list(payloads)
+        key_id, cipher = await self.keys.for_contact(self._contact)
+        sealed = []
+        for payload in payloads:
+            nonce = os.urandom(NONCE_BYTES)
+            data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), key_id.encode())
+            sealed.append(Payload(metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=data))
+        return sealed
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [await self.decode_one(payload) for payload in payloads]
+
+    async def decode_one(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload
+        key_id = payload.metadata[KEY_ID].decode()
+        cipher = await self.keys.by_id(key_id)
+        if cipher is None:
+            raise PayloadKeyDestroyed(
+                f"payload encrypted with key {key_id}, which no longer exists: its contact was erased")
+        plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
+        return Payload.FromString(plain)
+
+
+def data_converter(keys: ContactKeys) -> DataConverter:
+    return dataclasses.replace(DataConverter.default, payload_codec=ContactPayloadCodec(keys))
+
+
+async def connect(settings: Settings, engine: AsyncEngine) -> Client:
+    """A Temporal client whose payloads go through the contact codec (keys read through `engine`)."""
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                data_converter=data_converter(ContactKeys.from_settings(engine, settings)))
+
+
+def with_codec(client: Client, engine: AsyncEngine, settings: Settings) -> Client:
+    """The same connection as `client`, with the contact codec (for a client made elsewhere)."""
+    return Client(**{**client.config(), "data_converter": data_converter(ContactKeys.from_settings(engine, settings))})
+
+
+def contact_keys(client: Client) -> ContactKeys | None:
+    """The key store behind a client's codec, or None for a client without it."""
+    codec = client.data_converter.payload_codec
+    return codec.keys if isinstance(codec, ContactPayloadCodec) else None
+
+
+async def decode_for_operator(client: Client, payloads: Sequence[Payload]) -> list[Payload]:
+    """What an operator's codec server answers: each payload decoded, or left sealed when its
+    contact was erased (the Web UI then shows it still encrypted, not an error for the page)."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, ContactPayloadCodec):
+        return list(payloads)
+    decoded = []
+    for payload in payloads:
+        try:
+            decoded.append(await codec.decode_one(payload))
+        except (PayloadKeyDestroyed, InvalidTag, KeyError, UnicodeDecodeError):  # erased, or not ours intact
+            decoded.append(payload)
+    return decoded
