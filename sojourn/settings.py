@@ -4,6 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
+import phonenumbers
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -96,6 +97,10 @@ class Settings(BaseSettings):
     # elsewhere unknown consent may receive.
     opt_in_channels: Annotated[list[str], NoDecode] = Field(default_factory=_opt_in_by_default)
 
+    # Providers talking back: phone numbers as contacts give them, Twilio's status callbacks and
+    # inbound texts, SendGrid's Event Webhook.
+    default_phone_region: str | None = None  # e.g. "TW": reads 0912-345-678 as +886912345678; unset: + required
+
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.
     brand_time_zone: str = "UTC"
@@ -112,6 +117,13 @@ class Settings(BaseSettings):
             parse_local_time(start.strip())
             parse_local_time(end.strip())
         return value or None
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _phone_region(cls, value: str | None) -> str | None:
+        if value and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"DEFAULT_PHONE_REGION {value!r} is not a region code like TW or US")
+        return value.upper() if value else None
 
     @field_validator("mail_from")
     @classmethod

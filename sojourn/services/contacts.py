@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from sojourn.data import consent
+from sojourn.data.ingest.contact_fields import e164_phone, email_problem
 from sojourn.data.ingest.contact_import import import_contacts
 from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
 from sojourn.data.ingest.text import external_id_problem
@@ -53,6 +54,13 @@ class InvalidExternalId(Invalid):
     code = "invalid_external_id"
 
 
+class InvalidContactField(Invalid):
+    code = "invalid_contact_field"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}", details=[{"field": field, "message": problem, "type": self.code}])
+
+
 class InvalidImport(Invalid):
     code = "invalid_import"
 
@@ -87,12 +95,28 @@ async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
         log.exception("contact triggers failed for %d contact(s)", len(contact_ids))
 
 
+def checked_fields(fields: dict[str, Any], phone_region: str | None) -> dict[str, Any]:
+    """`fields` with the phone number in E.164; InvalidContactField if the phone number or the
+    email address is not one (see `sojourn.data.ingest.contact_fields` for the rule)."""
+    if fields.get("email") is not None and (problem := email_problem(fields["email"])):
+        raise InvalidContactField("email", problem)
+    if fields.get("phone") is not None:
+        try:
+            return {**fields, "phone": e164_phone(fields["phone"], phone_region)}
+        except ValueError as err:
+            raise InvalidContactField("phone", str(err)) from None
+    return fields
+
+
 async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fields: dict[str, Any],
-                 attributes: dict[str, Any], consents: dict[str, str]) -> tuple[Contact, bool]:
-    """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new."""
+                 attributes: dict[str, Any], consents: dict[str, str],
+                 phone_region: str | None = None) -> tuple[Contact, bool]:
+    """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new.
+    A phone number without a country code is read in `phone_region`."""
     if problem := external_id_problem(external_id):
         raise InvalidExternalId(f"external_id: {problem}", details=[
             {"field": "external_id", "message": problem, "type": "invalid_external_id"}])
+    fields = checked_fields(fields, phone_region)
     try:
         # Insert-or-nothing first: concurrent first writes of one id create it once, and each
         # then waits for the row lock in turn.
@@ -120,10 +144,12 @@ async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fi
     return contact, created
 
 
-async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIterable[bytes], fmt: str) -> ImportSummary:
+async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIterable[bytes], fmt: str,
+                      phone_region: str | None = None) -> ImportSummary:
     """Upsert contacts from a streamed CSV or NDJSON body, telling journeys after each committed chunk."""
     try:
-        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: _tell_journeys(triggers, ids))
+        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: _tell_journeys(triggers, ids),
+                                     phone_region=phone_region)
     except ImportFormatError as err:
         raise InvalidImport(str(err)) from None
 
