@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     # Providers talking back: phone numbers as contacts give them, Twilio's status callbacks and
     # inbound texts, SendGrid's Event Webhook.
     default_phone_region: str | None = None  # e.g. "TW": reads 0912-345-678 as +886912345678; unset: + required
+    sms_help_text: str = "Reply STOP to unsubscribe, START to subscribe again."  # the answer to an inbound HELP
 
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.

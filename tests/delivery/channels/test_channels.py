@@ -64,7 +64,8 @@ async def test_every_channel_sends_the_providers_exact_request(api, worker, engi
         ("text", "sms", "sent"), ("notify", "push", "sent"), ("chat", "line", "sent"), ("card", "line", "sent"),
         ("crm", "webhook", "sent")]
     [sms] = providers.sms.received
-    assert sms.form() == {"To": "+886912345678", "From": providers.sms.sender, "Body": "Hi Mei, 20% off today"}
+    assert sms.form() == {"To": "+886912345678", "From": providers.sms.sender, "Body": "Hi Mei, 20% off today",
+                          "StatusCallback": "http://sojourn.test/v1/providers/twilio/status"}
     [push] = providers.push.received
     message = push.json()["message"]
     assert message["token"] == f"fcm-{unique}"
