@@ -234,10 +234,34 @@ class FakeFcm(FakeProvider):
         data = message.get("data", {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
             problems.append("data values must be strings")
-        return problems
+        if not set(message) <= {"token", "notification", "data", "android", "apns"}:
+            problems.append(f"unknown message fields {sorted(set(message) - {'token', 'notification', 'data'})}")
+        return problems + _fcm_platform_problems(message)
 
     def success(self, request: Request) -> Reply:
         return Reply(200, {"name": f"projects/{self.project}/messages/{next(self._ids)}"})
+
+
+def _fcm_platform_problems(message: dict) -> list[str]:
+    """FCM v1's AndroidConfig (ttl as a "3.5s" duration, HIGH/NORMAL) and ApnsConfig (string headers)."""
+    problems = []
+    android = message.get("android", {})
+    if not set(android) <= {"ttl", "priority", "collapse_key"}:
+        problems.append(f"unexpected android fields {sorted(android)}")
+    if "ttl" in android and not re.match(r"^\d+(\.\d{1,9})?s$", str(android["ttl"])):
+        problems.append(f"android.ttl {android['ttl']!r} is not a duration like '3600s'")
+    if android.get("priority", "HIGH") not in ("HIGH", "NORMAL"):
+        problems.append(f"android.priority {android['priority']!r}")
+    headers = message.get("apns", {}).get("headers", {})
+    if not all(isinstance(v, str) for v in headers.values()):
+        problems.append("apns headers must be strings")
+    if headers.get("apns-priority", "10") not in ("5", "10"):
+        problems.append(f"apns-priority {headers['apns-priority']!r}")
+    if not str(headers.get("apns-expiration", "0")).isdecimal():
+        problems.append(f"apns-expiration {headers['apns-expiration']!r} is not a UNIX time")
+    if len(headers.get("apns-collapse-id", "").encode()) > 64:
+        problems.append("apns-collapse-id longer than 64 bytes")
+    return problems
 
 
 class FakeLine(FakeProvider):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sojourn.data.models import Contact, ContactConsent, utcnow
 from sojourn.dsl.channels import SPECS
@@ -57,3 +57,10 @@ async def suppress(session: AsyncSession, contact_id: int, reason: str) -> None:
     """Stop every message to the contact (the caller commits); the first reason is kept."""
     await session.execute(update(Contact).where(Contact.id == contact_id, Contact.suppressed_at.is_(None))
                           .values(suppressed_at=utcnow(), suppression_reason=reason))
+
+
+async def forget_address(conn: AsyncConnection, contact_id: int, channel: str, address: str) -> None:
+    """Remove an address the provider says is dead from the contact, unless it has changed since."""
+    field = getattr(Contact, SPECS[channel].contact_field)
+    await conn.execute(update(Contact).where(Contact.id == contact_id, field == address)
+                       .values({field: None, Contact.updated_at: utcnow()}))
