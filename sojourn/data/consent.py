@@ -7,6 +7,7 @@ the rest records changes to that state.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
@@ -51,6 +52,19 @@ async def set_consent(session: AsyncSession, contact_id: int, channel: str, stat
     values = {"status": status, "source": source, "changed_at": utcnow()}
     await session.execute(insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
                           .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values))
+
+
+async def set_consent_as_of(session: AsyncSession, contact_id: int, channel: str, status: str, source: str,
+                            at: datetime) -> bool:
+    """Record a consent change that happened `at`, unless the consent recorded is newer (the
+    caller commits); whether it was recorded. A provider's events may arrive out of order:
+    an older one never overrides a newer state."""
+    values = {"status": status, "source": source, "changed_at": at}
+    return (await session.execute(
+        insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
+        .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values,
+                               where=ContactConsent.changed_at <= at)
+        .returning(ContactConsent.contact_id))).first() is not None
 
 
 async def suppress(session: AsyncSession, contact_id: int, reason: str) -> None:
