@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     # inbound texts, SendGrid's Event Webhook.
     default_phone_region: str | None = None  # e.g. "TW": reads 0912-345-678 as +886912345678; unset: + required
     sms_help_text: str = "Reply STOP to unsubscribe, START to subscribe again."  # the answer to an inbound HELP
+    sendgrid_webhook_public_key: str | None = None  # the Event Webhook's verification key (base64 DER, or PEM)
 
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.

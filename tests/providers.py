@@ -379,3 +379,27 @@ class FakeGoogleOAuth(FakeProvider):
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SendGridSigner:
+    """SendGrid's Event Webhook signing: an ECDSA P-256 key whose public half (base64 DER, as
+    SendGrid shows it) is the verification key; each post is signed over timestamp + body."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        der = self._key.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public_key = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {"Content-Type": "application/json",
+                "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+                "X-Twilio-Email-Event-Webhook-Timestamp": stamp}

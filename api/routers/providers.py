@@ -1,17 +1,21 @@
 """Callbacks from providers in their own wire formats: Twilio's delivery statuses and inbound
-texts (form-encoded, X-Twilio-Signature, answered with TwiML)."""
+texts (form-encoded, X-Twilio-Signature, answered with TwiML), SendGrid's Event Webhook (JSON,
+signed with ECDSA)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 from twilio.twiml.messaging_response import MessagingResponse
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.errors import ApiError, parsed
 from api.routing import refusal, resource_router
-from sojourn.services import sms_callbacks
+from api.schemas.common import inline_schema
+from api.schemas.providers import ProviderEventResult, ProviderEventsResponse, SendGridEvents
+from sojourn.services import email_events, sms_callbacks
 
 router = resource_router(prefix="/v1/providers", tags=["providers"], api_key=False)
 
@@ -61,3 +65,34 @@ async def twilio_inbound(request: Request, session: SessionDep, settings: Settin
     if outcome.reply:
         twiml.message(outcome.reply)
     return Response(str(twiml), media_type="application/xml", headers={"X-Sojourn-Outcome": outcome.action})
+
+
+_SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+_SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+@router.post("/sendgrid/events", response_model=ProviderEventsResponse, responses={
+    401: refusal(f"Missing or invalid {_SENDGRID_SIGNATURE}, or a timestamp more than 5 minutes away."),
+    503: refusal("SENDGRID_WEBHOOK_PUBLIC_KEY is not set.")},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": inline_schema(SendGridEvents)}}}})
+async def sendgrid_events(request: Request, session: SessionDep, client: TemporalDep,
+                          settings: SettingsDep) -> ProviderEventsResponse:
+    """SendGrid's Event Webhook, verified with its ECDSA signature over the timestamp and the
+    body. Each event finds its message by the custom argument `sojourn_message_id`, else by
+    `smtp-id` (our Message-ID). `delivered`, `open` and `click` are recorded as ours (Apple's
+    machine opens flagged automated); `bounce` is a hard bounce and `spamreport` a complaint,
+    both suppressing the contact; a `blocked` bounce and `dropped` are recorded as `undelivered`;
+    `unsubscribe` and `group_unsubscribe` withdraw email consent; others are ignored."""
+    body = await request.body()
+    if not email_events.signed_by_sendgrid(body, request.headers.get(_SENDGRID_SIGNATURE),
+                                           request.headers.get(_SENDGRID_TIMESTAMP),
+                                           settings.sendgrid_webhook_public_key):
+        raise ApiError(401, "invalid_signature", f"missing or invalid {_SENDGRID_SIGNATURE} (or a stale timestamp)")
+    events = [email_events.SendGridEvent(
+        event=e.event, timestamp=e.timestamp, sg_event_id=e.sg_event_id, smtp_id=e.smtp_id,
+        sojourn_message_id=e.sojourn_message_id, url=e.url, bounce_type=e.type,
+        machine_open=bool(e.sg_machine_open)) for e in parsed(SendGridEvents, body).root]
+    statuses = await email_events.record_sendgrid_events(session, client, events,
+                                                         timedelta(seconds=settings.automated_click_window))
+    return ProviderEventsResponse(results=[ProviderEventResult(index=i, status=s) for i, s in enumerate(statuses)])
