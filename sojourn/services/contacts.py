@@ -87,8 +87,9 @@ async def page(session: AsyncSession, limit: int, cursor: str | None) -> dict[st
     return await keyset_page(session, select(Contact), Contact.external_id, limit, cursor)
 
 
-async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
-    """Tell journeys after the commit; a failing hook is logged, the stored data stands."""
+async def tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
+    """Tell journeys about contacts created or changed, after the commit; a failing hook is
+    logged, the stored data stands."""
     try:
         await triggers.on_contacts_changed(contact_ids)
     except Exception:
@@ -140,7 +141,7 @@ async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fi
             raise
         raise LineUserIdTaken(f"line_user_id {fields.get('line_user_id')!r} belongs to another contact", details=[
             {"field": "line_user_id", "message": "belongs to another contact", "type": "conflict"}]) from None
-    await _tell_journeys(triggers, [contact.id])
+    await tell_journeys(triggers, [contact.id])
     return contact, created
 
 
@@ -148,7 +149,7 @@ async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIter
                       phone_region: str | None = None) -> ImportSummary:
     """Upsert contacts from a streamed CSV or NDJSON body, telling journeys after each committed chunk."""
     try:
-        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: _tell_journeys(triggers, ids),
+        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: tell_journeys(triggers, ids),
                                      phone_region=phone_region)
     except ImportFormatError as err:
         raise InvalidImport(str(err)) from None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -27,8 +26,6 @@ from temporalio.client import Client
 from sojourn.data.consent import set_consent
 from sojourn.errors import Unavailable
 from sojourn.services.engagement import find_message, looks_automated, record
-
-log = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 

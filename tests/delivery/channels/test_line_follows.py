@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from sojourn.data.models import Contact, ContactConsent
 from sojourn.delivery.tokens import line_signature
+from sojourn.services.triggers import Triggers
 
 from providers import LINE_SECRET
 
@@ -38,14 +39,24 @@ async def _line_state(engine, user: str) -> tuple[str, str | None]:
     return contact.external_id, consent
 
 
-async def test_a_follow_from_a_stranger_creates_a_subscribed_contact(api, engine, unique):
+async def test_a_follow_from_a_stranger_creates_a_subscribed_contact(api, engine, unique, monkeypatch):
+    told: list[int] = []
+
+    async def contacts_changed(self, contact_ids):
+        told.extend(contact_ids)
+
+    monkeypatch.setattr(Triggers, "on_contacts_changed", contacts_changed)
     user = "U" + unique.ljust(32, "a")
     assert await _deliver(api, _event("follow", user, T0)) == ["subscribed"]
     assert await _line_state(engine, user) == (f"line:{user}", "subscribed")
+    async with engine.connect() as conn:
+        contact_id = (await conn.execute(select(Contact.id).where(Contact.line_user_id == user))).scalar()
+    assert told == [contact_id]  # journeys hear of the new contact, as of any other
     profile = (await api.get(f"/v1/contacts/line:{user}")).json()
     assert profile["line_user_id"] == user and profile["consent"]["line"]["source"] == "line_webhook"
-    # Delivered again (LINE redelivers): still one contact.
+    # Delivered again (LINE redelivers): still one contact, new to no journey.
     assert await _deliver(api, _event("follow", user, T0)) == ["subscribed"]
+    assert told == [contact_id]
     # An unfollow from someone we never knew creates nothing.
     stranger = "U" + unique.ljust(32, "b")
     assert await _deliver(api, _event("unfollow", stranger, T0)) == ["unknown_user"]
