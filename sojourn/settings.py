@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
+import phonenumbers
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -180,6 +181,11 @@ class Settings(BaseSettings):
     # private networks lets them reach loopback, private, link-local... addresses too.
     webhook_allow_private_networks: bool = False
     webhook_allowed_ports: Annotated[list[int] | Literal["*"], NoDecode] = Field(default_factory=lambda: [80, 443])
+    # Providers talking back: phone numbers as contacts give them, Twilio's status callbacks and
+    # inbound texts, SendGrid's Event Webhook.
+    default_phone_region: str | None = None  # e.g. "TW": reads 0912-345-678 as +886912345678; unset: + required
+    sms_help_text: str = "Reply STOP to unsubscribe, START to subscribe again."  # the answer to an inbound HELP
+    sendgrid_webhook_public_key: str | None = None  # the Event Webhook's verification key (base64 DER, or PEM)
 
     # Send windows and limits for every journey. Times of day are in each contact's own zone,
     # else the journey's, else this one.
@@ -197,6 +203,13 @@ class Settings(BaseSettings):
             parse_local_time(start.strip())
             parse_local_time(end.strip())
         return value or None
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _phone_region(cls, value: str | None) -> str | None:
+        if value and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"DEFAULT_PHONE_REGION {value!r} is not a region code like TW or US")
+        return value.upper() if value else None
 
     @field_validator("mail_from")
     @classmethod

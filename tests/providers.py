@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -151,7 +153,7 @@ class FakeTwilio(FakeProvider):
         super().__init__()
         self.account_sid, self.auth_token, self.sender = account_sid, auth_token, sender
         self.path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._ids = itertools.count(1)
+        self.sids: list[str] = []  # of the accepted requests, in order
 
     def problems_of(self, request: Request, body: bytes) -> list[str]:
         problems = []
@@ -162,8 +164,10 @@ class FakeTwilio(FakeProvider):
             problems.append(f"content-type {request.headers.get('content-type')!r}, expected form encoding")
             return problems
         form = Received("", {}, body, 0).form()
-        if set(form) != {"To", "From", "Body"}:
-            problems.append(f"form fields {sorted(form)}, expected Body, From, To")
+        if set(form) - {"StatusCallback"} != {"To", "From", "Body"}:
+            problems.append(f"form fields {sorted(form)}, expected Body, From, To (and StatusCallback)")
+        if "StatusCallback" in form and not re.match(r"^https?://[^/]+/", form["StatusCallback"]):
+            problems.append(f"StatusCallback {form['StatusCallback']!r} is not an absolute URL")
         if not E164.match(form.get("To", "")):
             problems.append(f"To {form.get('To')!r} is not E.164")
         if form.get("From") != self.sender:
@@ -173,7 +177,36 @@ class FakeTwilio(FakeProvider):
         return problems
 
     def success(self, request: Request) -> Reply:
-        return Reply(201, {"sid": f"SM{next(self._ids):032x}", "status": "queued"})
+        sid = f"SM{uuid.uuid4().hex}"  # unique everywhere, as Twilio's are
+        self.sids.append(sid)
+        return Reply(201, {"sid": sid, "status": "queued"})
+
+    def sid_of(self, received: Received) -> str:
+        """The MessageSid Twilio gave the accepted request `received`."""
+        return self.sids[self.accepted.index(received)]
+
+    def status_callback(self, received: Received, status: str, error_code: str | None = None
+                        ) -> tuple[str, dict[str, str], dict[str, str]]:
+        """(url, form, headers) of the status callback Twilio posts for the text `received`."""
+        sent = received.form()
+        form = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "From": sent["From"], "To": sent["To"],
+                "MessageSid": self.sid_of(received), "SmsSid": self.sid_of(received), "MessageStatus": status,
+                "SmsStatus": status, **({"ErrorCode": error_code} if error_code else {})}
+        url = sent["StatusCallback"]
+        return url, form, {"X-Twilio-Signature": twilio_signature(self.auth_token, url, form)}
+
+    def inbound(self, url: str, sender: str, text: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(form, headers) of the Messaging webhook Twilio posts to `url` for a text `sender` sent us."""
+        form = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "MessageSid": f"SM{uuid.uuid4().hex}",
+                "From": sender, "To": self.sender, "Body": text, "NumMedia": "0"}
+        return form, {"X-Twilio-Signature": twilio_signature(self.auth_token, url, form)}
+
+
+def twilio_signature(auth_token: str, url: str, form: dict[str, str]) -> str:
+    """X-Twilio-Signature as Twilio computes it: base64 HMAC-SHA1, under the auth token, of the
+    full URL followed by each form parameter's name and value, sorted by name."""
+    signed = url + "".join(name + form[name] for name in sorted(form))
+    return base64.b64encode(hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()).decode()
 
 
 class FakeFcm(FakeProvider):
@@ -201,10 +234,34 @@ class FakeFcm(FakeProvider):
         data = message.get("data", {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
             problems.append("data values must be strings")
-        return problems
+        if not set(message) <= {"token", "notification", "data", "android", "apns"}:
+            problems.append(f"unknown message fields {sorted(set(message) - {'token', 'notification', 'data'})}")
+        return problems + _fcm_platform_problems(message)
 
     def success(self, request: Request) -> Reply:
         return Reply(200, {"name": f"projects/{self.project}/messages/{next(self._ids)}"})
+
+
+def _fcm_platform_problems(message: dict) -> list[str]:
+    """FCM v1's AndroidConfig (ttl as a "3.5s" duration, HIGH/NORMAL) and ApnsConfig (string headers)."""
+    problems = []
+    android = message.get("android", {})
+    if not set(android) <= {"ttl", "priority", "collapse_key"}:
+        problems.append(f"unexpected android fields {sorted(android)}")
+    if "ttl" in android and not re.match(r"^\d+(\.\d{1,9})?s$", str(android["ttl"])):
+        problems.append(f"android.ttl {android['ttl']!r} is not a duration like '3600s'")
+    if android.get("priority", "HIGH") not in ("HIGH", "NORMAL"):
+        problems.append(f"android.priority {android['priority']!r}")
+    headers = message.get("apns", {}).get("headers", {})
+    if not all(isinstance(v, str) for v in headers.values()):
+        problems.append("apns headers must be strings")
+    if headers.get("apns-priority", "10") not in ("5", "10"):
+        problems.append(f"apns-priority {headers['apns-priority']!r}")
+    if not str(headers.get("apns-expiration", "0")).isdecimal():
+        problems.append(f"apns-expiration {headers['apns-expiration']!r} is not a UNIX time")
+    if len(headers.get("apns-collapse-id", "").encode()) > 64:
+        problems.append("apns-collapse-id longer than 64 bytes")
+    return problems
 
 
 class FakeLine(FakeProvider):
@@ -323,3 +380,27 @@ class FakeGoogleOAuth(FakeProvider):
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SendGridSigner:
+    """SendGrid's Event Webhook signing: an ECDSA P-256 key whose public half (base64 DER, as
+    SendGrid shows it) is the verification key; each post is signed over timestamp + body."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        der = self._key.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.public_key = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {"Content-Type": "application/json",
+                "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+                "X-Twilio-Email-Event-Webhook-Timestamp": stamp}

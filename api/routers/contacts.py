@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 
-from api.deps import ADMIN, INGEST, CallerDep, EngineDep, SessionDep, TemporalDep, TriggersDep
+from api.deps import ADMIN, INGEST, CallerDep, EngineDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
 from api.errors import ApiError
 from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page
@@ -26,31 +26,36 @@ _IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndj
                              "example": '{"external_id": "c-1", "email": "ann@example.com", "plan": "gold", "visits": 3}\n'},
 }}}, responses={415: {"description": "Not CSV or NDJSON."}, 422: {"description": "No usable CSV header."}},
              dependencies=[INGEST])
-async def import_contact_file(request: Request, engine: EngineDep, triggers: TriggersDep) -> dict:
+async def import_contact_file(request: Request, engine: EngineDep, triggers: TriggersDep,
+                              settings: SettingsDep) -> dict:
     """Upsert contacts from a CSV (`text/csv`, first line names the columns) or NDJSON
     (`application/x-ndjson`, one object per line) body, streamed: 100,000s of rows are fine.
 
     Rows are matched by `external_id`; `email`, `phone`, `first_name`, `last_name` and
     `time_zone` are contact fields, every other column is merged into the attributes (CSV
     values are strings and empty cells are skipped; NDJSON keeps JSON types). An absent
-    or empty value leaves the stored one as it is. Bad rows are listed by line number and
+    or empty value leaves the stored one as it is. Phone numbers are stored in E.164 (see
+    `PUT /v1/contacts/{external_id}`). Bad rows are listed by line number and
     reason; the others are loaded, committed in chunks of 10,000 (re-running is safe)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = _IMPORT_TYPES.get(content_type)
     if fmt is None:
         raise ApiError(415, "unsupported_media_type",
                        f"send the file as text/csv or application/x-ndjson, not '{content_type or 'nothing'}'")
-    return (await contacts.import_file(engine, triggers, request.stream(), fmt)).as_dict()
+    return (await contacts.import_file(engine, triggers, request.stream(), fmt,
+                                       settings.default_phone_region)).as_dict()
 
 
 @router.put("/{external_id}", response_model=ContactOut, dependencies=[INGEST], responses={
     201: {"model": ContactOut}, **conflict("The line_user_id belongs to another contact.")})
 async def upsert_contact(external_id: ExternalId, body: ContactIn, session: SessionDep, triggers: TriggersDep,
-                         response: Response, caller: CallerDep) -> Contact:
-    """Create the contact, or update the fields given and merge the attributes."""
+                         settings: SettingsDep, response: Response, caller: CallerDep) -> Contact:
+    """Create the contact, or update the fields given and merge the attributes. The phone number
+    is stored in E.164 (without a country code it is read in `DEFAULT_PHONE_REGION`); an
+    invalid phone number or email address is a 422 naming the field."""
     fields = {name: getattr(body, name) for name in body.model_fields_set - {"attributes", "consent"}}
     contact, created = await contacts.upsert(session, triggers, external_id, fields, body.attributes, body.consent,
-                                               actor=caller.name)
+                                             settings.default_phone_region, actor=caller.name)
     if created:
         response.status_code = 201
     return contact

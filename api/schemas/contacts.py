@@ -19,7 +19,9 @@ ConsentState = Literal["subscribed", "unsubscribed"]
 
 class ContactIn(StrictIn):
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(None, max_length=32, description="E.164, for example +886 912 345 678.")
+    phone: str | None = Field(None, max_length=32, description=(
+        "Stored in E.164 (+886912345678); written without a country code (0912-345-678) it is read in "
+        "DEFAULT_PHONE_REGION."))
     first_name: str | None = Field(None, max_length=200)
     last_name: str | None = Field(None, max_length=200)
     time_zone: str | None = Field(None, max_length=64)

@@ -41,7 +41,7 @@ class LineSource(BaseModel):
 
 class LineEvent(BaseModel):
     type: str
-    timestamp: int
+    timestamp: int = Field(ge=0, le=253_402_300_799_999, description="When it happened, in ms since the epoch.")
     source: LineSource | None = None
 
 
@@ -54,7 +54,8 @@ class LineBatch(BaseModel):
 
 class LineResult(BaseModel):
     index: int
-    status: Literal["subscribed", "unsubscribed", "unknown_user", "ignored"]
+    status: Literal["subscribed", "unsubscribed", "stale", "unknown_user", "ignored"] = Field(
+        description="`stale`: older than the consent recorded, which it does not override.")
 
 
 class LineResponse(BaseModel):

@@ -7,10 +7,11 @@ the rest records changes to that state.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sojourn.data import audit
 from sojourn.data.models import Contact, ContactConsent, utcnow
@@ -51,18 +52,51 @@ async def set_consent(session: AsyncSession, contact_id: int, channel: str, stat
                       actor: str | None = None) -> None:
     """Record a consent change (the caller commits); takes effect for the next send on any journey.
     A change of status goes in the audit log, by `actor` (default: the source)."""
-    previous = (await session.execute(select(ContactConsent.status).where(
-        ContactConsent.contact_id == contact_id, ContactConsent.channel == channel))).scalar()
+    previous = await _recorded_status(session, contact_id, channel)
+    await _audit_change(session, contact_id, channel, status, previous, source, actor)
+    values = {"status": status, "source": source, "changed_at": utcnow()}
+    await session.execute(insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
+                          .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values))
+
+
+async def _audit_change(session: AsyncSession, contact_id: int, channel: str, status: str, previous: str | None,
+                        source: str, actor: str | None) -> None:
     if previous != status:
         external_id = (await session.execute(select(Contact.external_id).where(Contact.id == contact_id))).scalar_one()
         audit.record(session, actor or source, "consent_changed", "contact", external_id, channel=channel,
                      status=status, previous=previous, source=source)
-    values = {"status": status, "source": source, "changed_at": utcnow()}
-    await session.execute(insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
-                          .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values))
+
+
+async def _recorded_status(session: AsyncSession, contact_id: int, channel: str) -> str | None:
+    return (await session.execute(select(ContactConsent.status).where(
+        ContactConsent.contact_id == contact_id, ContactConsent.channel == channel))).scalar()
+
+
+async def set_consent_as_of(session: AsyncSession, contact_id: int, channel: str, status: str, source: str,
+                            at: datetime) -> bool:
+    """Record a consent change that happened `at`, unless the consent recorded is newer (the
+    caller commits); whether it was recorded. A provider's events may arrive out of order:
+    an older one never overrides a newer state."""
+    previous = await _recorded_status(session, contact_id, channel)
+    values = {"status": status, "source": source, "changed_at": at}
+    applied = (await session.execute(
+        insert(ContactConsent).values(contact_id=contact_id, channel=channel, **values)
+        .on_conflict_do_update(index_elements=["contact_id", "channel"], set_=values,
+                               where=ContactConsent.changed_at <= at)
+        .returning(ContactConsent.contact_id))).first() is not None
+    if applied:
+        await _audit_change(session, contact_id, channel, status, previous, source, None)
+    return applied
 
 
 async def suppress(session: AsyncSession, contact_id: int, reason: str) -> None:
     """Stop every message to the contact (the caller commits); the first reason is kept."""
     await session.execute(update(Contact).where(Contact.id == contact_id, Contact.suppressed_at.is_(None))
                           .values(suppressed_at=utcnow(), suppression_reason=reason))
+
+
+async def forget_address(conn: AsyncConnection, contact_id: int, channel: str, address: str) -> None:
+    """Remove an address the provider says is dead from the contact, unless it has changed since."""
+    field = getattr(Contact, SPECS[channel].contact_field)
+    await conn.execute(update(Contact).where(Contact.id == contact_id, field == address)
+                       .values({field: None, Contact.updated_at: utcnow()}))

@@ -47,7 +47,9 @@ def _json(default: Any) -> Any:
 class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
     __table_args__ = (Index("ix_contacts_attributes", "attributes", postgresql_using="gin",
-                            postgresql_ops={"attributes": "jsonb_path_ops"}),)
+                            postgresql_ops={"attributes": "jsonb_path_ops"}),
+                      # An inbound text (STOP) names its contact by number.
+                      Index("ix_contacts_phone", "phone", postgresql_where=text("phone IS NOT NULL")))
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     external_id: str = Field(max_length=255, unique=True)
@@ -163,6 +165,9 @@ class Message(SQLModel, table=True):
         Index("ix_messages_contact", "contact_id"),
         Index("ix_messages_journey_node_contact", "journey_id", "node_id", "contact_id"),
         Index("ix_messages_contact_due", "contact_id", "due_at"),
+        # Delivery callbacks name the message by the provider's id for it (Twilio's MessageSid).
+        Index("ix_messages_provider_message_id", "provider_message_id",
+              postgresql_where=text("provider_message_id IS NOT NULL")),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -21,9 +21,10 @@ from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.journey import ContactEvent
 from sojourn.contracts.send import SendRequest, SendResult
 from sojourn.contracts.statuses import MESSAGE_DONE, MessageStatus
-from sojourn.data.consent import address_of, refusal
+from sojourn.data.consent import address_of, forget_address, refusal
 from sojourn.data.models import Contact, ContactConsent, Message, utcnow
 from sojourn.delivery.channels import (
+    AddressRejected,
     ChannelSender,
     Outgoing,
     PermanentDeliveryFailure,
@@ -260,6 +261,9 @@ class Sender:
         try:
             provider_id = await sender.deliver(message.outgoing())
         except PermanentDeliveryFailure as err:
+            if isinstance(err, AddressRejected):
+                async with self._engine.connect() as conn:
+                    await forget_address(conn, message.contact.id, message.channel, err.address)
             await self._record(message.row, MessageStatus.FAILED, error=str(err))
             raise ApplicationError(str(err), type=ErrorType.PERMANENT_DELIVERY, non_retryable=True) from err
         except TransientDeliveryFailure as err:

@@ -8,10 +8,12 @@ so workflows and validation read it; each channel's sender is in `sojourn.delive
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
+from sojourn.dsl.durations import Duration, parse_duration
 from sojourn.dsl.strict import Strict as _Strict
 
 
@@ -19,10 +21,35 @@ class SmsContent(_Strict):
     text: Annotated[str, Field(min_length=1)]
 
 
+# FCM keeps an undelivered message at most four weeks.
+PUSH_MAX_TTL = timedelta(weeks=4)
+
+
 class PushContent(_Strict):
+    """A notification, and how the platforms deliver it: `ttl` (how long a message for a phone
+    that is off is kept), `priority` (`high` wakes the device), `collapse_key` (a newer message
+    with the same key replaces an undelivered older one), for Android and APNs alike."""
+
     title: str | None = None
     body: Annotated[str, Field(min_length=1)]
     data: dict[str, str] = {}  # FCM data values are strings; each is a template
+    ttl: Duration | None = None
+    priority: Literal["high", "normal"] | None = None
+    collapse_key: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("ttl")
+    @classmethod
+    def _kept_at_most_four_weeks(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) > PUSH_MAX_TTL:
+            raise ValueError(f"push ttl {value!r} is longer than FCM keeps a message (4 weeks)")
+        return value
+
+    @field_validator("collapse_key")
+    @classmethod
+    def _fits_apns(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) > 64:
+            raise ValueError("push collapse_key is at most 64 bytes (APNs' apns-collapse-id)")
+        return value
 
 
 class LineContent(_Strict):

@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from sojourn.data import audit, consent, contact_keys
+from sojourn.data.ingest.contact_fields import e164_phone, email_problem
 from sojourn.data.ingest.contact_import import import_contacts
 from sojourn.data.ingest.contact_rows import ImportFormatError, ImportSummary
 from sojourn.data.ingest.text import external_id_problem
@@ -57,6 +58,13 @@ class InvalidExternalId(Invalid):
     code = "invalid_external_id"
 
 
+class InvalidContactField(Invalid):
+    code = "invalid_contact_field"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}", details=[{"field": field, "message": problem, "type": self.code}])
+
+
 class InvalidImport(Invalid):
     code = "invalid_import"
 
@@ -83,21 +91,38 @@ async def page(session: AsyncSession, limit: int, cursor: str | None) -> dict[st
     return await keyset_page(session, select(Contact), Contact.external_id, limit, cursor)
 
 
-async def _tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
-    """Tell journeys after the commit; a failing hook is logged, the stored data stands."""
+async def tell_journeys(triggers: Triggers, contact_ids: list[int]) -> None:
+    """Tell journeys about contacts created or changed, after the commit; a failing hook is
+    logged, the stored data stands."""
     try:
         await triggers.on_contacts_changed(contact_ids)
     except Exception:
         log.exception("contact triggers failed for %d contact(s)", len(contact_ids))
 
 
+def checked_fields(fields: dict[str, Any], phone_region: str | None) -> dict[str, Any]:
+    """`fields` with the phone number in E.164; InvalidContactField if the phone number or the
+    email address is not one (see `sojourn.data.ingest.contact_fields` for the rule)."""
+    if fields.get("email") is not None and (problem := email_problem(fields["email"])):
+        raise InvalidContactField("email", problem)
+    if fields.get("phone") is not None:
+        try:
+            return {**fields, "phone": e164_phone(fields["phone"], phone_region)}
+        except ValueError as err:
+            raise InvalidContactField("phone", str(err)) from None
+    return fields
+
+
 async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fields: dict[str, Any],
-                 attributes: dict[str, Any], consents: dict[str, str], *,
+                 attributes: dict[str, Any], consents: dict[str, str],
+                 phone_region: str | None = None, *,
                  actor: str = audit.SYSTEM) -> tuple[Contact, bool]:
-    """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new."""
+    """Create the contact, or set `fields` and merge `attributes`; the contact and whether it is new.
+    A phone number without a country code is read in `phone_region`."""
     if problem := external_id_problem(external_id):
         raise InvalidExternalId(f"external_id: {problem}", details=[
             {"field": "external_id", "message": problem, "type": "invalid_external_id"}])
+    fields = checked_fields(fields, phone_region)
     try:
         # Insert-or-nothing first: concurrent first writes of one id create it once, and each
         # then waits for the row lock in turn.
@@ -121,14 +146,16 @@ async def upsert(session: AsyncSession, triggers: Triggers, external_id: str, fi
             raise
         raise LineUserIdTaken(f"line_user_id {fields.get('line_user_id')!r} belongs to another contact", details=[
             {"field": "line_user_id", "message": "belongs to another contact", "type": "conflict"}]) from None
-    await _tell_journeys(triggers, [contact.id])
+    await tell_journeys(triggers, [contact.id])
     return contact, created
 
 
-async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIterable[bytes], fmt: str) -> ImportSummary:
+async def import_file(engine: AsyncEngine, triggers: Triggers, stream: AsyncIterable[bytes], fmt: str,
+                      phone_region: str | None = None) -> ImportSummary:
     """Upsert contacts from a streamed CSV or NDJSON body, telling journeys after each committed chunk."""
     try:
-        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: _tell_journeys(triggers, ids))
+        return await import_contacts(engine, stream, fmt, on_chunk=lambda ids: tell_journeys(triggers, ids),
+                                     phone_region=phone_region)
     except ImportFormatError as err:
         raise InvalidImport(str(err)) from None
 

@@ -1,5 +1,5 @@
 """Recording opens, clicks and delivery events, and signalling the journey that sent the message;
-unsubscribe links and LINE follows, which change the contact's consent."""
+unsubscribe links, which change the contact's consent."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sojourn.data.consent import set_consent, suppress
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
 from sojourn.delivery.tokens import verify_line_signature, webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
-from sojourn.errors import NotFound, Unavailable
+from sojourn.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -212,38 +212,3 @@ async def unsubscribe(session: AsyncSession, secrets: list[str], token: str, one
                           source="one_click" if one_click else "unsubscribe_link")
         await session.commit()
     return Subscription(channel=message.channel, recipient=message.recipient, unsubscribed=True)
-
-
-# -- LINE follows -----------------------------------------------------------------------------
-
-_LINE_CONSENT = {"follow": "subscribed", "unfollow": "unsubscribed"}
-
-
-class LineNotConfigured(Unavailable):
-    code = "line_not_configured"
-
-
-def signed_by_line(body: bytes, signature: str | None, channel_secret: str) -> bool:
-    if not channel_secret:
-        raise LineNotConfigured("set LINE_CHANNEL_SECRET to receive LINE webhooks")
-    return verify_line_signature(body, signature, channel_secret)
-
-
-async def record_line_follows(session: AsyncSession, events: list[tuple[str, str | None]]) -> list[str]:
-    """(event type, LINE user id) pairs: `follow` subscribes the contact with that LINE user id,
-    `unfollow` (the user blocked the account) unsubscribes it. Each one's outcome: `subscribed`,
-    `unsubscribed`, `unknown_user` or `ignored`."""
-    statuses = []
-    for kind, user in events:
-        status = _LINE_CONSENT.get(kind)
-        if status is None or user is None:
-            statuses.append("ignored")
-            continue
-        contact_id = (await session.execute(select(Contact.id).where(Contact.line_user_id == user))).scalar()
-        if contact_id is None:
-            statuses.append("unknown_user")
-            continue
-        await set_consent(session, contact_id, "line", status, source="line_webhook")
-        statuses.append(status)
-    await session.commit()
-    return statuses

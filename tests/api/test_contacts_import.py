@@ -116,7 +116,7 @@ async def test_ndjson_import_keeps_json_types_and_rejects_bad_lines(api, engine,
                                            "score": None}
     async with engine.connect() as conn:
         numeric = (await conn.execute(select(Contact).where(Contact.external_id == "42"))).one()
-    assert numeric.phone == "+33 6 12 34 56 78"
+    assert numeric.phone == "+33612345678"  # stored in E.164
 
 
 async def test_import_upserts_and_merges_attributes(api, engine, unique, changed):

@@ -133,9 +133,9 @@ def text_or_mail() -> dict:
 async def record_channel_runs(api, engine, env, twilio: FakeTwilio, tag: str) -> dict[str, str]:
     """Fallback to email (no SMS opt-in), a transactional SMS refused by the provider, on_failure."""
     await create_active_journey(api, f"tm-{tag}", text_or_mail())
-    await put_contact(api, f"texter-{tag}", phone="+15550009999", email=f"texter-{tag}@example.com",
+    await put_contact(api, f"texter-{tag}", phone="+12015559999", email=f"texter-{tag}@example.com",
                       first_name="Tex", consent={"sms": "subscribed"})
-    await put_contact(api, f"mailer-{tag}", phone="+15550008888", email=f"mailer-{tag}@example.com")
+    await put_contact(api, f"mailer-{tag}", phone="+12015558888", email=f"mailer-{tag}@example.com")
     runs = {r["contact"].rsplit("-", 1)[0]: r["workflow_id"]
             for r in await enroll(api, f"tm-{tag}", f"texter-{tag}", f"mailer-{tag}")}
     await wait_for_mail(engine, f"mailer-{tag}@example.com")

@@ -86,13 +86,14 @@ ChunkCallback = Callable[[list[int]], Awaitable[None]]
 
 async def import_contacts(engine: AsyncEngine, stream: AsyncIterable[bytes], fmt: str,
                           on_chunk: ChunkCallback | None = None,
-                          chunk_rows: int = IMPORT_CHUNK_ROWS) -> ImportSummary:
-    """Upsert contacts from a streamed CSV (`fmt="csv"`) or NDJSON (`"ndjson"`) body.
+                          chunk_rows: int = IMPORT_CHUNK_ROWS, phone_region: str | None = None) -> ImportSummary:
+    """Upsert contacts from a streamed CSV (`fmt="csv"`) or NDJSON (`"ndjson"`) body; phone
+    numbers without a country code are read in `phone_region`.
 
     `on_chunk(ids)` is awaited after each chunk commits, with the ids of the contacts it
     inserted or changed. Raises ImportFormatError if the body cannot be read at all."""
     summary = ImportSummary()
-    rows = contact_rows(stream, fmt, summary)
+    rows = contact_rows(stream, fmt, summary, phone_region)
     chunk: dict[str, ContactRow] = {}
     async with raw_connection(engine) as conn:
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import functools
-import re
 import zoneinfo
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sojourn.data.ingest.contact_fields import e164_phone, email_problem
 from sojourn.data.ingest.text import external_id_problem, loads_strict, text_problem, to_json_text
 
 REJECTED_LIST_MAX = 1_000
@@ -18,7 +18,6 @@ MAX_LINE_BYTES = 1_000_000
 CONTACT_FIELDS = ("email", "phone", "first_name", "last_name", "time_zone")
 _MAX_LENGTH = {"email": 320, "phone": 32, "first_name": 200, "last_name": 200,
                "time_zone": 64}
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ImportFormatError(ValueError):
@@ -58,11 +57,12 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def contact_row(values: dict[str, Any], keep_types: bool) -> ContactRow:
+def contact_row(values: dict[str, Any], keep_types: bool, phone_region: str | None = None) -> ContactRow:
     """A contact from one CSV record or NDJSON object; ValueError("field: reason") if bad.
 
     `keep_types` (NDJSON) keeps attribute values as JSON gave them, null included; CSV
-    values are strings and empty cells are left out."""
+    values are strings and empty cells are left out. Phone numbers are stored in E.164,
+    read in `phone_region` when they have no country code."""
     ext = values.get("external_id")
     if keep_types and isinstance(ext, int) and not isinstance(ext, bool):
         ext = str(ext)
@@ -83,8 +83,13 @@ def contact_row(values: dict[str, Any], keep_types: bool) -> ContactRow:
             if not isinstance(value, str):
                 raise ValueError(f"{key}: must be a string")
             _check_text(key, value)
-            if key == "email" and not EMAIL_PATTERN.match(value):
-                raise ValueError(f"email: not a valid email address: {value!r}")
+            if key == "email" and (problem := email_problem(value)):
+                raise ValueError(f"email: {problem}")
+            if key == "phone":
+                try:
+                    value = e164_phone(value, phone_region)
+                except ValueError as err:
+                    raise ValueError(f"phone: {err}") from None
             if key == "time_zone" and value not in _time_zones():
                 raise ValueError(f"time_zone: unknown time zone {value!r}")
             fields[key] = value
@@ -102,13 +107,15 @@ def _check_text(key: str, value: str) -> None:
         raise ValueError(f"{key}: {problem}")
 
 
-def contact_rows(stream: AsyncIterable[bytes], fmt: str, summary: ImportSummary
+def contact_rows(stream: AsyncIterable[bytes], fmt: str, summary: ImportSummary, phone_region: str | None = None
                  ) -> AsyncIterator[tuple[int, ContactRow | None]]:
     """(line number, row) for each record of a CSV (`fmt="csv"`) or NDJSON (`"ndjson"`) body
     as it streams; the row is None if rejected (the reason is in `summary`). Raises
     ImportFormatError if the body cannot be read at all."""
     lines = _lines(stream, summary)
-    return _csv_rows(lines, summary) if fmt == "csv" else _ndjson_rows(lines, summary)
+    if fmt == "csv":
+        return _csv_rows(lines, summary, phone_region)
+    return _ndjson_rows(lines, summary, phone_region)
 
 
 async def _lines(stream: AsyncIterable[bytes], summary: ImportSummary) -> AsyncIterator[tuple[int, str]]:
@@ -179,7 +186,7 @@ def _parse_csv(lines: list[tuple[int, str]], final: bool) -> tuple[list[tuple[in
     return [(lines[s][0], fields, error) for s, _, fields, error in records if fields != []], used
 
 
-async def _csv_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSummary
+async def _csv_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSummary, phone_region: str | None
                     ) -> AsyncIterator[tuple[int, ContactRow | None]]:
     header: list[str] | None = None
     pending: list[tuple[int, str]] = []
@@ -205,7 +212,7 @@ async def _csv_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSummar
             elif len(fields) != len(header):
                 summary.reject(number, f"expected {len(header)} columns, got {len(fields)}")
             else:
-                yield number, _validated(number, dict(zip(header, fields)), False, summary)
+                yield number, _validated(number, dict(zip(header, fields)), False, summary, phone_region)
     if header is None:
         raise ImportFormatError("the CSV has no header row (the first line names the columns)")
 
@@ -224,7 +231,7 @@ def _csv_header(fields: list[str]) -> list[str]:
     return names
 
 
-async def _ndjson_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSummary
+async def _ndjson_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSummary, phone_region: str | None
                        ) -> AsyncIterator[tuple[int, ContactRow | None]]:
     async for number, text in lines:
         if not text.strip():
@@ -238,12 +245,13 @@ async def _ndjson_rows(lines: AsyncIterator[tuple[int, str]], summary: ImportSum
         if not isinstance(value, dict):
             summary.reject(number, "each line must be a JSON object")
             continue
-        yield number, _validated(number, value, True, summary)
+        yield number, _validated(number, value, True, summary, phone_region)
 
 
-def _validated(number: int, values: dict[str, Any], keep_types: bool, summary: ImportSummary) -> ContactRow | None:
+def _validated(number: int, values: dict[str, Any], keep_types: bool, summary: ImportSummary,
+               phone_region: str | None) -> ContactRow | None:
     try:
-        row = contact_row(values, keep_types)
+        row = contact_row(values, keep_types, phone_region)
         row.attributes_json = _attributes_json(row.attributes)
     except ValueError as err:
         summary.reject(number, str(err))

@@ -26,6 +26,15 @@ class PermanentDeliveryFailure(Exception):
     """The provider refused the message for good (a 4xx other than 429, an SMTP 5xx)."""
 
 
+class AddressRejected(PermanentDeliveryFailure):
+    """The provider says the address itself can never receive (FCM's UNREGISTERED token): the
+    send fails for good and the address is removed from the contact."""
+
+    def __init__(self, reason: str, address: str) -> None:
+        super().__init__(reason)
+        self.address = address
+
+
 class TransientDeliveryFailure(Exception):
     """The provider did not take the message this time (429, 5xx, no connection): retry."""
 

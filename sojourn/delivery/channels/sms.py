@@ -12,7 +12,9 @@ from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import render
 
-# Spaces and punctuation people write in numbers; Twilio wants bare E.164.
+# Where Twilio posts each text's delivery status (the route is in api/routers/providers.py).
+STATUS_CALLBACK_PATH = "/v1/providers/twilio/status"
+# Spaces and punctuation in numbers stored before they were kept in E.164; Twilio wants bare E.164.
 _NUMBER_PUNCTUATION = re.compile(r"[\s().-]")
 
 
@@ -29,6 +31,7 @@ class SmsSender(HttpSender):
         sender = {"MessagingServiceSid" if s.twilio_from.startswith("MG") else "From": s.twilio_from}
         response = await post(
             self._http, f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
-            data={"To": _NUMBER_PUNCTUATION.sub("", outgoing.address), **sender, "Body": outgoing.rendered.payload},
+            data={"To": _NUMBER_PUNCTUATION.sub("", outgoing.address), **sender, "Body": outgoing.rendered.payload,
+                  "StatusCallback": s.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH},
             auth=(s.twilio_account_sid, s.twilio_auth_token), timeout=s.provider_timeout)
         return response.json().get("sid")

@@ -76,9 +76,9 @@ async def test_scenario_3_channel_by_audience(api, worker, engine, temporal_env,
 async def test_scenario_1_not_opened_switches_to_sms(api, worker, engine, temporal_env, providers, unique):
     """Mother's Day's reminder: whoever did not open the email in two days gets a text instead."""
     journey = f"mothers-day-sms-{unique}"
-    await put_contact(api, f"opens-{unique}", email=f"opens-{unique}@example.com", phone="+15550001111",
+    await put_contact(api, f"opens-{unique}", email=f"opens-{unique}@example.com", phone="+12015551111",
                       consent={"sms": "subscribed"})
-    await put_contact(api, f"ignores-{unique}", email=f"ignores-{unique}@example.com", phone="+15550002222",
+    await put_contact(api, f"ignores-{unique}", email=f"ignores-{unique}@example.com", phone="+12015552222",
                       first_name="Gwen", consent={"sms": "subscribed"})
     await create_active_journey(api, journey, {"name": "mother's day", "nodes": [
         {"id": "preview", "type": "send", "subject": "Mother's Day starts May 1",
@@ -100,14 +100,14 @@ async def test_scenario_1_not_opened_switches_to_sms(api, worker, engine, tempor
     assert [[(m.node, m.channel) for m in s.messages] for s in states] == [
         [("preview", "email")], [("preview", "email"), ("text", "sms")]]
     [text] = providers.sms.accepted
-    assert text.form()["To"] == "+15550002222"
+    assert text.form()["To"] == "+12015552222"
     assert text.form()["Body"] == "Gwen, Mother's Day gifts: 20% off until Sunday"
 
 
 async def test_preview_renders_every_channel_without_sending(api, engine, providers, unique):
     journey = f"preview-{unique}"
     await put_contact(api, f"zoe-{unique}", first_name="Zoe", email=f"zoe-{unique}@example.com",
-                      phone="+15550003333", time_zone="Asia/Taipei", attributes={"balance": 1234.5})
+                      phone="+12015553333", time_zone="Asia/Taipei", attributes={"balance": 1234.5})
     await create_active_journey(api, journey, {"name": "preview", "nodes": [
         {"id": "promo", "type": "send", "channel": ["sms", "email"],
          "sms": {"text": "{{ first_name }}: {{ contact.balance | money('TWD') }} by {{ event.occurred_at | local('%H:%M') }}"},
@@ -147,7 +147,7 @@ async def test_rate_limit_is_shared_by_workers(api, engine, settings, providers,
     could); two workers each limiting only themselves would send two texts at once from the start
     and the sixth after one second, not two and a half."""
     limited = settings.model_copy(update={"channel_rates": {"sms": 2.0}})
-    await put_contact(api, f"rate-{unique}", phone="+15550004444", consent={"sms": "subscribed"})
+    await put_contact(api, f"rate-{unique}", phone="+12015554444", consent={"sms": "subscribed"})
     async with engine.connect() as conn:
         contact_id = (await conn.execute(select(Contact.id).where(Contact.external_id == f"rate-{unique}"))).scalar()
     async with httpx.AsyncClient() as http:
@@ -180,7 +180,7 @@ async def test_a_rate_limited_text_under_frequency_caps_is_sent_on_retry(api, en
     attempt must not leave behind a reservation that its retry reads as "sent, outcome unknown"."""
     limited = settings.model_copy(update={"channel_rates": {"sms": 2.0},
                                           "frequency_caps": [FrequencyCap(max=100, per="7d")]})
-    await put_contact(api, f"capped-rate-{unique}", phone="+15550005555", consent={"sms": "subscribed"})
+    await put_contact(api, f"capped-rate-{unique}", phone="+12015555555", consent={"sms": "subscribed"})
     async with engine.connect() as conn:
         contact_id = (await conn.execute(select(Contact.id).where(
             Contact.external_id == f"capped-rate-{unique}"))).scalar()

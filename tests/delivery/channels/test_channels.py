@@ -65,7 +65,8 @@ async def test_every_channel_sends_the_providers_exact_request(api, worker, engi
         ("text", "sms", "sent"), ("notify", "push", "sent"), ("chat", "line", "sent"), ("card", "line", "sent"),
         ("crm", "webhook", "sent")]
     [sms] = providers.sms.received
-    assert sms.form() == {"To": "+886912345678", "From": providers.sms.sender, "Body": "Hi Mei, 20% off today"}
+    assert sms.form() == {"To": "+886912345678", "From": providers.sms.sender, "Body": "Hi Mei, 20% off today",
+                          "StatusCallback": "http://sojourn.test/v1/providers/twilio/status"}
     [push] = providers.push.received
     message = push.json()["message"]
     assert message["token"] == f"fcm-{unique}"
@@ -83,7 +84,7 @@ async def test_every_channel_sends_the_providers_exact_request(api, worker, engi
     assert hook.headers["x-sojourn-signature"] == webhook_signature(hook.body, WEBHOOK_SECRET, signed_at)
 
     stored = await messages_of(engine, journey)
-    assert stored["text"].provider_message_id.startswith("SM") and stored["text"].recipient == "+886 912 345 678"
+    assert stored["text"].provider_message_id.startswith("SM") and stored["text"].recipient == "+886912345678"
     assert stored["notify"].provider_message_id == f"projects/{providers.push.project}/messages/1"
     assert stored["chat"].provider_message_id == "600001"
     assert stored["crm"].provider_message_id == "hook-1"
@@ -94,7 +95,7 @@ async def test_permanent_failure_is_not_retried_and_follows_on_failure(api, work
                                                                        providers, unique):
     journey = f"sms-refused-{unique}"
     contact = f"ren-{unique}"
-    await put_contact(api, contact, email=f"ren-{unique}@example.com", phone="+15551234567",
+    await put_contact(api, contact, email=f"ren-{unique}@example.com", phone="+12015554567",
                       consent={"sms": "subscribed"})
     providers.sms.script.append(Reply(400, {"code": 21211, "message": "The 'To' number is not a valid phone number."}))
     await create_active_journey(api, journey, {"name": "refused", "nodes": [
@@ -126,7 +127,7 @@ def one_send(channel: str, providers) -> dict:
 
 async def reachable_contact(api, unique: str) -> str:
     contact = f"reach-{unique}"
-    await put_contact(api, contact, first_name="Ro", phone="+15550007777", consent={"sms": "subscribed"},
+    await put_contact(api, contact, first_name="Ro", phone="+12015557777", consent={"sms": "subscribed"},
                       push_token=f"fcm-{unique}", line_user_id="U" + unique.ljust(32, "5"))
     return contact
 
@@ -216,10 +217,10 @@ async def test_fallback_uses_the_first_channel_the_contact_can_receive(api, work
                                                                        providers, unique):
     journey = f"fallback-{unique}"
     people = {
-        f"line-{unique}": dict(line_user_id="U" + unique.ljust(32, "2"), phone="+15550000001",
+        f"line-{unique}": dict(line_user_id="U" + unique.ljust(32, "2"), phone="+12015550001",
                                email=f"l-{unique}@example.com"),
-        f"sms-{unique}": dict(phone="+15550000002", consent={"sms": "subscribed"}, email=f"s-{unique}@example.com"),
-        f"no-opt-in-{unique}": dict(phone="+15550000003", email=f"n-{unique}@example.com"),
+        f"sms-{unique}": dict(phone="+12015550002", consent={"sms": "subscribed"}, email=f"s-{unique}@example.com"),
+        f"no-opt-in-{unique}": dict(phone="+12015550003", email=f"n-{unique}@example.com"),
         f"line-off-{unique}": dict(line_user_id="U" + unique.ljust(32, "3"), consent={"line": "unsubscribed"},
                                    email=f"o-{unique}@example.com"),
         f"nothing-{unique}": dict(first_name="Nobody"),
@@ -237,7 +238,7 @@ async def test_fallback_uses_the_first_channel_the_contact_can_receive(api, work
     assert states[4].messages[0].reason == ("line: contact has no LINE user id; sms: contact has no phone number; "
                                             "email: contact has no email address")
     assert len(providers.line.accepted) == 1 and len(providers.sms.accepted) == 1
-    assert providers.sms.accepted[0].form()["To"] == "+15550000002"
+    assert providers.sms.accepted[0].form()["To"] == "+12015550002"
     await wait_for_mail(engine, f"n-{unique}@example.com")
     await wait_for_mail(engine, f"o-{unique}@example.com")
 
