@@ -27,7 +27,6 @@ from sojourn.data.consent import set_consent
 from sojourn.errors import Unavailable
 from sojourn.services.engagement import find_message, looks_automated, record
 
-
 # SendGrid's event -> ours. A hard bounce and a spam report suppress the contact (as on our own
 # webhook); a block (a receiver's temporary refusal) and a drop (SendGrid did not send it)
 # are recorded as `undelivered`. `unsubscribe` withdraws email consent.

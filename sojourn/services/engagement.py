@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal
 from sojourn.data.consent import set_consent, suppress
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
-from sojourn.delivery.tokens import verify_line_signature, webhook_signature_problem
+from sojourn.delivery.tokens import webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
 from sojourn.errors import NotFound
 
