@@ -1,0 +1,92 @@
+"""Email is handed over once: a message the SMTP server may have taken (its DATA under way) is
+never sent again, while a failure before that point is retried until the mail goes out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
+
+from sojourn.data.models import Message
+from sojourn.dev.postgres import free_port
+from sojourn.dev.smtp_sink import SmtpSink
+from worker.main import journey_worker
+
+from helpers import add_contact, create_active_journey, enroll, finished, single_send, wait_for_mail
+
+
+class _TakesThenHangsUp:
+    """Reads the whole message, then drops the connection instead of answering 250."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received.append(envelope.original_content)
+        server.transport.abort()
+        return "250 2.0.0 never heard"
+
+
+@asynccontextmanager
+async def _hanging_up_server() -> AsyncIterator[tuple[int, _TakesThenHangsUp]]:
+    handler = _TakesThenHangsUp()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, loop=loop), host="127.0.0.1", port=0)
+    try:
+        yield server.sockets[0].getsockname()[1], handler
+    finally:
+        server.close()
+
+
+async def _message(engine, workflow_id: str) -> Message | None:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(Message).where(Message.workflow_id == workflow_id))).first()
+
+
+async def test_a_message_whose_250_is_lost_is_unconfirmed_not_sent_again(api, engine, temporal_env, settings,
+                                                                         unique):
+    journey, contact = f"hang-up-{unique}", f"hang-up-{unique}"
+    await create_active_journey(api, journey, single_send(f"Once {unique}"))
+    await add_contact(api, contact, f"{contact}@example.com")
+    async with _hanging_up_server() as (port, server):
+        async with journey_worker(temporal_env.client, engine, settings.model_copy(update={"smtp_port": port})):
+            [run] = await enroll(api, journey, contact)
+            state = await finished(temporal_env, run["workflow_id"])
+        await asyncio.sleep(1.5)  # past the first retry an attempt would have made
+
+    assert len(server.received) == 1
+    [sent] = state.messages
+    assert sent.status == "unconfirmed"
+    assert "did not answer" in sent.reason
+    assert (await _message(engine, run["workflow_id"])).status == "unconfirmed"
+
+
+async def test_an_smtp_outage_delays_the_mail_and_loses_none(api, engine, temporal_env, settings, database_url,
+                                                              unique):
+    """Connections refused: nothing was handed over, so every attempt may try again; the mail
+    goes out once the server is back, and meanwhile the message shows it is being retried."""
+    journey, contact = f"outage-{unique}", f"outage-{unique}"
+    email = f"{contact}@example.com"
+    await create_active_journey(api, journey, single_send(f"After the outage {unique}"))
+    await add_contact(api, contact, email)
+    port = free_port()  # nothing listens there yet
+    async with journey_worker(temporal_env.client, engine, settings.model_copy(update={"smtp_port": port})):
+        [run] = await enroll(api, journey, contact)
+        for _ in range(100):
+            retrying = await _message(engine, run["workflow_id"])
+            if retrying is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert retrying is not None and retrying.status == "retrying"
+        assert "SMTP server unreachable" in retrying.error
+
+        async with SmtpSink(database_url, port=port):
+            state = await finished(temporal_env, run["workflow_id"])
+            mail = await wait_for_mail(engine, email, 2, timeout=2)
+
+    assert [m["subject"] for m in mail] == [f"After the outage {unique}"]
+    assert [m.status for m in state.messages] == ["sent"]
+    assert (await _message(engine, run["workflow_id"])).status == "sent"
