@@ -270,10 +270,10 @@ class Sender:
             if not sender.repeat_safe:  # clears the `sending` mark: nothing was handed over
                 await self._record(message.row, MessageStatus.RETRYING, error=str(err))
             delay = timedelta(seconds=err.retry_after) if err.retry_after else None
-            raise self._retry(message, str(err), ErrorType.TRANSIENT_DELIVERY, delay) from err
+            raise self._retry(message, str(err), ErrorType.TRANSIENT_DELIVERY, delay) from None
         except UnconfirmedDelivery as err:
             if sender.repeat_safe:
-                raise self._retry(message, str(err), ErrorType.UNCONFIRMED_DELIVERY) from err
+                raise self._retry(message, str(err), ErrorType.UNCONFIRMED_DELIVERY) from None
             return await self._unconfirmed(message, str(err))
         await self._record(message.row, MessageStatus.SENT, sent_at=utcnow(), provider_message_id=provider_id)
         if self._after_accepted is not None:
@@ -286,7 +286,9 @@ class Sender:
     def _retry(message: _Message, reason: str, kind: ErrorType, delay: timedelta | None = None) -> ApplicationError:
         """A provider's failure that the next attempt may overcome: one log line here, and an error
         Temporal retries without logging it again (benign: a provider outage is expected, and the
-        SDK's own line would repeat it with a traceback per attempt)."""
+        SDK's own line would repeat it with a traceback per attempt). Raised `from None`: the reason
+        names the provider's error, and the tracebacks of its causes would make the failure larger
+        than Temporal keeps for a pending activity, which the run state shows."""
         log.warning("message %s to %s not delivered, will retry: %s", message.id, message.channel, reason,
                     extra={"journey_id": message.request.journey_id, "contact_id": message.request.contact_id,
                            "message_id": str(message.id)})

@@ -4,6 +4,7 @@ never sent again, while a failure before that point is retried until the mail go
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,10 +65,23 @@ async def test_a_message_whose_250_is_lost_is_unconfirmed_not_sent_again(api, en
     assert (await _message(engine, run["workflow_id"])).status == "unconfirmed"
 
 
+async def _retrying_run(api, journey: str, contact: str, attempt: int, timeout: float = 20.0) -> dict:
+    """The run state once its send is on `attempt` (the ones before it failed)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        answer = await api.get(f"/v1/journeys/{journey}/runs/{contact}")
+        assert answer.status_code == 200, answer.text
+        if any(r["attempt"] >= attempt for r in answer.json()["retrying"]):
+            return answer.json()
+        assert asyncio.get_running_loop().time() < deadline, f"never retried {attempt - 1} times: {answer.json()}"
+        await asyncio.sleep(0.2)
+
+
 async def test_an_smtp_outage_delays_the_mail_and_loses_none(api, engine, temporal_env, settings, database_url,
-                                                              unique):
+                                                              unique, caplog):
     """Connections refused: nothing was handed over, so every attempt may try again; the mail
-    goes out once the server is back, and meanwhile the message shows it is being retried."""
+    goes out once the server is back. Meanwhile the run state and the message show the retries,
+    and the worker logs one line for each failed attempt."""
     journey, contact = f"outage-{unique}", f"outage-{unique}"
     email = f"{contact}@example.com"
     await create_active_journey(api, journey, single_send(f"After the outage {unique}"))
@@ -75,13 +89,13 @@ async def test_an_smtp_outage_delays_the_mail_and_loses_none(api, engine, tempor
     port = free_port()  # nothing listens there yet
     async with journey_worker(temporal_env.client, engine, settings.model_copy(update={"smtp_port": port})):
         [run] = await enroll(api, journey, contact)
-        for _ in range(100):
-            retrying = await _message(engine, run["workflow_id"])
-            if retrying is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert retrying is not None and retrying.status == "retrying"
-        assert "SMTP server unreachable" in retrying.error
+        during = await _retrying_run(api, journey, contact, attempt=3)
+        [retrying] = during["retrying"]
+        assert retrying["node"] == "hello" and retrying["activity"] == "send"
+        assert "SMTP server unreachable" in retrying["last_error"] and "Connect call failed" in retrying["last_error"]
+        assert retrying["last_failed_at"] is not None
+        message = await _message(engine, run["workflow_id"])
+        assert message.status == "retrying" and "SMTP server unreachable" in message.error
 
         async with SmtpSink(database_url, port=port):
             state = await finished(temporal_env, run["workflow_id"])
@@ -89,4 +103,18 @@ async def test_an_smtp_outage_delays_the_mail_and_loses_none(api, engine, tempor
 
     assert [m["subject"] for m in mail] == [f"After the outage {unique}"]
     assert [m.status for m in state.messages] == ["sent"]
-    assert (await _message(engine, run["workflow_id"])).status == "sent"
+    message = await _message(engine, run["workflow_id"])
+    assert message.status == "sent"
+    assert (await api.get(f"/v1/journeys/{journey}/runs/{contact}")).json()["retrying"] == []
+
+    history = await temporal_env.client.get_workflow_handle(run["workflow_id"]).fetch_history()
+    [started] = [e.activity_task_started_event_attributes for e in history.events
+                 if e.HasField("activity_task_started_event_attributes")]
+    failures = started.attempt - 1
+    assert failures >= 2
+    about_it = [r for r in caplog.records if r.levelno >= logging.WARNING
+                and (getattr(r, "message_id", None) == str(message.id) or run["workflow_id"] in r.getMessage())]
+    assert len(about_it) == failures, [r.getMessage() for r in about_it]
+    for record in about_it:
+        assert (record.journey_id, record.contact_id) == (journey, message.contact_id)
+        assert record.exc_info is None and "\n" not in record.getMessage()
