@@ -67,37 +67,45 @@ class SmtpPool:
         """Send `message`; `handing_over` runs just before the server may take it (DATA). Raises a
         permanent, transient or unconfirmed delivery failure."""
         client, last_used = await self._idle.get()
-        connected: _Client | None = None
         try:
-            client = connected = await self._healthy(client, last_used)
-            client.handing_over, client.handed_over = handing_over, False
+            client = await self._healthy(client, last_used)
+        except BaseException as err:
+            self._idle.put_nowait((None, 0.0))
+            if isinstance(err, (aiosmtplib.SMTPException, OSError, TimeoutError)):
+                # Whatever the server said (a 421 greeting, a 535 login), it was not about this message.
+                raise TransientDeliveryFailure(f"SMTP server unreachable ({_reason(err)})") from err
+            raise
+        client.handing_over, client.handed_over = handing_over, False
+        try:
             await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as err:
             self._idle.put_nowait((client, time.monotonic()))
-            raise PermanentDeliveryFailure(f"recipients refused: {err.recipients}") from err
+            refusals = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
+            if all(500 <= r.code < 600 for r in err.recipients):
+                raise PermanentDeliveryFailure(f"recipient refused: {refusals}") from err
+            raise TransientDeliveryFailure(f"recipient not accepted now: {refusals}") from err  # greylisting
         except aiosmtplib.SMTPResponseException as err:
-            # The server answered, so the connection is still good; it took nothing.
+            # The server answered (MAIL, RCPT or the message itself) and took nothing.
             self._idle.put_nowait((client, time.monotonic()))
             if 500 <= err.code < 600:
                 raise PermanentDeliveryFailure(f"SMTP {err.code} {err.message}") from err
             raise TransientDeliveryFailure(f"SMTP {err.code} {err.message}") from err
         except _MarkFailed as err:
-            await _close(client)  # mid-transaction, its recipient accepted: not reusable as it is
-            self._idle.put_nowait((None, 0.0))
+            await self._discard(client)  # mid-transaction, its recipient accepted: not reusable as it is
             raise err.__cause__ from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
-            handed_over = connected is not None and connected.handed_over
-            await _close(client)
-            self._idle.put_nowait((None, 0.0))
-            reason = f"{type(err).__name__}: {err}"
-            if handed_over:
-                raise UnconfirmedDelivery(f"SMTP server did not answer the message's DATA ({reason})") from err
-            raise TransientDeliveryFailure(f"SMTP server unreachable ({reason})") from err
+            await self._discard(client)
+            if client.handed_over:
+                raise UnconfirmedDelivery(f"SMTP server did not answer the message's DATA ({_reason(err)})") from err
+            raise TransientDeliveryFailure(f"SMTP server unreachable ({_reason(err)})") from err
         except BaseException:
-            await _close(client)
-            self._idle.put_nowait((None, 0.0))
+            await self._discard(client)
             raise
         self._idle.put_nowait((client, time.monotonic()))
+
+    async def _discard(self, client: _Client) -> None:
+        await _close(client)
+        self._idle.put_nowait((None, 0.0))
 
     async def close(self) -> None:
         while not self._idle.empty():
@@ -127,8 +135,16 @@ class SmtpPool:
             username=s.smtp_username,
             password=s.smtp_password,
         )
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()
+            raise
         return client
+
+
+def _reason(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
 
 
 async def _close(client: aiosmtplib.SMTP | None) -> None:

@@ -31,13 +31,33 @@ class _TakesThenHangsUp:
         return "250 2.0.0 never heard"
 
 
+class _RefusesFirst:
+    """Answers the first RCPT with `rcpt` and the first message with `data`; takes what follows."""
+
+    def __init__(self, rcpt: str | None = None, data: str | None = None) -> None:
+        self.replies = {"rcpt": rcpt, "data": data}
+        self.received: list[bytes] = []
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          options: list[str]) -> str:
+        reply, self.replies["rcpt"] = self.replies["rcpt"], None
+        if reply is None:
+            envelope.rcpt_tos.append(address)
+        return reply or "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        reply, self.replies["data"] = self.replies["data"], None
+        if reply is None:
+            self.received.append(envelope.original_content)
+        return reply or "250 2.0.0 queued"
+
+
 @asynccontextmanager
-async def _hanging_up_server() -> AsyncIterator[tuple[int, _TakesThenHangsUp]]:
-    handler = _TakesThenHangsUp()
+async def _smtp_server(handler) -> AsyncIterator[int]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler, loop=loop), host="127.0.0.1", port=0)
     try:
-        yield server.sockets[0].getsockname()[1], handler
+        yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
 
@@ -52,7 +72,8 @@ async def test_a_message_whose_250_is_lost_is_unconfirmed_not_sent_again(api, en
     journey, contact = f"hang-up-{unique}", f"hang-up-{unique}"
     await create_active_journey(api, journey, single_send(f"Once {unique}"))
     await add_contact(api, contact, f"{contact}@example.com")
-    async with _hanging_up_server() as (port, server):
+    server = _TakesThenHangsUp()
+    async with _smtp_server(server) as port:
         async with journey_worker(temporal_env.client, engine, settings.model_copy(update={"smtp_port": port})):
             [run] = await enroll(api, journey, contact)
             state = await finished(temporal_env, run["workflow_id"])
@@ -118,3 +139,20 @@ async def test_an_smtp_outage_delays_the_mail_and_loses_none(api, engine, tempor
     for record in about_it:
         assert (record.journey_id, record.contact_id) == (journey, message.contact_id)
         assert record.exc_info is None and "\n" not in record.getMessage()
+
+
+async def test_what_the_server_answers_before_or_to_the_message_decides(api, engine, temporal_env, settings, unique):
+    """A 4xx to RCPT or to the message took nothing: retried, delivered once. A 5xx to the
+    message refused it for good: failed, not retried."""
+    cases = {"rcpt-busy": (_RefusesFirst(rcpt="451 4.7.1 greylisted, try again"), "sent", 1),
+             "data-busy": (_RefusesFirst(data="452 4.3.1 insufficient storage"), "sent", 1),
+             "data-refused": (_RefusesFirst(data="554 5.7.1 message refused"), "failed", 0)}
+    for name, (handler, status, received) in cases.items():
+        journey = contact = f"{name}-{unique}"
+        await create_active_journey(api, journey, single_send(f"{name} {unique}"))
+        await add_contact(api, contact, f"{contact}@example.com")
+        async with _smtp_server(handler) as port:
+            async with journey_worker(temporal_env.client, engine, settings.model_copy(update={"smtp_port": port})):
+                [run] = await enroll(api, journey, contact)
+                state = await finished(temporal_env, run["workflow_id"])
+        assert (name, state.messages[0].status, len(handler.received)) == (name, status, received)
