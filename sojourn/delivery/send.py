@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import BigInteger, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.journey import ContactEvent
@@ -197,7 +197,7 @@ class Sender:
             held = await self._reserve_under_caps(message)
             if held is not None:
                 return held
-        elif not sender.repeat_safe:
+        elif not sender.repeat_safe and not sender.reports_hand_over:
             # Marked before it goes: if the answer is lost, a retry finds it and does not repeat it.
             await self._record(message.row, MessageStatus.SENDING)
         return await self._hand_over(message, sender)
@@ -258,8 +258,12 @@ class Sender:
 
     async def _hand_over(self, message: _Message, sender: ChannelSender) -> SendResult:
         """Deliver, and record what the provider's answer means for a later attempt."""
+        outgoing = message.outgoing()
+        if sender.reports_hand_over:
+            # The mark that tells a retry this message may have gone (see `deliver`'s check).
+            outgoing.handing_over = lambda: self._record(message.row, MessageStatus.SENDING)
         try:
-            provider_id = await sender.deliver(message.outgoing())
+            provider_id = await sender.deliver(outgoing)
         except PermanentDeliveryFailure as err:
             if isinstance(err, AddressRejected):
                 async with self._engine.connect() as conn:
@@ -267,13 +271,13 @@ class Sender:
             await self._record(message.row, MessageStatus.FAILED, error=str(err))
             raise ApplicationError(str(err), type=ErrorType.PERMANENT_DELIVERY, non_retryable=True) from err
         except TransientDeliveryFailure as err:
-            if not sender.repeat_safe:
+            if not sender.repeat_safe:  # clears the `sending` mark: nothing was handed over
                 await self._record(message.row, MessageStatus.RETRYING, error=str(err))
             delay = timedelta(seconds=err.retry_after) if err.retry_after else None
-            raise ApplicationError(str(err), type=ErrorType.TRANSIENT_DELIVERY, next_retry_delay=delay) from err
+            raise self._retry(message, str(err), ErrorType.TRANSIENT_DELIVERY, delay) from None
         except UnconfirmedDelivery as err:
             if sender.repeat_safe:
-                raise ApplicationError(str(err), type=ErrorType.UNCONFIRMED_DELIVERY) from err
+                raise self._retry(message, str(err), ErrorType.UNCONFIRMED_DELIVERY) from None
             return await self._unconfirmed(message, str(err))
         await self._record(message.row, MessageStatus.SENT, sent_at=utcnow(), provider_message_id=provider_id)
         if self._after_accepted is not None:
@@ -281,6 +285,18 @@ class Sender:
         return message.result(MessageStatus.SENT)
 
     # --- outcomes ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _retry(message: _Message, reason: str, kind: ErrorType, delay: timedelta | None = None) -> ApplicationError:
+        """A provider's failure that the next attempt may overcome: one log line here, and an error
+        Temporal retries without logging it again (benign: a provider outage is expected, and the
+        SDK's own line would repeat it with a traceback per attempt). Raised `from None`: the reason
+        names the provider's error, and the tracebacks of its causes would make the failure larger
+        than Temporal keeps for a pending activity, which the run state shows."""
+        log.warning("message %s to %s not delivered, will retry: %s", message.id, message.channel, reason,
+                    extra={"journey_id": message.request.journey_id, "contact_id": message.request.contact_id,
+                           "message_id": str(message.id)})
+        return ApplicationError(reason, type=kind, next_retry_delay=delay, category=ApplicationErrorCategory.BENIGN)
 
     async def _unconfirmed(self, message: _Message, reason: str) -> SendResult:
         await self._record(message.row, MessageStatus.UNCONFIRMED, error=reason)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -99,7 +101,24 @@ async def _live(client: Client, run: JourneyRun, external_id: str) -> dict[str, 
     except RPCError:
         pass  # no worker to answer right now: the execution status still tells the story
     status = description.status.name if isinstance(description.status, WorkflowExecutionStatus) else "UNKNOWN"
-    return _view(run, external_id, run_id=run.run_id, execution_status=status, state=state)
+    node = state["current_node"] if state else None
+    return _view(run, external_id, run_id=run.run_id, execution_status=status, state=state,
+                 retrying=_retrying(description.raw_description.pending_activities, node))
+
+
+def _retrying(pending: Sequence[PendingActivityInfo], node: str | None) -> list[dict[str, Any]]:
+    """The run's activities that failed and wait for (or run) another attempt, as Temporal keeps
+    them: a send during a provider's outage. The run does one thing at a time, so its current
+    node is the one retrying."""
+    return [{"node": node, "activity": activity.activity_type.name, "attempt": activity.attempt,
+             "last_error": activity.last_failure.message,
+             "last_failed_at": _time(activity, "last_attempt_complete_time"),
+             "next_attempt_at": _time(activity, "next_attempt_schedule_time")}
+            for activity in pending if activity.HasField("last_failure")]
+
+
+def _time(activity: PendingActivityInfo, name: str) -> str | None:
+    return getattr(activity, name).ToDatetime(timezone.utc).isoformat() if activity.HasField(name) else None
 
 
 async def _batched(session: AsyncSession, runs: list[JourneyRun], external_id: str) -> dict[int, dict[str, Any]]:

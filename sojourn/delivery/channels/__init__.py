@@ -10,6 +10,7 @@ provider may have accepted the request) is never sent again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +57,10 @@ class Rendered:
     links: list[str] = field(default_factory=list)
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Outgoing:
     """Everything a channel needs to deliver one message once."""
@@ -66,6 +71,8 @@ class Outgoing:
     rendered: Rendered
     journey_id: str
     node_id: str
+    # Records that the provider may now take the message, for a sender that `reports_hand_over`.
+    handing_over: Callable[[], Awaitable[None]] = _nothing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +88,10 @@ class ChannelSender(Protocol):
     # retry key, our webhooks' Idempotency-Key): an attempt whose outcome is unknown may
     # then simply be repeated. Otherwise it is recorded as unconfirmed and not repeated.
     repeat_safe: bool
+    # False: the send path records the hand-over (`sending`) before `deliver`. True: `deliver`
+    # calls `outgoing.handing_over()` itself at the last moment before the provider may take the
+    # message (email's DATA), so a failure before it is retried instead of left unconfirmed.
+    reports_hand_over: bool
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered: ...
 

@@ -19,7 +19,11 @@ from sojourn.settings import Settings
 
 
 class EmailSender:
-    repeat_safe = True  # a repeat carries the same Message-ID, which mail systems drop as a duplicate
+    # Mail servers deliver a repeated Message-ID again: once the server may have taken a message,
+    # it is not sent again. The pool says when that is (the DATA command), so everything before
+    # it (connecting, a refused recipient) is retried as freely as a repeat-safe channel's.
+    repeat_safe = False
+    reports_hand_over = True
 
     def __init__(self, settings: Settings, connections: Connections) -> None:
         self._settings = settings
@@ -39,7 +43,7 @@ class EmailSender:
                         subject=rendered.subject, links=links)
 
     async def deliver(self, outgoing: Outgoing) -> str:
-        await self._smtp.send(self._build(outgoing))
+        await self._smtp.send(self._build(outgoing), outgoing.handing_over)
         return self.message_id_header(outgoing.message_id)
 
     def message_id_header(self, message_id: uuid.UUID) -> str:

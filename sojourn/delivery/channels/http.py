@@ -22,6 +22,8 @@ _BODY_IN_REASON = 300
 class HttpSender:
     """A channel whose provider is called over HTTP, with the worker's shared client."""
 
+    reports_hand_over = False  # one request: the send path marks it before the call
+
     def __init__(self, settings: Settings, connections: Connections) -> None:
         self._settings = settings
         self._http = connections.http
