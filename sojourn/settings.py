@@ -31,7 +31,9 @@ def _opt_in_by_default() -> list[str]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable is an unset one: docker-compose.yml passes every setting, `${NAME:-}` when
+    # the default is none, and an empty FCM_SERVICE_ACCOUNT_FILE must not become the path ".".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Path(".sojourn")
 
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     task_queue: str = "sojourn"
     # Sleeping journeys kept in worker memory (about 100 KB each); evicted ones replay when they wake.
     worker_max_cached_workflows: int = 10_000
+
+    # Worker healthcheck: a file the worker touches every few seconds while it polls (unset: none);
+    # `sojourn worker --check` says whether it is fresh.
+    worker_health_file: Path | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

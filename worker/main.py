@@ -28,6 +28,7 @@ from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.journey_data import JourneyData
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
+from worker.health import heartbeat
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.tagging import TaggingWorkflow
@@ -93,7 +94,8 @@ async def serve(settings: Settings) -> None:
         # In-flight sends get time to finish (and record) before the process exits.
         async with journey_worker(client, engine, settings, graceful_shutdown_timeout=timedelta(seconds=20)):
             log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-            await stop.wait()
+            async with heartbeat(settings.worker_health_file):
+                await stop.wait()
             log.info("worker stopping")
     finally:
         await engine.dispose()
