@@ -5,6 +5,8 @@ index by journey, contact, message, workflow and run."""
 from __future__ import annotations
 
 import logging
+import sys
+from types import TracebackType
 
 from pythonjsonlogger.json import JsonFormatter
 from temporalio import activity, workflow
@@ -68,9 +70,17 @@ def configure_logging(log_format: str = "text", level: int = logging.INFO) -> No
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # Warnings and a crash's traceback would otherwise be bare text lines among the records.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     _forward_temporal_core_logs()
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    logging.getLogger("sojourn").critical("the process stopped on an uncaught %s", kind.__name__,
+                                          exc_info=(kind, error, traceback))
 
 
 def _forward_temporal_core_logs() -> None:
