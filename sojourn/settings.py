@@ -79,7 +79,9 @@ DEV_PAYLOAD_MASTER_KEY = "ZGV2LXBheWxvYWQtbWFzdGVyLWtleS1jaGFuZ2UtbWU="
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable is an unset one: docker-compose.yml passes every setting, `${NAME:-}` when
+    # the default is none, and an empty FCM_SERVICE_ACCOUNT_FILE must not become the path ".".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Environment: production refuses the development secrets and keys, and turns the dev mailbox off.
     environment: Literal["development", "production"] = "development"
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
     task_queue: str = "sojourn"
     # Sleeping journeys kept in worker memory (about 100 KB each); evicted ones replay when they wake.
     worker_max_cached_workflows: int = 10_000
+
+    # Worker healthcheck: a file the worker touches every few seconds while it polls (unset: none);
+    # `sojourn worker --check` says whether it is fresh.
+    worker_health_file: Path | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -148,6 +154,9 @@ class Settings(BaseSettings):
 
     temporal_ui_port: int = 8233
     postgres_port: int = 5433
+
+    # Logs: `text` for people, `json` (one object a line, with journey, contact and message ids) for a log pipeline.
+    log_format: Literal["text", "json"] = "text"
 
     # Channels. Each provider's base URL is a setting so tests (and regional endpoints) can move it.
     provider_timeout: float = 10.0  # seconds for one provider request

@@ -22,12 +22,14 @@ from sojourn.data.db import create_engine
 from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import AfterAccepted, Sender
 from sojourn.delivery.smtp_pool import SmtpPool
+from sojourn.logs import configure_logging
 from sojourn.services.batch_send import BatchSender
 from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.journey_data import JourneyData
 from sojourn.services.payload_codec import connect
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
+from worker.health import heartbeat
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.tagging import TaggingWorkflow
@@ -89,12 +91,14 @@ async def serve(settings: Settings) -> None:
         # In-flight sends get time to finish (and record) before the process exits.
         async with journey_worker(client, engine, settings, graceful_shutdown_timeout=timedelta(seconds=20)):
             log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-            await stop.wait()
+            async with heartbeat(settings.worker_health_file):
+                await stop.wait()
             log.info("worker stopping")
     finally:
         await engine.dispose()
 
 
 def run() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(get_settings()))
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    asyncio.run(serve(settings))

@@ -12,9 +12,17 @@ from fastapi import APIRouter
 
 def every_router(*, dev_mailbox: bool) -> Iterator[APIRouter]:
     """The routers of every module here, by module name; the dev mailbox's only when it is on,
-    so a production install (without the `dev` extra) never imports it."""
+    so a production install (without the `dev` extra) never imports it. Routers with a route
+    whose parameter takes '/' (`{external_id:path}`) come last: mounted earlier, such a route
+    would swallow the longer routes of the routers after it (`/v1/contacts/{external_id}/runs`)."""
+    routers = []
     for module in pkgutil.iter_modules(__path__):
         if module.name == "dev" and not dev_mailbox:
             continue
         found = vars(importlib.import_module(f"{__name__}.{module.name}")).values()
-        yield from (value for value in found if isinstance(value, APIRouter))
+        routers.extend(value for value in found if isinstance(value, APIRouter))
+    yield from sorted(routers, key=_takes_slashes)
+
+
+def _takes_slashes(router: APIRouter) -> bool:
+    return any(":path}" in getattr(route, "path", "") for route in router.routes)

@@ -217,7 +217,9 @@ class Sender:
 
     @staticmethod
     def _earlier(recorded: Message) -> SendResult:
-        log.info("message %s already %s; not sending again", recorded.idempotency_key, recorded.status)
+        log.info("message %s already %s; not sending again", recorded.idempotency_key, recorded.status,
+                 extra={"journey_id": recorded.journey_id, "contact_id": recorded.contact_id,
+                        "message_id": str(recorded.id)})
         return SendResult(status=recorded.status, channel=recorded.channel,
                           message_id=str(recorded.id), recipient=recorded.recipient, subject=recorded.subject,
                           reason=recorded.error, earlier=True)

@@ -116,6 +116,7 @@ async def serve(database_url: str, host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from sojourn.logs import configure_logging
     from sojourn.settings import get_settings
 
     settings = get_settings()
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.smtp_port)
     parser.add_argument("--database-url", default=settings.database_url)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     asyncio.run(serve(args.database_url, args.host, args.port))
 

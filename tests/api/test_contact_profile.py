@@ -134,3 +134,25 @@ async def test_erasing_a_contact_whose_run_already_ended(api, engine, worker, te
     assert response.status_code == 204
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
     assert (await api.get(f"/v1/contacts/{contact}")).status_code == 404
+
+
+async def test_a_contact_whose_id_has_a_slash_is_reachable_and_erasable(api, engine, unique):
+    """Events created contacts with '/' in their ids before such ids were refused: they are read
+    and erased with the id percent-encoded (a new one is still refused: tests/api/test_bad_input.py)."""
+    legacy, other = f"shop/{unique}", f"plain-{unique}"
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO contacts (external_id, email, attributes, created_at, updated_at) "
+                                "VALUES (:id, :email, '{}', now(), now())"),
+                           {"id": legacy, "email": f"legacy-{unique}@example.com"})
+    assert (await api.put(f"/v1/contacts/{other}", json={"email": f"{other}@example.com"})).status_code == 201
+    encoded = legacy.replace("/", "%2F")
+
+    profile = await api.get(f"/v1/contacts/{encoded}")
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["external_id"] == legacy
+    # The longer routes under /v1/contacts/{id}/ still answer for ids without a '/'.
+    assert (await api.get(f"/v1/contacts/{other}/runs")).json() == []
+
+    assert (await api.delete(f"/v1/contacts/{encoded}")).status_code == 204
+    assert (await api.get(f"/v1/contacts/{encoded}")).status_code == 404
+    assert (await api.get(f"/v1/contacts/{other}")).status_code == 200
