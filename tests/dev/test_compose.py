@@ -5,8 +5,8 @@ and the mail catcher published on the host's loopback only unless asked otherwis
 from __future__ import annotations
 
 import asyncio
-import os
 import base64
+import os
 import re
 import subprocess
 import sys
