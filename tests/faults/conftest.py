@@ -27,6 +27,8 @@ from sojourn.data import db
 from sojourn.data.models import MailboxMessage, Message
 from sojourn.dev.postgres import EmbeddedPostgres, free_port
 from sojourn.dev.temporal import TemporalDevServer
+from sojourn.services import payload_codec
+from sojourn.settings import Settings
 
 from helpers import API_KEY
 
@@ -198,8 +200,9 @@ async def topology() -> AsyncIterator[Topology]:
     temporal = TemporalDevServer(db_path=folder / "temporal.db", port=free_port(), ui_port=None,
                                  log_path=folder / "temporal.log")
     temporal.start()
-    client = await temporal.wait_ready()
     engine = db.create_engine(url, pool_size=4)
+    # Journey payloads are sealed with each contact's key (the processes' default master key).
+    client = payload_codec.with_codec(await temporal.wait_ready(), engine, Settings(_env_file=None))
     smtp_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SMTP_", "API_", "DATABASE_"))}
     env.update(DATABASE_URL=url, TEMPORAL_ADDRESS=temporal.address, TASK_QUEUE=TASK_QUEUE, SMTP_HOST="127.0.0.1",
