@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from temporalio.client import Client
@@ -13,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.routers import every_router
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
+from sojourn.services.engagement_signals import EngagementSignals
 from sojourn.services.preview import Previewer
 from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings, get_settings
@@ -32,6 +34,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.temporal = temporal or await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace)
         app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
+        app.state.engagement_signals = EngagementSignals(
+            app.state.sessions, app.state.temporal, timedelta(seconds=settings.engagement_signal_retry))
+        await app.state.engagement_signals.start()
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).
         gc.collect()
@@ -39,6 +44,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         try:
             yield
         finally:
+            await app.state.engagement_signals.stop()
             await engine.dispose()
 
     app = FastAPI(

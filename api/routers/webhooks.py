@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import Request
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import EngagementSignalsDep, SessionDep, SettingsDep
 from api.errors import ApiError, parsed
 from api.routing import refusal, resource_router
 from api.schemas.common import inline_schema
@@ -22,13 +22,13 @@ SIGNATURE_HEADER = "X-Sojourn-Signature"
              responses={401: refusal(f"Missing or invalid {SIGNATURE_HEADER}.")},
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": inline_schema(WebhookBatch)}}}})
-async def engagement_webhook(request: Request, session: SessionDep, client: TemporalDep,
+async def engagement_webhook(request: Request, session: SessionDep, signals: EngagementSignalsDep,
                              settings: SettingsDep) -> WebhookResponse:
     """Delivered / opened / clicked / bounced / complained events, signed with
     `X-Sojourn-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook secret>`."""
     body = await request.body()
     if not engagement.signed_by_provider(body, request.headers.get(SIGNATURE_HEADER), settings.webhook_secret):
         raise ApiError(401, "invalid_signature", f"missing or invalid {SIGNATURE_HEADER} header")
-    statuses = await engagement.record_provider_events(session, client, parsed(WebhookBatch, body).events,
+    statuses = await engagement.record_provider_events(session, signals, parsed(WebhookBatch, body).events,
                                                        timedelta(seconds=settings.automated_click_window))
     return WebhookResponse(results=[WebhookResult(index=i, status=status) for i, status in enumerate(statuses)])

@@ -9,18 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, false, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError
 
-from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal
 from sojourn.data.consent import set_consent, suppress
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
 from sojourn.delivery.tokens import verify_line_signature, verify_webhook_signature
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
 from sojourn.errors import NotFound, Unavailable
+from sojourn.services.engagement_signals import EngagementSignals, due_signal
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def looks_automated(kind: str, occurred_at: datetime, message: Message, window: 
 
 async def record(
     session: AsyncSession,
-    client: Client,
+    signals: EngagementSignals,
     message: Message,
     kind: str,
     source: str,
@@ -66,8 +64,9 @@ async def record(
     automated: bool = False,
     provider_event_id: str | None = None,
 ) -> bool:
-    """Store the event unless it repeats one stored already; signal the run the first time
-    this (message, kind, url) is seen. Returns whether it was stored.
+    """Store the event unless it repeats one stored already; the first time this (message,
+    kind, url) is seen, the run is owed a signal, delivered after the answer (see
+    `sojourn.services.engagement_signals`). Returns whether it was stored.
 
     A repeat is a provider's webhook with the same event id, or without one the same message,
     type, time and URL: the unique indexes of `engagement_events` refuse it, so concurrent
@@ -78,28 +77,20 @@ async def record(
     same = and_(EngagementEvent.message_id == message.id, EngagementEvent.type == kind,
                 EngagementEvent.url == url if url is not None else EngagementEvent.url.is_(None),
                 EngagementEvent.automated.is_(False))
-    first = (await session.execute(select(EngagementEvent.id).where(same).limit(1))).first() is None
     at = occurred_at or utcnow()
+    # Whether it is the first is decided inside the insert: one round trip, and the row says so.
+    owed = ~exists().where(same) if kind in SIGNALLED and not automated else false()
     stored = (await session.execute(
         insert(EngagementEvent).values(message_id=message.id, type=kind, url=url, source=source, occurred_at=at,
-                                       automated=automated, provider_event_id=provider_event_id)
-        .on_conflict_do_nothing().returning(EngagementEvent.id))).first() is not None
-    if stored and kind in SUPPRESSING:
+                                       automated=automated, provider_event_id=provider_event_id, signal_due=owed)
+        .on_conflict_do_nothing().returning(EngagementEvent.id, EngagementEvent.signal_due))).first()
+    if stored is not None and kind in SUPPRESSING:
         await suppress(session, message.contact_id, f"{SUPPRESSING[kind]} on message {message.id}")
     await session.commit()
-    if stored and first and kind in SIGNALLED and not automated:
-        await _signal(client, message, EngagementSignal(send_node=message.node_id, kind=kind,
-                                                        message_id=str(message.id), url=url,
-                                                        occurred_at=at.isoformat()))
-    return stored
-
-
-async def _signal(client: Client, message: Message, signal: EngagementSignal) -> None:
-    try:
-        await client.get_workflow_handle(message.workflow_id).signal(ENGAGEMENT_SIGNAL, signal)
-    except RPCError as err:
-        # The run may have ended (completed, cancelled); the event stays recorded.
-        log.info("engagement for %s not signalled: %s", message.workflow_id, err)
+    if stored is not None and stored.signal_due:
+        signals.owed(due_signal(stored.id, message.workflow_id, message.node_id, kind, message.id, url, at,
+                                message.journey_id, message.contact_id))
+    return stored is not None
 
 
 # -- provider webhooks ------------------------------------------------------------------------
@@ -117,7 +108,7 @@ def signed_by_provider(body: bytes, signature: str | None, secret: str) -> bool:
     return verify_webhook_signature(body, signature, secret)
 
 
-async def record_provider_events(session: AsyncSession, client: Client, events: list[ProviderEvent],
+async def record_provider_events(session: AsyncSession, signals: EngagementSignals, events: list[ProviderEvent],
                                  automated_window: timedelta) -> list[str]:
     """Each event recorded against its message: `recorded`, `duplicate` (stored already, see
     `record`), or `unknown_message`."""
@@ -127,7 +118,7 @@ async def record_provider_events(session: AsyncSession, client: Client, events: 
         if message is None:
             statuses.append("unknown_message")
             continue
-        stored = await record(session, client, message, event.type, source="webhook", url=event.url,
+        stored = await record(session, signals, message, event.type, source="webhook", url=event.url,
                               occurred_at=event.timestamp, provider_event_id=event.event_id,
                               automated=looks_automated(event.type, event.timestamp, message, automated_window))
         statuses.append("recorded" if stored else "duplicate")
@@ -151,12 +142,12 @@ async def _tracked(session: AsyncSession, secret: str, token: str, kind: str) ->
     return message, parsed[2]
 
 
-async def track_open(session: AsyncSession, client: Client, secret: str, token: str) -> None:
+async def track_open(session: AsyncSession, signals: EngagementSignals, secret: str, token: str) -> None:
     message, _ = await _tracked(session, secret, token, "opened")
-    await record(session, client, message, "opened", source="pixel")
+    await record(session, signals, message, "opened", source="pixel")
 
 
-async def track_click(session: AsyncSession, client: Client, secret: str, token: str, automated_window: timedelta,
+async def track_click(session: AsyncSession, signals: EngagementSignals, secret: str, token: str, automated_window: timedelta,
                       head: bool = False) -> str:
     """Record the click (flagged if it looks automated); the URL to send the reader on to."""
     message, index = await _tracked(session, secret, token, "clicked")
@@ -165,7 +156,7 @@ async def track_click(session: AsyncSession, client: Client, secret: str, token:
         raise TrackingTokenNotFound()
     url = message.links[index]
     at = utcnow()
-    await record(session, client, message, "clicked", source="link", url=url, occurred_at=at,
+    await record(session, signals, message, "clicked", source="link", url=url, occurred_at=at,
                  automated=looks_automated("clicked", at, message, automated_window, head))
     return url
 
