@@ -48,7 +48,18 @@ from sojourn.delivery.tokens import sign, webhook_signature
 from sojourn.dev.postgres import free_port
 from sojourn.dev.temporal import terminate
 
-from common import BENCH_DIR, Stack, add_contacts, bench_stack, gated, machine, print_result, setup_logging
+from common import (
+    BENCH_DIR,
+    Stack,
+    add_contacts,
+    bench_stack,
+    cpu_seconds,
+    gated,
+    machine,
+    print_result,
+    setup_logging,
+    tree_cpu_seconds,
+)
 
 log = logging.getLogger("bench.engagement")
 
@@ -196,6 +207,7 @@ async def main(args: argparse.Namespace) -> dict:
         measured: dict[tuple[str, str], dict] = {}
         async with ApiProcess(stack) as ours, BareApiProcess(stack) as bare:
             urls = {"sojourn": ours.url, "bare": bare.url}
+            pids = {"sojourn": ours.process.pid, "bare": bare.process.pid}
             if args.profile:  # sample the API's stacks for the whole run (collapsed stacks, flamegraph.pl format)
                 profiler = subprocess.Popen(["py-spy", "record", "--pid", str(ours.process.pid), "--format", "raw",
                                              "--rate", "50", "-o", args.profile], stdout=subprocess.DEVNULL,
@@ -209,13 +221,18 @@ async def main(args: argparse.Namespace) -> dict:
                 chunk = slice(WARMUP + number * n, WARMUP + (number + 1) * n)
                 for endpoint in ENDPOINTS:
                     for arm in order:
-                        seconds, latencies = await hammer(
-                            urls[arm], requests_for(endpoint, arm, messages[endpoint][chunk], stack), args.concurrency)
+                        work = requests_for(endpoint, arm, messages[endpoint][chunk], stack)
+                        cpu_before = cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid)
+                        seconds, latencies = await hammer(urls[arm], work, args.concurrency)
+                        cpu_after = cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid)
                         log.info("round %d %s %s: %.0f req/s, p99 %.0f ms (load %.1f)", number, endpoint, arm,
                                  n / seconds, percentile(latencies, 0.99) * 1000, os.getloadavg()[0])
-                        entry = measured.setdefault((endpoint, arm), {"seconds": 0.0, "latencies": []})
+                        entry = measured.setdefault((endpoint, arm), {"seconds": 0.0, "latencies": [], "api_cpu": 0.0,
+                                                                      "postgres_cpu": 0.0})
                         entry["seconds"] += seconds
                         entry["latencies"] += latencies
+                        entry["api_cpu"] += cpu_after[0] - cpu_before[0]
+                        entry["postgres_cpu"] += cpu_after[1] - cpu_before[1]
             load = os.getloadavg()[0]
             if args.profile:
                 profiler.send_signal(2)  # py-spy writes its file on SIGINT
@@ -230,7 +247,10 @@ async def main(args: argparse.Namespace) -> dict:
         entry = measured[(endpoint, arm)]
         return {"req_per_s": round(n * rounds / entry["seconds"], 1),
                 "p50_ms": round(statistics.median(entry["latencies"]) * 1000, 1),
-                "p99_ms": round(percentile(entry["latencies"], 0.99) * 1000, 1)}
+                "p99_ms": round(percentile(entry["latencies"], 0.99) * 1000, 1),
+                # CPU per request is steadier than wall time on a shared machine: what each request costs.
+                "api_cpu_ms": round(entry["api_cpu"] * 1000 / (n * rounds), 2),
+                "postgres_cpu_ms": round(entry["postgres_cpu"] * 1000 / (n * rounds), 2)}
 
     per_endpoint = {endpoint: {arm: figures(endpoint, arm) for arm in ("sojourn", "bare")} for endpoint in ENDPOINTS}
     ratios = {endpoint: round(per_endpoint[endpoint]["sojourn"]["req_per_s"] / per_endpoint[endpoint]["bare"]["req_per_s"], 3)
@@ -244,6 +264,8 @@ async def main(args: argparse.Namespace) -> dict:
         "target_ratio": 0.5,
         "target_p99_ms": 250,
         "ratios": ratios,
+        "cpu_ratios": {endpoint: round(per_endpoint[endpoint]["bare"]["api_cpu_ms"]
+                                       / per_endpoint[endpoint]["sojourn"]["api_cpu_ms"], 3) for endpoint in ENDPOINTS},
         "per_endpoint": per_endpoint,
         "requests": n, "rounds": rounds, "concurrency": args.concurrency,
         "rows_ok": stored.get("webhook") == expected and stored.get("pixel") == expected

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, exists, false, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, bindparam, exists, false, select
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.data.consent import set_consent, suppress
@@ -28,19 +28,46 @@ SIGNALLED = {"opened", "clicked"}
 SUPPRESSING = {"bounced": "hard bounce", "complained": "spam complaint"}
 
 
-async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Message | None:
-    """By our message uuid, or by the Message-ID header a provider echoes back (with or without <>)."""
-    if isinstance(reference, uuid.UUID):
-        return await session.get(Message, reference)
-    try:
-        return await session.get(Message, uuid.UUID(reference))
-    except ValueError:
-        pass
-    header = reference if reference.startswith("<") else f"<{reference}>"
-    return (await session.execute(select(Message).where(Message.message_id_header == header))).scalar_one_or_none()
+# Each engagement request runs these; built once as Core statements over the tables, so a
+# request neither loads an ORM object nor builds and keys a statement of its own (that was most
+# of a request's CPU).
+_messages, _events = Message.__table__, EngagementEvent.__table__
+_MESSAGE_COLUMNS = select(_messages.c.id, _messages.c.workflow_id, _messages.c.journey_id, _messages.c.node_id,
+                          _messages.c.contact_id, _messages.c.channel, _messages.c.recipient, _messages.c.links,
+                          _messages.c.sent_at, _messages.c.created_at)
+_MESSAGE_BY_ID = _MESSAGE_COLUMNS.where(_messages.c.id == bindparam("id"))
+_MESSAGE_BY_HEADER = _MESSAGE_COLUMNS.where(_messages.c.message_id_header == bindparam("header"))
 
 
-def looks_automated(kind: str, occurred_at: datetime, message: Message, window: timedelta,
+def _insert_event(owed) -> Insert:
+    return (insert(_events).values(
+        message_id=bindparam("message_id"), type=bindparam("type"), url=bindparam("url"), source=bindparam("source"),
+        occurred_at=bindparam("occurred_at"), automated=bindparam("automated"),
+        provider_event_id=bindparam("provider_event_id"), signal_due=owed)
+        .on_conflict_do_nothing().returning(_events.c.id, _events.c.signal_due))
+
+
+# The run is owed a signal for the first open (or click of a URL) of its message a person made;
+# decided inside the insert, so it costs no round trip of its own and the row records it.
+_INSERT_OWING = _insert_event(~exists().where(
+    _events.c.message_id == bindparam("message_id"), _events.c.type == bindparam("type"),
+    _events.c.url.is_not_distinct_from(bindparam("url")), _events.c.automated.is_(False)))
+_INSERT = _insert_event(false())
+
+
+async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Row | None:
+    """What engagement needs of a message (ids, channel, recipient, links, send time), by our
+    message uuid or by the Message-ID header a provider echoes back (with or without <>)."""
+    if not isinstance(reference, uuid.UUID):
+        try:
+            reference = uuid.UUID(reference)
+        except ValueError:
+            header = reference if reference.startswith("<") else f"<{reference}>"
+            return (await session.execute(_MESSAGE_BY_HEADER, {"header": header})).first()
+    return (await session.execute(_MESSAGE_BY_ID, {"id": reference})).first()
+
+
+def looks_automated(kind: str, occurred_at: datetime, message: Row, window: timedelta,
                     head: bool = False) -> bool:
     """A click a link scanner made rather than a person: a HEAD request (browsers GET a link),
     or a click within `window` of the send (scanners fetch every link as the mail arrives;
@@ -56,7 +83,7 @@ def looks_automated(kind: str, occurred_at: datetime, message: Message, window: 
 async def record(
     session: AsyncSession,
     signals: EngagementSignals,
-    message: Message,
+    message: Row,
     kind: str,
     source: str,
     url: str | None = None,
@@ -74,16 +101,10 @@ async def record(
     totals) but never signalled twice, so a branch never sees the same open twice. An automated
     click is stored and never signalled, and does not stop a person's later click counting.
     """
-    same = and_(EngagementEvent.message_id == message.id, EngagementEvent.type == kind,
-                EngagementEvent.url == url if url is not None else EngagementEvent.url.is_(None),
-                EngagementEvent.automated.is_(False))
     at = occurred_at or utcnow()
-    # Whether it is the first is decided inside the insert: one round trip, and the row says so.
-    owed = ~exists().where(same) if kind in SIGNALLED and not automated else false()
-    stored = (await session.execute(
-        insert(EngagementEvent).values(message_id=message.id, type=kind, url=url, source=source, occurred_at=at,
-                                       automated=automated, provider_event_id=provider_event_id, signal_due=owed)
-        .on_conflict_do_nothing().returning(EngagementEvent.id, EngagementEvent.signal_due))).first()
+    stored = (await session.execute(_INSERT_OWING if kind in SIGNALLED and not automated else _INSERT, {
+        "message_id": message.id, "type": kind, "url": url, "source": source, "occurred_at": at,
+        "automated": automated, "provider_event_id": provider_event_id})).first()
     if stored is not None and kind in SUPPRESSING:
         await suppress(session, message.contact_id, f"{SUPPRESSING[kind]} on message {message.id}")
     await session.commit()
@@ -133,7 +154,7 @@ class TrackingTokenNotFound(NotFound):
         super().__init__("tracking token not found")
 
 
-async def _tracked(session: AsyncSession, secret: str, token: str, kind: str) -> tuple[Message, int | None]:
+async def _tracked(session: AsyncSession, secret: str, token: str, kind: str) -> tuple[Row, int | None]:
     """The message a valid token of this kind names, and the link index."""
     parsed = parse_tracking_token(token, secret)
     message = await find_message(session, parsed[1]) if parsed and parsed[0] == kind else None
@@ -176,7 +197,7 @@ class Subscription:
     unsubscribed: bool
 
 
-async def _unsubscribing(session: AsyncSession, secret: str, token: str) -> tuple[Message, Contact, bool]:
+async def _unsubscribing(session: AsyncSession, secret: str, token: str) -> tuple[Row, Contact, bool]:
     message_id = parse_unsubscribe_token(token, secret)
     message = await find_message(session, message_id) if message_id else None
     contact = await session.get(Contact, message.contact_id) if message else None
