@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,6 +16,7 @@ from api.routers import every_router
 from api.yaml_bodies import YamlBodies
 from sojourn.data.db import create_engine, session_factory
 from sojourn.services import payload_codec
+from sojourn.services.engagement_signals import EngagementSignals
 from sojourn.services.preview import Previewer
 from sojourn.services.triggers import Triggers
 from sojourn.settings import Settings, get_settings
@@ -34,6 +36,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.previewer = Previewer(settings)
         app.state.temporal = temporal or await payload_codec.connect(settings, engine)
         app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
+        app.state.engagement_signals = EngagementSignals(
+            app.state.sessions, app.state.temporal, timedelta(seconds=settings.engagement_signal_retry))
+        await app.state.engagement_signals.start()
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).
         gc.collect()
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         try:
             yield
         finally:
+            await app.state.engagement_signals.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -1,5 +1,5 @@
 """Request dependencies: settings, the database (engine and session), the Temporal client, the
-services built once at startup (triggers, previews), API keys and their scopes."""
+services built once at startup (triggers, previews, engagement signals), API keys and their scopes."""
 
 from __future__ import annotations
 
@@ -13,20 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
 from api.errors import ApiError
+from sojourn.services.engagement_signals import EngagementSignals
 from sojourn.services.preview import Previewer
 from sojourn.services.triggers import Triggers
 from sojourn.settings import ApiKey, Scope, Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _temporal(request: Request) -> Client:
+async def _temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def _engine(request: Request) -> AsyncEngine:
+async def _engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 
@@ -35,12 +36,16 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _triggers(request: Request) -> Triggers:
+async def _triggers(request: Request) -> Triggers:
     return request.app.state.triggers
 
 
-def _previewer(request: Request) -> Previewer:
+async def _previewer(request: Request) -> Previewer:
     return request.app.state.previewer
+
+
+async def _engagement_signals(request: Request) -> EngagementSignals:
+    return request.app.state.engagement_signals
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -49,6 +54,7 @@ EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 TriggersDep = Annotated[Triggers, Depends(_triggers)]
 PreviewerDep = Annotated[Previewer, Depends(_previewer)]
+EngagementSignalsDep = Annotated[EngagementSignals, Depends(_engagement_signals)]
 
 _bearer = HTTPBearer(auto_error=False)
 

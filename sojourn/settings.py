@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     auto_create_contacts: bool = True  # an event naming an unknown contact creates it
     dev_mailbox_enabled: bool = True
 
+    # Engagement signals: opens and clicks reach their runs after the answer; one not delivered
+    # within this many seconds is retried from its stored row (see sojourn/services/engagement_signals.py).
+    engagement_signal_retry: float = Field(10.0, gt=0)
+
     temporal_ui_port: int = 8233
     postgres_port: int = 5433
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.enrollment import EnrollmentActivities
+from activities.enrollment import ContactsEnrollmentActivities, EnrollmentActivities
 from activities.journey_data import JourneyDataActivities
 from activities.send import SendActivities
 from activities.tagging import TaggingActivities
@@ -24,19 +24,21 @@ from sojourn.delivery.send import AfterAccepted, Sender
 from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.logs import configure_logging
 from sojourn.services.batch_send import BatchSender
+from sojourn.services.contact_enrollments import ContactChunks
 from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.journey_data import JourneyData
 from sojourn.services.payload_codec import connect
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
 from worker.health import heartbeat
+from workflows.contacts_enrollment import ContactsEnrollmentWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.tagging import TaggingWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, TaggingWorkflow]
+WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, ContactsEnrollmentWorkflow, TaggingWorkflow]
 
 
 def build_activities(client: Client, engine: AsyncEngine, settings: Settings, sender: Sender) -> list[Callable]:
@@ -44,9 +46,11 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     send = SendActivities(sender)
     data = JourneyDataActivities(JourneyData(engine, settings.brand_time_zone))
     enrollment = EnrollmentActivities(EnrollmentPages(engine, client, BatchSender(sender, client)))
+    contact_lists = ContactsEnrollmentActivities(ContactChunks(engine, client))
     tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
     return [send.send, send.send_email, data.evaluate_conditions, data.next_local_time, data.tag_contact,
-            data.record_run_end, enrollment.count_audience, enrollment.enroll_page, tagging.run_tag_rules]
+            data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
+            tagging.run_tag_rules]
 
 
 @asynccontextmanager

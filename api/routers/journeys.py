@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
+from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, PreviewerDep, SessionDep, SettingsDep, TemporalDep, TriggersDep
 from api.routing import conflict, resource_router
 from api.schemas.common import Page, ResourceId, Version
 from api.schemas.journeys import (
+    ContactsEnrollmentOut,
     EnrollRequest,
     EnrollResponse,
     JourneyCreate,
@@ -22,7 +24,7 @@ from api.schemas.journeys import (
 from sojourn.data.models import Journey
 from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.definition import JourneyDefinition
-from sojourn.services import journeys
+from sojourn.services import contact_enrollments, journeys
 
 router = resource_router(prefix="/v1/journeys", tags=["journeys"])
 schema_router = resource_router(prefix="/v1/schema", tags=["journeys"])
@@ -99,13 +101,26 @@ async def archive(journey_id: ResourceId, session: SessionDep, client: TemporalD
                                        actor=caller.name))
 
 
-@router.post("/{journey_id}/enrollments", response_model=EnrollResponse,
-             responses=conflict("The journey is not active."))
+@router.post("/{journey_id}/enrollments", response_model=EnrollResponse, responses={
+    **conflict("The journey is not active."),
+    202: {"model": ContactsEnrollmentOut, "description": "Accepted (more than 100 contacts, or an enrollment_id); "
+                                                         "the per-contact results appear at the Location."}})
 async def enroll(journey_id: ResourceId, body: EnrollRequest, session: SessionDep, client: TemporalDep,
-                 settings: SettingsDep) -> EnrollResponse:
+                 settings: SettingsDep) -> EnrollResponse | JSONResponse:
     """Enroll up to 1,000 contacts; a contact already in this journey keeps its existing run."""
-    version, results = await journeys.enroll(session, client, settings.task_queue, journey_id, body.contacts)
-    return EnrollResponse(journey_id=journey_id, version=version, results=[r.__dict__ for r in results])
+    if contact_enrollments.answered_inline(body.contacts, body.enrollment_id):
+        version, results = await journeys.enroll(session, client, settings.task_queue, journey_id, body.contacts)
+        return EnrollResponse(journey_id=journey_id, version=version, results=[r.__dict__ for r in results])
+    accepted = await contact_enrollments.accept(session, client, settings.task_queue, journey_id, body.contacts,
+                                                body.enrollment_id)
+    return JSONResponse(ContactsEnrollmentOut(**accepted).model_dump(mode="json"), status_code=202,
+                        headers={"Location": f"/v1/journeys/{journey_id}/enrollments/{accepted['enrollment_id']}"})
+
+
+@router.get("/{journey_id}/enrollments/{enrollment_id}", response_model=ContactsEnrollmentOut)
+async def get_enrollment(journey_id: ResourceId, enrollment_id: ResourceId, client: TemporalDep) -> dict:
+    """An accepted enrollment: its status and the per-contact results so far."""
+    return await contact_enrollments.state(client, journey_id, enrollment_id)
 
 
 @router.post("/{journey_id}/preview", response_model=PreviewOut)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request, Response
 from twilio.twiml.messaging_response import MessagingResponse
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import EngagementSignalsDep, SessionDep, SettingsDep
 from api.errors import ApiError, parsed
 from api.routing import refusal, resource_router
 from api.schemas.common import inline_schema
@@ -41,14 +41,14 @@ async def _twilio_form(request: Request, settings) -> dict[str, str]:
 
 
 @router.post("/twilio/status", status_code=204, responses=_TWILIO_RESPONSES, openapi_extra=_FORM)
-async def twilio_status(request: Request, session: SessionDep, client: TemporalDep,
+async def twilio_status(request: Request, session: SessionDep, signals: EngagementSignalsDep,
                         settings: SettingsDep) -> Response:
     """Twilio's StatusCallback for each text we send: `delivered` records a delivery;
     `undelivered` and `failed` record `bounced` when the number cannot receive texts (errors
     21211, 21612, 21614, 30005, 30006: the contact is suppressed, as by an email hard bounce),
     else `undelivered`; error 21610 (the person texted STOP to the carrier) also withdraws SMS
     consent. Statuses on the way (queued, sending, sent) change nothing."""
-    outcome = await sms_callbacks.record_status(session, client, await _twilio_form(request, settings))
+    outcome = await sms_callbacks.record_status(session, signals, await _twilio_form(request, settings))
     return Response(status_code=204, headers={"X-Sojourn-Outcome": outcome})
 
 
@@ -76,7 +76,7 @@ _SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
     503: refusal("SENDGRID_WEBHOOK_PUBLIC_KEY is not set.")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": inline_schema(SendGridEvents)}}}})
-async def sendgrid_events(request: Request, session: SessionDep, client: TemporalDep,
+async def sendgrid_events(request: Request, session: SessionDep, signals: EngagementSignalsDep,
                           settings: SettingsDep) -> ProviderEventsResponse:
     """SendGrid's Event Webhook, verified with its ECDSA signature over the timestamp and the
     body. Each event finds its message by the custom argument `sojourn_message_id`, else by
@@ -93,6 +93,6 @@ async def sendgrid_events(request: Request, session: SessionDep, client: Tempora
         event=e.event, timestamp=e.timestamp, sg_event_id=e.sg_event_id, smtp_id=e.smtp_id,
         sojourn_message_id=e.sojourn_message_id, url=e.url, bounce_type=e.type,
         machine_open=bool(e.sg_machine_open)) for e in parsed(SendGridEvents, body).root]
-    statuses = await email_events.record_sendgrid_events(session, client, events,
+    statuses = await email_events.record_sendgrid_events(session, signals, events,
                                                          timedelta(seconds=settings.automated_click_window))
     return ProviderEventsResponse(results=[ProviderEventResult(index=i, status=s) for i, s in enumerate(statuses)])

@@ -39,7 +39,12 @@ class JourneyVersionOut(BaseModel):
 
 
 class EnrollRequest(StrictIn):
-    contacts: list[str] = Field(min_length=1, max_length=1000, description="External ids, at most 1,000 per call.")
+    contacts: list[str] = Field(min_length=1, max_length=1000, description=(
+        "External ids, at most 1,000 per call. Up to 100 are answered at once with every result (200); "
+        "more are accepted (202) and their results appear at the Location."))
+    enrollment_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description=(
+        "Idempotency key: the call is accepted (202) whatever its size, and posting the same id again answers "
+        "with that enrollment and starts nothing. Without it, a list of more than 100 is keyed by its contents."))
 
 
 class EnrollResult(BaseModel):
@@ -55,6 +60,15 @@ class EnrollResponse(BaseModel):
     journey_id: str
     version: int
     results: list[EnrollResult]
+
+
+class ContactsEnrollmentOut(BaseModel):
+    journey_id: str
+    enrollment_id: str
+    status: Literal["accepted", "running", "completed", "cancelled", "failed"]
+    total: int = Field(description="Distinct contacts in the enrollment.")
+    version: int | None = Field(description="The journey version the runs started on (null before the first).")
+    results: list[EnrollResult] = Field(description="One per contact done so far, in the order posted.")
 
 
 class PreviewEvent(StrictIn):

@@ -206,6 +206,7 @@ class EngagementEvent(SQLModel, table=True):
               postgresql_where=text("provider_event_id IS NOT NULL")),
         Index("ux_engagement_webhook_repeat", "message_id", "type", "occurred_at", text("md5(coalesce(url, ''))"),
               unique=True, postgresql_where=text("source = 'webhook' AND provider_event_id IS NULL")),
+        Index("ix_engagement_signal_due", "received_at", postgresql_where=text("signal_due")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
@@ -219,6 +220,9 @@ class EngagementEvent(SQLModel, table=True):
     # for reporting, never signalled, counted or matched by segments.
     automated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
     provider_event_id: str | None = Field(default=None, max_length=200)  # the provider's own id for the event
+    # The run has not been told of this open or click yet: signalled after the answer, and retried
+    # from here until delivered (sojourn/services/engagement_signals.py).
+    signal_due: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
 
 
 class MailboxMessage(SQLModel, table=True):

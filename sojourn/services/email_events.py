@@ -21,11 +21,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from sojourn.data.consent import set_consent
 from sojourn.errors import Unavailable
 from sojourn.services.engagement import find_message, looks_automated, record
+from sojourn.services.engagement_signals import EngagementSignals
 
 # SendGrid's event -> ours. A hard bounce and a spam report suppress the contact (as on our own
 # webhook); a block (a receiver's temporary refusal) and a drop (SendGrid did not send it)
@@ -76,7 +76,7 @@ class SendGridEvent:
     machine_open: bool = False  # Apple Mail's privacy protection fetched the pixel, not a person
 
 
-async def record_sendgrid_events(session: AsyncSession, client: Client, events: list[SendGridEvent],
+async def record_sendgrid_events(session: AsyncSession, signals: EngagementSignals, events: list[SendGridEvent],
                                  automated_window: timedelta) -> list[str]:
     """Each event's outcome: `recorded`, `duplicate` (SendGrid repeated it), `unknown_message`
     or `ignored` (processed, deferred and others that change nothing)."""
@@ -98,7 +98,7 @@ async def record_sendgrid_events(session: AsyncSession, client: Client, events: 
             continue
         at = datetime.fromtimestamp(event.timestamp, timezone.utc)
         automated = event.machine_open or looks_automated(kind, at, message, automated_window)
-        stored = await record(session, client, message, kind, source="webhook", url=event.url, occurred_at=at,
+        stored = await record(session, signals, message, kind, source="webhook", url=event.url, occurred_at=at,
                               automated=automated, provider_event_id=event.sg_event_id)
         statuses.append("recorded" if stored else "duplicate")
     return statuses

@@ -9,18 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, bindparam, exists, false, select
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError
 
-from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal
 from sojourn.data.consent import set_consent, suppress
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
 from sojourn.delivery.tokens import webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
 from sojourn.errors import NotFound
+from sojourn.services.engagement_signals import EngagementSignals, due_signal
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +28,46 @@ SIGNALLED = {"opened", "clicked"}
 SUPPRESSING = {"bounced": "hard bounce", "complained": "spam complaint"}
 
 
-async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Message | None:
-    """By our message uuid, or by the Message-ID header a provider echoes back (with or without <>)."""
-    if isinstance(reference, uuid.UUID):
-        return await session.get(Message, reference)
-    try:
-        return await session.get(Message, uuid.UUID(reference))
-    except ValueError:
-        pass
-    header = reference if reference.startswith("<") else f"<{reference}>"
-    return (await session.execute(select(Message).where(Message.message_id_header == header))).scalar_one_or_none()
+# Each engagement request runs these; built once as Core statements over the tables, so a
+# request neither loads an ORM object nor builds and keys a statement of its own (that was most
+# of a request's CPU).
+_messages, _events = Message.__table__, EngagementEvent.__table__
+_MESSAGE_COLUMNS = select(_messages.c.id, _messages.c.workflow_id, _messages.c.journey_id, _messages.c.node_id,
+                          _messages.c.contact_id, _messages.c.channel, _messages.c.recipient, _messages.c.links,
+                          _messages.c.sent_at, _messages.c.created_at)
+_MESSAGE_BY_ID = _MESSAGE_COLUMNS.where(_messages.c.id == bindparam("id"))
+_MESSAGE_BY_HEADER = _MESSAGE_COLUMNS.where(_messages.c.message_id_header == bindparam("header"))
 
 
-def looks_automated(kind: str, occurred_at: datetime, message: Message, window: timedelta,
+def _insert_event(owed) -> Insert:
+    return (insert(_events).values(
+        message_id=bindparam("message_id"), type=bindparam("type"), url=bindparam("url"), source=bindparam("source"),
+        occurred_at=bindparam("occurred_at"), automated=bindparam("automated"),
+        provider_event_id=bindparam("provider_event_id"), signal_due=owed)
+        .on_conflict_do_nothing().returning(_events.c.id, _events.c.signal_due))
+
+
+# The run is owed a signal for the first open (or click of a URL) of its message a person made;
+# decided inside the insert, so it costs no round trip of its own and the row records it.
+_INSERT_OWING = _insert_event(~exists().where(
+    _events.c.message_id == bindparam("message_id"), _events.c.type == bindparam("type"),
+    _events.c.url.is_not_distinct_from(bindparam("url")), _events.c.automated.is_(False)))
+_INSERT = _insert_event(false())
+
+
+async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Row | None:
+    """What engagement needs of a message (ids, channel, recipient, links, send time), by our
+    message uuid or by the Message-ID header a provider echoes back (with or without <>)."""
+    if not isinstance(reference, uuid.UUID):
+        try:
+            reference = uuid.UUID(reference)
+        except ValueError:
+            header = reference if reference.startswith("<") else f"<{reference}>"
+            return (await session.execute(_MESSAGE_BY_HEADER, {"header": header})).first()
+    return (await session.execute(_MESSAGE_BY_ID, {"id": reference})).first()
+
+
+def looks_automated(kind: str, occurred_at: datetime, message: Row, window: timedelta,
                     head: bool = False) -> bool:
     """A click a link scanner made rather than a person: a HEAD request (browsers GET a link),
     or a click within `window` of the send (scanners fetch every link as the mail arrives;
@@ -57,8 +82,8 @@ def looks_automated(kind: str, occurred_at: datetime, message: Message, window: 
 
 async def record(
     session: AsyncSession,
-    client: Client,
-    message: Message,
+    signals: EngagementSignals,
+    message: Row,
     kind: str,
     source: str,
     url: str | None = None,
@@ -66,8 +91,9 @@ async def record(
     automated: bool = False,
     provider_event_id: str | None = None,
 ) -> bool:
-    """Store the event unless it repeats one stored already; signal the run the first time
-    this (message, kind, url) is seen. Returns whether it was stored.
+    """Store the event unless it repeats one stored already; the first time this (message,
+    kind, url) is seen, the run is owed a signal, delivered after the answer (see
+    `sojourn.services.engagement_signals`). Returns whether it was stored.
 
     A repeat is a provider's webhook with the same event id, or without one the same message,
     type, time and URL: the unique indexes of `engagement_events` refuse it, so concurrent
@@ -75,31 +101,17 @@ async def record(
     totals) but never signalled twice, so a branch never sees the same open twice. An automated
     click is stored and never signalled, and does not stop a person's later click counting.
     """
-    same = and_(EngagementEvent.message_id == message.id, EngagementEvent.type == kind,
-                EngagementEvent.url == url if url is not None else EngagementEvent.url.is_(None),
-                EngagementEvent.automated.is_(False))
-    first = (await session.execute(select(EngagementEvent.id).where(same).limit(1))).first() is None
     at = occurred_at or utcnow()
-    stored = (await session.execute(
-        insert(EngagementEvent).values(message_id=message.id, type=kind, url=url, source=source, occurred_at=at,
-                                       automated=automated, provider_event_id=provider_event_id)
-        .on_conflict_do_nothing().returning(EngagementEvent.id))).first() is not None
-    if stored and kind in SUPPRESSING:
+    stored = (await session.execute(_INSERT_OWING if kind in SIGNALLED and not automated else _INSERT, {
+        "message_id": message.id, "type": kind, "url": url, "source": source, "occurred_at": at,
+        "automated": automated, "provider_event_id": provider_event_id})).first()
+    if stored is not None and kind in SUPPRESSING:
         await suppress(session, message.contact_id, f"{SUPPRESSING[kind]} on message {message.id}")
     await session.commit()
-    if stored and first and kind in SIGNALLED and not automated:
-        await _signal(client, message, EngagementSignal(send_node=message.node_id, kind=kind,
-                                                        message_id=str(message.id), url=url,
-                                                        occurred_at=at.isoformat()))
-    return stored
-
-
-async def _signal(client: Client, message: Message, signal: EngagementSignal) -> None:
-    try:
-        await client.get_workflow_handle(message.workflow_id).signal(ENGAGEMENT_SIGNAL, signal)
-    except RPCError as err:
-        # The run may have ended (completed, cancelled); the event stays recorded.
-        log.info("engagement for %s not signalled: %s", message.workflow_id, err)
+    if stored is not None and stored.signal_due:
+        signals.owed(due_signal(stored.id, message.workflow_id, message.node_id, kind, message.id, url, at,
+                                message.journey_id, message.contact_id))
+    return stored is not None
 
 
 # -- provider webhooks ------------------------------------------------------------------------
@@ -120,7 +132,7 @@ def provider_signature_problem(body: bytes, signature: str | None, secrets: list
     return webhook_signature_problem(body, signature, secrets, tolerance.total_seconds())
 
 
-async def record_provider_events(session: AsyncSession, client: Client, events: list[ProviderEvent],
+async def record_provider_events(session: AsyncSession, signals: EngagementSignals, events: list[ProviderEvent],
                                  automated_window: timedelta) -> list[str]:
     """Each event recorded against its message: `recorded`, `duplicate` (stored already, see
     `record`), or `unknown_message`."""
@@ -130,7 +142,7 @@ async def record_provider_events(session: AsyncSession, client: Client, events: 
         if message is None:
             statuses.append("unknown_message")
             continue
-        stored = await record(session, client, message, event.type, source="webhook", url=event.url,
+        stored = await record(session, signals, message, event.type, source="webhook", url=event.url,
                               occurred_at=event.timestamp, provider_event_id=event.event_id,
                               automated=looks_automated(event.type, event.timestamp, message, automated_window))
         statuses.append("recorded" if stored else "duplicate")
@@ -145,7 +157,7 @@ class TrackingTokenNotFound(NotFound):
         super().__init__("tracking token not found")
 
 
-async def _tracked(session: AsyncSession, secrets: list[str], token: str, kind: str) -> tuple[Message, int | None]:
+async def _tracked(session: AsyncSession, secrets: list[str], token: str, kind: str) -> tuple[Row, int | None]:
     """The message a valid token of this kind names, and the link index."""
     parsed = parse_tracking_token(token, secrets)
     message = await find_message(session, parsed[1]) if parsed and parsed[0] == kind else None
@@ -154,13 +166,13 @@ async def _tracked(session: AsyncSession, secrets: list[str], token: str, kind: 
     return message, parsed[2]
 
 
-async def track_open(session: AsyncSession, client: Client, secrets: list[str], token: str) -> None:
+async def track_open(session: AsyncSession, signals: EngagementSignals, secrets: list[str], token: str) -> None:
     message, _ = await _tracked(session, secrets, token, "opened")
-    await record(session, client, message, "opened", source="pixel")
+    await record(session, signals, message, "opened", source="pixel")
 
 
-async def track_click(session: AsyncSession, client: Client, secrets: list[str], token: str,
-                      automated_window: timedelta, head: bool = False) -> str:
+async def track_click(session: AsyncSession, signals: EngagementSignals, secrets: list[str], token: str, automated_window: timedelta,
+                      head: bool = False) -> str:
     """Record the click (flagged if it looks automated); the URL to send the reader on to."""
     message, index = await _tracked(session, secrets, token, "clicked")
     # Only a URL that was in this very message: the token cannot become an open redirect.
@@ -168,7 +180,7 @@ async def track_click(session: AsyncSession, client: Client, secrets: list[str],
         raise TrackingTokenNotFound()
     url = message.links[index]
     at = utcnow()
-    await record(session, client, message, "clicked", source="link", url=url, occurred_at=at,
+    await record(session, signals, message, "clicked", source="link", url=url, occurred_at=at,
                  automated=looks_automated("clicked", at, message, automated_window, head))
     return url
 
@@ -188,7 +200,7 @@ class Subscription:
     unsubscribed: bool
 
 
-async def _unsubscribing(session: AsyncSession, secrets: list[str], token: str) -> tuple[Message, Contact, bool]:
+async def _unsubscribing(session: AsyncSession, secrets: list[str], token: str) -> tuple[Row, Contact, bool]:
     message_id = parse_unsubscribe_token(token, secrets)
     message = await find_message(session, message_id) if message_id else None
     contact = await session.get(Contact, message.contact_id) if message else None

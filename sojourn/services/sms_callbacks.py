@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
 from sojourn.data.consent import set_consent
@@ -22,6 +21,7 @@ from sojourn.data.ingest.contact_fields import e164_phone
 from sojourn.data.models import Contact, Message
 from sojourn.errors import Unavailable
 from sojourn.services.engagement import record
+from sojourn.services.engagement_signals import EngagementSignals
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def signed_by_twilio(url: str, params: Mapping[str, str], signature: str | None,
     return bool(signature) and RequestValidator(auth_token).validate(url, dict(params), signature)
 
 
-async def record_status(session: AsyncSession, client: Client, params: Mapping[str, str]) -> str:
+async def record_status(session: AsyncSession, signals: EngagementSignals, params: Mapping[str, str]) -> str:
     """Record a status callback on the message Twilio calls `MessageSid`: `recorded`,
     `duplicate` (Twilio repeated it), `ignored` (a status on the way) or `unknown_message`."""
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
@@ -76,7 +76,7 @@ async def record_status(session: AsyncSession, client: Client, params: Mapping[s
         await set_consent(session, message.contact_id, "sms", "unsubscribed", source="carrier_opt_out")
     log.info("Twilio: message %s %s%s", message.id, status, f" (error {error})" if error else "",
              extra={"journey_id": message.journey_id, "contact_id": message.contact_id, "message_id": str(message.id)})
-    stored = await record(session, client, message, kind, source="webhook", provider_event_id=f"{sid}:{status}")
+    stored = await record(session, signals, message, kind, source="webhook", provider_event_id=f"{sid}:{status}")
     return "recorded" if stored else "duplicate"
 
 

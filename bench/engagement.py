@@ -1,0 +1,294 @@
+"""Engagement requests per second: signed provider webhooks (`POST /v1/webhooks/engagement`)
+and the open pixel (`GET /t/o/<token>`), against a bare FastAPI route doing the same one insert.
+
+- Sojourn: the real API as deployed (`python -m api`, uvicorn, its own process) on the embedded
+  stack. Every request is the first open of its own message, the case a waiting journey needs
+  signalled: each message belongs to a running workflow (started on a task queue no worker polls,
+  so the server records each signal as a real run would receive it, and no worker competes for
+  the CPU). Webhook bodies hold one `opened` event and are signed.
+- Bare: `bench/bare_engagement_api.py`, the same uvicorn options and the same engine settings, in
+  its own process; each route parses the same input and does one INSERT into a copy of
+  `engagement_events` (`LIKE ... INCLUDING ALL`).
+
+Each endpoint gets `--requests` requests per arm per round with `--concurrency` in flight
+over keep-alive connections, after a small warm-up; the arms alternate order between rounds
+(ABBA). req/s = requests / wall time; latencies are per request, pooled over the rounds.
+ratio = Sojourn / bare req/s, the worse of the two endpoints (target >= 0.5); p99_ms is the
+worse p99 of Sojourn's two endpoints (target < 250 ms). At the end every message must have one
+row, and a sample of the runs must have received their signal.
+
+    .venv/bin/python bench/engagement.py [--requests 1000] [--concurrency 50] [--rounds 2]
+
+Last line: `RESULT {json}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+from bare_engagement_api import TABLE
+from ingest import ApiProcess
+from sqlalchemy import func, insert, select, text
+from temporalio.api.enums.v1 import EventType
+
+from sojourn.data.models import Contact, EngagementEvent, Message
+from sojourn.delivery.tokens import sign, webhook_signature
+from sojourn.dev.postgres import free_port
+from sojourn.dev.temporal import terminate
+
+from common import (
+    BENCH_DIR,
+    Stack,
+    add_contacts,
+    bench_stack,
+    cpu_seconds,
+    gated,
+    machine,
+    print_result,
+    setup_logging,
+    tree_cpu_seconds,
+)
+
+log = logging.getLogger("bench.engagement")
+
+NOBODY_POLLS = "bench-engagement-no-worker"
+WARMUP = 50
+ENDPOINTS = ("webhook", "pixel")
+
+
+def signature_headers(body: bytes, secret: str) -> dict[str, str]:
+    """How a provider signs a webhook body: the one place the signature format lives here."""
+    return {"X-Sojourn-Signature": webhook_signature(body, secret)}
+
+
+class BareApiProcess:
+    """`bench/bare_engagement_api.py` on a free port, with the same uvicorn options as the API."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> BareApiProcess:
+        env = self.stack.worker_env(self.stack.settings.task_queue)
+        env.update(API_HOST="127.0.0.1", API_PORT=str(self.port))
+        log_path = self.stack.data_dir / "logs" / "bare-api.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            self.process = subprocess.Popen([sys.executable, str(BENCH_DIR / "bare_engagement_api.py")], env=env,
+                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as http:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the bare API exited with {self.process.returncode}; see {log_path}")
+                try:
+                    await http.get(f"{self.url}/healthz", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.process is not None:
+            await asyncio.to_thread(terminate, self.process, 30.0)
+
+
+async def sent_messages(stack: Stack, prefix: str, count: int) -> list[uuid.UUID]:
+    """`count` sent messages, each of a running workflow that waits for its signals."""
+    external = await add_contacts(stack.engine, prefix, count)
+    async with stack.engine.begin() as conn:
+        ids = dict((await conn.execute(select(Contact.external_id, Contact.id)
+                                       .where(Contact.external_id.in_(external)))).all())
+        sent_at = datetime.now(timezone.utc) - timedelta(hours=1)
+        rows = [{"id": uuid.uuid4(), "idempotency_key": f"bench/{ext}", "workflow_id": f"bench-engagement/{ext}",
+                 "journey_id": "bench-engagement", "journey_version": 1, "node_id": "first",
+                 "contact_id": ids[ext], "recipient": f"{ext}@bench.example", "status": "sent",
+                 "sent_at": sent_at, "links": []} for ext in external]
+        await conn.execute(insert(Message), rows)
+
+    async def start(row: dict) -> None:
+        await stack.client.start_workflow("BenchWaitsForEngagement", id=row["workflow_id"], task_queue=NOBODY_POLLS)
+
+    await gated(50, rows, start)
+    return [row["id"] for row in rows]
+
+
+def requests_for(endpoint: str, arm: str, messages: list[uuid.UUID], stack: Stack) -> list[tuple]:
+    """(method, path, body, headers) per request."""
+    settings = stack.settings
+    out = []
+    for message_id in messages:
+        if endpoint == "webhook":
+            body = json.dumps({"events": [{"message_id": str(message_id), "type": "opened",
+                                           "timestamp": datetime.now(timezone.utc).isoformat()}]}).encode()
+            headers = {"Content-Type": "application/json"}
+            if arm == "sojourn":
+                out.append(("POST", "/v1/webhooks/engagement", body,
+                            {**headers, **signature_headers(body, settings.webhook_secret)}))
+            else:
+                out.append(("POST", "/bare/webhook", body, headers))
+        elif arm == "sojourn":
+            out.append(("GET", f"/t/o/{sign(f'o:{message_id}', settings.tracking_secret)}", None, {}))
+        else:
+            out.append(("GET", f"/bare/o/{message_id}", None, {}))
+    return out
+
+
+async def hammer(url: str, requests: list[tuple], concurrency: int) -> tuple[float, list[float]]:
+    """Every request with `concurrency` in flight; (wall seconds, per-request seconds)."""
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+
+        async def one_connection() -> None:
+            while queue:
+                method, path, body, headers = queue.pop()
+                began = time.perf_counter()
+                response = await http.request(method, path, content=body, headers=headers)
+                latencies.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_connection() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def signalled(stack: Stack, messages: list[uuid.UUID], sample: int, timeout: float) -> int:
+    """How many of a sample of the messages' runs have received a signal (waiting up to `timeout`)."""
+    async with stack.engine.connect() as conn:
+        workflows = list((await conn.execute(select(Message.workflow_id).where(
+            Message.id.in_(random.sample(messages, min(sample, len(messages))))))).scalars())
+    deadline = time.monotonic() + timeout
+    while True:
+        done = 0
+        for workflow_id in workflows:
+            history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+            done += any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED for e in history.events)
+        if done == len(workflows) or time.monotonic() > deadline:
+            return done
+        await asyncio.sleep(1)
+
+
+async def main(args: argparse.Namespace) -> dict:
+    n, rounds = args.requests, args.rounds
+    async with bench_stack(keep=args.keep) as stack:
+        async with stack.engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE {TABLE} (LIKE engagement_events INCLUDING ALL)"))
+        log.info("starting %d runs that wait for engagement", 2 * (n * rounds + WARMUP))
+        messages = {endpoint: await sent_messages(stack, f"eng-{endpoint}", n * rounds + WARMUP)
+                    for endpoint in ENDPOINTS}
+        measured: dict[tuple[str, str], dict] = {}
+        async with ApiProcess(stack) as ours, BareApiProcess(stack) as bare:
+            urls = {"sojourn": ours.url, "bare": bare.url}
+            pids = {"sojourn": ours.process.pid, "bare": bare.process.pid}
+            if args.profile:  # sample the API's stacks for the whole run (collapsed stacks, flamegraph.pl format)
+                profiler = subprocess.Popen(["py-spy", "record", "--pid", str(ours.process.pid), "--format", "raw",
+                                             "--rate", "50", "-o", args.profile], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+            for endpoint in ENDPOINTS:
+                for arm in ("sojourn", "bare"):
+                    await hammer(urls[arm], requests_for(endpoint, arm, messages[endpoint][:WARMUP], stack),
+                                 min(args.concurrency, WARMUP))
+            for number in range(rounds):
+                order = ("bare", "sojourn") if number % 2 == 0 else ("sojourn", "bare")
+                chunk = slice(WARMUP + number * n, WARMUP + (number + 1) * n)
+                for endpoint in ENDPOINTS:
+                    for arm in order:
+                        work = requests_for(endpoint, arm, messages[endpoint][chunk], stack)
+                        cpu_before = cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid)
+                        seconds, latencies = await hammer(urls[arm], work, args.concurrency)
+                        cpu_after = cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid)
+                        log.info("round %d %s %s: %.0f req/s, p99 %.0f ms (load %.1f)", number, endpoint, arm,
+                                 n / seconds, percentile(latencies, 0.99) * 1000, os.getloadavg()[0])
+                        entry = measured.setdefault((endpoint, arm), {"seconds": 0.0, "latencies": [], "api_cpu": 0.0,
+                                                                      "postgres_cpu": 0.0})
+                        entry["seconds"] += seconds
+                        entry["latencies"] += latencies
+                        entry["api_cpu"] += cpu_after[0] - cpu_before[0]
+                        entry["postgres_cpu"] += cpu_after[1] - cpu_before[1]
+            load = os.getloadavg()[0]
+            if args.profile:
+                profiler.send_signal(2)  # py-spy writes its file on SIGINT
+                await asyncio.to_thread(profiler.wait, 30)
+            reached = {endpoint: await signalled(stack, messages[endpoint], 20, 60) for endpoint in ENDPOINTS}
+        async with stack.engine.connect() as conn:
+            stored = dict((await conn.execute(select(EngagementEvent.source, func.count())
+                                              .group_by(EngagementEvent.source))).all())
+            bare_rows = (await conn.execute(text(f"SELECT count(*) FROM {TABLE}"))).scalar_one()
+
+    def figures(endpoint: str, arm: str) -> dict:
+        entry = measured[(endpoint, arm)]
+        return {"req_per_s": round(n * rounds / entry["seconds"], 1),
+                "p50_ms": round(statistics.median(entry["latencies"]) * 1000, 1),
+                "p99_ms": round(percentile(entry["latencies"], 0.99) * 1000, 1),
+                # CPU per request is steadier than wall time on a shared machine: what each request costs.
+                "api_cpu_ms": round(entry["api_cpu"] * 1000 / (n * rounds), 2),
+                "postgres_cpu_ms": round(entry["postgres_cpu"] * 1000 / (n * rounds), 2)}
+
+    per_endpoint = {endpoint: {arm: figures(endpoint, arm) for arm in ("sojourn", "bare")} for endpoint in ENDPOINTS}
+    ratios = {endpoint: round(per_endpoint[endpoint]["sojourn"]["req_per_s"] / per_endpoint[endpoint]["bare"]["req_per_s"], 3)
+              for endpoint in ENDPOINTS}
+    expected = n * rounds + WARMUP
+    return {
+        "benchmark": "engagement",
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "ratio": min(ratios.values()),
+        "p99_ms": max(per_endpoint[endpoint]["sojourn"]["p99_ms"] for endpoint in ENDPOINTS),
+        "target_ratio": 0.5,
+        "target_p99_ms": 250,
+        "ratios": ratios,
+        "cpu_ratios": {endpoint: round(per_endpoint[endpoint]["bare"]["api_cpu_ms"]
+                                       / per_endpoint[endpoint]["sojourn"]["api_cpu_ms"], 3) for endpoint in ENDPOINTS},
+        "per_endpoint": per_endpoint,
+        "requests": n, "rounds": rounds, "concurrency": args.concurrency,
+        "rows_ok": stored.get("webhook") == expected and stored.get("pixel") == expected
+        and bare_rows == 2 * expected,
+        "signalled_sample": reached,
+        "load_1m": round(load, 2),
+        "machine": machine(),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=1000, help="requests per endpoint, arm and round")
+    parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating which arm goes first")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the API process into FILE (collapsed stacks)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    setup_logging()
+    result = asyncio.run(main(parse_args()))
+    print_result(result)
+    if not result["rows_ok"]:
+        raise SystemExit("stored rows do not match the requests")
