@@ -179,6 +179,20 @@ async def record_enrollment_run(api, engine, env, tag: str) -> dict[str, str]:
     return {"enrollment_segment_in_pages": workflow_id}
 
 
+async def record_contacts_enrollment_run(api, engine, env, tag: str) -> dict[str, str]:
+    """A list of contacts accepted under an enrollment id (202): the runs started in chunks."""
+    contacts = [f"list{n}-{tag}" for n in range(3)]
+    for contact in contacts:
+        await put_contact(api, contact, email=f"{contact}@example.com")
+    await create_active_journey(api, f"cl-{tag}", {"name": "Listed", "nodes": [
+        {"id": "hello", "type": "send", "subject": "Listed", "text": "ok", "next": "end"}, {"id": "end", "type": "exit"}]})
+    accepted = await api.post(f"/v1/journeys/cl-{tag}/enrollments", json={"contacts": contacts, "enrollment_id": "list"})
+    assert accepted.status_code == 202, accepted.text
+    workflow_id = f"contacts-enrollment/cl-{tag}/list"
+    await env.client.get_workflow_handle(workflow_id).result()
+    return {"enrollment_contact_list": workflow_id}
+
+
 async def record_batch_runs(api, engine, env, tag: str) -> dict[str, str]:
     """A single-send journey enrolled in batches: one contact's message sent from the page, the
     other's held by quiet hours (it is 02:00 where they live) and handed to a run that sleeps."""
@@ -232,6 +246,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     tag_runs = await record_tag_run(api, engine, env, tag)
     batch_runs = await record_batch_runs(api, engine, env, tag)
     enrollment_runs = await record_enrollment_run(api, engine, env, tag)
+    enrollment_runs |= await record_contacts_enrollment_run(api, engine, env, tag)
     window_runs = await record_window_runs(api, engine, env, tag)
     channel_runs = await record_channel_runs(api, engine, env, twilio, tag)
     event_runs = await record_event_runs(api, engine, env, settings, tag)
