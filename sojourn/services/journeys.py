@@ -21,6 +21,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn.contracts import search_attributes as sa
+from sojourn.contracts.contact_enrollment import ContactResult
 from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data import audit
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
@@ -201,14 +202,8 @@ def _stored(definition) -> dict:
     return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-@dataclass
-class Enrollment:
-    contact: str
-    status: str  # started | existing | not_found | failed
-    workflow_id: str | None = None
-    run_id: str | None = None
-    version: int | None = None
-    error: str | None = None
+@dataclass(kw_only=True)
+class Enrollment(ContactResult):
     key: str | None = None
 
 
@@ -247,7 +242,8 @@ async def enter(session: AsyncSession, client: Client, task_queue: str, journey_
     def outcome(contact: Contact) -> Enrollment:
         if contact.id in refused:
             run = refused[contact.id]
-            return Enrollment(contact.external_id, "existing", run.workflow_id, run.run_id, run.version, key=run.key)
+            return Enrollment(contact=contact.external_id, status="existing", workflow_id=run.workflow_id,
+                              run_id=run.run_id, version=run.version, key=run.key)
         return started[contact.external_id]
 
     return [outcome(c) for c in contacts]
@@ -319,11 +315,13 @@ async def start_run(client: Client, task_queue: str, journey_id: str, version: i
             **options,
         )
     except WorkflowAlreadyStartedError as err:
-        return Enrollment(contact.external_id, "existing", wf_id, err.run_id, None, key=key)
+        return Enrollment(contact=contact.external_id, status="existing", workflow_id=wf_id, run_id=err.run_id, key=key)
     except Exception as err:  # reported per contact; the others still enroll
-        return Enrollment(contact.external_id, "failed", wf_id, None, version, error=str(err), key=key)
+        return Enrollment(contact=contact.external_id, status="failed", workflow_id=wf_id, version=version,
+                          error=str(err), key=key)
     run_id = handle.first_execution_run_id or handle.result_run_id
-    return Enrollment(contact.external_id, "started", wf_id, run_id, version, key=key)
+    return Enrollment(contact=contact.external_id, status="started", workflow_id=wf_id, run_id=run_id, version=version,
+                      key=key)
 
 
 async def record_runs(session: AsyncSession, journey_id: str, results: list[Enrollment],
