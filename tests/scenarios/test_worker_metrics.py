@@ -17,7 +17,7 @@ from sojourn.dev.postgres import free_port
 from sojourn.settings import Settings
 
 from helpers import add_contact, create_active_journey, enroll, put_contact, single_send, zone_at
-from metrics_scrape import Samples, moved, scrape, value
+from metrics_scrape import Samples, dashboard_metrics, moved, scrape, value
 
 
 def _environment(settings: Settings, temporal_address: str, port: int, temporal_port: int) -> dict[str, str]:
@@ -80,3 +80,5 @@ async def test_a_worker_serves_its_metrics_and_the_sdks(api, settings, temporal_
     assert moved(sdk_before, sdk_after, "temporal_workflow_completed_total", task_queue=settings.task_queue) == 1
     assert value(sdk_after, "temporal_workflow_task_schedule_to_start_latency_count",
                  task_queue=settings.task_queue) >= 2
+    # Every SDK metric the Grafana dashboard reads is one this worker's SDK endpoint exports.
+    assert {name for name in dashboard_metrics() if name.startswith("temporal_")} <= {name for name, _ in sdk_after}
