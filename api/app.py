@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
-from api import errors, log_redaction
+from api import errors, log_redaction, metrics
 from api.limits import BodySizeLimit
 from api.routers import every_router
 from api.yaml_bodies import YamlBodies
@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     if settings.codec_cors_origins:  # the Web UI's codec calls come from the browser (Bearer key, no cookies)
         app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
                            allow_headers=["Authorization", "Content-Type", "X-Namespace"])
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost: counts raw bytes
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost but metrics: raw bytes
                        allowances={"/v1/events": settings.max_batch_body_bytes,
                                    "/v1/contacts/import": settings.max_import_body_bytes})
+    metrics.install(app, serve=settings.api_metrics_enabled)
     return app

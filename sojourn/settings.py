@@ -156,6 +156,15 @@ class Settings(BaseSettings):
     # within this many seconds is retried from its stored row (see sojourn/services/engagement_signals.py).
     engagement_signal_retry: float = Field(10.0, gt=0)
 
+    # Prometheus metrics (README "Metrics"). The API serves its own at /metrics, without an API key
+    # (it holds counts by route template, channel and status, nothing of a contact); off when false.
+    api_metrics_enabled: bool = True
+    # The worker serves Sojourn's metrics on this port and the Temporal SDK's on the other (0: off),
+    # on this host (127.0.0.1: this machine only; 0.0.0.0 where a scraper on the network reads them).
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(9464, ge=0, le=65535)
+    worker_temporal_metrics_port: int = Field(9465, ge=0, le=65535)
+
     temporal_ui_port: int = 8233
     postgres_port: int = 5433
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.enrollment import ContactsEnrollmentActivities, EnrollmentActivities
@@ -31,6 +32,7 @@ from sojourn.services.payload_codec import connect
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
 from worker.health import heartbeat
+from worker.metrics import serving_metrics, temporal_runtime
 from workflows.contacts_enrollment import ContactsEnrollmentWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
@@ -85,6 +87,9 @@ async def journey_worker(
 
 
 async def serve(settings: Settings) -> None:
+    if runtime := temporal_runtime(settings):
+        # Before the client: its worker reports through the runtime it was made with.
+        Runtime.set_default(runtime, error_if_already_set=False)
     engine = create_engine(settings.database_url)
     client = await connect(settings, engine)
     stop = asyncio.Event()
@@ -95,8 +100,9 @@ async def serve(settings: Settings) -> None:
         # In-flight sends get time to finish (and record) before the process exits.
         async with journey_worker(client, engine, settings, graceful_shutdown_timeout=timedelta(seconds=20)):
             log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-            async with heartbeat(settings.worker_health_file):
-                await stop.wait()
+            with serving_metrics(settings):
+                async with heartbeat(settings.worker_health_file):
+                    await stop.wait()
             log.info("worker stopping")
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from sojourn.contracts.errors import ErrorType
+from sojourn.delivery import metrics
 
 _HORIZON_SECONDS = 1.0
 
@@ -47,7 +48,9 @@ class ChannelRateLimiter:
                 wait = (await conn.execute(_FIRST, values)).scalar()
             if wait is None:
                 later = (await conn.execute(_NEXT, values)).scalar() or 0.0
+                metrics.RATE_LIMITED.labels(channel).inc()
                 raise ApplicationError(f"{channel} is at its limit of {rate:g} messages per second",
                                        type=ErrorType.RATE_LIMITED, next_retry_delay=timedelta(seconds=max(later, 0.05)))
         if wait > 0:
+            metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).observe(wait)
             await asyncio.sleep(wait)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sojourn.contracts.send import SendRequest, SendResult
 from sojourn.contracts.statuses import MESSAGE_DONE, MessageStatus
 from sojourn.data.consent import address_of, forget_address, refusal
 from sojourn.data.models import Contact, ContactConsent, Message, utcnow
+from sojourn.delivery import metrics
 from sojourn.delivery.channels import (
     AddressRejected,
     ChannelSender,
@@ -246,7 +248,7 @@ class Sender:
     async def _quiet_hours(self, message: _Message) -> SendResult | None:
         request = message.request
         hold = quiet_hold(message.contact, message.now, request.time_zone, request.quiet_hours, self._settings)
-        return None if hold is None else await self._hold(message, message.node.when_quiet, hold)
+        return None if hold is None else await self._hold(message, message.node.when_quiet, hold, "quiet_hours")
 
     async def _reserve_under_caps(self, message: _Message) -> SendResult | None:
         """Under the contact's lock: record the message as `sending` if the caps leave room, else hold it."""
@@ -256,7 +258,7 @@ class Sender:
                                   request.idempotency_key, request.priority, message.now)
             if hold is None:  # counted by the next message from the moment the lock is released
                 await conn.execute(_RECORD, self._values(message.row, MessageStatus.SENDING))
-        return None if hold is None else await self._hold(message, message.node.when_capped, hold)
+        return None if hold is None else await self._hold(message, message.node.when_capped, hold, "frequency_cap")
 
     async def _hand_over(self, message: _Message, sender: ChannelSender) -> SendResult:
         """Deliver, and record what the provider's answer means for a later attempt."""
@@ -264,6 +266,7 @@ class Sender:
         if sender.reports_hand_over:
             # The mark that tells a retry this message may have gone (see `deliver`'s check).
             outgoing.handing_over = lambda: self._record(message.row, MessageStatus.SENDING)
+        started = time.perf_counter()
         try:
             provider_id = await sender.deliver(outgoing)
         except PermanentDeliveryFailure as err:
@@ -281,6 +284,8 @@ class Sender:
             if sender.repeat_safe:
                 raise self._retry(message, str(err), ErrorType.UNCONFIRMED_DELIVERY) from None
             return await self._unconfirmed(message, str(err))
+        finally:
+            metrics.SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - started)
         await self._record(message.row, MessageStatus.SENT, sent_at=utcnow(), provider_message_id=provider_id)
         if self._after_accepted is not None:
             await self._after_accepted(message.request)
@@ -298,19 +303,21 @@ class Sender:
         log.warning("message %s to %s not delivered, will retry: %s", message.id, message.channel, reason,
                     extra={"journey_id": message.request.journey_id, "contact_id": message.request.contact_id,
                            "message_id": str(message.id)})
+        metrics.MESSAGES.labels(message.channel, MessageStatus.RETRYING).inc()
         return ApplicationError(reason, type=kind, next_retry_delay=delay, category=ApplicationErrorCategory.BENIGN)
 
     async def _unconfirmed(self, message: _Message, reason: str) -> SendResult:
         await self._record(message.row, MessageStatus.UNCONFIRMED, error=reason)
         return message.result(MessageStatus.UNCONFIRMED, reason=reason)
 
-    async def _hold(self, message: _Message, action: str, hold: Hold) -> SendResult:
+    async def _hold(self, message: _Message, action: str, hold: Hold, cause: str) -> SendResult:
         """Quiet hours or a cap: `defer` (the run sleeps until the hold ends and asks again) or `skip`."""
         if action == "skip":
             reason = f"{hold.reason}; skipped (room again at {hold.until.isoformat()})"
             await self._record(message.row, MessageStatus.SKIPPED, error=reason)
             return message.result(MessageStatus.SKIPPED, reason=reason)
         await self._record(message.row, MessageStatus.DEFERRED, error=hold.reason, deferred_until=hold.until)
+        metrics.DEFERRALS.labels(message.channel, cause).inc()
         return message.result(MessageStatus.DEFERRED, reason=hold.reason, until=hold.until.isoformat())
 
     @staticmethod
@@ -323,3 +330,7 @@ class Sender:
     async def _record(self, row: dict, status: MessageStatus, **outcome) -> None:
         async with self._engine.connect() as conn:
             await conn.execute(_RECORD, self._values(row, status, **outcome))
+        # `sending` is a mark before the hand-over, whose outcome is counted; `retrying` is counted
+        # in `_retry`, for every channel (repeat-safe ones record nothing for a retried attempt).
+        if status not in (MessageStatus.SENDING, MessageStatus.RETRYING):
+            metrics.MESSAGES.labels(row["channel"], status).inc()

@@ -18,6 +18,7 @@ from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Messag
 from sojourn.delivery.tokens import webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
 from sojourn.errors import NotFound
+from sojourn.services import metrics
 from sojourn.services.engagement_signals import EngagementSignals, due_signal
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ async def record(
     if stored is not None and kind in SUPPRESSING:
         await suppress(session, message.contact_id, f"{SUPPRESSING[kind]} on message {message.id}")
     await session.commit()
+    if stored is not None:
+        metrics.ENGAGEMENT.labels(kind, source, "true" if automated else "false").inc()
     if stored is not None and stored.signal_due:
         signals.owed(due_signal(stored.id, message.workflow_id, message.node_id, kind, message.id, url, at,
                                 message.journey_id, message.contact_id))

@@ -14,6 +14,7 @@ from sojourn.data.db import raw_connection
 from sojourn.data.ingest.events import EVENT_BATCH_MAX, EventRow, IngestedEvent, new_event_id, store_events
 from sojourn.data.ingest.text import external_id_problem, loads_strict, text_problem, to_json_text
 from sojourn.errors import Invalid
+from sojourn.services import metrics
 from sojourn.services.triggers import Triggers
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,13 @@ async def ingest(engine: AsyncEngine, triggers: Triggers, auto_create_contacts: 
         except ValueError as err:
             result.rejected.append((index, str(err)))
     if not rows:
+        metrics.count_ingested(0, 0, len(result.rejected))
         return result
     async with raw_connection(engine) as conn:
         stored = await store_events(conn, rows, auto_create_contacts)
     result.accepted, result.duplicates = len(stored.inserted), stored.duplicates
     result.rejected = sorted(result.rejected + list(stored.rejected), key=lambda rejected: rejected[0])
+    metrics.count_ingested(result.accepted, result.duplicates, len(result.rejected))
     await _tell_journeys(triggers, stored.created_contacts, stored.inserted)
     return result
 
