@@ -208,7 +208,8 @@ async def topology() -> AsyncIterator[Topology]:
     env.update(DATABASE_URL=url, TEMPORAL_ADDRESS=temporal.address, TASK_QUEUE=TASK_QUEUE, SMTP_HOST="127.0.0.1",
                SMTP_PORT=str(smtp_port), API_KEYS=API_KEY, PUBLIC_BASE_URL="http://sojourn.test",
                TRACKING_SECRET="faults-tracking-secret", WEBHOOK_SECRET="faults-webhook-secret",
-               AUTOMATED_CLICK_WINDOW="0", PYTHONUNBUFFERED="1")
+               AUTOMATED_CLICK_WINDOW="0", PYTHONUNBUFFERED="1",
+               WORKER_METRICS_PORT="0", WORKER_TEMPORAL_METRICS_PORT="0")  # two workers on one host
     sink = Process("smtp-sink", env, folder, "smtp-sink", ["--port", str(smtp_port), "--database-url", url])
     topology = Topology(folder, postgres, temporal, client, engine, sink, smtp_port)
     for n in range(2):
