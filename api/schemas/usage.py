@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,13 +17,13 @@ class UsageRow(BaseModel):
     messages: int
     units: int = Field(description="Billable units of the messages that went out or may have: an SMS's segments, "
                                    "1 for any other message.")
-    cost: Decimal = Field(description="Those units at the prices in force when each message went.")
+    cost: float = Field(description="Those units at the prices in force when each message went.")
 
 
 class UsageTotal(BaseModel):
     messages: int
     units: int
-    cost: Decimal
+    cost: float
 
 
 class UsageOut(BaseModel):

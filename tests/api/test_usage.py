@@ -101,6 +101,8 @@ async def test_test_sends_are_not_counted(api, worker, engine, temporal_env, twi
     ({"from": "yesterday"}, "from", "is not a date"),
     ({"to": "2026-13-01"}, "to", "is not a date"),
     ({"from": "2026-11-02", "to": "2026-11-01"}, "from", "must come before"),
+    ({"to": "0001-01-01T00:00:00Z"}, "from", "must come before"),
+    ({"to": "9999-12-31"}, "to", "is not a date"),
 ])
 async def test_a_bad_usage_query_is_a_422_naming_it(api, params, field, words):
     response = await api.get("/v1/usage", params=params)
