@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class UsageRow(BaseModel):
-    model_config = ConfigDict(extra="allow")  # the keys of the groups asked for
+    """The groups asked for (the others are left out), and their numbers."""
 
     day: dt.date | None = None
     channel: str | None = None
@@ -34,4 +34,4 @@ class UsageOut(BaseModel):
     rows: list[UsageRow]
     total: UsageTotal
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(populate_by_name=True)

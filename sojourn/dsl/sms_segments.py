@@ -6,8 +6,8 @@ whole text goes as UCS-2, where a character outside the Basic Multilingual Plane
 takes two code units. One segment holds 160 septets or 70 code units; a concatenated text
 gives up room in each segment to its header, leaving 153 or 67, and a character is never
 split across two segments (an escape and its character, a surrogate pair), so a segment may
-end one short. Libraries that count segments on PyPI are unmaintained or fetch nothing but
-the codec; the codec is the part worth borrowing.
+end one short. The segment counters on PyPI (sms-counter, smsutil) are unmaintained, so the
+arithmetic is here; the alphabet comes from gsm0338, a maintained codec.
 """
 
 from __future__ import annotations

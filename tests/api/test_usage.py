@@ -65,6 +65,7 @@ async def test_usage_counts_messages_units_and_cost(api, worker, engine, tempora
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["currency"] == "EUR" and body["group_by"] == ["journey", "channel", "status"]
+    assert set(body) == {"from", "to", "group_by", "currency", "rows", "total"} and body["from"] < body["to"]
     mine = {(row["channel"], row["status"]): (row["messages"], row["units"], Decimal(str(row["cost"])))
             for row in body["rows"] if row["journey"] == journey}
     assert mine == {("sms", "sent"): (2, 4, Decimal("0.0316")),
