@@ -215,6 +215,22 @@ class Settings(BaseSettings):
     quiet_hours: str | None = None  # "22:00-08:00": no marketing message between those local times
     frequency_caps: list[FrequencyCap] = Field(default_factory=list)  # e.g. [{"max": 3, "per": "7d"}]
 
+    # Metering: what a billable unit costs per channel (an email, an SMS segment, a push...), e.g.
+    # {"sms": 0.0079, "email": 0.0001}, in USAGE_CURRENCY; a channel left out costs nothing.
+    # Each message records its cost when it goes, so a later price applies to later messages only.
+    channel_prices: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+    usage_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+
+    @field_validator("channel_prices")
+    @classmethod
+    def _priced_channels(cls, value: dict[str, float]) -> dict[str, float]:
+        from sojourn.dsl.channels import SPECS  # noqa: PLC0415
+
+        unknown = sorted(set(value) - set(SPECS))
+        if unknown:
+            raise ValueError(f"unknown channel {', '.join(unknown)}; channels are {', '.join(SPECS)}")
+        return value
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str | None) -> str | None:

@@ -79,3 +79,14 @@ def test_production_refuses_the_dev_mailbox_asked_for() -> None:
 def test_dev_stack_runs_its_components_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     assert StackConfig(data_dir=Path(".sojourn")).child_env()["ENVIRONMENT"] == "development"
+
+
+def test_channel_prices_name_known_channels_and_take_no_negative_price(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CHANNEL_PRICES", '{"sms": 0.0079, "email": 0}')
+    assert Settings(_env_file=None).channel_prices == {"sms": 0.0079, "email": 0}
+    with pytest.raises(ValidationError, match="unknown channel fax"):
+        Settings(channel_prices={"fax": 0.1})
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        Settings(channel_prices={"sms": -1})
+    with pytest.raises(ValidationError, match="USAGE_CURRENCY|usage_currency"):
+        Settings(usage_currency="dollars")

@@ -42,6 +42,7 @@ class SendRequest(_SendTarget):
     time_zone: str | None = None
     quiet_hours: dict | None = None
     priority: int = 0
+    budget: dict | None = None  # the journey's: {"amount", "period"}
 
 
 def send_request(key: str, workflow_id: str, journey_id: str, version: int, contact_id: int, definition: dict,
@@ -51,7 +52,7 @@ def send_request(key: str, workflow_id: str, journey_id: str, version: int, cont
         idempotency_key=key, workflow_id=workflow_id, journey_id=journey_id, journey_version=version, node_id=node_id,
         contact_id=contact_id, node=next(raw for raw in definition["nodes"] if raw.get("id") == node_id), event=event,
         time_zone=definition.get("time_zone"), quiet_hours=definition.get("quiet_hours"),
-        priority=definition.get("priority", 0))
+        priority=definition.get("priority", 0), budget=definition.get("budget"))
 
 
 @dataclass(kw_only=True)

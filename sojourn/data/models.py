@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Identity,
     Index,
     LargeBinary,
+    Numeric,
     Text,
     UniqueConstraint,
     text,
@@ -168,6 +170,7 @@ class Message(SQLModel, table=True):
         # Delivery callbacks name the message by the provider's id for it (Twilio's MessageSid).
         Index("ix_messages_provider_message_id", "provider_message_id",
               postgresql_where=text("provider_message_id IS NOT NULL")),
+        Index("ix_messages_billed_at", text("coalesce(sent_at, created_at)")),  # usage over a time range
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -192,6 +195,10 @@ class Message(SQLModel, table=True):
     error: str | None = None
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True, default=False)
+    # Billed as, once rendered: an SMS's segments, 1 elsewhere; and their cost at the prices then.
+    units: int | None = None
+    cost: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 8), nullable=True))
+    test: bool = Field(default=False, sa_column=Column(Boolean, server_default=text("false"), nullable=False))
 
 
 class EngagementEvent(SQLModel, table=True):

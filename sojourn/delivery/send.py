@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import BigInteger, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -25,6 +26,7 @@ from sojourn.contracts.statuses import MESSAGE_DONE, MessageStatus
 from sojourn.data.consent import address_of, forget_address, refusal
 from sojourn.data.models import Contact, ContactConsent, Message, utcnow
 from sojourn.delivery import metrics
+from sojourn.delivery.budgets import budget_refusal
 from sojourn.delivery.channels import (
     AddressRejected,
     ChannelSender,
@@ -61,7 +63,7 @@ _LOAD = (select(_WANTED.c.key.label("wanted_key"), Contact.__table__,
                 *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
          .select_from(_WANTED.outerjoin(Contact, Contact.id == _WANTED.c.contact_id)
                       .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == _WANTED.c.key)))
-_OUTCOME = ("status", "error", "sent_at", "provider_message_id", "deferred_until", "due_at")
+_OUTCOME = ("status", "error", "sent_at", "provider_message_id", "deferred_until", "due_at", "units", "cost")
 _insert = insert(Message)
 _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
                                         set_={name: _insert.excluded[name] for name in _OUTCOME})
@@ -195,8 +197,9 @@ class Sender:
         # Before the cap reserves the message as `sending`: a rate-limited attempt must leave no
         # reservation behind, or its retry would take it for a send whose outcome is unknown.
         await self._rates.take_slot(chosen)
-        if marketing and self._settings.frequency_caps:
-            held = await self._reserve_under_caps(message)
+        budgeted = marketing and request.budget is not None
+        if budgeted or (marketing and self._settings.frequency_caps):
+            held = await self._reserve(message, budgeted)
             if held is not None:
                 return held
         elif not sender.repeat_safe and not sender.reports_hand_over:
@@ -242,21 +245,32 @@ class Sender:
             await self._record(message.row, MessageStatus.FAILED, error=f"template: {err}")
             raise ApplicationError(f"template failed for this contact: {err}", type=ErrorType.TEMPLATE,
                                    non_retryable=True) from err
+        units = message.rendered.units
         message.row.update(subject=message.rendered.subject, links=message.rendered.links,
-                           message_id_header=sender.message_id_header(message.id))
+                           message_id_header=sender.message_id_header(message.id), units=units,
+                           cost=Decimal(str(self._settings.channel_prices.get(message.channel, 0))) * units)
 
     async def _quiet_hours(self, message: _Message) -> SendResult | None:
         request = message.request
         hold = quiet_hold(message.contact, message.now, request.time_zone, request.quiet_hours, self._settings)
         return None if hold is None else await self._hold(message, message.node.when_quiet, hold, "quiet_hours")
 
-    async def _reserve_under_caps(self, message: _Message) -> SendResult | None:
-        """Under the contact's lock: record the message as `sending` if the caps leave room, else hold it."""
+    async def _reserve(self, message: _Message, budgeted: bool) -> SendResult | None:
+        """Under the journey's budget lock (if it has one), then the contact's (for the caps): record
+        the message as `sending` if both leave room, skip it past the budget, else hold it for the caps."""
         request = message.request
         async with self._transactions.begin() as conn:
-            hold = await cap_hold(conn, self._settings.frequency_caps, message.contact.id, message.channel,
-                                  request.idempotency_key, request.priority, message.now)
-            if hold is None:  # counted by the next message from the moment the lock is released
+            if budgeted:
+                over = await budget_refusal(conn, request.budget, request.journey_id, request.idempotency_key,
+                                            message.row["cost"], self._settings.usage_currency, utcnow())
+                if over is not None:
+                    await conn.execute(_RECORD, self._values(message.row, MessageStatus.SKIPPED, error=over))
+                    return message.result(MessageStatus.SKIPPED, reason=over)
+            hold = None
+            if self._settings.frequency_caps:
+                hold = await cap_hold(conn, self._settings.frequency_caps, message.contact.id, message.channel,
+                                      request.idempotency_key, request.priority, message.now)
+            if hold is None:  # counted by the next message from the moment the locks are released
                 await conn.execute(_RECORD, self._values(message.row, MessageStatus.SENDING))
         return None if hold is None else await self._hold(message, message.node.when_capped, hold, "frequency_cap")
 
@@ -324,8 +338,8 @@ class Sender:
     def _values(row: dict, status: MessageStatus, error: str | None = None, sent_at=None,
                 provider_message_id: str | None = None, deferred_until=None) -> dict:
         return {"recipient": None, "subject": None, "message_id_header": None, "transactional": False,
-                "priority": 0, "due_at": None, **row, "status": status, "error": error, "sent_at": sent_at,
-                "provider_message_id": provider_message_id, "deferred_until": deferred_until}
+                "priority": 0, "due_at": None, "units": None, "cost": None, **row, "status": status, "error": error,
+                "sent_at": sent_at, "provider_message_id": provider_message_id, "deferred_until": deferred_until}
 
     async def _record(self, row: dict, status: MessageStatus, **outcome) -> None:
         async with self._engine.connect() as conn:

@@ -106,6 +106,14 @@ class QuietHours(Strict):
         return self
 
 
+class Budget(Strict):
+    """What the journey's marketing messages may cost, in the brand's currency (`USAGE_CURRENCY`),
+    per calendar month (UTC) or over its whole life; transactional messages are never held by it."""
+
+    amount: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+    period: Literal["month", "total"]
+
+
 class JourneyDefinition(Strict):
     """A whole journey: its nodes, and the node it starts at (the first by default)."""
 
@@ -114,6 +122,7 @@ class JourneyDefinition(Strict):
     time_zone: TimeZoneName | None = None  # for contacts without one; else the brand's
     quiet_hours: QuietHours | None = None  # replaces the brand's QUIET_HOURS for this journey
     priority: int = 0  # when a frequency cap leaves room for one message, the higher priority goes
+    budget: Budget | None = None  # past it, marketing sends are skipped
     entry: Entry | None = None
     exit_on: list[EventCondition] = []
     goal: Goal | None = None

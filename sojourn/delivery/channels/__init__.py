@@ -55,6 +55,7 @@ class Rendered:
     payload: Any
     subject: str | None = None  # recorded for people reading the history; email's subject, push's title
     links: list[str] = field(default_factory=list)
+    units: int = 1  # what the message is billed as: an SMS's segments, one message elsewhere
 
 
 async def _nothing() -> None:

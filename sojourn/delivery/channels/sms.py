@@ -10,6 +10,7 @@ from sojourn.data.models import Contact
 from sojourn.delivery.channels import Outgoing, PermanentDeliveryFailure, Rendered
 from sojourn.delivery.channels.http import HttpSender, post
 from sojourn.dsl.nodes import SendNode
+from sojourn.dsl.sms_segments import sms_segments
 from sojourn.dsl.templating import render
 
 # Where Twilio posts each text's delivery status (the route is in api/routers/providers.py).
@@ -22,7 +23,8 @@ class SmsSender(HttpSender):
     repeat_safe = False  # Twilio has no idempotency key: a repeat is a second text
 
     def render(self, node: SendNode, context: dict[str, Any], message_id: uuid.UUID, contact: Contact) -> Rendered:
-        return Rendered(payload=render(node.sms.text, context).strip())
+        text = render(node.sms.text, context).strip()
+        return Rendered(payload=text, units=sms_segments(text))
 
     async def deliver(self, outgoing: Outgoing) -> str | None:
         s = self._settings
