@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     # within this many seconds is retried from its stored row (see sojourn/services/engagement_signals.py).
     engagement_signal_retry: float = Field(10.0, gt=0)
 
+    # API capacity: `sojourn api` serves with this many processes (each with its own event loop,
+    # engine and signal senders), and each process's database pool keeps this many connections
+    # (and opens as many again in a burst). One process's loop tops out at one core.
+    api_workers: int = Field(1, ge=1)
+    database_pool_size: int = Field(10, ge=1)
+
     temporal_ui_port: int = 8233
     postgres_port: int = 5433
 

@@ -85,7 +85,7 @@ async def journey_worker(
 
 
 async def serve(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     client = await connect(settings, engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
