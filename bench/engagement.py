@@ -261,6 +261,12 @@ async def main(args: argparse.Namespace) -> dict:
                                              "--format", "raw",
                                              "--rate", "50", "-o", args.profile], stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL)
+
+            def cpu_now(pid: int) -> tuple[float, float, float, float]:
+                """CPU seconds so far: the arm's API processes, Postgres, this client, Temporal."""
+                return (tree_cpu_seconds(pid), tree_cpu_seconds(stack.postgres.process.pid), cpu_seconds(os.getpid()),
+                        tree_cpu_seconds(stack.temporal.process.pid))
+
             for endpoint in ENDPOINTS:
                 for arm in ("sojourn", "bare"):
                     await hammer(urls[arm], requests_for(endpoint, arm, messages[endpoint][:WARMUP], stack),
@@ -271,20 +277,20 @@ async def main(args: argparse.Namespace) -> dict:
                 for endpoint in ENDPOINTS:
                     for arm in order:
                         work = requests_for(endpoint, arm, messages[endpoint][chunk], stack)
-                        cpu_before = (tree_cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid),
-                                      cpu_seconds(os.getpid()))
+                        cpu_before = cpu_now(pids[arm])
                         seconds, latencies = await hammer(urls[arm], work, args.concurrency)
-                        cpu_after = (tree_cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid),
-                                     cpu_seconds(os.getpid()))
+                        cpu_after = cpu_now(pids[arm])
                         log.info("round %d %s %s: %.0f req/s, p99 %.0f ms (load %.1f)", number, endpoint, arm,
                                  n / seconds, percentile(latencies, 0.99) * 1000, os.getloadavg()[0])
                         entry = measured.setdefault((endpoint, arm), {"seconds": 0.0, "latencies": [], "api_cpu": 0.0,
-                                                                      "postgres_cpu": 0.0, "client_cpu": 0.0})
+                                                                      "postgres_cpu": 0.0, "client_cpu": 0.0,
+                                                                      "temporal_cpu": 0.0})
                         entry["seconds"] += seconds
                         entry["latencies"] += latencies
                         entry["api_cpu"] += cpu_after[0] - cpu_before[0]
                         entry["postgres_cpu"] += cpu_after[1] - cpu_before[1]
                         entry["client_cpu"] += cpu_after[2] - cpu_before[2]
+                        entry["temporal_cpu"] += cpu_after[3] - cpu_before[3]
             rates = {endpoint: round(args.offered_share * n * rounds / measured[(endpoint, "bare")]["seconds"], 1)
                      for endpoint in ENDPOINTS}
             open_latencies: dict[tuple[str, str], list[float]] = {}
@@ -322,7 +328,9 @@ async def main(args: argparse.Namespace) -> dict:
                 "api_cpu_ms": round(entry["api_cpu"] * 1000 / (n * rounds), 2),
                 "postgres_cpu_ms": round(entry["postgres_cpu"] * 1000 / (n * rounds), 2),
                 # This process sends the requests: its CPU competes with the servers'.
-                "client_cpu_ms": round(entry["client_cpu"] * 1000 / (n * rounds), 2)}
+                "client_cpu_ms": round(entry["client_cpu"] * 1000 / (n * rounds), 2),
+                # Recording each run's signal: Sojourn's cost the bare route does not have.
+                "temporal_cpu_ms": round(entry["temporal_cpu"] * 1000 / (n * rounds), 2)}
 
     per_endpoint = {endpoint: {arm: figures(endpoint, arm) for arm in ("sojourn", "bare")} for endpoint in ENDPOINTS}
     ratios = {endpoint: round(per_endpoint[endpoint]["sojourn"]["req_per_s"] / per_endpoint[endpoint]["bare"]["req_per_s"], 3)
