@@ -1,7 +1,7 @@
 """Engagement requests per second: signed provider webhooks (`POST /v1/webhooks/engagement`)
 and the open pixel (`GET /t/o/<token>`), against a bare FastAPI route doing the same one insert.
 
-- Sojourn: the real API as deployed (`python -m api`, uvicorn, its own process) on the embedded
+- Sojourn: the real API as deployed (`python -m api`, uvicorn, its own processes) on the embedded
   stack. Every request is the first open of its own message, the case a waiting journey needs
   signalled: each message belongs to a running workflow (started on a task queue no worker polls,
   so the server records each signal as a real run would receive it, and no worker competes for
