@@ -1,4 +1,5 @@
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from sojourn.logs import configure_logging
@@ -13,13 +14,24 @@ def server_options(settings: Settings) -> dict:
         # Longer than clients keep idle connections, so the server never closes one a client is
         # just reusing (uvicorn's 5 s default equals many clients' and loses requests in that race).
         "timeout_keep_alive": settings.api_keep_alive,
+        # Several processes share the listening socket; uvicorn restarts one that dies.
+        "workers": settings.api_workers,
     }
+
+
+def serving_app() -> FastAPI:
+    """The app of one serving process. uvicorn calls this in each of its worker processes (fresh
+    interpreters), so each sets up its own logging before building the app."""
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format)
-    uvicorn.run(create_app(settings), **server_options(settings))
+    # An import string, not an app: uvicorn needs one to start worker processes.
+    uvicorn.run("api.__main__:serving_app", factory=True, **server_options(settings))
 
 
 if __name__ == "__main__":

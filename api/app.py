@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log_redaction.install()  # here: the server has configured its logging by now
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = session_factory(engine)

@@ -1,8 +1,8 @@
 """The engagement benchmark's baseline: a bare FastAPI app whose two routes each do the one
 insert an engagement request must do, into a copy of `engagement_events`, through the same
-engine and served with the same uvicorn options as `python -m api`.
+engine (and pool size) and served with the same uvicorn options (and process count) as `python -m api`.
 
-    python bench/bare_engagement_api.py   # DATABASE_URL, API_HOST, API_PORT from the environment
+    python bench/bare_engagement_api.py   # DATABASE_URL, API_HOST, API_PORT, API_WORKERS, DATABASE_POOL_SIZE
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ _INSERT = text(f"INSERT INTO {TABLE} (message_id, type, source, occurred_at) "  
                "VALUES (:message_id, :type, :source, :occurred_at)")
 
 
-def create_bare_app(database_url: str) -> FastAPI:
+def create_bare_app(database_url: str, pool_size: int) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = create_engine(database_url)
+        app.state.engine = create_engine(database_url, pool_size=pool_size)
         yield
         await app.state.engine.dispose()
 
@@ -56,6 +56,11 @@ def create_bare_app(database_url: str) -> FastAPI:
     return app
 
 
-if __name__ == "__main__":
+def serving_app() -> FastAPI:
+    """The app of one serving process (uvicorn calls it in each worker process)."""
     settings = get_settings()
-    uvicorn.run(create_bare_app(settings.database_url), **server_options(settings))
+    return create_bare_app(settings.database_url, settings.database_pool_size)
+
+
+if __name__ == "__main__":
+    uvicorn.run("bare_engagement_api:serving_app", factory=True, **server_options(get_settings()))

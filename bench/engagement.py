@@ -1,7 +1,7 @@
 """Engagement requests per second: signed provider webhooks (`POST /v1/webhooks/engagement`)
 and the open pixel (`GET /t/o/<token>`), against a bare FastAPI route doing the same one insert.
 
-- Sojourn: the real API as deployed (`python -m api`, uvicorn, its own process) on the embedded
+- Sojourn: the real API as deployed (`python -m api`, uvicorn, its own processes) on the embedded
   stack. Every request is the first open of its own message, the case a waiting journey needs
   signalled: each message belongs to a running workflow (started on a task queue no worker polls,
   so the server records each signal as a real run would receive it, and no worker competes for
@@ -9,15 +9,29 @@ and the open pixel (`GET /t/o/<token>`), against a bare FastAPI route doing the 
 - Bare: `bench/bare_engagement_api.py`, the same uvicorn options and the same engine settings, in
   its own process; each route parses the same input and does one INSERT into a copy of
   `engagement_events` (`LIKE ... INCLUDING ALL`).
+- Both arms get the same `--workers` (API_WORKERS: uvicorn processes) and `--pool-size`
+  (DATABASE_POOL_SIZE per process).
 
-Each endpoint gets `--requests` requests per arm per round with `--concurrency` in flight
-over keep-alive connections, after a small warm-up; the arms alternate order between rounds
-(ABBA). req/s = requests / wall time; latencies are per request, pooled over the rounds.
-ratio = Sojourn / bare req/s, the worse of the two endpoints (target >= 0.5); p99_ms is the
-worse p99 of Sojourn's two endpoints (target < 250 ms). At the end every message must have one
-row, and a sample of the runs must have received their signal.
+Two measurements per endpoint and arm, the arms alternating order between rounds (ABBA):
+
+- Saturated (closed loop): `--requests` requests per round with `--concurrency` in flight over
+  keep-alive connections, each connection sending its next request as soon as the last is
+  answered. req/s = requests / wall time: the capacity. Its latency is mostly queueing: by
+  Little's law the mean is concurrency / throughput (50 in flight at 100 req/s: 0.5 s).
+- Offered rate (open loop): `--open-requests` per round sent at a fixed rate whatever the
+  answers do, as providers and mail clients send: `--offered-share` (0.6) of the bare arm's
+  saturated req/s for that endpoint, the same rate for both arms. Latency runs from when a
+  request was due, so a stall counts against every request it holds up.
+
+ratio = Sojourn / bare saturated req/s, the worse of the two endpoints (target >= 0.5).
+p99_ms = the worse p99 of Sojourn's two endpoints at the offered rate (target < 250 ms): the
+latency a sender sees below capacity; p99_saturated_ms = the same in the closed loop, printed
+too, where the latency says how many are in flight rather than how fast a request is served.
+Latencies are pooled over the rounds. At the end every message must have one row, and a
+sample of the runs must have received their signal.
 
     .venv/bin/python bench/engagement.py [--requests 1000] [--concurrency 50] [--rounds 2]
+        [--open-requests 500] [--offered-share 0.6] [--workers 2] [--pool-size 25]
 
 Last line: `RESULT {json}`.
 """
@@ -37,6 +51,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import aiohttp
 import httpx
 from bare_engagement_api import TABLE
 from ingest import ApiProcess
@@ -65,6 +80,7 @@ log = logging.getLogger("bench.engagement")
 
 NOBODY_POLLS = "bench-engagement-no-worker"
 WARMUP = 50
+OPEN_LOOP_CONNECTIONS = 200  # enough that the client never holds back a request that is due
 ENDPOINTS = ("webhook", "pixel")
 
 
@@ -154,25 +170,54 @@ def requests_for(endpoint: str, arm: str, messages: list[uuid.UUID], stack: Stac
     return out
 
 
+def load_client(url: str, connections: int) -> aiohttp.ClientSession:
+    """The client that sends the load, sharing the machine's CPU with both servers, so the
+    cheapest well-kept one: httpx cost 8-13 ms of CPU per request here, more than either server
+    spent on it, and its one busy core capped both arms and lengthened their tails."""
+    return aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=connections),
+                                 timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def send(http: aiohttp.ClientSession, method: str, path: str, body: bytes | None, headers: dict) -> None:
+    async with http.request(method, path, data=body, headers=headers) as response:
+        answer = await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: {response.status} {answer[:200]!r}")
+
+
 async def hammer(url: str, requests: list[tuple], concurrency: int) -> tuple[float, list[float]]:
     """Every request with `concurrency` in flight; (wall seconds, per-request seconds)."""
     queue = list(reversed(requests))
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+    async with load_client(url, concurrency) as http:
 
         async def one_connection() -> None:
             while queue:
-                method, path, body, headers = queue.pop()
+                request = queue.pop()
                 began = time.perf_counter()
-                response = await http.request(method, path, content=body, headers=headers)
+                await send(http, *request)
                 latencies.append(time.perf_counter() - began)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:200]}")
 
         started = time.perf_counter()
         await asyncio.gather(*(one_connection() for _ in range(concurrency)))
         return time.perf_counter() - started, latencies
+
+
+async def offered(url: str, requests: list[tuple], rate: float) -> list[float]:
+    """Each request sent at its own time, `rate` per second, answered or not; per-request
+    seconds from when it was due (so time a request waited behind a stall counts)."""
+    latencies: list[float] = []
+    async with load_client(url, OPEN_LOOP_CONNECTIONS) as http:
+        started = time.perf_counter()
+
+        async def one(number: int, request: tuple) -> None:
+            due = started + number / rate
+            await asyncio.sleep(due - time.perf_counter())
+            await send(http, *request)
+            latencies.append(time.perf_counter() - due)
+
+        await asyncio.gather(*(one(number, request) for number, request in enumerate(requests)))
+    return latencies
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -197,21 +242,31 @@ async def signalled(stack: Stack, messages: list[uuid.UUID], sample: int, timeou
 
 
 async def main(args: argparse.Namespace) -> dict:
-    n, rounds = args.requests, args.rounds
+    n, rounds, n_open = args.requests, args.rounds, args.open_requests
+    # Both API processes read these (the stack's child environment starts from ours).
+    os.environ.update(API_WORKERS=str(args.workers), DATABASE_POOL_SIZE=str(args.pool_size))
+    per_endpoint_messages = WARMUP + (n + n_open) * rounds
     async with bench_stack(keep=args.keep) as stack:
         async with stack.engine.begin() as conn:
             await conn.execute(text(f"CREATE TABLE {TABLE} (LIKE engagement_events INCLUDING ALL)"))
-        log.info("starting %d runs that wait for engagement", 2 * (n * rounds + WARMUP))
-        messages = {endpoint: await sent_messages(stack, f"eng-{endpoint}", n * rounds + WARMUP)
+        log.info("starting %d runs that wait for engagement", 2 * per_endpoint_messages)
+        messages = {endpoint: await sent_messages(stack, f"eng-{endpoint}", per_endpoint_messages)
                     for endpoint in ENDPOINTS}
         measured: dict[tuple[str, str], dict] = {}
         async with ApiProcess(stack) as ours, BareApiProcess(stack) as bare:
             urls = {"sojourn": ours.url, "bare": bare.url}
             pids = {"sojourn": ours.process.pid, "bare": bare.process.pid}
             if args.profile:  # sample the API's stacks for the whole run (collapsed stacks, flamegraph.pl format)
-                profiler = subprocess.Popen(["py-spy", "record", "--pid", str(ours.process.pid), "--format", "raw",
+                profiler = subprocess.Popen(["py-spy", "record", "--pid", str(ours.process.pid), "--subprocesses",
+                                             "--format", "raw",
                                              "--rate", "50", "-o", args.profile], stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL)
+
+            def cpu_now(pid: int) -> tuple[float, float, float, float]:
+                """CPU seconds so far: the arm's API processes, Postgres, this client, Temporal."""
+                return (tree_cpu_seconds(pid), tree_cpu_seconds(stack.postgres.process.pid), cpu_seconds(os.getpid()),
+                        tree_cpu_seconds(stack.temporal.process.pid))
+
             for endpoint in ENDPOINTS:
                 for arm in ("sojourn", "bare"):
                     await hammer(urls[arm], requests_for(endpoint, arm, messages[endpoint][:WARMUP], stack),
@@ -222,17 +277,34 @@ async def main(args: argparse.Namespace) -> dict:
                 for endpoint in ENDPOINTS:
                     for arm in order:
                         work = requests_for(endpoint, arm, messages[endpoint][chunk], stack)
-                        cpu_before = cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid)
+                        cpu_before = cpu_now(pids[arm])
                         seconds, latencies = await hammer(urls[arm], work, args.concurrency)
-                        cpu_after = cpu_seconds(pids[arm]), tree_cpu_seconds(stack.postgres.process.pid)
+                        cpu_after = cpu_now(pids[arm])
                         log.info("round %d %s %s: %.0f req/s, p99 %.0f ms (load %.1f)", number, endpoint, arm,
                                  n / seconds, percentile(latencies, 0.99) * 1000, os.getloadavg()[0])
                         entry = measured.setdefault((endpoint, arm), {"seconds": 0.0, "latencies": [], "api_cpu": 0.0,
-                                                                      "postgres_cpu": 0.0})
+                                                                      "postgres_cpu": 0.0, "client_cpu": 0.0,
+                                                                      "temporal_cpu": 0.0})
                         entry["seconds"] += seconds
                         entry["latencies"] += latencies
                         entry["api_cpu"] += cpu_after[0] - cpu_before[0]
                         entry["postgres_cpu"] += cpu_after[1] - cpu_before[1]
+                        entry["client_cpu"] += cpu_after[2] - cpu_before[2]
+                        entry["temporal_cpu"] += cpu_after[3] - cpu_before[3]
+            rates = {endpoint: round(args.offered_share * n * rounds / measured[(endpoint, "bare")]["seconds"], 1)
+                     for endpoint in ENDPOINTS}
+            open_latencies: dict[tuple[str, str], list[float]] = {}
+            for number in range(rounds):
+                order = ("bare", "sojourn") if number % 2 == 0 else ("sojourn", "bare")
+                start = WARMUP + n * rounds + number * n_open
+                for endpoint in ENDPOINTS:
+                    for arm in order:
+                        work = requests_for(endpoint, arm, messages[endpoint][start:start + n_open], stack)
+                        latencies = await offered(urls[arm], work, rates[endpoint])
+                        log.info("round %d %s %s at %.0f req/s offered: p50 %.0f ms, p99 %.0f ms (load %.1f)",
+                                 number, endpoint, arm, rates[endpoint], statistics.median(latencies) * 1000,
+                                 percentile(latencies, 0.99) * 1000, os.getloadavg()[0])
+                        open_latencies.setdefault((endpoint, arm), []).extend(latencies)
             load = os.getloadavg()[0]
             if args.profile:
                 profiler.send_signal(2)  # py-spy writes its file on SIGINT
@@ -245,29 +317,39 @@ async def main(args: argparse.Namespace) -> dict:
 
     def figures(endpoint: str, arm: str) -> dict:
         entry = measured[(endpoint, arm)]
+        at_rate = open_latencies[(endpoint, arm)]
         return {"req_per_s": round(n * rounds / entry["seconds"], 1),
-                "p50_ms": round(statistics.median(entry["latencies"]) * 1000, 1),
-                "p99_ms": round(percentile(entry["latencies"], 0.99) * 1000, 1),
+                "p50_saturated_ms": round(statistics.median(entry["latencies"]) * 1000, 1),
+                "p99_saturated_ms": round(percentile(entry["latencies"], 0.99) * 1000, 1),
+                "offered_req_per_s": rates[endpoint],
+                "p50_ms": round(statistics.median(at_rate) * 1000, 1),
+                "p99_ms": round(percentile(at_rate, 0.99) * 1000, 1),
                 # CPU per request is steadier than wall time on a shared machine: what each request costs.
                 "api_cpu_ms": round(entry["api_cpu"] * 1000 / (n * rounds), 2),
-                "postgres_cpu_ms": round(entry["postgres_cpu"] * 1000 / (n * rounds), 2)}
+                "postgres_cpu_ms": round(entry["postgres_cpu"] * 1000 / (n * rounds), 2),
+                # This process sends the requests: its CPU competes with the servers'.
+                "client_cpu_ms": round(entry["client_cpu"] * 1000 / (n * rounds), 2),
+                # Recording each run's signal: Sojourn's cost the bare route does not have.
+                "temporal_cpu_ms": round(entry["temporal_cpu"] * 1000 / (n * rounds), 2)}
 
     per_endpoint = {endpoint: {arm: figures(endpoint, arm) for arm in ("sojourn", "bare")} for endpoint in ENDPOINTS}
     ratios = {endpoint: round(per_endpoint[endpoint]["sojourn"]["req_per_s"] / per_endpoint[endpoint]["bare"]["req_per_s"], 3)
               for endpoint in ENDPOINTS}
-    expected = n * rounds + WARMUP
+    expected = per_endpoint_messages
     return {
         "benchmark": "engagement",
         "date": datetime.now(timezone.utc).date().isoformat(),
         "ratio": min(ratios.values()),
         "p99_ms": max(per_endpoint[endpoint]["sojourn"]["p99_ms"] for endpoint in ENDPOINTS),
+        "p99_saturated_ms": max(per_endpoint[endpoint]["sojourn"]["p99_saturated_ms"] for endpoint in ENDPOINTS),
         "target_ratio": 0.5,
         "target_p99_ms": 250,
         "ratios": ratios,
         "cpu_ratios": {endpoint: round(per_endpoint[endpoint]["bare"]["api_cpu_ms"]
                                        / per_endpoint[endpoint]["sojourn"]["api_cpu_ms"], 3) for endpoint in ENDPOINTS},
         "per_endpoint": per_endpoint,
-        "requests": n, "rounds": rounds, "concurrency": args.concurrency,
+        "requests": n, "rounds": rounds, "concurrency": args.concurrency, "open_requests": n_open,
+        "offered_share": args.offered_share, "workers": args.workers, "pool_size": args.pool_size,
         "rows_ok": stored.get("webhook") == expected and stored.get("pixel") == expected
         and bare_rows == 2 * expected,
         "signalled_sample": reached,
@@ -281,6 +363,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=1000, help="requests per endpoint, arm and round")
     parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating which arm goes first")
+    parser.add_argument("--open-requests", type=int, default=500,
+                        help="requests per endpoint, arm and round at the offered rate")
+    parser.add_argument("--offered-share", type=float, default=0.6,
+                        help="the offered rate as a share of the bare arm's saturated req/s (default 0.6)")
+    parser.add_argument("--workers", type=int, default=2, help="API processes per arm (API_WORKERS, default 2)")
+    parser.add_argument("--pool-size", type=int, default=25,
+                        help="database pool per API process (DATABASE_POOL_SIZE, default 25)")
     parser.add_argument("--profile", metavar="FILE", help="py-spy the API process into FILE (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     return parser.parse_args(argv)

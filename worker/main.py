@@ -90,7 +90,7 @@ async def serve(settings: Settings) -> None:
     if runtime := temporal_runtime(settings):
         # Before the client: its worker reports through the runtime it was made with.
         Runtime.set_default(runtime, error_if_already_set=False)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     client = await connect(settings, engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
