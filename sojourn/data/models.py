@@ -159,6 +159,32 @@ class JourneyRun(SQLModel, table=True):
     batch: str | None = Field(default=None, max_length=400)
 
 
+class JourneyStep(SQLModel, table=True):
+    """One node a run entered: when, when it left (None while there) and by which way out.
+    Written as runs move (sojourn/contracts/steps.py); funnels count them."""
+
+    __tablename__ = "journey_steps"
+    __table_args__ = (
+        # A funnel reads only this index: one journey's runs by when they entered it.
+        Index("ix_journey_steps_funnel", "journey_id", "run_started_at",
+              postgresql_include=["version", "node_id", "outcome", "reason", "left_at"]),
+        Index("ix_journey_steps_contact", "contact_id"),  # erasure's cascade
+    )
+
+    run_id: str = Field(primary_key=True, max_length=64)  # journey_runs.run_id
+    seq: int = Field(primary_key=True)  # the run's n-th step, continuations included
+    journey_id: str = Field(max_length=64)
+    version: int
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
+    node_id: str = Field(max_length=64)
+    node_type: str = Field(max_length=16)
+    run_started_at: datetime = _ts(default=False)
+    entered_at: datetime = _ts(default=False)
+    left_at: datetime | None = _ts(nullable=True, default=False)
+    outcome: str | None = Field(default=None, max_length=32)
+    reason: str | None = None
+
+
 class Message(SQLModel, table=True):
     """A message the journey sent, keyed for exactly-once by (workflow, node, visit)."""
 

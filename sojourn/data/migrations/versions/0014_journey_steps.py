@@ -1,0 +1,42 @@
+"""journey_steps: each node a run entered, written as runs move, for funnels
+
+Revision ID: 0014
+Revises: 0013
+
+One row per (run, step): the node, when the run entered and left it and by which way out. A
+covering index on (journey, when the run entered the journey) lets a funnel count one journey's
+steps per node from the index alone. Runs recorded before this have no steps.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "journey_steps",
+        sa.Column("run_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("journey_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.BigInteger(), sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("node_id", sa.String(length=64), nullable=False),
+        sa.Column("node_type", sa.String(length=16), nullable=False),
+        sa.Column("run_started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("left_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=True),
+        sa.Column("reason", sa.String(), nullable=True),
+        sa.PrimaryKeyConstraint("run_id", "seq"),
+    )
+    op.create_index("ix_journey_steps_funnel", "journey_steps", ["journey_id", "run_started_at"],
+                    postgresql_include=["version", "node_id", "outcome", "reason", "left_at"])
+    op.create_index("ix_journey_steps_contact", "journey_steps", ["contact_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("journey_steps")
