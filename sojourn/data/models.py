@@ -141,6 +141,9 @@ class JourneyRun(SQLModel, table=True):
     __table_args__ = (
         Index("ix_journey_runs_contact", "contact_id"),
         Index("ix_journey_runs_workflow", "workflow_id", "enrolled_at"),
+        # A funnel's runs: one journey's, by when they entered it.
+        Index("ix_journey_runs_funnel", "journey_id", "enrolled_at",
+              postgresql_include=["version", "status", "exit_reason", "converted_at"]),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import select
+from test_event_journeys import send_events
 
+from sojourn.contracts.journey import JourneyState
+from sojourn.contracts.statuses import MessageStatus, RunStatus
 from sojourn.data.models import JourneyStep
 
-from helpers import add_contact, advance, create_active_journey, enroll, finished, tracking_path, wait_for_mail
+from helpers import (
+    add_contact,
+    advance,
+    create_active_journey,
+    enroll,
+    finished,
+    tracking_path,
+    wait_for_mail,
+    waiting_state,
+)
 
 
 def follow_up(unique: str) -> dict:
@@ -76,3 +90,139 @@ async def test_runs_write_their_steps_as_they_move(api, worker, engine, temporal
                                  (5, "end", "exit", None, True)]
     assert opened[1].left_at - opened[1].entered_at >= timedelta(days=1)
     assert {s.contact_id for s in opened} != {s.contact_id for s in ignored}
+
+
+def shop(unique: str) -> dict:
+    """A branching journey with every kind of way out: skips, a branch, a wait_for, an exit event."""
+    return {
+        "name": "Shop",
+        "exit_on": [{"event": "opt.out"}],
+        "nodes": [
+            {"id": "welcome", "type": "send", "subject": f"Welcome {unique}",
+             "html": '<p><a href="https://shop.example/">Shop</a></p>', "next": "pause"},
+            {"id": "pause", "type": "wait", "duration": "1d", "next": "engaged"},
+            {"id": "engaged", "type": "branch", "condition": {"opened": "welcome"}, "then": "offer", "else": "end"},
+            {"id": "offer", "type": "send", "subject": f"Offer {unique}",
+             "html": '<p><a href="https://shop.example/offer">Offer</a></p>', "next": "buys"},
+            {"id": "buys", "type": "wait_for", "event": {"event": "purchase"}, "timeout": "2d",
+             "on_event": "thanks", "on_timeout": "end"},
+            {"id": "thanks", "type": "send", "subject": f"Thanks {unique}", "text": "Thank you.", "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+    }
+
+
+RUNS = 50
+
+
+def truth(states: dict[str, JourneyState], opens: Counter, clicks: Counter) -> dict:
+    """The funnel counted from the runs' own state (the workflows' query) and what the test did."""
+    nodes: dict[str, dict] = {}
+    for state in states.values():
+        statuses = iter(m for m in state.messages)
+        for index, step in enumerate(state.path):
+            node = nodes.setdefault(step.node, {"entered": 0, "here": 0, "left": Counter(), "skipped": Counter()})
+            node["entered"] += 1
+            last = index == len(state.path) - 1
+            if step.type == "send":
+                message = next(statuses)
+                way = message.status
+                if message.status == MessageStatus.SKIPPED:
+                    node["skipped"][message.reason] += 1
+            elif step.type in ("branch", "wait_for"):
+                way = step.outcome
+            else:
+                way = "next"
+            if last and state.status == RunStatus.EXITED and step.type != "send":
+                way = "exited"
+            node["left"][way] += 1
+    for node_id, node in nodes.items():
+        node["opens"] = {"unique": len([m for m in opens if m[0] == node_id]),
+                         "total": sum(n for m, n in opens.items() if m[0] == node_id)}
+        node["clicks"] = {"unique": len([m for m in clicks if m[0] == node_id]),
+                          "total": sum(n for m, n in clicks.items() if m[0] == node_id)}
+    return nodes
+
+
+async def test_the_funnel_counts_every_run_exactly(api, worker, engine, temporal_env, unique):
+    journey = f"shop-{unique}"
+    await create_active_journey(api, journey, shop(unique))
+    rng = random.Random(12)
+    people = [f"p{i}-{unique}" for i in range(RUNS)]
+    for i, person in enumerate(people):
+        await add_contact(api, person, None if i % 10 == 0 else f"{person}@example.com")  # no address: skipped
+    runs = {person: r for person, r in zip(people, await enroll(api, journey, *people))}
+    reached = [p for i, p in enumerate(people) if i % 10]
+    opens: Counter = Counter()  # (node, person) -> pixel fetches
+    clicks: Counter = Counter()
+
+    async def engage(node: str, subject: str, person: str) -> None:
+        [mail] = [m for m in await wait_for_mail(engine, f"{person}@example.com", 1) if m["subject"] == subject]
+        if rng.random() < 0.5:
+            for _ in range(rng.randint(1, 3)):
+                assert (await api.get(tracking_path(mail["html"], "o"))).status_code == 200
+                opens[node, person] += 1
+        if rng.random() < 0.3:
+            for _ in range(rng.randint(1, 2)):
+                assert (await api.get(tracking_path(mail["html"], "c"))).status_code in (302, 303, 307)
+                clicks[node, person] += 1
+
+    for person in reached:
+        await engage("welcome", f"Welcome {unique}", person)
+    leaving = rng.sample(people, 5)
+    await send_events(api, *({"contact": p, "name": "opt.out", "event_id": f"out-{p}"} for p in leaving))
+    for person in people:
+        if person not in leaving:
+            await waiting_state(temporal_env, runs[person]["workflow_id"])
+            await advance(temporal_env, runs[person]["workflow_id"], timedelta(days=1, minutes=1))
+
+    # Mid-journey, the funnel counts those resting at `buys` there.
+    states = {p: await settled(temporal_env, runs[p]["workflow_id"]) for p in people}
+    offered = [p for p, s in states.items() if s.current_node == "buys"]
+    assert offered, "nobody engaged: change the seed"
+    middle = (await api.get(f"/v1/journeys/{journey}/funnel")).json()
+    assert {n["id"]: n["here"] for n in middle["nodes"]}["buys"] == len(offered)
+    assert middle["journey"]["active"] == len(offered)
+
+    buyers = [p for p in offered if rng.random() < 0.5]
+    for person in offered:
+        await engage("offer", f"Offer {unique}", person)
+    await send_events(api, *({"contact": p, "name": "purchase", "event_id": f"buy-{p}"} for p in buyers))
+    for person in offered:
+        if person not in buyers:
+            await advance(temporal_env, runs[person]["workflow_id"], timedelta(days=2, minutes=1))
+    states = {p: await finished(temporal_env, runs[p]["workflow_id"]) for p in people}
+
+    response = await api.get(f"/v1/journeys/{journey}/funnel")
+    assert response.status_code == 200, response.text
+    funnel = response.json()
+    expected = truth(states, opens, clicks)
+    assert [n["id"] for n in funnel["nodes"]] == [n["id"] for n in shop(unique)["nodes"]]
+    for node in funnel["nodes"]:
+        want = expected.get(node["id"], {"entered": 0, "here": 0, "left": Counter(), "skipped": Counter(),
+                                         "opens": {"unique": 0, "total": 0}, "clicks": {"unique": 0, "total": 0}})
+        assert (node["entered"], node["here"], node["left"]) == (want["entered"], 0, dict(want["left"])), node
+        if node["type"] == "send":
+            send = node["send"]
+            assert send["sent"] == want["left"]["sent"]
+            assert send["skipped"] == {"total": sum(want["skipped"].values()), "by_reason": dict(want["skipped"])}
+            assert (send["failed"], send["deferred"], send["bounces"], send["complaints"]) == (0, 0, 0, 0)
+            assert (send["opens"], send["clicks"]) == (want["opens"], want["clicks"]), node["id"]
+    assert expected["welcome"]["skipped"] and expected["engaged"]["left"]["then"] and expected["buys"]["left"]["event"]
+    statuses = Counter(s.status for s in states.values())
+    assert funnel["journey"] == {
+        "entered": RUNS, "active": 0, "completed": statuses[RunStatus.COMPLETED], "cancelled": 0,
+        "exited": {"total": len(leaving), "by_reason": {"exit_on: opt.out": len(leaving)}},
+        "converted": 0, "conversion_rate": 0.0}
+    assert statuses[RunStatus.EXITED] == len(leaving)
+
+
+async def settled(temporal_env, workflow_id: str) -> JourneyState:
+    """The run's state once it rests (or has ended)."""
+    handle = temporal_env.client.get_workflow_handle(workflow_id)
+    for _ in range(400):
+        state = await handle.query("state", result_type=JourneyState)
+        if state.wait_until is not None or state.status != RunStatus.ACTIVE:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never settled")

@@ -5,7 +5,8 @@ Revises: 0013
 
 One row per (run, step): the node, when the run entered and left it and by which way out. A
 covering index on (journey, when the run entered the journey) lets a funnel count one journey's
-steps per node from the index alone. Runs recorded before this have no steps.
+steps per node from the index alone; one on journey_runs does the same for a funnel's runs.
+Runs recorded before this have no steps.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -36,7 +37,10 @@ def upgrade() -> None:
     op.create_index("ix_journey_steps_funnel", "journey_steps", ["journey_id", "run_started_at"],
                     postgresql_include=["version", "node_id", "outcome", "reason", "left_at"])
     op.create_index("ix_journey_steps_contact", "journey_steps", ["contact_id"])
+    op.create_index("ix_journey_runs_funnel", "journey_runs", ["journey_id", "enrolled_at"],
+                    postgresql_include=["version", "status", "exit_reason", "converted_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_journey_runs_funnel", table_name="journey_runs")
     op.drop_table("journey_steps")
