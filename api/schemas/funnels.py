@@ -28,6 +28,9 @@ class SendFunnel(BaseModel):
     clicks: Engaged
     bounces: int
     complaints: int
+    conversions: int = Field(description="Conversions attributed to this node: the last message of the journey "
+                                         "the contact received before the goal event.")
+    revenue: float | None = Field(description="Their goal values' sum, when the goal names a value.")
 
 
 class NodeFunnel(BaseModel):
@@ -47,8 +50,9 @@ class JourneyFunnel(BaseModel):
     completed: int
     cancelled: int
     exited: ByReason
-    converted: int
+    converted: int = Field(description="Runs whose goal event came within the goal's window after they entered.")
     conversion_rate: float | None
+    revenue: float | None = Field(description="The sum of the conversions' goal values, when the goal names a value.")
 
 
 class FunnelOut(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, distinct, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.contracts.statuses import MessageStatus
-from sojourn.data.models import EngagementEvent, JourneyRun, JourneyStep, Message
+from sojourn.data.models import Conversion, EngagementEvent, JourneyRun, JourneyStep, Message
 
 # Ways out whose reasons are counted one by one; other reasons (a failure's error text) are not.
 _BY_REASON = (MessageStatus.SKIPPED,)
@@ -43,7 +43,12 @@ class RunCounts:
     entered: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     exited: dict[str, int] = field(default_factory=dict)  # by exit reason
-    converted: int = 0
+
+
+@dataclass
+class Converted:
+    runs: int = 0
+    revenue: float = 0.0
 
 
 @dataclass
@@ -87,15 +92,14 @@ async def node_counts(session: AsyncSession, scope: Scope) -> dict[str, NodeCoun
 
 
 async def run_counts(session: AsyncSession, scope: Scope) -> RunCounts:
-    """The scope's runs by status, exits by reason, and how many converted."""
+    """The scope's runs by status, and exits by reason."""
     r = JourneyRun.__table__.c
-    query = (select(r.status, r.exit_reason, func.count().label("n"), func.count(r.converted_at).label("converted"))
+    query = (select(r.status, r.exit_reason, func.count().label("n"))
              .where(r.journey_id == scope.journey_id, *_in_scope(r.version, r.enrolled_at, scope))
              .group_by(r.status, r.exit_reason))
     counts = RunCounts()
     for row in (await session.execute(query)).all():
         counts.entered += row.n
-        counts.converted += row.converted
         counts.by_status[row.status] = counts.by_status.get(row.status, 0) + row.n
         if row.status == "exited":
             reason = row.exit_reason or "unknown"
@@ -129,3 +133,12 @@ async def send_counts(session: AsyncSession, scope: Scope) -> dict[str, SendCoun
             unique={kind: getattr(row, f"unique_{kind}") for kind in ENGAGEMENTS},
             total={kind: getattr(row, f"total_{kind}") for kind in ENGAGEMENTS})
     return counts
+
+
+async def conversions(session: AsyncSession, scope: Scope) -> dict[str | None, Converted]:
+    """The scope's conversions and revenue by the send node they are attributed to (None: no message)."""
+    c = Conversion.__table__.c
+    query = (select(c.node_id, func.count().label("n"), func.coalesce(func.sum(c.value), 0).label("revenue"))
+             .where(c.journey_id == scope.journey_id, *_in_scope(c.version, c.run_started_at, scope))
+             .group_by(c.node_id))
+    return {row.node_id: Converted(row.n, float(row.revenue)) for row in (await session.execute(query)).all()}

@@ -188,6 +188,31 @@ class JourneyStep(SQLModel, table=True):
     reason: str | None = None
 
 
+class Conversion(SQLModel, table=True):
+    """A run's conversion: the first goal event within the goal's window after the run entered,
+    with the revenue it names, and the journey's last message the contact received before it."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        Index("ix_conversions_funnel", "journey_id", "run_started_at",
+              postgresql_include=["version", "node_id", "value"]),
+        Index("ix_conversions_contact", "contact_id"),  # erasure's cascade
+    )
+
+    run_id: str = Field(primary_key=True, max_length=64)  # journey_runs.run_id
+    journey_id: str = Field(max_length=64)
+    version: int
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
+    run_started_at: datetime = _ts(default=False)
+    event_id: str = Field(max_length=200)
+    occurred_at: datetime = _ts(default=False)
+    value: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 4), nullable=True))
+    # The message it is attributed to (none when the contact received none before it).
+    message_id: uuid.UUID | None = Field(default=None, sa_column=Column(ForeignKey("messages.id", ondelete="SET NULL"),
+                                                                       nullable=True))
+    node_id: str | None = Field(default=None, max_length=64)
+
+
 class Message(SQLModel, table=True):
     """A message the journey sent, keyed for exactly-once by (workflow, node, visit)."""
 

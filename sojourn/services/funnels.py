@@ -34,10 +34,11 @@ def scope(journey_id: str, version: int | None, start: str | None, end: str | No
 
 async def funnel(session: AsyncSession, where: funnels.Scope) -> dict[str, Any]:
     await get_journey(session, where.journey_id)
-    nodes = await _nodes(session, where)
+    nodes, valued = await _nodes(session, where)
     steps = await funnels.node_counts(session, where)
     sends = await funnels.send_counts(session, where)
     runs = await funnels.run_counts(session, where)
+    converted = await funnels.conversions(session, where)
     for node_id in steps.keys() - nodes.keys():  # a node of a version no longer defined
         nodes[node_id] = "unknown"
     return {
@@ -45,14 +46,16 @@ async def funnel(session: AsyncSession, where: funnels.Scope) -> dict[str, Any]:
         "version": where.version,
         "from": where.since,
         "to": where.until,
-        "journey": _journey(runs),
-        "nodes": [_node(node_id, node_type, steps.get(node_id, funnels.NodeCounts()), sends.get(node_id))
+        "journey": _journey(runs, converted, valued),
+        "nodes": [_node(node_id, node_type, steps.get(node_id, funnels.NodeCounts()), sends.get(node_id),
+                        converted.get(node_id, funnels.Converted()), valued)
                   for node_id, node_type in nodes.items()],
     }
 
 
-async def _nodes(session: AsyncSession, where: funnels.Scope) -> dict[str, str]:
-    """Node ids and types in the order the versions define them, newest version first."""
+async def _nodes(session: AsyncSession, where: funnels.Scope) -> tuple[dict[str, str], bool]:
+    """Node ids and types in the order the versions define them, newest version first; and
+    whether a goal names a value (then the funnel reports revenue)."""
     query = (select(JourneyVersion.definition).where(JourneyVersion.journey_id == where.journey_id)
              .order_by(JourneyVersion.version.desc()))
     if where.version is not None:
@@ -64,22 +67,25 @@ async def _nodes(session: AsyncSession, where: funnels.Scope) -> dict[str, str]:
     for definition in definitions:
         for node in definition.get("nodes", []):
             nodes.setdefault(node["id"], node["type"])
-    return nodes
+    return nodes, any((d.get("goal") or {}).get("value") for d in definitions)
 
 
-def _journey(runs: funnels.RunCounts) -> dict[str, Any]:
+def _journey(runs: funnels.RunCounts, converted: dict[str | None, funnels.Converted], valued: bool) -> dict[str, Any]:
+    conversions = sum(c.runs for c in converted.values())
     return {
         "entered": runs.entered,
         "active": runs.by_status.get(RunStatus.ACTIVE, 0),
         "completed": runs.by_status.get(RunStatus.COMPLETED, 0),
         "cancelled": runs.by_status.get(RunStatus.CANCELLED, 0),
         "exited": {"total": sum(runs.exited.values()), "by_reason": runs.exited},
-        "converted": runs.converted,
-        "conversion_rate": runs.converted / runs.entered if runs.entered else None,
+        "converted": conversions,
+        "conversion_rate": conversions / runs.entered if runs.entered else None,
+        "revenue": sum(c.revenue for c in converted.values()) if valued else None,
     }
 
 
-def _node(node_id: str, node_type: str, steps: funnels.NodeCounts, sends: funnels.SendCounts | None) -> dict:
+def _node(node_id: str, node_type: str, steps: funnels.NodeCounts, sends: funnels.SendCounts | None,
+          converted: funnels.Converted, valued: bool) -> dict:
     out: dict[str, Any] = {
         "id": node_id, "type": node_type, "entered": steps.entered, "here": steps.here,
         "left": {way or NEXT: runs for way, runs in steps.left.items()},
@@ -98,6 +104,8 @@ def _node(node_id: str, node_type: str, steps: funnels.NodeCounts, sends: funnel
             "clicks": {"unique": engaged.unique.get("clicked", 0), "total": engaged.total.get("clicked", 0)},
             "bounces": engaged.unique.get("bounced", 0),
             "complaints": engaged.unique.get("complained", 0),
+            "conversions": converted.runs,
+            "revenue": converted.revenue if valued else None,
         }
     return out
 

@@ -15,7 +15,8 @@ async def test_a_journey_nobody_entered_has_a_funnel_of_zeros(api, unique):
     body = response.json()
     assert (body["version"], body["from"], body["to"]) == (1, "2026-01-01T00:00:00Z", None)
     assert body["journey"] == {"entered": 0, "active": 0, "completed": 0, "cancelled": 0,
-                               "exited": {"total": 0, "by_reason": {}}, "converted": 0, "conversion_rate": None}
+                               "exited": {"total": 0, "by_reason": {}}, "converted": 0, "conversion_rate": None,
+                               "revenue": None}
     assert [(n["id"], n["type"], n["entered"], n["here"], n["left"]) for n in body["nodes"]] == [
         ("hello", "send", 0, 0, {}), ("end", "exit", 0, 0, {})]
     assert body["nodes"][0]["send"]["opens"] == {"unique": 0, "total": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from test_event_journeys import send_events
@@ -97,6 +97,7 @@ def shop(unique: str) -> dict:
     return {
         "name": "Shop",
         "exit_on": [{"event": "opt.out"}],
+        "goal": {"event": "purchase", "within": "3d", "value": "properties.amount", "exit": False},
         "nodes": [
             {"id": "welcome", "type": "send", "subject": f"Welcome {unique}",
              "html": '<p><a href="https://shop.example/">Shop</a></p>', "next": "pause"},
@@ -187,11 +188,28 @@ async def test_the_funnel_counts_every_run_exactly(api, worker, engine, temporal
     buyers = [p for p in offered if rng.random() < 0.5]
     for person in offered:
         await engage("offer", f"Offer {unique}", person)
-    await send_events(api, *({"contact": p, "name": "purchase", "event_id": f"buy-{p}"} for p in buyers))
+    amounts = {p: rng.randint(10, 100) for p in people}
+    await send_events(api, *({"contact": p, "name": "purchase", "event_id": f"buy-{p}",
+                              "properties": {"amount": amounts[p]}} for p in buyers))
     for person in offered:
         if person not in buyers:
             await advance(temporal_env, runs[person]["workflow_id"], timedelta(days=2, minutes=1))
     states = {p: await finished(temporal_env, runs[p]["workflow_id"]) for p in people}
+    # Goals after the runs ended still count within the window, for the last message received:
+    # the welcome, or none for those without an address. Outside the window they do not.
+    others = [p for p in people if p not in leaving and p not in offered]
+    late_buyers, early_buyers, other_buyers = others[:1], others[1:2], [p for p in others[2:] if rng.random() < 0.4]
+    now = datetime.now(timezone.utc)
+    await send_events(api, *({"contact": p, "name": "purchase", "event_id": f"late-{p}", "properties": {"amount": 5},
+                              "occurred_at": (now + timedelta(days=4)).isoformat()} for p in late_buyers),
+                      *({"contact": p, "name": "purchase", "event_id": f"early-{p}", "properties": {"amount": 5},
+                         "occurred_at": (now - timedelta(days=1)).isoformat()} for p in early_buyers),
+                      *({"contact": p, "name": "purchase", "event_id": f"buy-{p}", "properties": {"amount": amounts[p]}}
+                        for p in other_buyers))
+    attributed = Counter({"offer": len(buyers), "welcome": len([p for p in other_buyers if p in reached])})
+    revenue = {"offer": sum(amounts[p] for p in buyers),
+               "welcome": sum(amounts[p] for p in other_buyers if p in reached)}
+    converted = len(buyers) + len(other_buyers)
 
     response = await api.get(f"/v1/journeys/{journey}/funnel")
     assert response.status_code == 200, response.text
@@ -208,12 +226,15 @@ async def test_the_funnel_counts_every_run_exactly(api, worker, engine, temporal
             assert send["skipped"] == {"total": sum(want["skipped"].values()), "by_reason": dict(want["skipped"])}
             assert (send["failed"], send["deferred"], send["bounces"], send["complaints"]) == (0, 0, 0, 0)
             assert (send["opens"], send["clicks"]) == (want["opens"], want["clicks"]), node["id"]
+            assert (send["conversions"], send["revenue"]) == (attributed[node["id"]], revenue.get(node["id"], 0)), node
     assert expected["welcome"]["skipped"] and expected["engaged"]["left"]["then"] and expected["buys"]["left"]["event"]
     statuses = Counter(s.status for s in states.values())
     assert funnel["journey"] == {
         "entered": RUNS, "active": 0, "completed": statuses[RunStatus.COMPLETED], "cancelled": 0,
         "exited": {"total": len(leaving), "by_reason": {"exit_on: opt.out": len(leaving)}},
-        "converted": 0, "conversion_rate": 0.0}
+        "converted": converted, "conversion_rate": converted / RUNS,
+        "revenue": sum(amounts[p] for p in buyers + other_buyers)}
+    assert attributed["offer"] and attributed["welcome"] and converted > sum(attributed.values())
     assert statuses[RunStatus.EXITED] == len(leaving)
 
 

@@ -1,4 +1,4 @@
-"""journey_steps: each node a run entered, written as runs move, for funnels
+"""journey_steps and conversions: each node a run entered, and each run's goal, for funnels
 
 Revision ID: 0014
 Revises: 0013
@@ -6,7 +6,8 @@ Revises: 0013
 One row per (run, step): the node, when the run entered and left it and by which way out. A
 covering index on (journey, when the run entered the journey) lets a funnel count one journey's
 steps per node from the index alone; one on journey_runs does the same for a funnel's runs.
-Runs recorded before this have no steps.
+Conversions: a run's first goal event within the goal's window, its revenue and the message it
+is attributed to, recorded as events are ingested. Runs recorded before this have no steps.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -41,6 +42,25 @@ def upgrade() -> None:
                     postgresql_include=["version", "status", "exit_reason", "converted_at"])
 
 
+    op.create_table(
+        "conversions",
+        sa.Column("run_id", sa.String(length=64), primary_key=True),
+        sa.Column("journey_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.BigInteger(), sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("run_started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("value", sa.Numeric(18, 4), nullable=True),
+        sa.Column("message_id", sa.Uuid(), sa.ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("node_id", sa.String(length=64), nullable=True),
+    )
+    op.create_index("ix_conversions_funnel", "conversions", ["journey_id", "run_started_at"],
+                    postgresql_include=["version", "node_id", "value"])
+    op.create_index("ix_conversions_contact", "conversions", ["contact_id"])
+
+
 def downgrade() -> None:
+    op.drop_table("conversions")
     op.drop_index("ix_journey_runs_funnel", table_name="journey_runs")
     op.drop_table("journey_steps")
