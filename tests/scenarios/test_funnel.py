@@ -235,6 +235,15 @@ async def test_the_funnel_counts_every_run_exactly(api, worker, engine, temporal
         "converted": converted, "conversion_rate": converted / RUNS,
         "revenue": sum(amounts[p] for p in buyers + other_buyers)}
     assert attributed["offer"] and attributed["welcome"] and converted > sum(attributed.values())
+
+    # A time range selects runs by when they entered: these all entered in the last hour, on version 1.
+    hour = {"from": (now - timedelta(hours=1)).isoformat(), "to": (now + timedelta(hours=1)).isoformat(), "version": 1}
+    within = (await api.get(f"/v1/journeys/{journey}/funnel", params=hour)).json()
+    assert (within["journey"], within["nodes"]) == (funnel["journey"], funnel["nodes"])
+    later = (await api.get(f"/v1/journeys/{journey}/funnel", params={"from": (now + timedelta(days=1)).isoformat()})).json()
+    assert later["journey"]["entered"] == later["journey"]["converted"] == 0
+    assert all(n["entered"] == 0 and (n["send"] is None or n["send"]["opens"]["total"] == n["send"]["conversions"] == 0)
+               for n in later["nodes"])
     assert statuses[RunStatus.EXITED] == len(leaving)
 
 
