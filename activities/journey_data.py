@@ -18,6 +18,7 @@ from sojourn.contracts.journey_data import (
     RunEnd,
     TagChange,
 )
+from sojourn.contracts.steps import RECORD_STEPS_ACTIVITY, RunSteps
 from sojourn.services.journey_data import JourneyData, RunNotRecordedYet, UnreadableCondition
 
 
@@ -42,6 +43,10 @@ class JourneyDataActivities:
     @activity.defn(name=TAG_CONTACT_ACTIVITY)
     async def tag_contact(self, change: TagChange) -> float | None:
         return await self._data.tag_contact(change)
+
+    @activity.defn(name=RECORD_STEPS_ACTIVITY)
+    async def record_steps(self, steps: RunSteps) -> None:
+        await self._data.record_steps(steps)
 
     @activity.defn(name=RECORD_RUN_END_ACTIVITY)
     async def record_run_end(self, end: RunEnd) -> None:

@@ -13,14 +13,18 @@ from sojourn.contracts.send import (
     SendResult,
 )
 from sojourn.delivery.send import Sender
+from sojourn.services.journey_data import JourneyData
 
 
 class SendActivities:
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: Sender, journey_data: JourneyData | None = None) -> None:
         self._sender = sender
+        self._journey_data = journey_data  # writes the steps a run hands over with its send
 
     @activity.defn(name=SEND_ACTIVITY)
     async def send(self, request: SendRequest) -> SendResult:
+        if request.steps is not None and self._journey_data is not None:
+            await self._journey_data.record_steps(request.steps)
         # The run's time of this attempt (the server's, so a retry hours later knows it is later).
         result = await self._sender.deliver(request, activity.info().current_attempt_scheduled_time)
         activity.logger.info(

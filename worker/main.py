@@ -45,13 +45,14 @@ WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, ContactsEnrollmentWorkflow, Ta
 
 def build_activities(client: Client, engine: AsyncEngine, settings: Settings, sender: Sender) -> list[Callable]:
     """Every activity the workflows call, over services built once for this worker."""
-    send = SendActivities(sender)
-    data = JourneyDataActivities(JourneyData(engine, settings.brand_time_zone))
+    journey_data = JourneyData(engine, settings.brand_time_zone)
+    send = SendActivities(sender, journey_data)
+    data = JourneyDataActivities(journey_data)
     enrollment = EnrollmentActivities(EnrollmentPages(engine, client, BatchSender(sender, client)))
     contact_lists = ContactsEnrollmentActivities(ContactChunks(engine, client))
     tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
     return [send.send, send.send_email, data.evaluate_conditions, data.next_local_time, data.tag_contact,
-            data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
+            data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules]
 
 

@@ -64,6 +64,7 @@ class JourneyInterpreter(NodeHandlers):
         self._can_exit_early = bool(self._definition.exit_on) or (goal is not None and goal.exit)
         self._status = RunStatus.ACTIVE
         self._wait_until = None
+        self._init_steps(carried.unwritten_steps, carried.steps_taken)
 
     async def interpret(self) -> JourneyState:
         nodes = self._definition.node_map()
@@ -129,6 +130,7 @@ class JourneyInterpreter(NodeHandlers):
         return (a.send_node, a.kind, a.url) == (b.send_node, b.kind, b.url)
 
     def _enter(self, node: AnyNode) -> None:
+        self._open(node.id, node.type)
         self._path.append(PathStep(node=node.id, type=node.type, entered_at=workflow.now().isoformat()))
         # JourneyNode is kept for the nodes a run rests at, where operators look for it, and set
         # once at the end: upserting at every node doubled the history of a short journey.
@@ -148,7 +150,8 @@ class JourneyInterpreter(NodeHandlers):
             RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
                    journey_id=self._input.journey_id, version=self._input.version,
                    contact_id=self._input.contact_id, status=status, ended_at=workflow.now().isoformat(),
-                   key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at),
+                   key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at,
+                   steps=self._end_steps(status)),
             **DATA_OPTIONS,
         )
 
@@ -172,8 +175,11 @@ class JourneyInterpreter(NodeHandlers):
                 events=self._events,
                 started_at=self._started_at,
                 converted_at=self._converted_at,
+                unwritten_steps=self._steps_to_carry(),
+                steps_taken=self._steps_taken,
             ),
             trigger=self._input.trigger,
             key=self._input.key,
             batch=self._input.batch,
+            record_steps=self._input.record_steps,
         )

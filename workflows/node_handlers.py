@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SEND_EMAIL_ACTIVITY,
         SendEmailRequest,
         SendEmailResult,
+        SendRequest,
         SendResult,
         send_request,
     )
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.dsl.filters import properties_match
     from sojourn.dsl.nodes import AnyNode, BranchNode, ExitNode, SendNode, TagNode, WaitForNode, WaitNode
     from workflows.options import DATA_OPTIONS, SEND_OPTIONS
+    from workflows.steps import StepRecording
 
 # Runs started before channels existed called the email-only activity; they still must.
 CHANNELS_PATCH = "channels"
@@ -58,7 +60,7 @@ LATENESS_PATCH = "event_lateness"
 _HOLD_FLOOR = timedelta(seconds=1)
 
 
-class NodeHandlers:
+class NodeHandlers(StepRecording):
     """The node steps of `JourneyInterpreter`, which owns the run's memory declared here."""
 
     _input: JourneyInput
@@ -112,6 +114,8 @@ class NodeHandlers:
         now = workflow.now().isoformat()
         try:
             while True:
+                if isinstance(request, SendRequest):
+                    request.steps = self._take_steps()
                 result = await workflow.execute_activity(activity, request, result_type=result_type, **SEND_OPTIONS)
                 if result.status != MessageStatus.DEFERRED:
                     break
@@ -177,6 +181,7 @@ class NodeHandlers:
         delay = due - workflow.now()
         if delay <= timedelta(0):
             return
+        await self._before_rest()
         self._wait_until = due.isoformat()
         try:
             if self._can_exit_early:
@@ -200,6 +205,7 @@ class NodeHandlers:
 
     async def _wait_for(self, node: WaitForNode) -> bool:
         timeout = parse_duration(node.timeout)
+        await self._before_rest()
         self._wait_until = (workflow.now() + timeout).isoformat()
         try:
             await workflow.wait_condition(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sojourn.contracts.steps import Step
+
 ENGAGEMENT_SIGNAL = "engagement"
 EVENT_SIGNAL = "event"
 STATE_QUERY = "state"
@@ -85,6 +87,8 @@ class Carried:
     events: list[ContactEvent] = field(default_factory=list)
     started_at: str | None = None
     converted_at: str | None = None
+    unwritten_steps: list[Step] = field(default_factory=list)  # closed, not written yet
+    steps_taken: int = 0
 
 
 @dataclass(kw_only=True)
@@ -100,6 +104,9 @@ class JourneyInput:
     # Set when a batched send handed this contact over (its message was held by quiet hours,
     # a cap or a provider's "not now"): the enrollment workflow id that scopes its message keys.
     batch: str | None = None
+    # Runs started before step records existed (their histories have no `record_steps`) leave
+    # it False; every run started now records its steps (sojourn/contracts/steps.py).
+    record_steps: bool = False
 
 
 @dataclass(kw_only=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sojourn.contracts.steps import RunSteps
+
 EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
 NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
@@ -54,3 +56,4 @@ class RunEnd:
     key: str | None = None
     exit_reason: str | None = None
     converted_at: str | None = None
+    steps: RunSteps | None = None  # the run's steps not written yet, its last one closed

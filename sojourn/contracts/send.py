@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sojourn.contracts.journey import ContactEvent
+from sojourn.contracts.steps import RunSteps
 
 SEND_ACTIVITY = "send"
 SEND_EMAIL_ACTIVITY = "send_email"  # before channels; runs started then still call it
@@ -43,6 +44,7 @@ class SendRequest(_SendTarget):
     quiet_hours: dict | None = None
     priority: int = 0
     budget: dict | None = None  # the journey's: {"amount", "period"}
+    steps: RunSteps | None = None  # the run's steps not written yet, this send's own included
 
 
 def send_request(key: str, workflow_id: str, journey_id: str, version: int, contact_id: int, definition: dict,

@@ -141,6 +141,9 @@ class JourneyRun(SQLModel, table=True):
     __table_args__ = (
         Index("ix_journey_runs_contact", "contact_id"),
         Index("ix_journey_runs_workflow", "workflow_id", "enrolled_at"),
+        # A funnel's runs: one journey's, by when they entered it.
+        Index("ix_journey_runs_funnel", "journey_id", "enrolled_at",
+              postgresql_include=["version", "status", "exit_reason", "converted_at"]),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
@@ -157,6 +160,57 @@ class JourneyRun(SQLModel, table=True):
     ended_at: datetime | None = _ts(nullable=True, default=False)
     # The enrollment workflow that delivered this run in a batch (no workflow of its own).
     batch: str | None = Field(default=None, max_length=400)
+
+
+class JourneyStep(SQLModel, table=True):
+    """One node a run entered: when, when it left (None while there) and by which way out.
+    Written as runs move (sojourn/contracts/steps.py); funnels count them."""
+
+    __tablename__ = "journey_steps"
+    __table_args__ = (
+        # A funnel reads only this index: one journey's runs by when they entered it.
+        Index("ix_journey_steps_funnel", "journey_id", "run_started_at",
+              postgresql_include=["version", "node_id", "outcome", "reason", "left_at"]),
+        Index("ix_journey_steps_contact", "contact_id"),  # erasure's cascade
+    )
+
+    run_id: str = Field(primary_key=True, max_length=64)  # journey_runs.run_id
+    seq: int = Field(primary_key=True)  # the run's n-th step, continuations included
+    journey_id: str = Field(max_length=64)
+    version: int
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
+    node_id: str = Field(max_length=64)
+    node_type: str = Field(max_length=16)
+    run_started_at: datetime = _ts(default=False)
+    entered_at: datetime = _ts(default=False)
+    left_at: datetime | None = _ts(nullable=True, default=False)
+    outcome: str | None = Field(default=None, max_length=32)
+    reason: str | None = None
+
+
+class Conversion(SQLModel, table=True):
+    """A run's conversion: the first goal event within the goal's window after the run entered,
+    with the revenue it names, and the journey's last message the contact received before it."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        Index("ix_conversions_funnel", "journey_id", "run_started_at",
+              postgresql_include=["version", "node_id", "value"]),
+        Index("ix_conversions_contact", "contact_id"),  # erasure's cascade
+    )
+
+    run_id: str = Field(primary_key=True, max_length=64)  # journey_runs.run_id
+    journey_id: str = Field(max_length=64)
+    version: int
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False))
+    run_started_at: datetime = _ts(default=False)
+    event_id: str = Field(max_length=200)
+    occurred_at: datetime = _ts(default=False)
+    value: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 4), nullable=True))
+    # The message it is attributed to (none when the contact received none before it).
+    message_id: uuid.UUID | None = Field(default=None, sa_column=Column(ForeignKey("messages.id", ondelete="SET NULL"),
+                                                                       nullable=True))
+    node_id: str | None = Field(default=None, max_length=64)
 
 
 class Message(SQLModel, table=True):

@@ -8,11 +8,12 @@ which workflows do not import.
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from sojourn.dsl.conditions import EventCondition
 from sojourn.dsl.durations import Duration
@@ -86,11 +87,34 @@ class Reentry(Strict):
     cooldown: Duration | None = None
 
 
+_PROPERTY_PATH = re.compile(r"properties(\.[A-Za-z_][A-Za-z0-9_-]*)+")
+
+
 class Goal(EventCondition):
-    """The event that counts as a conversion when it comes `within` the run's start; ends the run if `exit`."""
+    """The event that counts as a conversion when it comes `within` the run's start; ends the run if `exit`.
+    `value` names the event property that is the conversion's revenue (`properties.amount`)."""
 
     within: Duration | None = None
     exit: StrictBool = True
+    value: Annotated[str, Field(max_length=200)] | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _a_property(cls, value: str | None) -> str | None:
+        if value is not None and not _PROPERTY_PATH.fullmatch(value):
+            raise ValueError(f"goal `value` names a property of the goal event, like properties.amount; got {value!r}")
+        return value
+
+    def value_of(self, properties: dict) -> float | None:
+        """The revenue an event carries at `value`; None when it names nothing or not a number."""
+        if self.value is None:
+            return None
+        found: object = properties
+        for key in self.value.split(".")[1:]:
+            found = found.get(key) if isinstance(found, dict) else None
+        if isinstance(found, bool) or not isinstance(found, int | float):
+            return None
+        return float(found)
 
 
 class QuietHours(Strict):

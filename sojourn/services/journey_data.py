@@ -1,5 +1,5 @@
 """What a journey run reads and writes about its contact: branch conditions, the next local
-time, tag changes, and the run's end."""
+time, tag changes, its steps, and the run's end."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sojourn.contracts.journey_data import RunEnd, TagChange
+from sojourn.contracts.steps import RunSteps
 from sojourn.data import segments
 from sojourn.data.db import session_factory
 from sojourn.data.models import Contact, ContactTag, JourneyRun, utcnow
+from sojourn.data.steps import write_steps
 from sojourn.dsl.filters import parse_filter
 from sojourn.dsl.send_windows import first_zone, next_local_time, parse_local_time
 from sojourn.errors import Invalid, Unavailable
@@ -79,12 +81,18 @@ class JourneyData:
                 return None  # the contact was erased
             return await conn.scalar(select(ContactTag.weight).where(*where))
 
+    async def record_steps(self, steps: RunSteps) -> None:
+        async with self._autocommit.connect() as conn:
+            await write_steps(conn, steps)
+
     async def record_run_end(self, end: RunEnd, attempt: int) -> None:
         """Record how the run ended. Until `ATTEMPTS_BEFORE_INSERTING`, a run not recorded yet
         raises RunNotRecordedYet (the API is about to record it); after that, it is written here."""
         values = dict(status=end.status, ended_at=datetime.fromisoformat(end.ended_at), exit_reason=end.exit_reason,
                       converted_at=datetime.fromisoformat(end.converted_at) if end.converted_at else None)
         async with self._autocommit.connect() as conn:
+            if end.steps is not None:
+                await write_steps(conn, end.steps)
             updated = await conn.execute(update(JourneyRun).where(JourneyRun.run_id == end.run_id).values(**values))
             if updated.rowcount:
                 return

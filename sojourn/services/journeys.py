@@ -311,7 +311,7 @@ async def start_run(client: Client, task_queue: str, journey_id: str, version: i
             "JourneyWorkflow",
             JourneyInput(journey_id=journey_id, version=version, contact_id=contact.id,
                          contact_external_id=contact.external_id, definition=definition, trigger=trigger, key=key,
-                         batch=batch),
+                         batch=batch, record_steps=True),
             **options,
         )
     except WorkflowAlreadyStartedError as err:

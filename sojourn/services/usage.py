@@ -54,15 +54,15 @@ def groups(group_by: str) -> list[str]:
 def time_range(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
     """[from, to) in UTC, each a date or an ISO 8601 time (UTC unless it says): a date `from` starts
     at its midnight, a date `to` takes in its whole day; by default the last 30 days up to now."""
-    until = _instant("to", end, end_of_day=True) if end is not None else now
-    since = _instant("from", start, end_of_day=False) if start is not None else \
+    until = parse_instant("to", end, end_of_day=True) if end is not None else now
+    since = parse_instant("from", start, end_of_day=False) if start is not None else \
         max(until, datetime.min.replace(tzinfo=timezone.utc) + timedelta(days=DEFAULT_DAYS)) - timedelta(days=DEFAULT_DAYS)
     if since >= until:
         raise _invalid("from", f"`from` ({since.isoformat()}) must come before `to` ({until.isoformat()})")
     return since, until
 
 
-def _instant(field: str, value: str, end_of_day: bool) -> datetime:
+def parse_instant(field: str, value: str, end_of_day: bool) -> datetime:
     try:
         if len(value) == len("2026-11-30"):
             return datetime.combine(date.fromisoformat(value) + timedelta(days=end_of_day), time(), timezone.utc)

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from sojourn.contracts.journey import ContactEvent
+from sojourn.data.conversions import record_conversions
 from sojourn.data.ingest import ATTEMPTS
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,16 @@ RETURNING event_id
 
 
 async def store_events(conn: asyncpg.Connection, rows: list[EventRow], auto_create: bool) -> StoredEvents:
-    """Store a batch of validated events in one transaction; repeated event ids (stored
-    before, or twice in the batch) are counted as duplicates and stored once."""
+    """Store a batch of validated events in one transaction, with the conversions they make
+    (sojourn/data/conversions.py); repeated event ids (stored before, or twice in the batch) are
+    counted as duplicates and stored once."""
     bulk = True
     for attempt in range(1, ATTEMPTS + 2):
         try:
             async with conn.transaction():
-                return await _store_events(conn, rows, auto_create, bulk)
+                stored = await _store_events(conn, rows, auto_create, bulk)
+                await record_conversions(conn, stored.inserted)
+                return stored
         except asyncpg.UniqueViolationError:
             if not bulk:
                 raise

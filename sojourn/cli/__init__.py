@@ -1,4 +1,5 @@
-"""The `sojourn` command: the dev stack, each process alone, migrations, validation, the dev mailbox, contact import.
+"""The `sojourn` command: the dev stack, each process alone, migrations, validation, the dev mailbox, contact import,
+usage and funnels (a command of its own grows in a module of this package).
 
 Commands import what they need when they run, so `sojourn validate` stays fast and
 works without the worker or API packages.
@@ -12,6 +13,9 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from sojourn.cli import funnel
+from sojourn.cli.remote import api_target
 
 
 def _settings():
@@ -184,7 +188,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{path}: cannot tell CSV from NDJSON by the name; pass --format csv or --format ndjson",
               file=sys.stderr)
         return 1
-    base, key = _api(args)
+    base, key = api_target(args)
     try:
         total = path.stat().st_size
     except OSError as err:
@@ -225,12 +229,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 2 if rejected else 0
 
 
-def _api(args: argparse.Namespace) -> tuple[str, str]:
-    settings = _settings()
-    base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-    return base, args.key or os.environ.get("SOJOURN_API_KEY") or settings.api_keys[0].secret
-
-
 def _interrupted(args: argparse.Namespace, url: str, enrollment_id: str, answered: bool) -> int:
     """Ctrl-C stops following, not the enrollment: say so, and how to follow or cancel it."""
     what = f"enrollment {enrollment_id} of journey {args.journey}"
@@ -247,7 +245,7 @@ def cmd_enroll_segment(args: argparse.Namespace) -> int:
 
     import httpx
 
-    base, key = _api(args)
+    base, key = api_target(args)
     path = f"{base}/v1/journeys/{args.journey}/segment-enrollments"
     # Made here when not given, so an interrupted command can always name what it started.
     enrollment_id = args.id or uuid.uuid4().hex[:16]
@@ -293,7 +291,7 @@ def cmd_enroll_segment(args: argparse.Namespace) -> int:
 def cmd_usage(args: argparse.Namespace) -> int:
     import httpx
 
-    base, key = _api(args)
+    base, key = api_target(args)
     params = {"group_by": args.by, **{name: value for name, value in (("from", args.from_), ("to", args.to)) if value}}
     response = httpx.get(f"{base}/v1/usage", params=params, headers={"Authorization": f"Bearer {key}"}, timeout=30.0)
     if response.status_code != 200:
@@ -406,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--api", help="the API's base URL (default http://API_HOST:API_PORT)")
     usage.add_argument("--key", help="API key (default $SOJOURN_API_KEY, else the first of API_KEYS)")
     usage.set_defaults(func=cmd_usage)
+
+    funnel.add_command(commands)
     return parser
 
 

@@ -1,0 +1,144 @@
+"""A journey's funnel in three set-based queries: steps per node and way out (journey_steps,
+from its covering index), runs by how they stand (journey_runs), and what recipients did with
+each send node's messages (messages and engagement_events).
+
+A funnel selects runs by when they entered the journey, [since, until), and optionally one version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, case, distinct, func, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sojourn.contracts.statuses import MessageStatus
+from sojourn.data.models import Conversion, EngagementEvent, JourneyRun, JourneyStep, Message
+
+# Ways out whose reasons are counted one by one; other reasons (a failure's error text) are not.
+_BY_REASON = (MessageStatus.SKIPPED,)
+ENGAGEMENTS = ("delivered", "opened", "clicked", "bounced", "complained")
+
+
+@dataclass(frozen=True)
+class Scope:
+    journey_id: str
+    version: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class NodeCounts:
+    entered: int = 0
+    here: int = 0  # entered, not left: resting there (a deferred send among them)
+    left: dict[str | None, int] = field(default_factory=dict)  # by way out (None: its only one)
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # way out -> reason -> runs
+    deferred: int = 0  # here, held by a deferral
+
+
+@dataclass
+class RunCounts:
+    entered: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    exited: dict[str, int] = field(default_factory=dict)  # by exit reason
+
+
+@dataclass
+class Converted:
+    runs: int = 0
+    revenue: float = 0.0
+
+
+@dataclass
+class SendCounts:
+    unique: dict[str, int] = field(default_factory=dict)  # messages with at least one such engagement
+    total: dict[str, int] = field(default_factory=dict)
+
+
+def _in_scope(version_column, started_column, scope: Scope) -> list:
+    conditions = []
+    if scope.version is not None:
+        conditions.append(version_column == scope.version)
+    if scope.since is not None:
+        conditions.append(started_column >= scope.since)
+    if scope.until is not None:
+        conditions.append(started_column < scope.until)
+    return conditions
+
+
+async def node_counts(session: AsyncSession, scope: Scope) -> dict[str, NodeCounts]:
+    """Per node: steps entered, still open, and left by each way out (skips by reason)."""
+    s = JourneyStep.__table__.c
+    reason = case((s.outcome.in_(_BY_REASON), s.reason), else_=literal(None))
+    query = (select(s.node_id, s.outcome, reason.label("reason"), (s.left_at.is_(None)).label("here"),
+                    func.count().label("n"))
+             .where(s.journey_id == scope.journey_id, *_in_scope(s.version, s.run_started_at, scope))
+             .group_by(text("1, 2, 3, 4")))  # by position: the reason's CASE carries bound values
+    nodes: dict[str, NodeCounts] = {}
+    for row in (await session.execute(query)).all():
+        node = nodes.setdefault(row.node_id, NodeCounts())
+        node.entered += row.n
+        if row.here:
+            node.here += row.n
+            node.deferred += row.n if row.outcome == MessageStatus.DEFERRED else 0
+            continue
+        node.left[row.outcome] = node.left.get(row.outcome, 0) + row.n
+        if row.reason is not None:
+            by_reason = node.reasons.setdefault(row.outcome, {})
+            by_reason[row.reason] = by_reason.get(row.reason, 0) + row.n
+    return nodes
+
+
+async def run_counts(session: AsyncSession, scope: Scope) -> RunCounts:
+    """The scope's runs by status, and exits by reason."""
+    r = JourneyRun.__table__.c
+    query = (select(r.status, r.exit_reason, func.count().label("n"))
+             .where(r.journey_id == scope.journey_id, *_in_scope(r.version, r.enrolled_at, scope))
+             .group_by(r.status, r.exit_reason))
+    counts = RunCounts()
+    for row in (await session.execute(query)).all():
+        counts.entered += row.n
+        counts.by_status[row.status] = counts.by_status.get(row.status, 0) + row.n
+        if row.status == "exited":
+            reason = row.exit_reason or "unknown"
+            counts.exited[reason] = counts.exited.get(reason, 0) + row.n
+    return counts
+
+
+async def send_counts(session: AsyncSession, scope: Scope) -> dict[str, SendCounts]:
+    """Per send node: engagement with its messages (people's, not link scanners'), unique and total."""
+    m, e = Message.__table__.c, EngagementEvent.__table__.c
+    columns = []
+    for kind in ENGAGEMENTS:
+        columns.append(func.count(distinct(e.message_id)).filter(e.type == kind).label(f"unique_{kind}"))
+        columns.append(func.count().filter(e.type == kind).label(f"total_{kind}"))
+    query = (select(m.node_id, *columns)
+             .select_from(Message.__table__.join(EngagementEvent.__table__, and_(e.message_id == m.id, ~e.automated)))
+             .where(m.journey_id == scope.journey_id, ~m.test)
+             .group_by(m.node_id))
+    if scope.version is not None:
+        query = query.where(m.journey_version == scope.version)
+    if scope.since is not None or scope.until is not None:
+        # The messages of the runs in scope: a message's key begins with its run's scope.
+        r = JourneyRun.__table__.c
+        run_scope = r.workflow_id + "/" + func.coalesce(r.batch, r.run_id) + "/"
+        query = query.join(JourneyRun.__table__, and_(
+            r.workflow_id == m.workflow_id, func.starts_with(m.idempotency_key, run_scope),
+            *_in_scope(r.version, r.enrolled_at, Scope(scope.journey_id, None, scope.since, scope.until))))
+    counts: dict[str, SendCounts] = {}
+    for row in (await session.execute(query)).all():
+        counts[row.node_id] = SendCounts(
+            unique={kind: getattr(row, f"unique_{kind}") for kind in ENGAGEMENTS},
+            total={kind: getattr(row, f"total_{kind}") for kind in ENGAGEMENTS})
+    return counts
+
+
+async def conversions(session: AsyncSession, scope: Scope) -> dict[str | None, Converted]:
+    """The scope's conversions and revenue by the send node they are attributed to (None: no message)."""
+    c = Conversion.__table__.c
+    query = (select(c.node_id, func.count().label("n"), func.coalesce(func.sum(c.value), 0).label("revenue"))
+             .where(c.journey_id == scope.journey_id, *_in_scope(c.version, c.run_started_at, scope))
+             .group_by(c.node_id))
+    return {row.node_id: Converted(row.n, float(row.revenue)) for row in (await session.execute(query)).all()}

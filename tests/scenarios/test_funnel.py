@@ -1,0 +1,258 @@
+"""Funnels end to end: runs write their steps as they move, and a journey's funnel counts them."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from test_event_journeys import send_events
+
+from sojourn.contracts.journey import JourneyState
+from sojourn.contracts.statuses import MessageStatus, RunStatus
+from sojourn.data.models import JourneyStep
+
+from helpers import (
+    add_contact,
+    advance,
+    create_active_journey,
+    enroll,
+    finished,
+    tracking_path,
+    wait_for_mail,
+    waiting_state,
+)
+
+
+def follow_up(unique: str) -> dict:
+    """Welcome, a day's pause, then thanks for those who opened it and a reminder for the others."""
+    return {
+        "name": "Follow-up",
+        "nodes": [
+            {"id": "welcome", "type": "send", "subject": f"Welcome {unique}",
+             "html": '<p><a href="https://shop.example/">Shop</a></p>', "next": "pause"},
+            {"id": "pause", "type": "wait", "duration": "1d", "next": "opened"},
+            {"id": "opened", "type": "branch", "condition": {"opened": "welcome"}, "then": "thanks",
+             "else": "reminder"},
+            {"id": "thanks", "type": "send", "subject": f"Thanks {unique}", "text": "Thank you.", "next": "end"},
+            {"id": "reminder", "type": "send", "subject": f"Reminder {unique}", "text": "Still there?", "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+    }
+
+
+async def steps_of(engine, run_id: str) -> list[JourneyStep]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(JourneyStep).where(JourneyStep.run_id == run_id)
+                                   .order_by(JourneyStep.seq))).all()
+    return [JourneyStep.model_validate(row._mapping) for row in rows]
+
+
+async def steps_until(engine, run_id: str, count: int, timeout: float = 20.0) -> list[JourneyStep]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        steps = await steps_of(engine, run_id)
+        if len(steps) >= count or asyncio.get_running_loop().time() > deadline:
+            return steps
+        await asyncio.sleep(0.1)
+
+
+def ways(steps: list[JourneyStep]) -> list[tuple]:
+    return [(s.seq, s.node_id, s.node_type, s.outcome, s.left_at is not None) for s in steps]
+
+
+async def test_runs_write_their_steps_as_they_move(api, worker, engine, temporal_env, unique):
+    journey = f"follow-up-{unique}"
+    await create_active_journey(api, journey, follow_up(unique))
+    for name in ("opens", "ignores"):
+        await add_contact(api, f"{name}-{unique}", f"{name}-{unique}@example.com")
+    results = await enroll(api, journey, f"opens-{unique}", f"ignores-{unique}")
+    runs = {name: r for name, r in zip(("opens", "ignores"), results)}
+
+    welcome = (await wait_for_mail(engine, f"opens-{unique}@example.com"))[0]
+    assert (await api.get(tracking_path(welcome["html"], "o"))).status_code == 200
+    # Resting in the pause, each run is counted there: the welcome left as sent, the pause not left.
+    for run in runs.values():
+        resting = await steps_until(engine, run["run_id"], 2)
+        assert ways(resting) == [(1, "welcome", "send", "sent", True), (2, "pause", "wait", None, False)]
+        assert resting[0].left_at == resting[1].entered_at
+        assert (resting[0].journey_id, resting[0].version) == (journey, 1)
+
+    for run in runs.values():
+        await advance(temporal_env, run["workflow_id"], timedelta(days=1, minutes=1))
+        await finished(temporal_env, run["workflow_id"])
+    opened, ignored = [await steps_of(engine, runs[name]["run_id"]) for name in ("opens", "ignores")]
+    assert ways(opened)[1:] == [(2, "pause", "wait", None, True), (3, "opened", "branch", "then", True),
+                                (4, "thanks", "send", "sent", True), (5, "end", "exit", None, True)]
+    assert ways(ignored)[2:] == [(3, "opened", "branch", "else", True), (4, "reminder", "send", "sent", True),
+                                 (5, "end", "exit", None, True)]
+    assert opened[1].left_at - opened[1].entered_at >= timedelta(days=1)
+    assert {s.contact_id for s in opened} != {s.contact_id for s in ignored}
+
+
+def shop(unique: str) -> dict:
+    """A branching journey with every kind of way out: skips, a branch, a wait_for, an exit event."""
+    return {
+        "name": "Shop",
+        "exit_on": [{"event": "opt.out"}],
+        "goal": {"event": "purchase", "within": "3d", "value": "properties.amount", "exit": False},
+        "nodes": [
+            {"id": "welcome", "type": "send", "subject": f"Welcome {unique}",
+             "html": '<p><a href="https://shop.example/">Shop</a></p>', "next": "pause"},
+            {"id": "pause", "type": "wait", "duration": "1d", "next": "engaged"},
+            {"id": "engaged", "type": "branch", "condition": {"opened": "welcome"}, "then": "offer", "else": "end"},
+            {"id": "offer", "type": "send", "subject": f"Offer {unique}",
+             "html": '<p><a href="https://shop.example/offer">Offer</a></p>', "next": "buys"},
+            {"id": "buys", "type": "wait_for", "event": {"event": "purchase"}, "timeout": "2d",
+             "on_event": "thanks", "on_timeout": "end"},
+            {"id": "thanks", "type": "send", "subject": f"Thanks {unique}", "text": "Thank you.", "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+    }
+
+
+RUNS = 50
+
+
+def truth(states: dict[str, JourneyState], opens: Counter, clicks: Counter) -> dict:
+    """The funnel counted from the runs' own state (the workflows' query) and what the test did."""
+    nodes: dict[str, dict] = {}
+    for state in states.values():
+        statuses = iter(m for m in state.messages)
+        for index, step in enumerate(state.path):
+            node = nodes.setdefault(step.node, {"entered": 0, "here": 0, "left": Counter(), "skipped": Counter()})
+            node["entered"] += 1
+            last = index == len(state.path) - 1
+            if step.type == "send":
+                message = next(statuses)
+                way = message.status
+                if message.status == MessageStatus.SKIPPED:
+                    node["skipped"][message.reason] += 1
+            elif step.type in ("branch", "wait_for"):
+                way = step.outcome
+            else:
+                way = "next"
+            if last and state.status == RunStatus.EXITED and step.type != "send":
+                way = "exited"
+            node["left"][way] += 1
+    for node_id, node in nodes.items():
+        node["opens"] = {"unique": len([m for m in opens if m[0] == node_id]),
+                         "total": sum(n for m, n in opens.items() if m[0] == node_id)}
+        node["clicks"] = {"unique": len([m for m in clicks if m[0] == node_id]),
+                          "total": sum(n for m, n in clicks.items() if m[0] == node_id)}
+    return nodes
+
+
+async def test_the_funnel_counts_every_run_exactly(api, worker, engine, temporal_env, unique):
+    journey = f"shop-{unique}"
+    await create_active_journey(api, journey, shop(unique))
+    rng = random.Random(12)
+    people = [f"p{i}-{unique}" for i in range(RUNS)]
+    for i, person in enumerate(people):
+        await add_contact(api, person, None if i % 10 == 0 else f"{person}@example.com")  # no address: skipped
+    runs = {person: r for person, r in zip(people, await enroll(api, journey, *people))}
+    reached = [p for i, p in enumerate(people) if i % 10]
+    opens: Counter = Counter()  # (node, person) -> pixel fetches
+    clicks: Counter = Counter()
+
+    async def engage(node: str, subject: str, person: str) -> None:
+        [mail] = [m for m in await wait_for_mail(engine, f"{person}@example.com", 1) if m["subject"] == subject]
+        if rng.random() < 0.5:
+            for _ in range(rng.randint(1, 3)):
+                assert (await api.get(tracking_path(mail["html"], "o"))).status_code == 200
+                opens[node, person] += 1
+        if rng.random() < 0.3:
+            for _ in range(rng.randint(1, 2)):
+                assert (await api.get(tracking_path(mail["html"], "c"))).status_code in (302, 303, 307)
+                clicks[node, person] += 1
+
+    for person in reached:
+        await engage("welcome", f"Welcome {unique}", person)
+    leaving = rng.sample(people, 5)
+    await send_events(api, *({"contact": p, "name": "opt.out", "event_id": f"out-{p}"} for p in leaving))
+    for person in people:
+        if person not in leaving:
+            await waiting_state(temporal_env, runs[person]["workflow_id"])
+            await advance(temporal_env, runs[person]["workflow_id"], timedelta(days=1, minutes=1))
+
+    # Mid-journey, the funnel counts those resting at `buys` there.
+    states = {p: await settled(temporal_env, runs[p]["workflow_id"]) for p in people}
+    offered = [p for p, s in states.items() if s.current_node == "buys"]
+    assert offered, "nobody engaged: change the seed"
+    middle = (await api.get(f"/v1/journeys/{journey}/funnel")).json()
+    assert {n["id"]: n["here"] for n in middle["nodes"]}["buys"] == len(offered)
+    assert middle["journey"]["active"] == len(offered)
+
+    buyers = [p for p in offered if rng.random() < 0.5]
+    for person in offered:
+        await engage("offer", f"Offer {unique}", person)
+    amounts = {p: rng.randint(10, 100) for p in people}
+    await send_events(api, *({"contact": p, "name": "purchase", "event_id": f"buy-{p}",
+                              "properties": {"amount": amounts[p]}} for p in buyers))
+    for person in offered:
+        if person not in buyers:
+            await advance(temporal_env, runs[person]["workflow_id"], timedelta(days=2, minutes=1))
+    states = {p: await finished(temporal_env, runs[p]["workflow_id"]) for p in people}
+    # Goals after the runs ended still count within the window, for the last message received:
+    # the welcome, or none for those without an address. Outside the window they do not.
+    others = [p for p in people if p not in leaving and p not in offered]
+    late_buyers, early_buyers, other_buyers = others[:1], others[1:2], [p for p in others[2:] if rng.random() < 0.4]
+    now = datetime.now(timezone.utc)
+    await send_events(api, *({"contact": p, "name": "purchase", "event_id": f"late-{p}", "properties": {"amount": 5},
+                              "occurred_at": (now + timedelta(days=4)).isoformat()} for p in late_buyers),
+                      *({"contact": p, "name": "purchase", "event_id": f"early-{p}", "properties": {"amount": 5},
+                         "occurred_at": (now - timedelta(days=1)).isoformat()} for p in early_buyers),
+                      *({"contact": p, "name": "purchase", "event_id": f"buy-{p}", "properties": {"amount": amounts[p]}}
+                        for p in other_buyers))
+    attributed = Counter({"offer": len(buyers), "welcome": len([p for p in other_buyers if p in reached])})
+    revenue = {"offer": sum(amounts[p] for p in buyers),
+               "welcome": sum(amounts[p] for p in other_buyers if p in reached)}
+    converted = len(buyers) + len(other_buyers)
+
+    response = await api.get(f"/v1/journeys/{journey}/funnel")
+    assert response.status_code == 200, response.text
+    funnel = response.json()
+    expected = truth(states, opens, clicks)
+    assert [n["id"] for n in funnel["nodes"]] == [n["id"] for n in shop(unique)["nodes"]]
+    for node in funnel["nodes"]:
+        want = expected.get(node["id"], {"entered": 0, "here": 0, "left": Counter(), "skipped": Counter(),
+                                         "opens": {"unique": 0, "total": 0}, "clicks": {"unique": 0, "total": 0}})
+        assert (node["entered"], node["here"], node["left"]) == (want["entered"], 0, dict(want["left"])), node
+        if node["type"] == "send":
+            send = node["send"]
+            assert send["sent"] == want["left"]["sent"]
+            assert send["skipped"] == {"total": sum(want["skipped"].values()), "by_reason": dict(want["skipped"])}
+            assert (send["failed"], send["deferred"], send["bounces"], send["complaints"]) == (0, 0, 0, 0)
+            assert (send["opens"], send["clicks"]) == (want["opens"], want["clicks"]), node["id"]
+            assert (send["conversions"], send["revenue"]) == (attributed[node["id"]], revenue.get(node["id"], 0)), node
+    assert expected["welcome"]["skipped"] and expected["engaged"]["left"]["then"] and expected["buys"]["left"]["event"]
+    statuses = Counter(s.status for s in states.values())
+    assert funnel["journey"] == {
+        "entered": RUNS, "active": 0, "completed": statuses[RunStatus.COMPLETED], "cancelled": 0,
+        "exited": {"total": len(leaving), "by_reason": {"exit_on: opt.out": len(leaving)}},
+        "converted": converted, "conversion_rate": converted / RUNS,
+        "revenue": sum(amounts[p] for p in buyers + other_buyers)}
+    assert attributed["offer"] and attributed["welcome"] and converted > sum(attributed.values())
+
+    # A time range selects runs by when they entered: these all entered in the last hour, on version 1.
+    hour = {"from": (now - timedelta(hours=1)).isoformat(), "to": (now + timedelta(hours=1)).isoformat(), "version": 1}
+    within = (await api.get(f"/v1/journeys/{journey}/funnel", params=hour)).json()
+    assert (within["journey"], within["nodes"]) == (funnel["journey"], funnel["nodes"])
+    later = (await api.get(f"/v1/journeys/{journey}/funnel", params={"from": (now + timedelta(days=1)).isoformat()})).json()
+    assert later["journey"]["entered"] == later["journey"]["converted"] == 0
+    assert all(n["entered"] == 0 and (n["send"] is None or n["send"]["opens"]["total"] == n["send"]["conversions"] == 0)
+               for n in later["nodes"])
+    assert statuses[RunStatus.EXITED] == len(leaving)
+
+
+async def settled(temporal_env, workflow_id: str) -> JourneyState:
+    """The run's state once it rests (or has ended)."""
+    handle = temporal_env.client.get_workflow_handle(workflow_id)
+    for _ in range(400):
+        state = await handle.query("state", result_type=JourneyState)
+        if state.wait_until is not None or state.status != RunStatus.ACTIVE:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never settled")
