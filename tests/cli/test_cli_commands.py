@@ -122,40 +122,22 @@ def test_mailbox_lists_what_the_sink_received(database_url: str, unique: str):
     assert result.stdout == "mailbox is empty\n"
 
 
-class _Usage(BaseHTTPRequestHandler):
-    """An API answering GET /v1/usage with two rows; it remembers what it was asked."""
-
-    asked: list[str] = []
-
-    def do_GET(self) -> None:
-        self.asked.append(self.path)
-        body = json.dumps({
-            "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "group_by": ["journey", "channel"],
-            "currency": "EUR", "rows": [
-                {"journey": "mothers-day", "channel": "sms", "messages": 1200, "units": 2400, "cost": 18.96},
-                {"journey": "mothers-day", "channel": "email", "messages": 3000, "units": 3000, "cost": 0.3}],
-            "total": {"messages": 4200, "units": 5400, "cost": 19.26}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+# What the API answers GET /v1/usage with: two rows.
+USAGE = {
+    "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "group_by": ["journey", "channel"],
+    "currency": "EUR", "rows": [
+        {"journey": "mothers-day", "channel": "sms", "messages": 1200, "units": 2400, "cost": 18.96},
+        {"journey": "mothers-day", "channel": "email", "messages": 3000, "units": 3000, "cost": 0.3}],
+    "total": {"messages": 4200, "units": 5400, "cost": 19.26}}
 
 
-def test_usage_prints_a_table_of_what_the_api_answers():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Usage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = subprocess.run([*SOJOURN, "usage", "--from", "2026-11-01", "--to", "2026-11-30", "--by",
-                                 "journey,channel", "--api", f"http://127.0.0.1:{server.server_address[1]}",
-                                 "--key", "k"], capture_output=True, text=True, timeout=60)
-    finally:
-        server.shutdown()
+def test_usage_prints_a_table_of_what_the_api_answers(stub_api):
+    api = stub_api(USAGE)
+    result = subprocess.run([*SOJOURN, "usage", "--from", "2026-11-01", "--to", "2026-11-30", "--by",
+                             "journey,channel", "--api", api.url, "--key", "k"], capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
-    assert _Usage.asked == ["/v1/usage?group_by=journey%2Cchannel&from=2026-11-01&to=2026-11-30"]
+    assert api.asked == ["/v1/usage?group_by=journey%2Cchannel&from=2026-11-01&to=2026-11-30"]
     assert result.stdout.splitlines() == [
         "usage from 2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z",
         "journey      channel  messages  units  cost (EUR)",

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SOJOURN = [sys.executable, "-m", "sojourn.cli"]
 
@@ -33,33 +30,12 @@ FUNNEL = {
 }
 
 
-class _Funnel(BaseHTTPRequestHandler):
-    asked: list[str] = []
-
-    def do_GET(self) -> None:
-        self.asked.append(self.path)
-        body = json.dumps(FUNNEL).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def test_funnel_prints_the_journey_and_a_table_of_its_nodes():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Funnel)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = subprocess.run([*SOJOURN, "funnel", "shop", "--version", "2", "--from", "2026-11-01", "--api",
-                                 f"http://127.0.0.1:{server.server_address[1]}", "--key", "k"],
-                                capture_output=True, text=True, timeout=60)
-    finally:
-        server.shutdown()
+def test_funnel_prints_the_journey_and_a_table_of_its_nodes(stub_api):
+    api = stub_api(FUNNEL)
+    result = subprocess.run([*SOJOURN, "funnel", "shop", "--version", "2", "--from", "2026-11-01", "--api",
+                             api.url, "--key", "k"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert _Funnel.asked == ["/v1/journeys/shop/funnel?version=2&from=2026-11-01"]
+    assert api.asked == ["/v1/journeys/shop/funnel?version=2&from=2026-11-01"]
     assert result.stdout.splitlines() == [
         "shop (version 2), runs that entered from 2026-11-01T00:00:00Z to now",
         "runs: 1,200 entered, 3 active, 1,100 completed, 0 cancelled, 97 exited (exit_on: opt.out 97), "
@@ -77,21 +53,9 @@ def test_funnel_prints_the_journey_and_a_table_of_its_nodes():
     ]
 
 
-def test_a_refused_funnel_says_why_and_fails():
-    class Refusing(_Funnel):
-        def do_GET(self) -> None:
-            body = b'{"error": {"code": "not_found", "message": "journey \'nope\' not found"}}'
-            self.send_response(404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = subprocess.run([*SOJOURN, "funnel", "nope", "--api", f"http://127.0.0.1:{server.server_address[1]}",
-                                 "--key", "k"], capture_output=True, text=True, timeout=60)
-    finally:
-        server.shutdown()
+def test_a_refused_funnel_says_why_and_fails(stub_api):
+    api = stub_api({"error": {"code": "not_found", "message": "journey 'nope' not found"}}, status=404)
+    result = subprocess.run([*SOJOURN, "funnel", "nope", "--api", api.url, "--key", "k"],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "funnel refused (404)" in result.stderr and "journey 'nope' not found" in result.stderr
