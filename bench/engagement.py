@@ -52,7 +52,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
-import httpx
 from bare_engagement_api import TABLE
 from ingest import ApiProcess
 from sqlalchemy import func, insert, select, text
@@ -60,8 +59,6 @@ from temporalio.api.enums.v1 import EventType
 
 from sojourn.data.models import Contact, EngagementEvent, Message
 from sojourn.delivery.tokens import sign, webhook_signature
-from sojourn.dev.postgres import free_port
-from sojourn.dev.temporal import terminate
 
 from common import (
     BENCH_DIR,
@@ -87,46 +84,6 @@ ENDPOINTS = ("webhook", "pixel")
 def signature_headers(body: bytes, secret: str) -> dict[str, str]:
     """How a provider signs a webhook body: the one place the signature format lives here."""
     return {"X-Sojourn-Signature": webhook_signature(body, secret)}
-
-
-class BareApiProcess:
-    """`bench/bare_engagement_api.py` on a free port, with the same uvicorn options as the API."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> BareApiProcess:
-        env = self.stack.worker_env(self.stack.settings.task_queue)
-        env.update(API_HOST="127.0.0.1", API_PORT=str(self.port))
-        log_path = self.stack.data_dir / "logs" / "bare-api.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as out:
-            self.process = subprocess.Popen([sys.executable, str(BENCH_DIR / "bare_engagement_api.py")], env=env,
-                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient() as http:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the bare API exited with {self.process.returncode}; see {log_path}")
-                try:
-                    await http.get(f"{self.url}/healthz", timeout=2)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            await asyncio.to_thread(terminate, self.process, 30.0)
 
 
 async def sent_messages(stack: Stack, prefix: str, count: int) -> list[uuid.UUID]:
@@ -253,7 +210,8 @@ async def main(args: argparse.Namespace) -> dict:
         messages = {endpoint: await sent_messages(stack, f"eng-{endpoint}", per_endpoint_messages)
                     for endpoint in ENDPOINTS}
         measured: dict[tuple[str, str], dict] = {}
-        async with ApiProcess(stack) as ours, BareApiProcess(stack) as bare:
+        async with ApiProcess(stack) as ours, ApiProcess(
+                stack, [sys.executable, str(BENCH_DIR / "bare_engagement_api.py")], "bare-api") as bare:
             urls = {"sojourn": ours.url, "bare": bare.url}
             pids = {"sojourn": ours.process.pid, "bare": bare.process.pid}
             if args.profile:  # sample the API's stacks for the whole run (collapsed stacks, flamegraph.pl format)

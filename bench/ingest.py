@@ -84,12 +84,15 @@ def make_events(run: str, count: int, contacts: list[str]) -> list[dict]:
 # ---------------------------------------------------------------- the API, as deployed
 
 class ApiProcess:
-    """`python -m api` on a free port with the stack's settings; its log goes to the data dir."""
+    """`python -m api` (or another `command` serving the same settings) on a free port with the
+    stack's settings; its log goes to the data dir as `<name>.log`."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, command: list[str] | None = None, name: str = "api") -> None:
         self.stack = stack
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        self.command = command or [sys.executable, "-m", "api"]
+        self.name = name
 
     @property
     def url(self) -> str:
@@ -99,17 +102,16 @@ class ApiProcess:
         env = self.stack.worker_env(self.stack.settings.task_queue)
         env.update(API_HOST="127.0.0.1", API_PORT=str(self.port), API_KEYS=API_KEY,
                    PUBLIC_BASE_URL="http://sojourn.bench")
-        log_path = self.stack.data_dir / "logs" / "api.log"
+        log_path = self.stack.data_dir / "logs" / f"{self.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "api"]
         with open(log_path, "ab") as out:
-            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(self.command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient() as http:
             while True:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"the API exited with {self.process.returncode}; see {log_path}")
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {log_path}")
                 try:
                     await http.get(f"{self.url}/healthz", timeout=2)  # 503 is fine: no worker runs here
                     break
@@ -117,7 +119,7 @@ class ApiProcess:
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.1)
-        log.info("API pid %s on %s", self.process.pid, self.url)
+        log.info("%s pid %s on %s", self.name, self.process.pid, self.url)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

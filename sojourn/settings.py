@@ -7,7 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-import phonenumbers
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -250,9 +249,13 @@ class Settings(BaseSettings):
     @field_validator("default_phone_region")
     @classmethod
     def _phone_region(cls, value: str | None) -> str | None:
-        if value and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        if not value:
+            return None
+        import phonenumbers  # noqa: PLC0415 - only when a region is set: every process loads settings at start
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"DEFAULT_PHONE_REGION {value!r} is not a region code like TW or US")
-        return value.upper() if value else None
+        return value.upper()
 
     @field_validator("mail_from")
     @classmethod

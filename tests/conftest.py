@@ -31,6 +31,7 @@ from sojourn.settings import Settings
 from worker.main import journey_worker
 
 from helpers import API_KEY
+from providers import FakeTwilio
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +144,14 @@ async def api(settings: Settings, temporal_env) -> AsyncIterator[httpx.AsyncClie
         async with httpx.AsyncClient(transport=transport, base_url="http://sojourn.test",
                                      headers={"Authorization": f"Bearer {API_KEY}"}) as client:
             yield client
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilio]:
+    """A local stand-in for Twilio's Messages API (tests/providers.py)."""
+    fake = await FakeTwilio().start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

@@ -160,3 +160,21 @@ async def segment_of(api: httpx.AsyncClient, segment: str, people: list[str]) ->
     response = await api.post("/v1/segments", json={"id": segment, "name": segment,
                                                     "filter": {"attribute": "in", "value": segment}})
     assert response.status_code == 201, response.text
+
+
+SALE = "https://shop.example/sale"
+
+
+async def mailed_with_a_link(api, engine, journey: str) -> tuple[dict, str, str]:
+    """Journey `journey` mails contact `journey` a link to SALE, then waits 30 days: the mail as
+    the sink received it, the run's workflow id and the contact."""
+    contact = journey
+    await create_active_journey(api, journey, {"name": journey, "nodes": [
+        {"id": "mail", "type": "send", "subject": f"Mail of {journey}", "html": f'<a href="{SALE}">Sale</a>',
+         "next": "wait"},
+        {"id": "wait", "type": "wait", "duration": "30d", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    await add_contact(api, contact, f"{contact}@example.com")
+    [run] = await enroll(api, journey, contact)
+    [mail] = await wait_for_mail(engine, f"{contact}@example.com")
+    return mail, run["workflow_id"], contact

@@ -195,6 +195,11 @@ class FakeTwilio(FakeProvider):
         url = sent["StatusCallback"]
         return url, form, {"X-Twilio-Signature": twilio_signature(self.auth_token, url, form)}
 
+    def settings(self) -> dict[str, str]:
+        """The settings that send SMS through this stand-in."""
+        return dict(twilio_base_url=self.base_url, twilio_account_sid=self.account_sid,
+                    twilio_auth_token=self.auth_token, twilio_from=self.sender)
+
     def inbound(self, url: str, sender: str, text: str) -> tuple[dict[str, str], dict[str, str]]:
         """(form, headers) of the Messaging webhook Twilio posts to `url` for a text `sender` sent us."""
         form = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "MessageSid": f"SM{uuid.uuid4().hex}",

@@ -27,11 +27,11 @@ from sojourn.logs import configure_logging
 from sojourn.services.batch_send import BatchSender
 from sojourn.services.contact_enrollments import ContactChunks
 from sojourn.services.enrollment_pages import EnrollmentPages
+from sojourn.services.heartbeat import heartbeat
 from sojourn.services.journey_data import JourneyData
 from sojourn.services.payload_codec import connect
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
-from worker.health import heartbeat
 from worker.metrics import serving_metrics, temporal_runtime
 from workflows.contacts_enrollment import ContactsEnrollmentWorkflow
 from workflows.enrollment import EnrollmentWorkflow

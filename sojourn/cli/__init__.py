@@ -51,7 +51,14 @@ def _run_module(name: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    return _run_module("worker.health" if args.check else "worker")
+    if not args.check:
+        return _run_module("worker")
+    from sojourn.services.heartbeat import problem
+    from sojourn.settings import get_settings
+
+    found = problem(get_settings().worker_health_file)
+    print(f"unhealthy: {found}" if found else "healthy", file=sys.stderr if found else sys.stdout)
+    return 1 if found else 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:

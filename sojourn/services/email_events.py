@@ -16,6 +16,7 @@ import binascii
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,6 +57,7 @@ def signed_by_sendgrid(body: bytes, signature: str | None, timestamp: str | None
     return True
 
 
+@lru_cache(maxsize=4)  # the same setting on every post: parse it once
 def _public_key(text: str) -> ec.EllipticCurvePublicKey:
     """The key as SendGrid shows it (base64 DER), or PEM."""
     text = text.strip()

@@ -11,9 +11,7 @@ from sqlalchemy import select
 from sojourn.contracts.journey import JourneyState
 from sojourn.data.models import EngagementEvent, Message
 
-from helpers import add_contact, create_active_journey, enroll, post_webhook, tracking_path, wait_for_mail
-
-SALE = "https://shop.example/sale"
+from helpers import SALE, mailed_with_a_link, post_webhook, tracking_path
 
 
 async def _stored(engine, workflow_id: str) -> list[tuple[str, str, str | None]]:
@@ -25,26 +23,13 @@ async def _stored(engine, workflow_id: str) -> list[tuple[str, str, str | None]]
         return [tuple(row) for row in rows]
 
 
-async def _sent(api, engine, unique: str) -> tuple[dict, str, str]:
-    journey, contact = f"rep-{unique}", f"rep-{unique}"
-    await create_active_journey(api, journey, {"name": "Repeats", "nodes": [
-        {"id": "mail", "type": "send", "subject": f"Repeats {unique}", "html": f'<a href="{SALE}">Sale</a>',
-         "next": "wait"},
-        {"id": "wait", "type": "wait", "duration": "30d", "next": "end"},
-        {"id": "end", "type": "exit"}]})
-    await add_contact(api, contact, f"{contact}@example.com")
-    [run] = await enroll(api, journey, contact)
-    [mail] = await wait_for_mail(engine, f"{contact}@example.com")
-    return mail, run["workflow_id"], contact
-
-
 async def _counts(api, contact: str) -> dict:
     [message] = (await api.get(f"/v1/contacts/{contact}")).json()["messages"]
     return {key: message[key] for key in ("opens", "unique_opens", "clicks", "unique_clicks")}
 
 
 async def test_a_webhook_posted_50_times_is_stored_once(api, worker, engine, temporal_env, settings, unique):
-    mail, workflow_id, contact = await _sent(api, engine, unique)
+    mail, workflow_id, contact = await mailed_with_a_link(api, engine, f"rep-{unique}")
     at = datetime.now(timezone.utc) + timedelta(minutes=5)
     opened = {"message_id": mail["message_id"], "type": "opened", "timestamp": at.isoformat()}
 
@@ -77,7 +62,7 @@ async def test_a_webhook_posted_50_times_is_stored_once(api, worker, engine, tem
 
 
 async def test_a_provider_event_id_identifies_a_repeat(api, worker, engine, settings, unique):
-    mail, workflow_id, _ = await _sent(api, engine, unique)
+    mail, workflow_id, _ = await mailed_with_a_link(api, engine, f"rep-{unique}")
     now = datetime.now(timezone.utc)
     delivered = {"message_id": mail["message_id"], "type": "delivered", "timestamp": now.isoformat(),
                  "event_id": f"evt-{unique}"}

@@ -15,10 +15,8 @@ from api.app import create_app
 from sojourn.dev.postgres import free_port
 from sojourn.settings import Settings
 
-from helpers import API_KEY, add_contact, create_active_journey, enroll, tracking_path, wait_for_mail
+from helpers import API_KEY, mailed_with_a_link, tracking_path
 from metrics_scrape import moved, scrape
-
-SALE = "https://shop.example/sale"
 
 
 async def _served(settings: Settings, temporal_env) -> AsyncIterator[str]:
@@ -44,15 +42,8 @@ async def api_url(settings: Settings, temporal_env) -> AsyncIterator[str]:
 
 async def test_requests_events_and_engagement_move_the_counters_by_what_was_done(
         api_url, api, worker, engine, unique):
-    journey, contact = f"metrics-{unique}", f"metrics-{unique}"
-    await create_active_journey(api, journey, {"name": "Metrics", "nodes": [
-        {"id": "mail", "type": "send", "subject": f"Metrics {unique}", "html": f'<a href="{SALE}">Sale</a>',
-         "next": "wait"},
-        {"id": "wait", "type": "wait", "duration": "30d", "next": "end"},
-        {"id": "end", "type": "exit"}]})
-    await add_contact(api, contact, f"{contact}@example.com")
-    await enroll(api, journey, contact)
-    [mail] = await wait_for_mail(engine, f"{contact}@example.com")
+    journey = f"metrics-{unique}"
+    mail, _, contact = await mailed_with_a_link(api, engine, journey)
 
     before = await scrape(f"{api_url}/metrics")  # no API key
     async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:

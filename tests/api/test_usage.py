@@ -3,7 +3,6 @@ stand-in, email to the SMTP sink), then GET /v1/usage counts them, their units a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -21,17 +20,9 @@ PRICES = {"sms": 0.0079, "email": 0.0001}
 
 
 @pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, twilio: FakeTwilio) -> Settings:
-    return settings.model_copy(update=dict(
-        twilio_base_url=twilio.base_url, twilio_account_sid=twilio.account_sid, twilio_auth_token=twilio.auth_token,
-        twilio_from=twilio.sender, provider_timeout=2.5, channel_prices=PRICES, usage_currency="EUR"))
+    return settings.model_copy(update=dict(**twilio.settings(), provider_timeout=2.5, channel_prices=PRICES,
+                                           usage_currency="EUR"))
 
 
 def metered_journey() -> dict:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sojourn.services.heartbeat import heartbeat
 from sojourn.settings import Settings
-from worker.health import heartbeat
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # merge keys (<<:) resolved

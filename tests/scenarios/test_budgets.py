@@ -4,7 +4,6 @@ sends at once do not take it past the budget."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,17 +16,8 @@ PRICE = 0.0079  # per SMS segment; every text here is one segment
 
 
 @pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    fake = await FakeTwilio().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, twilio: FakeTwilio) -> Settings:
-    return settings.model_copy(update=dict(
-        twilio_base_url=twilio.base_url, twilio_account_sid=twilio.account_sid, twilio_auth_token=twilio.auth_token,
-        twilio_from=twilio.sender, provider_timeout=2.5, channel_prices={"sms": PRICE}))
+    return settings.model_copy(update=dict(**twilio.settings(), provider_timeout=2.5, channel_prices={"sms": PRICE}))
 
 
 async def texted(api, unique: str, count: int) -> list[str]:

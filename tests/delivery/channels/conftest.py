@@ -46,8 +46,7 @@ async def providers() -> AsyncIterator[Providers]:
 def settings(settings: Settings, providers: Providers) -> Settings:
     return settings.model_copy(update=dict(
         provider_timeout=2.5,  # generous: a loaded CI machine must not turn a prompt answer into a timeout
-        twilio_base_url=providers.sms.base_url, twilio_account_sid=providers.sms.account_sid,
-        twilio_auth_token=providers.sms.auth_token, twilio_from=providers.sms.sender,
+        **providers.sms.settings(),
         fcm_base_url=providers.push.base_url, fcm_project_id=providers.push.project,
         fcm_access_token=providers.push.token,
         line_base_url=providers.line.base_url, line_channel_access_token=providers.line.token,

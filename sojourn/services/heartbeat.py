@@ -1,18 +1,16 @@
-"""Whether this worker process is alive, for a container's healthcheck. While the worker polls,
+"""Whether a worker process is alive, for a container's healthcheck. While the worker polls,
 it touches WORKER_HEALTH_FILE every few seconds from its event loop, and removes the file when it
-stops; `python -m worker.health` (or `sojourn worker --check`) exits 0 while the file is fresh.
-A worker whose loop is stuck, or that died, leaves a stale file or none: unhealthy."""
+stops; `sojourn worker --check` exits 0 while the file is fresh. A worker whose loop is stuck,
+or that died, leaves a stale file or none: unhealthy. Standard library only: the check runs
+every few seconds in a container and must start fast."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-
-from sojourn.settings import get_settings
 
 INTERVAL = 5.0
 # A few missed beats, not one: a long garbage collection or a busy moment is not a dead worker.
@@ -53,12 +51,3 @@ def problem(path: Path | None, now: float | None = None) -> str | None:
         return f"{path} was last touched {age:.0f} s ago (more than {STALE_AFTER:g}): the worker is stuck"
     return None
 
-
-def main() -> None:
-    found = problem(get_settings().worker_health_file)
-    print(f"unhealthy: {found}" if found else "healthy", file=sys.stderr if found else sys.stdout)
-    sys.exit(1 if found else 0)
-
-
-if __name__ == "__main__":
-    main()
