@@ -98,8 +98,10 @@ async def test_a_worker_killed_during_a_burst_of_sends(topology):
     # The killed worker's sends in flight are retried after their 60 s start-to-close timeout.
     states = await topology.results(runs, timeout=180)
     received = await topology.mail_to(recipients)
-    for state, recipient in zip(states, recipients):
+    assert sorted(s.messages[0].recipient for s in states) == sorted(recipients)
+    for state in states:
         [message] = state.messages
+        recipient = message.recipient
         got = received[recipient]
         if message.status == "unconfirmed":  # cut mid-hand-over: it may or may not have arrived
             assert got in ([], [f"{journey} hello"]), (recipient, got)
