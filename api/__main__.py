@@ -1,3 +1,8 @@
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -30,8 +35,24 @@ def serving_app() -> FastAPI:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format)
-    # An import string, not an app: uvicorn needs one to start worker processes.
-    uvicorn.run("api.__main__:serving_app", factory=True, **server_options(settings))
+    with _shared_metrics(settings.api_workers):
+        # An import string, not an app: uvicorn needs one to start worker processes.
+        uvicorn.run("api.__main__:serving_app", factory=True, **server_options(settings))
+
+
+@contextmanager
+def _shared_metrics(processes: int) -> Iterator[None]:
+    """Several serving processes count into one fresh folder that /metrics sums (api/metrics.py).
+    Set before uvicorn starts them: each reads it when it first imports prometheus_client."""
+    if processes == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="sojourn-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """The API's Prometheus metrics: every request counted and timed by its route template (never the
 raw path: ids and tracking tokens would make a series each), and `/metrics`, which serves them
-with what the services count (events ingested, engagement). Each API process counts and serves
-its own; Prometheus scrapes every process and sums."""
+with what the services count (events ingested, engagement). With several serving processes behind
+one port (API_WORKERS > 1) each writes its numbers to PROMETHEUS_MULTIPROC_DIR and whichever
+answers /metrics serves the sum (prometheus-client's multiprocess mode): a scrape that reached one
+process would otherwise see only its share."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # A request that no route took: a 404, or one refused before routing (413, a body too large).
@@ -51,7 +55,11 @@ class RequestMetrics:
 
 
 async def _metrics(request: Request) -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # set by `sojourn api` for its serving processes
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def install(app: FastAPI, serve: bool) -> None:

@@ -1,4 +1,5 @@
-"""`sojourn api` serves from API_WORKERS processes, each with a pool of DATABASE_POOL_SIZE."""
+"""`sojourn api` serves from API_WORKERS processes, each with a pool of DATABASE_POOL_SIZE, and
+/metrics counts what all of them answered."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.__main__ import server_options
 from api.app import create_app
@@ -48,6 +50,12 @@ async def _answered(port: int) -> tuple[asyncio.StreamWriter, bytes]:
     return writer, status
 
 
+def _healthz_count(scrape: str) -> int:
+    return sum(int(float(sample.value)) for family in text_string_to_metric_families(scrape)
+               for sample in family.samples
+               if sample.name == "sojourn_http_requests_total" and sample.labels.get("route") == "/healthz")
+
+
 async def test_two_workers_both_serve(settings: Settings, temporal_env, tmp_path: Path):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": settings.database_url, "API_HOST": "127.0.0.1", "API_PORT": str(port),
@@ -77,6 +85,13 @@ async def test_two_workers_both_serve(settings: Settings, temporal_env, tmp_path
             if len(serving) == 2:
                 break
         assert len(serving) == 2, f"only {serving} answered"
+        # Every /healthz so far (the first, then ten a burst), whichever process answered it,
+        # counted in what any process serves on /metrics.
+        answered = 1 + len(writers)
+        async with httpx.AsyncClient() as http:
+            for _ in range(4):  # a new connection each: both processes answer some
+                scrape = (await http.get(f"http://127.0.0.1:{port}/metrics", headers={"Connection": "close"})).text
+                assert _healthz_count(scrape) == answered, scrape
     finally:
         for writer in writers:
             writer.close()
