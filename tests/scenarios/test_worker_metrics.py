@@ -1,6 +1,7 @@
 """A `sojourn worker` process serves its own metrics (messages by channel and status, send
-latency, deferrals) and the Temporal SDK's on the ports its settings name; scraped over HTTP
-before and after a journey sends one message and defers another, each moved by exactly that."""
+latency, deferrals, rate-limit waits and refusals) and the Temporal SDK's on the ports its settings
+name; scraped over HTTP before and after a journey sends three messages at once under a rate of
+one a second and defers a fourth, each moved by exactly that."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _environment(settings: Settings, temporal_address: str, port: int, temporal_
     return {**os.environ, "DATABASE_URL": settings.database_url, "TEMPORAL_ADDRESS": temporal_address,
             "TASK_QUEUE": settings.task_queue, "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
             "PUBLIC_BASE_URL": settings.public_base_url, "TRACKING_SECRET": settings.tracking_secret,
-            "QUIET_HOURS": "22:00-08:00", "WORKER_METRICS_PORT": str(port),
+            "QUIET_HOURS": "22:00-08:00", "CHANNEL_RATES": '{"email": 1}', "WORKER_METRICS_PORT": str(port),
             "WORKER_TEMPORAL_METRICS_PORT": str(temporal_port)}
 
 
@@ -57,13 +58,15 @@ async def test_a_worker_serves_its_metrics_and_the_sdks(api, settings, temporal_
         before, sdk_before = await _when_up(ours_url, worker, log), await _when_up(sdk_url, worker, log)
         journey = f"wm-{unique}"
         await create_active_journey(api, journey, single_send(f"Metrics {unique}"))
-        await add_contact(api, f"day-{unique}", f"day-{unique}@example.com")
+        days = [f"day{n}-{unique}" for n in range(3)]
+        for day in days:
+            await add_contact(api, day, f"{day}@example.com")
         await put_contact(api, f"night-{unique}", email=f"night-{unique}@example.com", time_zone=zone_at(23))
-        await enroll(api, journey, f"day-{unique}", f"night-{unique}")
+        await enroll(api, journey, *days, f"night-{unique}")
 
         email = {"channel": "email"}
         after = await _until(ours_url, lambda now: moved(before, now, "sojourn_messages_total", **email,
-                                                         status="sent") >= 1
+                                                         status="sent") >= 3
                              and moved(before, now, "sojourn_messages_total", **email, status="deferred") >= 1)
         sdk_after = await _until(sdk_url, lambda now: value(now, "temporal_workflow_completed_total",
                                                             task_queue=settings.task_queue) >= 1)
@@ -72,12 +75,16 @@ async def test_a_worker_serves_its_metrics_and_the_sdks(api, settings, temporal_
             worker.send_signal(signal.SIGTERM)
         await asyncio.wait_for(worker.wait(), 30)
 
-    assert moved(before, after, "sojourn_messages_total", **email, status="sent") == 1
+    assert moved(before, after, "sojourn_messages_total", **email, status="sent") == 3
     assert moved(before, after, "sojourn_messages_total", **email, status="deferred") == 1
     assert moved(before, after, "sojourn_send_deferrals_total", **email, cause="quiet_hours") == 1
-    assert moved(before, after, "sojourn_send_duration_seconds_count", **email) == 1  # the one handed over
-    # The SDK's own: the sent contact's run completed; the deferred one sleeps until morning.
-    assert moved(sdk_before, sdk_after, "temporal_workflow_completed_total", task_queue=settings.task_queue) == 1
+    assert moved(before, after, "sojourn_send_duration_seconds_count", **email) == 3  # the ones handed over
+    # Three at once at one a second: a slot within the second ahead is waited for, a later one
+    # is given back to Temporal (its retry then waits or is given back again, hence at least).
+    assert moved(before, after, "sojourn_rate_limit_wait_seconds_count", **email) >= 1
+    assert moved(before, after, "sojourn_rate_limited_total", **email) >= 1
+    # The SDK's own: the sent contacts' runs completed; the deferred one sleeps until morning.
+    assert moved(sdk_before, sdk_after, "temporal_workflow_completed_total", task_queue=settings.task_queue) == 3
     assert value(sdk_after, "temporal_workflow_task_schedule_to_start_latency_count",
                  task_queue=settings.task_queue) >= 2
     # Every SDK metric the Grafana dashboard reads is one this worker's SDK endpoint exports.
