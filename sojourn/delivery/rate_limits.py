@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from sojourn.contracts.errors import ErrorType
 from sojourn.delivery import metrics
@@ -49,8 +49,10 @@ class ChannelRateLimiter:
             if wait is None:
                 later = (await conn.execute(_NEXT, values)).scalar() or 0.0
                 metrics.RATE_LIMITED.labels(channel).inc()
+                # Benign: a full channel is expected, and the SDK would log a traceback per attempt.
                 raise ApplicationError(f"{channel} is at its limit of {rate:g} messages per second",
-                                       type=ErrorType.RATE_LIMITED, next_retry_delay=timedelta(seconds=max(later, 0.05)))
+                                       type=ErrorType.RATE_LIMITED, next_retry_delay=timedelta(seconds=max(later, 0.05)),
+                                       category=ApplicationErrorCategory.BENIGN)
         if wait > 0:
             metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).observe(wait)
             await asyncio.sleep(wait)

@@ -83,6 +83,7 @@ async def test_a_worker_serves_its_metrics_and_the_sdks(api, settings, temporal_
     # is given back to Temporal (its retry then waits or is given back again, hence at least).
     assert moved(before, after, "sojourn_rate_limit_wait_seconds_count", **email) >= 1
     assert moved(before, after, "sojourn_rate_limited_total", **email) >= 1
+    assert "Traceback" not in log.read_text()  # a full channel is expected: no SDK traceback per attempt
     # The SDK's own: the sent contacts' runs completed; the deferred one sleeps until morning.
     assert moved(sdk_before, sdk_after, "temporal_workflow_completed_total", task_queue=settings.task_queue) == 3
     assert value(sdk_after, "temporal_workflow_task_schedule_to_start_latency_count",
