@@ -11,15 +11,16 @@ from api.errors import ApiError
 from api.routing import conflict, resource_router
 from api.schemas.common import ExternalId, Page
 from api.schemas.contacts import ContactIn, ContactOut, ContactProfile, ImportResult
+from api.schemas.runs import RunOut
 from sojourn.data.models import Contact
-from sojourn.services import contacts
+from sojourn.services import contacts, runs
 
 router = resource_router(prefix="/v1/contacts", tags=["contacts"])
 
 # A contact's own routes take its id as `{external_id:path}`: ids are refused a '/' today, but events
 # created contacts whose ids have one before that rule, and those must stay reachable and erasable
-# (`/v1/contacts/a%2Fb`; this router is mounted after the others, so `/v1/contacts/ada/runs` is
-# still the runs route). A new id with a '/' gets the 422 that names the rule.
+# (`/v1/contacts/a%2Fb`, `/v1/contacts/a%2Fb/runs`: the longer routes come first). A new id with a
+# '/' gets the 422 that names the rule.
 
 _IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndjson": "ndjson",
                  "application/ndjson": "ndjson", "application/jsonl": "ndjson", "application/x-jsonlines": "ndjson"}
@@ -64,6 +65,12 @@ async def upsert_contact(external_id: ExternalId, body: ContactIn, session: Sess
     if created:
         response.status_code = 201
     return contact
+
+
+@router.get("/{external_id:path}/runs", response_model=list[RunOut])
+async def contact_runs(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> list[dict]:
+    """Every journey the contact was enrolled in, newest first."""
+    return await runs.contact_runs(session, client, external_id)
 
 
 @router.get("/{external_id:path}", response_model=ContactProfile)

@@ -1,4 +1,4 @@
-"""A contact's runs: where it is in a journey, cancelling, and every journey it was enrolled in."""
+"""A contact's run of a journey: where it is, and cancelling it (every run of a contact: contacts.py)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ from sojourn.services import runs
 router = resource_router(tags=["runs"])
 
 
-@router.get("/v1/journeys/{journey_id}/runs/{external_id}", response_model=RunOut)
+@router.get("/v1/journeys/{journey_id}/runs/{external_id:path}", response_model=RunOut)
 async def get_run(journey_id: ResourceId, external_id: ExternalId, session: SessionDep, client: TemporalDep) -> dict:
     """Where the contact is in the journey: current node, path with times, wait deadline, messages."""
     return await runs.run_state(session, client, journey_id, external_id)
 
 
-@router.delete("/v1/journeys/{journey_id}/runs/{external_id}", status_code=202, response_model=RunOut,
+@router.delete("/v1/journeys/{journey_id}/runs/{external_id:path}", status_code=202, response_model=RunOut,
                 responses=conflict("The run has ended."))
 async def cancel_run(journey_id: ResourceId, external_id: ExternalId, session: SessionDep, client: TemporalDep) -> dict:
     """Stop the run; nothing more is sent to the contact by it."""
     return await runs.cancel(session, client, journey_id, external_id)
-
-
-@router.get("/v1/contacts/{external_id}/runs", response_model=list[RunOut])
-async def contact_runs(external_id: ExternalId, session: SessionDep, client: TemporalDep) -> list[dict]:
-    """Every journey the contact was enrolled in, newest first."""
-    return await runs.contact_runs(session, client, external_id)

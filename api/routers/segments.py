@@ -66,7 +66,7 @@ async def segment_contacts(segment_id: ResourceId, session: SessionDep,
     return await segments.contacts(session, segment_id, limit, after_id=int(cursor) if cursor else None)
 
 
-@router.get("/{segment_id}/contacts/{external_id}", response_model=SegmentMatch)
+@router.get("/{segment_id}/contacts/{external_id:path}", response_model=SegmentMatch)
 async def segment_match(segment_id: ResourceId, external_id: ExternalId, session: SessionDep) -> SegmentMatch:
     """Whether this contact matches the segment now."""
     return SegmentMatch(segment=segment_id, contact=external_id,
@@ -90,7 +90,7 @@ async def segment_set_counts(set_id: ResourceId, session: SessionDep) -> dict:
     return await segments.set_counts(session, set_id)
 
 
-@sets_router.get("/{set_id}/contacts/{external_id}", response_model=SegmentPlacement)
+@sets_router.get("/{set_id}/contacts/{external_id:path}", response_model=SegmentPlacement)
 async def segment_set_placement(set_id: ResourceId, external_id: ExternalId, session: SessionDep) -> SegmentPlacement:
     """The segment this contact is placed in (null when it matches none)."""
     return SegmentPlacement(segment_set=set_id, contact=external_id,

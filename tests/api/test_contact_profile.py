@@ -11,7 +11,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from sojourn.data.models import Contact, ContactTag
 from sojourn.services.triggers import Triggers
 
-from helpers import create_active_journey, enroll, tracking_path, wait_for_mail
+from helpers import create_active_journey, enroll, single_send, tracking_path, wait_for_mail
 
 LINK = "https://shop.example/spring"
 
@@ -152,6 +152,18 @@ async def test_a_contact_whose_id_has_a_slash_is_reachable_and_erasable(api, eng
     assert profile.json()["external_id"] == legacy
     # The longer routes under /v1/contacts/{id}/ still answer for ids without a '/'.
     assert (await api.get(f"/v1/contacts/{other}/runs")).json() == []
+    # Its runs and segment membership are reachable as well.
+    journey = f"legacy-{unique}"
+    await create_active_journey(api, journey, single_send("for a legacy id"))
+    [started] = await enroll(api, journey, legacy)
+    assert started["status"] == "started", started
+    runs = await api.get(f"/v1/contacts/{encoded}/runs")
+    assert [r["journey_id"] for r in runs.json()] == [journey], runs.text
+    assert (await api.get(f"/v1/journeys/{journey}/runs/{encoded}")).status_code == 200
+    segment = {"id": f"legacy-{unique}", "name": "legacy", "filter": {"attribute": "email", "op": "exists"}}
+    assert (await api.post("/v1/segments", json=segment)).status_code == 201
+    member = await api.get(f"/v1/segments/legacy-{unique}/contacts/{encoded}")
+    assert member.status_code == 200 and member.json()["matches"] is True, member.text
 
     assert (await api.delete(f"/v1/contacts/{encoded}")).status_code == 204
     assert (await api.get(f"/v1/contacts/{encoded}")).status_code == 404
