@@ -48,7 +48,8 @@ async def twilio_status(request: Request, session: SessionDep, signals: Engageme
     21211, 21612, 21614, 30005, 30006: the contact is suppressed, as by an email hard bounce),
     else `undelivered`; error 21610 (the person texted STOP to the carrier) also withdraws SMS
     consent. Statuses on the way (queued, sending, sent) change nothing."""
-    outcome = await sms_callbacks.record_status(session, signals, await _twilio_form(request, settings))
+    outcome = await sms_callbacks.record_status(session, signals, await _twilio_form(request, settings),
+                                                request.query_params.get("message"))
     return Response(status_code=204, headers={"X-Sojourn-Outcome": outcome})
 
 

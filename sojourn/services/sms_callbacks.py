@@ -9,6 +9,7 @@ base64-encoded (checked by the `twilio` library's RequestValidator).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,6 +44,13 @@ START_WORDS = {"START", "YES", "UNSTOP"}
 HELP_WORDS = {"HELP", "INFO"}
 
 
+def _as_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
 class TwilioNotConfigured(Unavailable):
     code = "twilio_not_configured"
 
@@ -54,14 +62,19 @@ def signed_by_twilio(url: str, params: Mapping[str, str], signature: str | None,
     return bool(signature) and RequestValidator(auth_token).validate(url, dict(params), signature)
 
 
-async def record_status(session: AsyncSession, signals: EngagementSignals, params: Mapping[str, str]) -> str:
-    """Record a status callback on the message Twilio calls `MessageSid`: `recorded`,
-    `duplicate` (Twilio repeated it), `ignored` (a status on the way) or `unknown_message`."""
+async def record_status(session: AsyncSession, signals: EngagementSignals, params: Mapping[str, str],
+                        message_id: str | None = None) -> str:
+    """Record a status callback on our message `message_id` (the callback URL names it), else
+    (texts sent before it did) the one Twilio calls `MessageSid`: `recorded`, `duplicate` (Twilio
+    repeated it), `ignored` (a status on the way) or `unknown_message`."""
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if status != DELIVERED and status not in NOT_DELIVERED:
         return "ignored"
-    message = (await session.execute(select(Message).where(
-        Message.provider_message_id == sid, Message.channel == "sms").limit(1))).scalar()
+    # By our id, the callback finds a text whose send is still being recorded (its row is marked
+    # `sending` before Twilio is called, its sid only once Twilio answered): Twilio does not retry.
+    ours = _as_uuid(message_id)
+    found = Message.id == ours if ours is not None else Message.provider_message_id == sid
+    message = (await session.execute(select(Message).where(found, Message.channel == "sms").limit(1))).scalar()
     if message is None:
         log.info("Twilio status %s for unknown message %s", status, sid)
         return "unknown_message"

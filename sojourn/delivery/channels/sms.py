@@ -34,6 +34,7 @@ class SmsSender(HttpSender):
         response = await post(
             self._http, f"{s.twilio_base_url.rstrip('/')}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json",
             data={"To": _NUMBER_PUNCTUATION.sub("", outgoing.address), **sender, "Body": outgoing.rendered.payload,
-                  "StatusCallback": s.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH},
+                  # Our id in the (signed) URL: a callback can come before Twilio's sid is recorded.
+                  "StatusCallback": f"{s.public_base_url.rstrip('/')}{STATUS_CALLBACK_PATH}?message={outgoing.message_id}"},
             auth=(s.twilio_account_sid, s.twilio_auth_token), timeout=s.provider_timeout)
         return response.json().get("sid")

@@ -66,7 +66,8 @@ async def test_every_channel_sends_the_providers_exact_request(api, worker, engi
         ("crm", "webhook", "sent")]
     [sms] = providers.sms.received
     assert sms.form() == {"To": "+886912345678", "From": providers.sms.sender, "Body": "Hi Mei, 20% off today",
-                          "StatusCallback": "http://sojourn.test/v1/providers/twilio/status"}
+                          "StatusCallback": "http://sojourn.test/v1/providers/twilio/status?message="
+                                            + state.messages[0].message_id}
     [push] = providers.push.received
     message = push.json()["message"]
     assert message["token"] == f"fcm-{unique}"

@@ -5,7 +5,7 @@ signs them (tests/providers.py computes X-Twilio-Signature on its own)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message
 
@@ -35,6 +35,11 @@ async def _events(engine, sid: str) -> list[tuple[str, str | None]]:
             .order_by(EngagementEvent.id))).all()]
 
 
+async def _message(engine, sid: str) -> Message:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(Message).where(Message.provider_message_id == sid))).one()
+
+
 async def _contact(engine, external_id: str) -> tuple[Contact, dict[str, str]]:
     async with engine.connect() as conn:
         contact = (await conn.execute(select(Contact).where(Contact.external_id == external_id))).one()
@@ -50,12 +55,29 @@ async def test_delivery_statuses_are_recorded_once_on_the_message(api, worker, e
                                                                   unique):
     sent = await _text(api, temporal_env, providers, unique, "shipped", "+12015550101")
     sid = providers.sms.sid_of(sent)
-    assert sent.form()["StatusCallback"] == "http://sojourn.test/v1/providers/twilio/status"
+    message = await _message(engine, sid)
+    assert sent.form()["StatusCallback"] == f"http://sojourn.test/v1/providers/twilio/status?message={message.id}"
     for status in ("queued", "sent", "delivered", "delivered"):  # Twilio may repeat a callback
         response = await _post(api, *providers.sms.status_callback(sent, status))
         assert response.status_code == 204, response.text
     assert response.headers["x-sojourn-outcome"] == "duplicate"
     assert await _events(engine, sid) == [("delivered", f"{sid}:delivered")]
+
+
+async def test_a_status_that_comes_before_the_send_is_recorded_is_kept(api, worker, engine, temporal_env, providers,
+                                                                        unique):
+    """Twilio may call back before its answer to the send is recorded, and does not call again."""
+    sent = await _text(api, temporal_env, providers, unique, "early", "+12015550106")
+    sid = providers.sms.sid_of(sent)
+    message = await _message(engine, sid)
+    async with engine.begin() as conn:  # the row as it is between the `sending` mark and Twilio's answer
+        await conn.execute(update(Message).where(Message.id == message.id)
+                           .values(status="sending", provider_message_id=None, sent_at=None))
+    response = await _post(api, *providers.sms.status_callback(sent, "delivered"))
+    assert response.status_code == 204 and response.headers["x-sojourn-outcome"] == "recorded"
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(select(EngagementEvent.type).where(EngagementEvent.message_id == message.id))).all()
+    assert [k for (k,) in kinds] == ["delivered"]
 
 
 @pytest.mark.parametrize(("error", "kind", "suppressed", "sms_consent"), [
