@@ -3,10 +3,10 @@ erasure (which destroys the key) leaves nothing readable in the histories Tempor
 
 Every client (worker, API, benches) connects through `connect`, or wraps a client it was handed
 with `with_codec`. A journey run's payloads (its input, activity inputs and results, signals,
-query answers) are sealed with AES-GCM under the contact's key, named by the key id in their
-metadata. Enrollment and tagging workflows carry ids, counts and short error summaries, no
-contact's attributes or content: their payloads, like search attributes and failure messages,
-stay plain. A payload without the encrypted encoding (written before this codec, or by another
+query answers, and failure messages with their stack traces) are sealed with AES-GCM under the
+contact's key, named by the key id in their metadata. Enrollment and tagging workflows carry ids,
+counts and short error summaries, no contact's attributes or content: their payloads, like
+search attributes, stay plain. A payload without the encrypted encoding (written before this codec, or by another
 workflow) decodes as it is, so recorded histories and running workflows keep working."""
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.converter import DataConverter, PayloadCodec, SerializationContext, WithSerializationContext
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+)
 
 from sojourn.contracts.journey import contact_of_workflow_id
 from sojourn.data.contact_keys import NONCE_BYTES, ContactKeys
@@ -72,7 +78,10 @@ class ContactPayloadCodec(PayloadCodec, WithSerializationContext):
 
 
 def data_converter(keys: ContactKeys) -> DataConverter:
-    return dataclasses.replace(DataConverter.default, payload_codec=ContactPayloadCodec(keys))
+    # Failure messages and stack traces become payloads too, so the codec seals them: a provider's
+    # refusal may quote the contact's address or number.
+    return dataclasses.replace(DataConverter.default, payload_codec=ContactPayloadCodec(keys),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 async def connect(settings: Settings, engine: AsyncEngine) -> Client:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -103,18 +104,25 @@ async def _live(client: Client, run: JourneyRun, external_id: str) -> dict[str, 
     status = description.status.name if isinstance(description.status, WorkflowExecutionStatus) else "UNKNOWN"
     node = state["current_node"] if state else None
     return _view(run, external_id, run_id=run.run_id, execution_status=status, state=state,
-                 retrying=_retrying(description.raw_description.pending_activities, node))
+                 retrying=await _retrying(client, description.raw_description.pending_activities, node))
 
 
-def _retrying(pending: Sequence[PendingActivityInfo], node: str | None) -> list[dict[str, Any]]:
+async def _retrying(client: Client, pending: Sequence[PendingActivityInfo], node: str | None) -> list[dict[str, Any]]:
     """The run's activities that failed and wait for (or run) another attempt, as Temporal keeps
     them: a send during a provider's outage. The run does one thing at a time, so its current
     node is the one retrying."""
     return [{"node": node, "activity": activity.activity_type.name, "attempt": activity.attempt,
-             "last_error": activity.last_failure.message,
+             "last_error": await _message(client, activity.last_failure),
              "last_failed_at": _time(activity, "last_attempt_complete_time"),
              "next_attempt_at": _time(activity, "next_attempt_schedule_time")}
             for activity in pending if activity.HasField("last_failure")]
+
+
+async def _message(client: Client, failure: Failure) -> str:
+    """A failure's message, which the payload codec sealed (payload_codec.py)."""
+    unsealed = Failure()
+    unsealed.CopyFrom(failure)
+    return str(await client.data_converter.decode_failure(unsealed))
 
 
 def _time(activity: PendingActivityInfo, name: str) -> str | None:

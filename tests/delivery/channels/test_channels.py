@@ -119,6 +119,26 @@ async def test_permanent_failure_is_not_retried_and_follows_on_failure(api, work
     assert mail["subject"] == "We could not text you"
 
 
+async def test_a_refusal_that_quotes_the_number_is_sealed_in_the_history(api, worker, temporal_env, temporal_server,
+                                                                         providers, unique):
+    """Failure messages go into Temporal's history too: they are encrypted with the contact's key
+    like every payload of its run (only our own client reads them)."""
+    journey, contact, phone = f"sms-sealed-{unique}", f"sealed-{unique}", "+12015554568"
+    await put_contact(api, contact, phone=phone, consent={"sms": "subscribed"})
+    providers.sms.script.append(Reply(400, {"code": 21211, "message": f"The 'To' number {phone} is not valid."}))
+    await create_active_journey(api, journey, journey_of(
+        {"id": "text", "type": "send", "channel": "sms", "sms": {"text": "Your code"}}))
+    [result] = await enroll(api, journey, contact)
+    state = await finished(temporal_env, result["workflow_id"])
+    assert phone in state.messages[0].reason
+
+    history = await temporal_server.client.get_workflow_handle(result["workflow_id"]).fetch_history()  # no codec
+    [failed] = [e.activity_task_failed_event_attributes.failure for e in history.events
+                if e.HasField("activity_task_failed_event_attributes")]
+    assert failed.message == "Encoded failure" and failed.encoded_attributes.metadata["sojourn-key-id"]
+    assert phone.encode() not in b"".join(event.SerializeToString() for event in history.events)
+
+
 def one_send(channel: str, providers) -> dict:
     content = {"sms": {"sms": {"text": "Hi {{ first_name }}"}}, "push": {"push": {"body": "Hi"}},
                "line": {"line": {"text": "Hi"}},
