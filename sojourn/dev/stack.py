@@ -30,7 +30,6 @@ from sojourn.dev.supervisor import Backoff, Component, GaveUp, Supervisor, descr
 from sojourn.dev.temporal import TemporalDevServer, die_with_parent, terminate
 from sojourn.settings import Settings
 
-
 # Simulations (sojourn/services/simulation.py) run on a clock the server skips forward, which the
 # dev server allows per workflow only when told to. A skipped timer then fires after the timer
 # queue's time shift (1 s by default): at 10 ms a four-wait journey simulates in about half a
