@@ -1,13 +1,15 @@
-"""Simulating a journey for one contact, on a skipped clock, without sending or writing anything."""
+"""Trying a journey out: a simulation for one contact on a skipped clock (nothing sent or written),
+and a test send of one node's message to the tester's own address."""
 
 from __future__ import annotations
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routing import resource_router
 from api.schemas.common import ResourceId
-from api.schemas.simulation import SimulateRequest, SimulationOut
+from api.schemas.simulation import SimulateRequest, SimulationOut, TestSendOut, TestSendRequest
 from sojourn.dsl.durations import parse_duration
 from sojourn.services.simulation import ScriptItem, Simulations
+from sojourn.services.test_sends import TestSends
 
 router = resource_router(prefix="/v1/journeys", tags=["journeys"])
 
@@ -27,3 +29,14 @@ async def simulate(journey_id: ResourceId, body: SimulateRequest, session: Sessi
     profile = body.contact.model_dump(exclude_none=True) if body.contact else None
     return await Simulations(client, settings.task_queue).simulate(
         session, journey_id, body.version, body.contact_id, profile, script)
+
+
+@router.post("/{journey_id}/nodes/{node_id}/test-send", response_model=TestSendOut)
+async def test_send(journey_id: ResourceId, node_id: ResourceId, body: TestSendRequest, session: SessionDep,
+                    settings: SettingsDep) -> dict:
+    """Send one send node's message, rendered for a stored contact or a profile, through its real
+    channel to `to`; recorded (for a stored contact) as a test, which no cap, budget, usage or
+    funnel counts."""
+    profile = body.contact.model_dump(exclude_none=True) if body.contact else None
+    return await TestSends(settings).send(session, journey_id, body.version, node_id, body.contact_id, profile,
+                                          body.to, body.channel)

@@ -89,3 +89,24 @@ class SimulationOut(BaseModel):
     path: list[SimulatedStep]
     decisions: list[SimulatedDecision]
     messages: list[SimulatedMessageOut]
+
+
+class TestSendRequest(ContactChoice):
+    to: str = Field(min_length=1, max_length=4096, description="Where the test goes: an email address, a phone "
+                    "number, a device token or a LINE user id, as the channel takes.")
+    channel: str | None = Field(None, max_length=16, description="One the node lists; defaults to its first.")
+    version: int | None = Field(None, ge=1, le=INT32_MAX, description="Defaults to the latest version.")
+
+
+class TestSendOut(BaseModel):
+    journey: str
+    version: int
+    node: str
+    contact: str
+    channel: str
+    to: str
+    status: str
+    message_id: str | None = Field(description="The test message as recorded (null for a profile: not recorded).")
+    recorded: bool
+    subject: str | None
+    payload: Any
