@@ -78,6 +78,7 @@ class SimulatedMessageOut(BaseModel):
 
 
 class SimulationOut(BaseModel):
+    workflow_id: str = Field(description="The simulation's workflow in Temporal (its history, for a closer look).")
     journey: str
     version: int
     contact: str

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 from temporalio.testing._timeskipping import TimeSkipper, TimeSkippingConfig
 
-from sojourn.contracts.journey import ContactEvent, EngagementSignal, JourneyInput
+from sojourn.contracts.journey import ContactEvent, EngagementSignal, JourneyInput, simulation_workflow_id
 from sojourn.contracts.simulation import (
     SIMULATION_WORKFLOW,
     ScriptStep,
@@ -87,14 +87,15 @@ class Simulations:
             journey=JourneyInput(journey_id=journey_id, version=version, contact_id=contact_id,
                                  contact_external_id=label, definition=raw),
             contact=simulated, script=steps)
-        result = await self._run(journey_id, workflow_input)
-        return _answer(journey_id, version, label, result)
+        workflow_id = simulation_workflow_id(journey_id, contact_external_id, str(uuid.uuid4()))
+        result = await self._run(workflow_id, workflow_input)
+        return {**_answer(journey_id, version, label, result), "workflow_id": workflow_id}
 
-    async def _run(self, journey_id: str, workflow_input: SimulationInput) -> SimulationResult:
+    async def _run(self, workflow_id: str, workflow_input: SimulationInput) -> SimulationResult:
         try:
             handle = await self._client.start_workflow(
-                SIMULATION_WORKFLOW, workflow_input, id=f"simulation/{journey_id}/{uuid.uuid4()}",
-                task_queue=self._task_queue, result_type=SimulationResult)
+                SIMULATION_WORKFLOW, workflow_input, id=workflow_id, task_queue=self._task_queue,
+                result_type=SimulationResult)
         except RPCError as err:
             raise SimulationUnavailable(f"the Temporal server cannot simulate: {err.message} (per-workflow time "
                                         "skipping needs frontend.WorkflowTimeSkippingEnabled)") from err

@@ -189,3 +189,17 @@ async def test_a_thirty_day_journey_simulates_quickly(api, worker, unique):
     took = time.perf_counter() - started
     print(f"\nsimulated a {len(nodes)}-node, 28-day journey in {took:.3f} s")
     assert len(simulated["messages"]) == 5
+
+
+async def test_a_simulation_of_a_stored_contact_is_sealed_with_its_key(api, worker, temporal_server, unique):
+    journey, contact, email = f"sealed-{unique}", f"di-{unique}", f"di-{unique}@example.com"
+    await create_active_journey(api, journey, offers(unique))
+    await add_contact(api, contact, email, "Di")
+
+    simulated = await simulate(api, journey, contact_id=contact)
+
+    assert simulated["messages"][0]["recipient"] == email
+    history = await temporal_server.client.get_workflow_handle(simulated["workflow_id"]).fetch_history()  # no codec
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    assert b"binary/sojourn-encrypted" in stored
+    assert email.encode() not in stored and f"Hi Di {unique}".encode() not in stored
