@@ -184,11 +184,14 @@ async def test_a_thirty_day_journey_simulates_quickly(api, worker, unique):
     nodes += [{"id": "mail_4", "type": "send", "subject": "Day 30", "text": "Bye.", "next": "end"},
               {"id": "end", "type": "exit"}]
     await create_active_journey(api, journey, {"name": "A month", "nodes": nodes})
-    started = time.perf_counter()
-    simulated = await simulate(api, journey, contact={"email": f"m-{unique}@example.com"})
-    took = time.perf_counter() - started
-    print(f"\nsimulated a {len(nodes)}-node, 28-day journey in {took:.3f} s")
-    assert len(simulated["messages"]) == 5
+    took = []
+    for _ in range(3):  # the first also loads the workflow into the worker
+        started = time.perf_counter()
+        simulated = await simulate(api, journey, contact={"email": f"m-{unique}@example.com"})
+        took.append(time.perf_counter() - started)
+        assert len(simulated["messages"]) == 5
+    print(f"\nsimulated a {len(nodes)}-node, 28-day journey (5 sends, 4 waits) in "
+          + ", ".join(f"{t:.3f}" for t in took) + " s")
 
 
 async def test_a_simulation_of_a_stored_contact_is_sealed_with_its_key(api, worker, temporal_server, unique):
