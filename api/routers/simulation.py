@@ -27,8 +27,9 @@ async def simulate(journey_id: ResourceId, body: SimulateRequest, session: Sessi
                          node=line.engagement.node if line.engagement else None,
                          url=line.engagement.url if line.engagement else None) for line in body.script]
     profile = body.contact.model_dump(exclude_none=True) if body.contact else None
+    trigger = body.trigger.model_dump() if body.trigger else None
     return await Simulations(client, settings.task_queue).simulate(
-        session, journey_id, body.version, body.contact_id, profile, script)
+        session, journey_id, body.version, body.contact_id, profile, script, trigger)
 
 
 @router.post("/{journey_id}/nodes/{node_id}/test-send", response_model=TestSendOut)

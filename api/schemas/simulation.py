@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from api.schemas.common import INT32_MAX, StrictIn
 from api.schemas.contacts import ContactIn
@@ -45,8 +45,17 @@ class ContactChoice(StrictIn):
         return self
 
 
+class SimulatedTrigger(StrictIn):
+    name: str = Field(min_length=1, max_length=200)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: AwareDatetime | None = Field(None, description="Defaults to now; earlier makes waits relative "
+                                                                "to the event start late.")
+
+
 class SimulateRequest(ContactChoice):
     version: int | None = Field(None, ge=1, le=INT32_MAX, description="Defaults to the latest version.")
+    trigger: SimulatedTrigger | None = Field(None, description="The event that starts the run (`{{ event }}` in "
+                                                               "templates, waits `relative_to: event`).")
     script: list[ScriptLine] = Field(default_factory=list, max_length=200)
 
 

@@ -24,6 +24,7 @@ from sojourn.contracts.simulation import (
     SimulationInput,
     SimulationResult,
 )
+from sojourn.data.models import utcnow
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.nodes import SendNode
 from sojourn.errors import Invalid, Unavailable, UpstreamFailed
@@ -69,7 +70,8 @@ class Simulations:
 
     async def simulate(self, session: AsyncSession, journey_id: str, version: int | None,
                        contact_external_id: str | None, profile: dict | None,
-                       script: list[ScriptItem]) -> dict[str, Any]:
+                       script: list[ScriptItem], trigger: dict | None = None) -> dict[str, Any]:
+        """`trigger` ({name, properties, occurred_at}) is the event that starts the run, if any."""
         journey = await journeys.get_journey(session, journey_id)
         version = version or journey.latest_version
         if not version:
@@ -85,7 +87,7 @@ class Simulations:
         await session.rollback()  # hold no connection while the simulation runs
         workflow_input = SimulationInput(
             journey=JourneyInput(journey_id=journey_id, version=version, contact_id=contact_id,
-                                 contact_external_id=label, definition=raw),
+                                 contact_external_id=label, definition=raw, trigger=_trigger(trigger)),
             contact=simulated, script=steps)
         workflow_id = simulation_workflow_id(journey_id, contact_external_id, str(uuid.uuid4()))
         result = await self._run(workflow_id, workflow_input)
@@ -107,6 +109,13 @@ class Simulations:
                 f"the simulation did not finish within {SIMULATION_TIMEOUT.total_seconds():g} s") from None
         except WorkflowFailureError as err:
             raise SimulationFailed(f"the simulation failed: {err.cause or err}") from err
+
+
+def _trigger(trigger: dict | None) -> ContactEvent | None:
+    if trigger is None:
+        return None
+    return ContactEvent(event_id="simulation-trigger", name=trigger["name"], properties=trigger.get("properties") or {},
+                        occurred_at=(trigger.get("occurred_at") or utcnow()).isoformat())
 
 
 def _script(definition: JourneyDefinition, version: int, script: list[ScriptItem]) -> list[ScriptStep]:

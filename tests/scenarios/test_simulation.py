@@ -5,7 +5,7 @@ write nothing."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -206,3 +206,27 @@ async def test_a_simulation_of_a_stored_contact_is_sealed_with_its_key(api, work
     stored = b"".join(event.SerializeToString() for event in history.events)
     assert b"binary/sojourn-encrypted" in stored
     assert email.encode() not in stored and f"Hi Di {unique}".encode() not in stored
+
+
+async def test_a_trigger_long_past_makes_the_event_relative_wait_late(api, worker, unique):
+    journey = f"clinic-{unique}"
+    await create_active_journey(api, journey, {
+        "name": "After-care", "entry": {"event": "treatment.completed"},
+        "nodes": [
+            {"id": "aftercare_wait", "type": "wait", "duration": "2h", "relative_to": "event", "next": "aftercare"},
+            {"id": "aftercare", "type": "send", "subject": "After your {{ event.properties.procedure }}",
+             "text": "Sunscreen.", "next": "end"},
+            {"id": "end", "type": "exit"}]})
+    on_time = await simulate(api, journey, contact={"email": f"t-{unique}@example.com"},
+                             trigger={"name": "treatment.completed", "properties": {"procedure": "laser"}})
+    [sent] = on_time["messages"]
+    assert (sent["status"], sent["subject"]) == ("sent", "After your laser")
+    start = datetime.fromisoformat(on_time["started_at"])
+    assert abs(datetime.fromisoformat(sent["at"]) - start - timedelta(hours=2)) < timedelta(minutes=1)
+
+    late = await simulate(api, journey, contact={"email": f"t-{unique}@example.com"}, trigger={
+        "name": "treatment.completed", "properties": {"procedure": "laser"},
+        "occurred_at": (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()})
+    [skipped] = late["messages"]
+    assert skipped["status"] == "skipped" and skipped["reason"].startswith("late by 2 days, 22:")
+    assert [d["kind"] for d in late["decisions"]] == ["late", "skipped"]
