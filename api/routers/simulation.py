@@ -28,7 +28,7 @@ async def simulate(journey_id: ResourceId, body: SimulateRequest, session: Sessi
                          url=line.engagement.url if line.engagement else None) for line in body.script]
     profile = body.contact.model_dump(exclude_none=True) if body.contact else None
     trigger = body.trigger.model_dump() if body.trigger else None
-    return await Simulations(client, settings.task_queue).simulate(
+    return await Simulations(client, settings.task_queue, settings.default_phone_region).simulate(
         session, journey_id, body.version, body.contact_id, profile, script, trigger)
 
 

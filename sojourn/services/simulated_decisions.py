@@ -163,14 +163,16 @@ class SimulatedDecisions:
         if simulated.contact_id is None:
             profile = simulated.profile or {}
             fields = {name: profile[name] for name in PROFILE_FIELDS if profile.get(name) is not None}
-            row = (await conn.execute(insert(Contact).values(
+            # Not in the row: a LINE user id is unique, and may be a stored contact's.
+            line_user_id = fields.pop("line_user_id", None)
+            row = dict((await conn.execute(insert(Contact).values(
                 external_id=f"simulation-{uuid.uuid4()}", **{"attributes": {}, **fields})
-                .returning(*Contact.__table__.c))).mappings().one()
+                .returning(*Contact.__table__.c))).mappings().one(), line_user_id=line_user_id)
             consents = dict(profile.get("consent") or {})
             for channel, status in consents.items():  # for segment conditions on consent
                 await conn.execute(insert(ContactConsent).values(contact_id=row["id"], channel=channel, status=status,
                                                                  source="api"))
-            return Contact.model_validate(dict(row)), consents
+            return Contact.model_validate(row), consents
         row = (await conn.execute(select(*Contact.__table__.c).where(Contact.id == simulated.contact_id))
                ).mappings().one_or_none()
         if row is None:

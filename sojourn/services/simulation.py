@@ -63,10 +63,11 @@ class ScriptItem:
 
 
 class Simulations:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, phone_region: str | None = None) -> None:
         # Every workflow started through this client has time skipping on, from its start.
         self._client = TimeSkipper(client, config=TimeSkippingConfig(enabled=True)).client
         self._task_queue = task_queue
+        self._phone_region = phone_region  # a profile's phone number is read as a stored one's
 
     async def simulate(self, session: AsyncSession, journey_id: str, version: int | None,
                        contact_external_id: str | None, profile: dict | None,
@@ -83,7 +84,8 @@ class Simulations:
             contact = await contacts.find(session, contact_external_id)
             simulated, contact_id, label = SimulatedContact(contact_id=contact.id), contact.id, contact_external_id
         else:
-            simulated, contact_id, label = SimulatedContact(profile=profile or {}), 0, "(profile)"
+            profile = contacts.checked_fields(profile or {}, self._phone_region)
+            simulated, contact_id, label = SimulatedContact(profile=profile), 0, "(profile)"
         await session.rollback()  # hold no connection while the simulation runs
         workflow_input = SimulationInput(
             journey=JourneyInput(journey_id=journey_id, version=version, contact_id=contact_id,

@@ -74,7 +74,7 @@ class TestSends:
         if contact_external_id is not None:
             contact = await contacts.find(session, contact_external_id)
         else:
-            profile = profile or {}
+            profile = contacts.checked_fields(profile or {}, self._settings.default_phone_region)
             contact = Contact(external_id="(profile)", **{k: profile[k] for k in PROFILE_FIELDS if k in profile})
 
         message_id = uuid.uuid4()

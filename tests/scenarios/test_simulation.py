@@ -142,7 +142,7 @@ async def test_a_profile_stored_nowhere_is_simulated_with_its_consent(api, worke
         {"id": "end", "type": "exit"}]})
     before = await counts(engine)
 
-    simulated = await simulate(api, journey, contact={"email": f"p-{unique}@example.com", "phone": "+15555550100",
+    simulated = await simulate(api, journey, contact={"email": f"p-{unique}@example.com", "phone": "+886912345678",
                                                       "first_name": "Pia", "consent": {"sms": "unsubscribed"}})
 
     [message] = simulated["messages"]
@@ -167,6 +167,8 @@ async def test_simulation_refuses_a_bad_script_precisely(api, unique):
         response = await api.post(f"/v1/journeys/{journey}/simulate", json=body)
         assert response.status_code == 422, (body, response.text)
         assert field in response.text, (field, response.text)
+    response = await api.post(f"/v1/journeys/{journey}/simulate", json={"contact": {"phone": "12"}})
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["field"] == "phone", response.text
     await add_contact(api, f"c-{unique}", f"c-{unique}@example.com")
     response = await api.post(f"/v1/journeys/{journey}/simulate", json={
         "contact_id": f"c-{unique}", "script": [{"at": "1d", "engagement": {"kind": "opened", "node": "wait_2d"}}]})
