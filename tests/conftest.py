@@ -26,6 +26,7 @@ from sojourn.contracts import search_attributes
 from sojourn.data import db
 from sojourn.dev.postgres import EmbeddedPostgres, free_port
 from sojourn.dev.smtp_sink import SmtpSink
+from sojourn.dev.stack import TIME_SKIPPING_ARGS
 from sojourn.services.payload_codec import with_codec
 from sojourn.settings import Settings
 from worker.main import journey_worker
@@ -78,7 +79,7 @@ async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping_v2(
         ts_config=TimeSkippingConfig(enabled=False),
         dev_server_existing_path=os.path.join(sysconfig.get_path("scripts"), "temporal"),
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        dev_server_extra_args=TIME_SKIPPING_ARGS,
         search_attributes=search_attributes.ALL,
     )
     yield env

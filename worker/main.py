@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from activities.enrollment import ContactsEnrollmentActivities, EnrollmentActivities
 from activities.journey_data import JourneyDataActivities
 from activities.send import SendActivities
+from activities.simulation import SimulationActivities
 from activities.tagging import TaggingActivities
 from sojourn.data.db import create_engine
 from sojourn.delivery.channels.registry import build_channels
@@ -30,17 +31,19 @@ from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.heartbeat import heartbeat
 from sojourn.services.journey_data import JourneyData
 from sojourn.services.payload_codec import connect
+from sojourn.services.simulated_decisions import SimulatedDecisions
 from sojourn.services.tagging import Tagging
 from sojourn.settings import Settings, get_settings
 from worker.metrics import serving_metrics, temporal_runtime
 from workflows.contacts_enrollment import ContactsEnrollmentWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
+from workflows.simulation import SimulationWorkflow
 from workflows.tagging import TaggingWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, ContactsEnrollmentWorkflow, TaggingWorkflow]
+WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, ContactsEnrollmentWorkflow, TaggingWorkflow, SimulationWorkflow]
 
 
 def build_activities(client: Client, engine: AsyncEngine, settings: Settings, sender: Sender) -> list[Callable]:
@@ -51,9 +54,11 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     enrollment = EnrollmentActivities(EnrollmentPages(engine, client, BatchSender(sender, client)))
     contact_lists = ContactsEnrollmentActivities(ContactChunks(engine, client))
     tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
+    simulation = SimulationActivities(SimulatedDecisions(engine, settings))
     return [send.send, send.send_email, data.evaluate_conditions, data.next_local_time, data.tag_contact,
             data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
-            tagging.run_tag_rules]
+            tagging.run_tag_rules, simulation.simulate_send, simulation.simulate_conditions,
+            simulation.simulate_next_local_time, simulation.simulate_tag]
 
 
 @asynccontextmanager

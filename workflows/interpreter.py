@@ -135,7 +135,7 @@ class JourneyInterpreter(NodeHandlers):
         # JourneyNode is kept for the nodes a run rests at, where operators look for it, and set
         # once at the end: upserting at every node doubled the history of a short journey.
         if node.rests:
-            workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
+            self._upsert([sa.JOURNEY_NODE.value_set(node.id)])
 
     async def _finish(self, status: RunStatus) -> None:
         self._status = status
@@ -143,17 +143,17 @@ class JourneyInterpreter(NodeHandlers):
         updates = [sa.JOURNEY_STATUS.value_set(status)]
         if self._path:
             updates.append(sa.JOURNEY_NODE.value_set(self._path[-1].node))
-        workflow.upsert_search_attributes(updates)
+        self._upsert(updates)
         info = workflow.info()
-        await workflow.execute_local_activity(
-            RECORD_RUN_END_ACTIVITY,
+        await self._record_run_end(
             RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
                    journey_id=self._input.journey_id, version=self._input.version,
                    contact_id=self._input.contact_id, status=status, ended_at=workflow.now().isoformat(),
                    key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at,
-                   steps=self._end_steps(status)),
-            **DATA_OPTIONS,
-        )
+                   steps=self._end_steps(status)))
+
+    async def _record_run_end(self, end: RunEnd) -> None:
+        await workflow.execute_local_activity(RECORD_RUN_END_ACTIVITY, end, **DATA_OPTIONS)
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

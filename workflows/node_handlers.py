@@ -116,12 +116,12 @@ class NodeHandlers(StepRecording):
             while True:
                 if isinstance(request, SendRequest):
                     request.steps = self._take_steps()
-                result = await workflow.execute_activity(activity, request, result_type=result_type, **SEND_OPTIONS)
+                result = await self._call_send(activity, request, result_type)
                 if result.status != MessageStatus.DEFERRED:
                     break
                 # Quiet hours or a frequency cap: sleep durably, then ask again under the same key.
                 self._path[-1].outcome = f"deferred until {result.until}: {result.reason}"
-                workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
+                self._upsert([sa.JOURNEY_NODE.value_set(node.id)])
                 await self._sleep_until(max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
                 if self._exit_reason is not None:
                     return True
@@ -146,6 +146,15 @@ class NodeHandlers(StepRecording):
         )
         self._path[-1].outcome = result.status
         return True
+
+    async def _call_send(self, activity: str, request: SendRequest | SendEmailRequest,
+                         result_type: type) -> SendResult | SendEmailResult:
+        """The send path's answer for this message (a simulation asks its own activity)."""
+        return await workflow.execute_activity(activity, request, result_type=result_type, **SEND_OPTIONS)
+
+    def _upsert(self, updates: list) -> None:
+        """Search attributes that show where the run is (a simulation shows none)."""
+        workflow.upsert_search_attributes(updates)
 
     async def _wait(self, node: WaitNode) -> str:
         """Rest until the node's time; where the run goes next."""
@@ -242,7 +251,12 @@ class NodeHandlers(StepRecording):
         )
 
     async def _tag(self, node: TagNode) -> None:
-        weight = await workflow.execute_local_activity(
+        weight = await self._change_tag(node)
+        self._path[-1].outcome = "removed" if weight is None else f"weight {weight:g}"
+
+    async def _change_tag(self, node: TagNode) -> float | None:
+        """Apply the node's tag change; the tag's weight after it (None once removed)."""
+        return await workflow.execute_local_activity(
             TAG_CONTACT_ACTIVITY,
             TagChange(contact_id=self._input.contact_id, tag=node.tag, action=node.action, weight=node.weight,
                       source=f"journey:{self._input.journey_id}/{node.id}",
@@ -250,7 +264,6 @@ class NodeHandlers(StepRecording):
             result_type=float | None,
             **DATA_OPTIONS,
         )
-        self._path[-1].outcome = "removed" if weight is None else f"weight {weight:g}"
 
     def _next_key(self, node_id: str) -> str:
         """The key of this visit to the node, under which a retried step takes effect once."""

@@ -17,11 +17,21 @@ def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | No
     return base if key is None else f"{base}/{key}"
 
 
+SIMULATION_PREFIX = "simulation"
+
+
 def contact_of_workflow_id(workflow_id: str) -> str | None:
-    """The contact external id a journey run's workflow id names, or None for other workflows.
-    External ids never contain `/`, so the third segment is the contact whatever the key."""
+    """The contact external id a journey run's (or a simulation's) workflow id names, or None for
+    other workflows. External ids never contain `/`, so the third segment is the contact whatever
+    follows it."""
     parts = workflow_id.split("/", 3)
-    return parts[2] if len(parts) >= 3 and parts[0] == "journey" and parts[2] else None
+    return parts[2] if len(parts) >= 3 and parts[0] in ("journey", SIMULATION_PREFIX) and parts[2] else None
+
+
+def simulation_workflow_id(journey_id: str, contact_external_id: str | None, unique: str) -> str:
+    """A simulation of a stored contact is named after it, so its payloads are sealed with the
+    contact's key as its runs' are; a profile's names none (it is stored nowhere)."""
+    return f"{SIMULATION_PREFIX}/{journey_id}/{contact_external_id or ''}/{unique}"
 
 
 def message_key(workflow_id: str, scope: str, node_id: str, visit: int) -> str:

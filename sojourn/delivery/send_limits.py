@@ -26,12 +26,12 @@ CAP_REASON = "frequency cap"
 _PRIORITY_HOLD = timedelta(hours=1)
 _AFTER_PRIORITY = timedelta(minutes=1)
 
-# What a cap counts: every marketing message that went out or may have.
+# What a cap counts: every marketing message that went out or may have (a test send is the tester's).
 _COUNTED = ", ".join(f"'{status}'" for status in (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.UNCONFIRMED))
 _LOCK = text("SELECT 1 FROM contacts WHERE id = :contact FOR UPDATE")
 _USED = text(f"""
 SELECT coalesce(array_agg(due_at ORDER BY due_at), '{{}}') FROM messages
-WHERE contact_id = :contact AND NOT transactional AND status IN ({_COUNTED})
+WHERE contact_id = :contact AND NOT transactional AND NOT test AND status IN ({_COUNTED})
   AND due_at > :since AND idempotency_key <> :key AND (CAST(:channel AS text) IS NULL OR channel = :channel)
 """)
 _WAITING = text(f"""

@@ -13,11 +13,13 @@ import pytest
 
 @dataclass
 class StubApi:
-    """Answers every GET with `status` and `answer` as JSON; `asked` lists the paths asked for."""
+    """Answers every GET or POST with `status` and `answer` as JSON; `asked` lists the paths asked
+    for, `bodies` the JSON bodies posted."""
 
     answer: object = None
     status: int = 200
     asked: list[str] = field(default_factory=list)
+    bodies: list[object] = field(default_factory=list)
     url: str = ""
 
 
@@ -37,6 +39,10 @@ def stub_api() -> Iterator[Callable[..., StubApi]]:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                stub.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.do_GET()
 
             def log_message(self, *args) -> None:
                 pass
