@@ -19,7 +19,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.testing._timeskipping import TimeSkippingConfig
+from temporalio.testing import TimeSkippingConfig
 
 from api.app import create_app
 from sojourn.contracts import search_attributes

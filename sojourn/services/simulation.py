@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
-from temporalio.testing._timeskipping import TimeSkipper, TimeSkippingConfig
+from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
 from sojourn.contracts.journey import ContactEvent, EngagementSignal, JourneyInput, simulation_workflow_id
 from sojourn.contracts.simulation import (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
-from temporalio.testing._timeskipping import TimeSkippingConfig
+from temporalio.testing import TimeSkippingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
