@@ -47,12 +47,14 @@ def _body() -> bytes:
     ("", "is missing"),
     ("t=abc,v1=" + "0" * 64, "is malformed"),
     ("v1=" + "0" * 64, "is malformed"),
-    (f"t={int(time.time())}", "is malformed"),
-    (f"t={int(time.time())},v1=zz", "is malformed"),
+    ("t={now}", "is malformed"),
+    ("t={now},v1=zz", "is malformed"),
     ("deadbeef", "is malformed"),
-    (f"t={int(time.time())},v1=" + "0" * 64, "does not match"),
+    ("t={now},v1=" + "0" * 64, "does not match"),
 ])
 async def test_a_bad_header_is_refused_naming_why(api, header, why):
+    # The time is read when the test runs, not when it is collected (a long suite outlasts the tolerance).
+    header = header.replace("{now}", str(int(time.time()))) if header is not None else None
     headers = {"Content-Type": "application/json"} | ({"X-Sojourn-Signature": header} if header is not None else {})
     response = await api.post("/v1/webhooks/engagement", content=_body(), headers=headers)
     assert response.status_code == 401
