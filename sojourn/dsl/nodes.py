@@ -240,11 +240,45 @@ class TagNode(_Node):
     edge_fields = ("next",)
 
 
+class Arm(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+    weight: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    next: str
+
+
+class SplitNode(_Node):
+    """Send each contact down one of `arms`, drawn by weight once per contact, journey and node
+    (`sojourn.dsl.experiments`) and recorded: the same contact takes the same arm on re-entry and
+    on a new version. The step's way out is the arm's id."""
+
+    type: Literal["split"]
+    arms: list[Arm]
+
+    edge_fields = ("arms.*.next",)
+
+    @field_validator("arms")
+    @classmethod
+    def _distinct_arms(cls, arms: list[Arm]) -> list[Arm]:
+        if len(arms) < 2:
+            raise ValueError(f"a split needs at least 2 arms; got {len(arms)}")
+        ids = [arm.id for arm in arms]
+        repeated = sorted({arm for arm in ids if ids.count(arm) > 1})
+        if repeated:
+            raise ValueError(f"arm ids must be unique; {', '.join(map(repr, repeated))} repeated")
+        return arms
+
+    def weights(self) -> list[tuple[str, float]]:
+        return [(arm.id, arm.weight) for arm in self.arms]
+
+    def target(self, arm_id: str) -> str:
+        return next(arm.next for arm in self.arms if arm.id == arm_id)
+
+
 class ExitNode(_Node):
     type: Literal["exit"]
 
 
-AnyNode = SendNode | WaitNode | WaitForNode | BranchNode | TagNode | ExitNode
+AnyNode = SendNode | WaitNode | WaitForNode | BranchNode | SplitNode | TagNode | ExitNode
 Node = Annotated[AnyNode, Field(discriminator="type")]
 
 # Node classes by the `type` an author writes.
