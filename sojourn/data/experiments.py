@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sojourn.data.models import ExperimentAssignment
 from sojourn.dsl.experiments import POINT_BITS
@@ -84,7 +84,7 @@ WHERE a.journey_id = :journey AND NOT o.held_out
 GROUP BY a.node_id, a.arm""")
 
 
-async def group_counts(conn: AsyncConnection, journey_id: str, global_control_percent: float) -> list[GroupCounts]:
+async def group_counts(conn: AsyncConnection | AsyncSession, journey_id: str, global_control_percent: float) -> list[GroupCounts]:
     rows = await conn.execute(_GROUPS, {"journey": journey_id, "global_control": global_control_percent})
     return [GroupCounts(group=row.grp, node_id=row.node_id, entrants=row.entrants, converted=row.converted,
                         revenue=row.revenue or 0.0) for row in rows]

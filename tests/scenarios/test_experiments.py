@@ -127,6 +127,11 @@ async def test_a_held_out_contact_gets_no_marketing_yet_its_goal_counts(api, wor
     funnel = (await api.get(f"/v1/journeys/{journey}/funnel")).json()
     [welcome_node] = [n for n in funnel["nodes"] if n["id"] == "welcome"]
     assert welcome_node["send"]["skipped"] == {"total": len(out), "by_reason": {JOURNEY_HOLDOUT: len(out)}}
+    results = (await api.get(f"/v1/journeys/{journey}/experiments")).json()["holdout"]
+    assert (results["percent"], results["control"]["entrants"], results["control"]["conversions"]) == (
+        50, len(out), len(out))
+    assert (results["treated"]["entrants"], results["treated"]["against"]) == (len(people) - len(out), "holdout")
+    assert results["control"]["revenue_per_entrant"] == 20 and results["treated"]["difference"]["value"] == 0
 
 
 async def test_the_brands_control_group_gets_no_marketing_from_any_journey(api, engine, temporal_env, settings,
