@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from sojourn.cli import funnel
+from sojourn.cli import experiment, funnel
 from sojourn.cli.remote import api_target
 
 
@@ -413,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.set_defaults(func=cmd_usage)
 
     funnel.add_command(commands)
+    experiment.add_command(commands)
     return parser
 
 
