@@ -53,7 +53,7 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     enrollment = EnrollmentActivities(EnrollmentPages(engine, client, BatchSender(sender, client)))
     contact_lists = ContactsEnrollmentActivities(ContactChunks(engine, client))
     tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
-    experiments = ExperimentActivities(Assignments(engine))
+    experiments = ExperimentActivities(Assignments(engine, settings.global_control_percent))
     return [experiments.assign_arm, send.send, send.send_email, data.evaluate_conditions, data.next_local_time, data.tag_contact,
             data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules]

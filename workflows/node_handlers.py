@@ -251,7 +251,9 @@ class NodeHandlers(StepRecording):
         arm = await workflow.execute_local_activity(
             ASSIGN_ARM_ACTIVITY,
             ArmRequest(journey_id=self._input.journey_id, version=self._input.version, node_id=node.id,
-                       contact_id=self._input.contact_id, weights=node.weights()),
+                       contact_id=self._input.contact_id, weights=node.weights(),
+                       winner=node.winner.model_dump(exclude_none=True) if node.winner else None,
+                       allocation=node.allocation),
             result_type=str,
             **DATA_OPTIONS,
         )

@@ -16,3 +16,5 @@ class ArmRequest:
     node_id: str
     contact_id: int
     weights: list[tuple[str, float]]  # (arm id, weight) as the run's version defines them
+    winner: dict | None = None  # the split's `winner` rule: {"metric", "after" | "sample"}
+    allocation: str = "weights"  # or "thompson"

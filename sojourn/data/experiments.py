@@ -5,15 +5,17 @@ the runs and the conversions (never from workflows)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from sojourn.data.models import ExperimentAssignment
+from sojourn.data.models import ExperimentAssignment, ExperimentWinner
 from sojourn.dsl.experiments import POINT_BITS
 
 _ASSIGNMENTS = ExperimentAssignment.__table__
+_WINNERS = ExperimentWinner.__table__
 
 
 def sql_point(*ids: str) -> str:
@@ -43,6 +45,25 @@ async def record_arm(conn: AsyncConnection, journey_id: str, node_id: str, conta
         statement = statement.on_conflict_do_nothing()
     inserted = await conn.scalar(statement.returning(_ASSIGNMENTS.c.arm))
     return inserted or await recorded_arm(conn, journey_id, node_id, contact_id) or arm
+
+
+async def split_taken(conn: AsyncConnection, journey_id: str, node_id: str) -> tuple[int, datetime | None]:
+    """How many contacts took the split, and when the first did."""
+    row = (await conn.execute(select(func.count(), func.min(_ASSIGNMENTS.c.assigned_at)).where(
+        _ASSIGNMENTS.c.journey_id == journey_id, _ASSIGNMENTS.c.node_id == node_id))).one()
+    return row[0], row[1]
+
+
+async def decided_winner(conn: AsyncConnection, journey_id: str, node_id: str) -> str | None:
+    return await conn.scalar(select(_WINNERS.c.arm).where(_WINNERS.c.journey_id == journey_id,
+                                                          _WINNERS.c.node_id == node_id))
+
+
+async def record_winner(conn: AsyncConnection, journey_id: str, node_id: str, arm: str) -> str:
+    """Record `arm` as the split's winner; the one recorded first when another worker got there before."""
+    inserted = await conn.scalar(insert(_WINNERS).values(journey_id=journey_id, node_id=node_id, arm=arm)
+                                 .on_conflict_do_nothing().returning(_WINNERS.c.arm))
+    return inserted or await decided_winner(conn, journey_id, node_id) or arm
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,20 @@ SELECT a.arm, a.node_id, count(*), count(*) FILTER (WHERE o.converted), sum(o.va
 FROM experiment_assignments a JOIN outcomes o ON o.contact_id = a.contact_id
 WHERE a.journey_id = :journey AND NOT o.held_out
 GROUP BY a.node_id, a.arm""")
+
+
+_ARMS = text(_CONTACTS + """
+SELECT a.arm, count(*) AS entrants, count(*) FILTER (WHERE o.converted) AS converted
+FROM experiment_assignments a JOIN outcomes o ON o.contact_id = a.contact_id
+WHERE a.journey_id = :journey AND a.node_id = :node AND NOT o.held_out
+GROUP BY a.arm""")
+
+
+async def arm_counts(conn: AsyncConnection, journey_id: str, node_id: str,
+                     global_control_percent: float) -> dict[str, tuple[int, int]]:
+    """Per arm of one split: (entrants, converted), counted as the results count them."""
+    rows = await conn.execute(_ARMS, {"journey": journey_id, "node": node_id, "global_control": global_control_percent})
+    return {row.arm: (row.entrants, row.converted) for row in rows}
 
 
 async def group_counts(conn: AsyncConnection | AsyncSession, journey_id: str, global_control_percent: float) -> list[GroupCounts]:

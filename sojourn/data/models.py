@@ -228,6 +228,17 @@ class ExperimentAssignment(SQLModel, table=True):
     assigned_at: datetime = _ts()
 
 
+class ExperimentWinner(SQLModel, table=True):
+    """The arm a split's `winner` rule chose, once: every contact new to the split takes it."""
+
+    __tablename__ = "experiment_winners"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    node_id: str = Field(primary_key=True, max_length=64)
+    arm: str = Field(max_length=32)
+    decided_at: datetime = _ts()
+
+
 class Message(SQLModel, table=True):
     """A message the journey sent, keyed for exactly-once by (workflow, node, visit)."""
 

@@ -246,13 +246,32 @@ class Arm(Strict):
     next: str
 
 
+class Winner(Strict):
+    """Once `after` has passed since the split's first contact, or `sample` contacts took it, the
+    arm with the best `metric` (the share of its contacts that converted) takes every new contact."""
+
+    metric: Literal["converted"] = "converted"
+    after: Duration | None = None
+    sample: Annotated[int, Field(ge=1, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Winner:
+        if (self.after is None) == (self.sample is None):
+            raise ValueError("a winner is decided `after` a duration or at a `sample` size: give one of them")
+        return self
+
+
 class SplitNode(_Node):
     """Send each contact down one of `arms`, drawn by weight once per contact, journey and node
     (`sojourn.dsl.experiments`) and recorded: the same contact takes the same arm on re-entry and
-    on a new version. The step's way out is the arm's id."""
+    on a new version. The step's way out is the arm's id. A `winner` rule sends new contacts to
+    the best arm once decided; `allocation: thompson` draws each new contact's arm from the arms'
+    conversion so far (Thompson sampling) instead of the weights."""
 
     type: Literal["split"]
     arms: list[Arm]
+    winner: Winner | None = None
+    allocation: Literal["weights", "thompson"] = "weights"
 
     edge_fields = ("arms.*.next",)
 
@@ -266,6 +285,12 @@ class SplitNode(_Node):
         if repeated:
             raise ValueError(f"arm ids must be unique; {', '.join(map(repr, repeated))} repeated")
         return arms
+
+    @model_validator(mode="after")
+    def _one_way_to_choose(self) -> SplitNode:
+        if self.winner is not None and self.allocation == "thompson":
+            raise ValueError("`winner` and `allocation: thompson` are two ways to favour an arm: use one")
+        return self
 
     def weights(self) -> list[tuple[str, float]]:
         return [(arm.id, arm.weight) for arm in self.arms]

@@ -74,3 +74,28 @@ def test_the_draw_is_stable_and_follows_the_weights():
     assert 0.23 < arms.count("a") / len(arms) < 0.27
     assert 0.08 < sum(held_out(p, 10) for p in points) / len(points) < 0.12
     assert arm_at(0.999999, [("a", 1), ("b", 1)]) == "b" and arm_at(0.0, [("a", 1), ("b", 1)]) == "a"
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"winner": {"metric": "converted"}}, "winner", "`after` a duration or at a `sample` size"),
+    ({"winner": {"after": "7d", "sample": 100}}, "winner", "`after` a duration or at a `sample` size"),
+    ({"winner": {"sample": 0}}, "winner.sample", "greater than or equal to 1"),
+    ({"winner": {"sample": "100"}}, "winner.sample", "valid integer"),
+    ({"winner": {"after": "soon"}}, "winner.after", "duration"),
+    ({"winner": {"metric": "clicked", "sample": 10}}, "winner.metric", "'converted'"),
+    ({"allocation": "greedy"}, "allocation", "'weights' or 'thompson'"),
+    ({"allocation": "thompson", "winner": {"sample": 10}}, "", "use one"),
+])
+def test_a_wrong_winner_rule_is_refused_naming_the_field(fields, field, message):
+    raw = split_journey(AB)
+    raw["nodes"][0] |= fields
+    found = problems(raw)
+    assert any(node == "test" and f == field and message in m for node, f, m in found), found
+
+
+def test_a_split_may_pick_a_winner_or_allocate_by_thompson_sampling():
+    for fields in ({"winner": {"after": "7d"}}, {"winner": {"metric": "converted", "sample": 500}},
+                   {"allocation": "thompson"}):
+        raw = split_journey(AB)
+        raw["nodes"][0] |= fields
+        validate_definition(raw)
