@@ -14,7 +14,6 @@ the same contact draws the same way. Either way the workflow sees only the recor
 from __future__ import annotations
 
 from cachetools import TTLCache
-from scipy.stats import beta
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sojourn.contracts.experiments import ArmRequest
@@ -86,6 +85,9 @@ def _rate(counts: tuple[int, int]) -> float:
 def thompson_draw(point: float, arms: list[str], counts: dict[str, tuple[int, int]]) -> str:
     """The arm whose draw from Beta(1 + converted, 1 + not converted) is highest, the draws seeded
     by the contact's point."""
+    # Imported here: scipy.stats costs a worker about 100 MB and seconds, worth it only for Thompson splits.
+    from scipy.stats import beta  # noqa: PLC0415
+
     seen = [counts.get(arm, (0, 0)) for arm in arms]
     draws = list(beta.rvs([1 + converted for _, converted in seen], [1 + entrants - converted for entrants, converted in seen],
                           random_state=int(point * 2**POINT_BITS) % 2**32))
