@@ -225,6 +225,10 @@ class Settings(BaseSettings):
     channel_prices: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
     usage_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
 
+    # Experiments: the brand-wide control group, a stable share of contacts (by contact id) that
+    # receives no marketing message from any journey; transactional ones still go.
+    global_control_percent: float = Field(0.0, ge=0, lt=100, allow_inf_nan=False)
+
     @field_validator("channel_prices")
     @classmethod
     def _priced_channels(cls, value: dict[str, float]) -> dict[str, float]:

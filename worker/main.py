@@ -16,6 +16,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.enrollment import ContactsEnrollmentActivities, EnrollmentActivities
+from activities.experiments import ExperimentActivities
 from activities.journey_data import JourneyDataActivities
 from activities.send import SendActivities
 from activities.simulation import SimulationActivities
@@ -28,6 +29,7 @@ from sojourn.logs import configure_logging
 from sojourn.services.batch_send import BatchSender
 from sojourn.services.contact_enrollments import ContactChunks
 from sojourn.services.enrollment_pages import EnrollmentPages
+from sojourn.services.experiments import Assignments
 from sojourn.services.heartbeat import heartbeat
 from sojourn.services.journey_data import JourneyData
 from sojourn.services.payload_codec import connect
@@ -55,7 +57,9 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     contact_lists = ContactsEnrollmentActivities(ContactChunks(engine, client))
     tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
     simulation = SimulationActivities(SimulatedDecisions(engine, settings))
-    return [send.send, send.send_email, data.evaluate_conditions, data.next_local_time, data.tag_contact,
+    experiments = ExperimentActivities(Assignments(engine, settings.global_control_percent))
+    return [experiments.assign_arm, send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
+            data.tag_contact,
             data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules, simulation.simulate_send, simulation.simulate_conditions,
             simulation.simulate_next_local_time, simulation.simulate_tag]

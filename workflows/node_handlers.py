@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 # Passed through the sandbox: pure modules, loaded once per worker (not once per cached run).
 with workflow.unsafe.imports_passed_through():
     from sojourn.contracts import search_attributes as sa
+    from sojourn.contracts.experiments import ASSIGN_ARM_ACTIVITY, ArmRequest
     from sojourn.contracts.journey import (
         ContactEvent,
         EngagementSignal,
@@ -46,7 +47,16 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.dsl.definition import JourneyDefinition
     from sojourn.dsl.durations import parse_duration
     from sojourn.dsl.filters import properties_match
-    from sojourn.dsl.nodes import AnyNode, BranchNode, ExitNode, SendNode, TagNode, WaitForNode, WaitNode
+    from sojourn.dsl.nodes import (
+        AnyNode,
+        BranchNode,
+        ExitNode,
+        SendNode,
+        SplitNode,
+        TagNode,
+        WaitForNode,
+        WaitNode,
+    )
     from workflows.options import DATA_OPTIONS, SEND_OPTIONS
     from workflows.steps import StepRecording
 
@@ -88,6 +98,8 @@ class NodeHandlers(StepRecording):
                 return node.on_event if engaged else node.on_timeout
             case BranchNode():
                 return await self._branch(node)
+            case SplitNode():
+                return await self._split(node)
             case TagNode():
                 await self._tag(node)
                 return node.next
@@ -241,6 +253,21 @@ class NodeHandlers(StepRecording):
                     self._path[-1].outcome = "default" if last else f"case {index}"
                 return target
         raise ApplicationError("a branch always has a default", non_retryable=True)
+
+    async def _split(self, node: SplitNode) -> str:
+        # Drawn and recorded by an activity, so the arm is the contact's for good (re-entries and
+        # later versions take it too) and a replay reads it from history.
+        arm = await workflow.execute_local_activity(
+            ASSIGN_ARM_ACTIVITY,
+            ArmRequest(journey_id=self._input.journey_id, version=self._input.version, node_id=node.id,
+                       contact_id=self._input.contact_id, weights=node.weights(),
+                       winner=node.winner.model_dump(exclude_none=True) if node.winner else None,
+                       allocation=node.allocation),
+            result_type=str,
+            **DATA_OPTIONS,
+        )
+        self._path[-1].outcome = arm
+        return node.target(arm)
 
     async def _evaluate(self, filters: list[dict]) -> list[bool]:
         return await workflow.execute_local_activity(

@@ -74,7 +74,7 @@ class StepRecording:
             return str(noted), reason
         if noted.startswith(_LATE_PREFIX):
             return LATE, noted
-        if step.type in ("branch", "wait_for"):
+        if step.type in ("branch", "split", "wait_for"):
             return noted, None
         return None, None  # one way out (a tag's weight is no way out)
 

@@ -44,6 +44,7 @@ class SendRequest(_SendTarget):
     quiet_hours: dict | None = None
     priority: int = 0
     budget: dict | None = None  # the journey's: {"amount", "period"}
+    holdout: dict | None = None  # the journey's: {"percent"}
     steps: RunSteps | None = None  # the run's steps not written yet, this send's own included
 
 
@@ -54,7 +55,8 @@ def send_request(key: str, workflow_id: str, journey_id: str, version: int, cont
         idempotency_key=key, workflow_id=workflow_id, journey_id=journey_id, journey_version=version, node_id=node_id,
         contact_id=contact_id, node=next(raw for raw in definition["nodes"] if raw.get("id") == node_id), event=event,
         time_zone=definition.get("time_zone"), quiet_hours=definition.get("quiet_hours"),
-        priority=definition.get("priority", 0), budget=definition.get("budget"))
+        priority=definition.get("priority", 0), budget=definition.get("budget"),
+        holdout=definition.get("holdout"))
 
 
 @dataclass(kw_only=True)

@@ -213,6 +213,32 @@ class Conversion(SQLModel, table=True):
     node_id: str | None = Field(default=None, max_length=64)
 
 
+class ExperimentAssignment(SQLModel, table=True):
+    """The arm a contact takes at a journey's split node, for good: drawn once, then read back."""
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (Index("ix_experiment_assignments_contact", "contact_id"),)  # erasure's cascade
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    node_id: str = Field(primary_key=True, max_length=64)
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"),
+                                             primary_key=True))
+    arm: str = Field(max_length=32)
+    version: int  # the version the contact was drawn on
+    assigned_at: datetime = _ts()
+
+
+class ExperimentWinner(SQLModel, table=True):
+    """The arm a split's `winner` rule chose, once: every contact new to the split takes it."""
+
+    __tablename__ = "experiment_winners"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    node_id: str = Field(primary_key=True, max_length=64)
+    arm: str = Field(max_length=32)
+    decided_at: datetime = _ts()
+
+
 class Message(SQLModel, table=True):
     """A message the journey sent, keyed for exactly-once by (workflow, node, visit)."""
 

@@ -36,6 +36,7 @@ from sojourn.delivery.channels import (
     TransientDeliveryFailure,
     UnconfirmedDelivery,
 )
+from sojourn.delivery.holdouts import holdout_reason
 from sojourn.delivery.rate_limits import ChannelRateLimiter
 from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
 from sojourn.dsl import template_limits
@@ -177,6 +178,9 @@ class Sender:
             raise ApplicationError(f"contact {request.contact_id} does not exist", type=ErrorType.CONTACT_NOT_FOUND,
                                    non_retryable=True)
         message = _Message.start(request, node, contact, now)
+        held_out = holdout_reason(request, node, self._settings.global_control_percent)
+        if held_out is not None:
+            return await self._refused(message, [held_out])
 
         chosen, refusals = choose_channel(node, contact, consents, self._settings.opt_in_channels)
         if chosen is None:
@@ -230,7 +234,7 @@ class Sender:
                           reason=recorded.error, earlier=True)
 
     async def _refused(self, message: _Message, refusals: list[str]) -> SendResult:
-        """No channel listed may reach the contact: recorded under the first one, skipped."""
+        """No channel listed may reach the contact (or it is held out): recorded under the first one, skipped."""
         reason = "; ".join(refusals)
         await self._record({**message.row, "channel": message.node.channels[0]}, MessageStatus.SKIPPED, error=reason)
         return message.result(MessageStatus.SKIPPED, reason=reason)

@@ -138,6 +138,13 @@ class Budget(Strict):
     period: Literal["month", "total"]
 
 
+class Holdout(Strict):
+    """A stable `percent` of the journey's entrants (by contact and journey) gets none of its
+    messages, transactional ones aside, yet runs and converts as the others: the control group."""
+
+    percent: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]
+
+
 class JourneyDefinition(Strict):
     """A whole journey: its nodes, and the node it starts at (the first by default)."""
 
@@ -147,6 +154,7 @@ class JourneyDefinition(Strict):
     quiet_hours: QuietHours | None = None  # replaces the brand's QUIET_HOURS for this journey
     priority: int = 0  # when a frequency cap leaves room for one message, the higher priority goes
     budget: Budget | None = None  # past it, marketing sends are skipped
+    holdout: Holdout | None = None
     entry: Entry | None = None
     exit_on: list[EventCondition] = []
     goal: Goal | None = None

@@ -240,11 +240,70 @@ class TagNode(_Node):
     edge_fields = ("next",)
 
 
+class Arm(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+    weight: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    next: str
+
+
+class Winner(Strict):
+    """Once `after` has passed since the split's first contact, or `sample` contacts took it, the
+    arm with the best `metric` (the share of its contacts that converted) takes every new contact."""
+
+    metric: Literal["converted"] = "converted"
+    after: Duration | None = None
+    sample: Annotated[int, Field(ge=1, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Winner:
+        if (self.after is None) == (self.sample is None):
+            raise ValueError("a winner is decided `after` a duration or at a `sample` size: give one of them")
+        return self
+
+
+class SplitNode(_Node):
+    """Send each contact down one of `arms`, drawn by weight once per contact, journey and node
+    (`sojourn.dsl.experiments`) and recorded: the same contact takes the same arm on re-entry and
+    on a new version. The step's way out is the arm's id. A `winner` rule sends new contacts to
+    the best arm once decided; `allocation: thompson` draws each new contact's arm from the arms'
+    conversion so far (Thompson sampling) instead of the weights."""
+
+    type: Literal["split"]
+    arms: list[Arm]
+    winner: Winner | None = None
+    allocation: Literal["weights", "thompson"] = "weights"
+
+    edge_fields = ("arms.*.next",)
+
+    @field_validator("arms")
+    @classmethod
+    def _distinct_arms(cls, arms: list[Arm]) -> list[Arm]:
+        if len(arms) < 2:
+            raise ValueError(f"a split needs at least 2 arms; got {len(arms)}")
+        ids = [arm.id for arm in arms]
+        repeated = sorted({arm for arm in ids if ids.count(arm) > 1})
+        if repeated:
+            raise ValueError(f"arm ids must be unique; {', '.join(map(repr, repeated))} repeated")
+        return arms
+
+    @model_validator(mode="after")
+    def _one_way_to_choose(self) -> SplitNode:
+        if self.winner is not None and self.allocation == "thompson":
+            raise ValueError("`winner` and `allocation: thompson` are two ways to favour an arm: use one")
+        return self
+
+    def weights(self) -> list[tuple[str, float]]:
+        return [(arm.id, arm.weight) for arm in self.arms]
+
+    def target(self, arm_id: str) -> str:
+        return next(arm.next for arm in self.arms if arm.id == arm_id)
+
+
 class ExitNode(_Node):
     type: Literal["exit"]
 
 
-AnyNode = SendNode | WaitNode | WaitForNode | BranchNode | TagNode | ExitNode
+AnyNode = SendNode | WaitNode | WaitForNode | BranchNode | SplitNode | TagNode | ExitNode
 Node = Annotated[AnyNode, Field(discriminator="type")]
 
 # Node classes by the `type` an author writes.

@@ -116,7 +116,7 @@ async def test_schema_is_served(api):
     schema = (await api.get("/v1/schema/journey")).json()
     assert "nodes" in schema["properties"]
     node_types = {d["properties"]["type"]["const"] for d in schema["$defs"].values() if "type" in d.get("properties", {})}
-    assert node_types == {"send", "wait", "wait_for", "branch", "tag", "exit"}
+    assert node_types == {"send", "wait", "wait_for", "branch", "split", "tag", "exit"}
 
 
 async def test_status_lifecycle_and_enrollment_needs_active(api, unique):

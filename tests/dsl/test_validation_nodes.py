@@ -16,13 +16,14 @@ EVERY_NODE = {"name": "every node", "nodes": [
      "default": "end"},
     {"id": "clicked", "type": "wait_for", "event": {"clicked": "intro"}, "timeout": "2d",
      "on_event": "mark", "on_timeout": "end"},
-    {"id": "mark", "type": "tag", "tag": "engaged", "next": "end"},
+    {"id": "mark", "type": "tag", "tag": "engaged", "next": "subject"},
+    {"id": "subject", "type": "split", "arms": [{"id": "a", "next": "end"}, {"id": "b", "weight": 2, "next": "end"}]},
     {"id": "end", "type": "exit"},
 ]}
 
 
 def test_the_registry_is_the_node_union():
-    assert set(NODE_TYPES) == {"send", "wait", "wait_for", "branch", "tag", "exit"}
+    assert set(NODE_TYPES) == {"send", "wait", "wait_for", "branch", "split", "tag", "exit"}
     assert set(NODE_TYPES.values()) == set(AnyNode.__args__)
     assert {name for name, node in NODE_TYPES.items() if node.rests} == {"wait", "wait_for"}
     covered = {node["type"] for node in EVERY_NODE["nodes"]}
@@ -42,6 +43,7 @@ def test_edges_of_each_form():
     assert nodes["opened"].edges() == {"then": "clicked", "else": "which"}
     assert nodes["which"].edges() == {"cases.0.then": "mark", "cases.1.then": "clicked", "default": "end"}
     assert nodes["clicked"].edges() == {"on_event": "mark", "on_timeout": "end"}
+    assert nodes["subject"].edges() == {"arms.0.next": "end", "arms.1.next": "end"}
     assert nodes["end"].edges() == {}
 
 

@@ -231,6 +231,22 @@ async def record_tag_run(api, engine, env, tag: str) -> dict[str, str]:
     return {"tags_add_increment_branch": run}
 
 
+async def record_split_run(api, engine, env, tag: str) -> dict[str, str]:
+    await put_contact(api, f"split-{tag}", email=f"split-{tag}@example.com")
+    await create_active_journey(api, f"sp-{tag}", {"name": "Subject test", "holdout": {"percent": 5}, "nodes": [
+        {"id": "subject", "type": "split", "arms": [{"id": "plain", "next": "plain"},
+                                                    {"id": "bold", "weight": 2, "next": "bold"}]},
+        {"id": "plain", "type": "send", "subject": "Picks", "text": "ok", "next": "pause"},
+        {"id": "bold", "type": "send", "subject": "PICKS", "text": "ok", "next": "pause"},
+        {"id": "pause", "type": "wait", "duration": "1d", "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    [run] = [r["workflow_id"] for r in await enroll(api, f"sp-{tag}", f"split-{tag}")]
+    await wait_for_mail(engine, f"split-{tag}@example.com")
+    await advance(env, run, timedelta(days=1, minutes=1))
+    await env.client.get_workflow_handle(run).result()
+    return {"split_arm_then_wait": run}
+
+
 async def record_tagging_run(api, env, settings, tag: str) -> dict[str, str]:
     await api.put(f"/v1/tag-rules/loyal-{tag}", json={"tag": "loyal", "filter": {"event": f"bought-{tag}"},
                                                        "weight": {"kind": "count", "event": f"bought-{tag}"}})
@@ -244,6 +260,7 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
     tag = uuid.uuid4().hex[:6]
     tagging_runs = await record_tagging_run(api, env, settings, tag)
     tag_runs = await record_tag_run(api, engine, env, tag)
+    tag_runs |= await record_split_run(api, engine, env, tag)
     batch_runs = await record_batch_runs(api, engine, env, tag)
     enrollment_runs = await record_enrollment_run(api, engine, env, tag)
     enrollment_runs |= await record_contacts_enrollment_run(api, engine, env, tag)

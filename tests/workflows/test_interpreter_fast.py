@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 
 from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.errors import ErrorType
+from sojourn.contracts.experiments import ASSIGN_ARM_ACTIVITY, ArmRequest
 from sojourn.contracts.journey import (
     ENGAGEMENT_SIGNAL,
     EVENT_SIGNAL,
@@ -76,6 +77,8 @@ class Fakes:
     local_time_after: timedelta = timedelta(hours=5)  # next_local_time answers the run's now plus this
     tags: list[TagChange] = field(default_factory=list)
     run_ends: list[RunEnd] = field(default_factory=list)
+    arm_requests: list[ArmRequest] = field(default_factory=list)
+    arm: str = "b"  # what assign_arm answers
 
     def activities(self) -> list[Callable]:
         @activity.defn(name=SEND_ACTIVITY)
@@ -109,7 +112,12 @@ class Fakes:
         async def record_run_end(end: RunEnd) -> None:
             self.run_ends.append(end)
 
-        return [send_message, evaluate_conditions, next_local_time, tag_contact, record_run_end]
+        @activity.defn(name=ASSIGN_ARM_ACTIVITY)
+        async def assign_arm(request: ArmRequest) -> str:
+            self.arm_requests.append(request)
+            return self.arm
+
+        return [send_message, evaluate_conditions, next_local_time, tag_contact, record_run_end, assign_arm]
 
 
 @dataclass
@@ -294,6 +302,17 @@ async def test_a_database_branch_asks_once_and_takes_the_arm_that_holds(start, f
         3: [{"tag": "vip"}],
     }
     assert len(fakes.evaluations) == 3  # one question per branch, every database condition in it
+
+
+async def test_a_split_takes_the_arm_the_assignment_gives(start, fakes):
+    split = {"id": "subject", "type": "split", "arms": [{"id": "a", "weight": 2, "next": "plain"},
+                                                        {"id": "b", "next": "bold"}]}
+    async with start() as begin:
+        state = await (await begin(journey(split, send("plain"), send("bold")), contact_id=11)).result()
+    assert outcomes(state) == [("subject", "b"), ("bold", "sent"), ("end", None)]
+    [asked] = fakes.arm_requests
+    assert (asked.journey_id, asked.version, asked.node_id, asked.contact_id) == (JOURNEY, 3, "subject", 11)
+    assert [tuple(pair) for pair in asked.weights] == [("a", 2.0), ("b", 1.0)]
 
 
 def _purchase_or_nudge() -> dict:
