@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.dsl.durations import parse_duration
     from sojourn.dsl.filters import properties_match
     from sojourn.dsl.nodes import AnyNode, BranchNode, ExitNode, SendNode, TagNode, WaitForNode, WaitNode
+    from workflows import summaries
     from workflows.options import DATA_OPTIONS, SEND_OPTIONS
     from workflows.steps import StepRecording
 
@@ -116,13 +117,14 @@ class NodeHandlers(StepRecording):
             while True:
                 if isinstance(request, SendRequest):
                     request.steps = self._take_steps()
-                result = await workflow.execute_activity(activity, request, result_type=result_type, **SEND_OPTIONS)
+                result = await workflow.execute_activity(activity, request, result_type=result_type,
+                                                         summary=summaries.send(node), **SEND_OPTIONS)
                 if result.status != MessageStatus.DEFERRED:
                     break
                 # Quiet hours or a frequency cap: sleep durably, then ask again under the same key.
                 self._path[-1].outcome = f"deferred until {result.until}: {result.reason}"
                 workflow.upsert_search_attributes([sa.JOURNEY_NODE.value_set(node.id)])
-                await self._sleep_until(max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
+                await self._sleep_until(node.id, max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
                 if self._exit_reason is not None:
                     return True
         except ActivityError as err:
@@ -160,7 +162,7 @@ class NodeHandlers(StepRecording):
                 return self._late(node, late)
         else:
             due = workflow.now() + parse_duration(node.duration)
-        await self._sleep_until(due)
+        await self._sleep_until(node.id, due)
         return node.next
 
     def _late(self, node: WaitNode, late: timedelta) -> str:
@@ -177,18 +179,21 @@ class NodeHandlers(StepRecording):
         self._path[-1].outcome = MessageStatus.SKIPPED
         return following.next
 
-    async def _sleep_until(self, due: datetime) -> None:
+    async def _sleep_until(self, node_id: str, due: datetime) -> None:
         delay = due - workflow.now()
         if delay <= timedelta(0):
             return
-        await self._before_rest()
+        await self._before_rest(node_id)
         self._wait_until = due.isoformat()
+        summary = summaries.rest(node_id, due)
+        self._resting(summary)
         try:
             if self._can_exit_early:
                 # An exit event ends the wait at once.
-                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay,
+                                              timeout_summary=summary)
             else:
-                await workflow.sleep(delay)  # lighter in memory for the many runs that sleep
+                await workflow.sleep(delay, summary=summary)  # lighter in memory for the many runs that sleep
         except TimeoutError:
             pass
         finally:
@@ -200,16 +205,21 @@ class NodeHandlers(StepRecording):
             LocalTimeRequest(contact_id=self._input.contact_id, at=node.at, now=workflow.now().isoformat(),
                              weekdays=node.weekdays, time_zone=self._definition.time_zone),
             result_type=str,
+            summary=f"{node.id}: next {node.at} local",
             **DATA_OPTIONS,
         )
 
     async def _wait_for(self, node: WaitForNode) -> bool:
         timeout = parse_duration(node.timeout)
-        await self._before_rest()
-        self._wait_until = (workflow.now() + timeout).isoformat()
+        await self._before_rest(node.id)
+        due = workflow.now() + timeout
+        self._wait_until = due.isoformat()
+        summary = summaries.wait_for(node.id, node.event, due)
+        self._resting(summary)
         try:
             await workflow.wait_condition(
-                lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout)
+                lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout,
+                timeout_summary=summary)
             return self._holds(node.event)
         except TimeoutError:
             return False
@@ -220,7 +230,7 @@ class NodeHandlers(StepRecording):
         arms = node.arms()
         filters = [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c, _ in arms
                    if c is not None and not isinstance(c, EngagementCondition)]
-        answers = iter(await self._evaluate(filters) if filters else [])
+        answers = iter(await self._evaluate(node.id, filters) if filters else [])
         for index, (condition, target) in enumerate(arms):
             holds = condition is None or (
                 self._holds(condition) if isinstance(condition, EngagementCondition) else next(answers))
@@ -233,11 +243,12 @@ class NodeHandlers(StepRecording):
                 return target
         raise ApplicationError("a branch always has a default", non_retryable=True)
 
-    async def _evaluate(self, filters: list[dict]) -> list[bool]:
+    async def _evaluate(self, node_id: str, filters: list[dict]) -> list[bool]:
         return await workflow.execute_local_activity(
             EVALUATE_CONDITIONS_ACTIVITY,
             EvaluateConditions(contact_id=self._input.contact_id, filters=filters, now=workflow.now().isoformat()),
             result_type=list[bool],
+            summary=f"{node_id}: conditions",
             **DATA_OPTIONS,
         )
 
@@ -248,9 +259,16 @@ class NodeHandlers(StepRecording):
                       source=f"journey:{self._input.journey_id}/{node.id}",
                       key=self._next_key(node.id)),
             result_type=float | None,
+            summary=f"{node.id}: tag {node.tag} ({node.action})",
             **DATA_OPTIONS,
         )
         self._path[-1].outcome = "removed" if weight is None else f"weight {weight:g}"
+
+    def _resting(self, summary: str) -> None:
+        workflow.set_current_details(summaries.details(f"at {summary}", self._messages_sent()))
+
+    def _messages_sent(self) -> int:
+        return sum(message.status == MessageStatus.SENT for message in self._messages)
 
     def _next_key(self, node_id: str) -> str:
         """The key of this visit to the node, under which a retried step takes effect once."""
