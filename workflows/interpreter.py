@@ -187,4 +187,5 @@ class JourneyInterpreter(NodeHandlers):
             key=self._input.key,
             batch=self._input.batch,
             record_steps=self._input.record_steps,
+            patches=self._input.patches,
         )

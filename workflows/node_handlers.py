@@ -17,6 +17,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from sojourn.contracts import search_attributes as sa
     from sojourn.contracts.journey import (
+        CHANNELS_PATCH,
+        LATENESS_PATCH,
         ContactEvent,
         EngagementSignal,
         JourneyInput,
@@ -50,12 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import summaries
     from workflows.options import DATA_OPTIONS, SEND_OPTIONS
     from workflows.steps import StepRecording
-
-# Runs started before channels existed called the email-only activity; they still must.
-CHANNELS_PATCH = "channels"
-
-# Runs that reached an event-relative wait late before the lateness rule sent at once; replays do.
-LATENESS_PATCH = "event_lateness"
 
 # A deferred send sleeps at least this long, so a hold that ends "now" by a skewed clock cannot spin.
 _HOLD_FLOOR = timedelta(seconds=1)
@@ -101,7 +97,8 @@ class NodeHandlers(StepRecording):
         """Send the node's message; False when it failed for good."""
         key = self._next_key(node.id)
         info = workflow.info()
-        if workflow.patched(CHANNELS_PATCH):
+        # Runs started before channels existed called the email-only activity; they still must.
+        if self._patched(CHANNELS_PATCH):
             activity, result_type = SEND_ACTIVITY, SendResult
             request = send_request(key, info.workflow_id, self._input.journey_id, self._input.version,
                                    self._input.contact_id, self._input.definition, node.id, self._input.trigger)
@@ -158,7 +155,8 @@ class NodeHandlers(StepRecording):
         elif node.relative_to == "event" and self._input.trigger is not None:
             due = datetime.fromisoformat(self._input.trigger.occurred_at) + parse_duration(node.duration)
             late = workflow.now() - due
-            if late > node.lateness_allowed and workflow.patched(LATENESS_PATCH):
+            # Runs that reached it late before the lateness rule sent at once; replays do.
+            if late > node.lateness_allowed and self._patched(LATENESS_PATCH):
                 return self._late(node, late)
         else:
             due = workflow.now() + parse_duration(node.duration)
@@ -263,6 +261,9 @@ class NodeHandlers(StepRecording):
             **DATA_OPTIONS,
         )
         self._path[-1].outcome = "removed" if weight is None else f"weight {weight:g}"
+
+    def _patched(self, patch: str) -> bool:
+        return patch in self._input.patches or workflow.patched(patch)
 
     def _resting(self, summary: str) -> None:
         workflow.set_current_details(summaries.details(f"at {summary}", self._messages_sent()))
