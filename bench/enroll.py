@@ -46,7 +46,7 @@ from bare_workflows import BareEnrollWorkflow, BareInput
 from google.protobuf.message import Message as ProtoMessage
 from sqlalchemy import func, select
 from temporalio.api.common.v1 import Payload
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 from worker_process import BareSender, bare_worker
 
@@ -133,6 +133,9 @@ async def history_per_run(client: Client, task_queue: str) -> dict:
             size += event.ByteSize()
             payloads += sum(p.ByteSize() for p in _payloads(event))
             name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+            if event.HasField("workflow_task_timed_out_event_attributes"):  # sticky queue or start-to-close
+                name += "_" + TimeoutType.Name(event.workflow_task_timed_out_event_attributes.timeout_type).removeprefix(
+                    "TIMEOUT_TYPE_").lower()
             by_type[name] = by_type.get(name, 0) + 1
     if not sampled:
         return {}
