@@ -9,7 +9,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from sojourn.contracts.errors import ErrorType
+from sojourn.contracts.experiments import ArmRequest
 from sojourn.contracts.simulation import (
+    SIMULATE_ARM_ACTIVITY,
     SIMULATE_CONDITIONS_ACTIVITY,
     SIMULATE_LOCAL_TIME_ACTIVITY,
     SIMULATE_SEND_ACTIVITY,
@@ -57,3 +59,7 @@ class SimulationActivities:
     @activity.defn(name=SIMULATE_TAG_ACTIVITY)
     async def simulate_tag(self, request: SimulateTag) -> float | None:
         return await self._decisions.tag(request.contact, request.tag, request.action, request.weight)
+
+    @activity.defn(name=SIMULATE_ARM_ACTIVITY)
+    async def simulate_arm(self, request: ArmRequest) -> str:
+        return await self._decisions.arm(request)

@@ -43,7 +43,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
 
 from bare_workflows import BareEnrollWorkflow, BareInput
+from google.protobuf.message import Message as ProtoMessage
 from sqlalchemy import func, select
+from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.client import Client
 from worker_process import BareSender, bare_worker
 
 from sojourn.data import db
@@ -111,6 +115,53 @@ async def running_worker(stack: Stack, kind: str, task_queue: str, in_process: b
         yield os.getpid()
 
 
+# Histories fetched per arm to report events and bytes per run (the server's work grows with both).
+HISTORY_SAMPLE = 20
+
+
+async def history_per_run(client: Client, task_queue: str) -> dict:
+    """Mean events and bytes of a completed run's history, over a sample; bytes as stored (after
+    the codec), split into payloads (inputs, results, summaries) and the rest, and events by type."""
+    events = size = payloads = 0
+    by_type: dict[str, int] = {}
+    sampled = 0
+    async for execution in client.list_workflows(_completed(task_queue), limit=HISTORY_SAMPLE):
+        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        sampled += 1
+        events += len(history.events)
+        for event in history.events:
+            size += event.ByteSize()
+            payloads += sum(p.ByteSize() for p in _payloads(event))
+            name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+            if event.HasField("workflow_task_timed_out_event_attributes"):  # sticky queue or start-to-close
+                name += "_" + TimeoutType.Name(event.workflow_task_timed_out_event_attributes.timeout_type).removeprefix(
+                    "TIMEOUT_TYPE_").lower()
+            by_type[name] = by_type.get(name, 0) + 1
+    if not sampled:
+        return {}
+    return {"events": round(events / sampled, 1), "bytes": round(size / sampled),
+            "payload_bytes": round(payloads / sampled),
+            "by_type": {name: round(count / sampled, 1) for name, count in sorted(by_type.items())}}
+
+
+def _payloads(message: ProtoMessage) -> list[Payload]:
+    """Every `Payload` inside a history event, at any depth."""
+    found = []
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            items = list(value.values())
+        else:
+            items = list(value) if field.is_repeated else [value]
+        for item in items:
+            if isinstance(item, Payload):
+                found.append(item)
+            elif isinstance(item, ProtoMessage):
+                found.extend(_payloads(item))
+    return found
+
+
 def _completed(task_queue: str) -> str:
     return f'TaskQueue="{task_queue}" AND ExecutionStatus="Completed"'
 
@@ -165,6 +216,7 @@ async def run_sojourn(stack: Stack, tag: str, contacts: int, warmup: int, timeou
                                         f"sojourn {tag} completed")
         cpu = cpu_ms_per_run(cpu_before, cpu_snapshot(stack, worker_pid), contacts)
         load = os.getloadavg()[0]
+        history = await history_per_run(stack.client, task_queue)
 
     mail = await mailbox_count(stack.engine, subject)
     async with stack.engine.connect() as conn:
@@ -173,7 +225,8 @@ async def run_sojourn(stack: Stack, tag: str, contacts: int, warmup: int, timeou
     if sent != 2 * contacts:
         raise RuntimeError(f"sojourn {tag}: {sent} messages recorded as sent, expected {2 * contacts}")
     return {"seconds": seconds, "polled_seconds": polled, "start_seconds": enrolled_in,
-            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load, "cpu_ms_per_run": cpu}
+            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load, "cpu_ms_per_run": cpu,
+            "history_per_run": history}
 
 
 async def run_bare(stack: Stack, tag: str, contacts: int, warmup: int, timeout: float, in_process: bool) -> dict:
@@ -210,9 +263,11 @@ async def run_bare(stack: Stack, tag: str, contacts: int, warmup: int, timeout: 
                                         f"bare {tag} completed")
         cpu = cpu_ms_per_run(cpu_before, cpu_snapshot(stack, worker_pid), contacts)
         load = os.getloadavg()[0]
+        history = await history_per_run(stack.client, task_queue)
     mail = await mailbox_count(stack.engine, subject)
     return {"seconds": seconds, "polled_seconds": polled, "start_seconds": started_in,
-            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load, "cpu_ms_per_run": cpu}
+            "start_chunk_seconds": chunk_seconds, "mail": mail, "load_1m": load, "cpu_ms_per_run": cpu,
+            "history_per_run": history}
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -260,10 +315,12 @@ async def main(args: argparse.Namespace) -> dict:
         "seconds": {arm: round(total(arm, "seconds"), 2) for arm in arms},
         # CPU per journey is steadier than wall time on a shared machine: what each part costs.
         "cpu_ms_per_journey": {arm: cpu(arm) for arm in arms},
+        # The server stores and serves every event and byte of it (the last round's sample).
+        "history_per_run": {arm: [r for r in runs if r["arm"] == arm][-1]["history_per_run"] for arm in arms},
         "mail_delivered": {**mail, "expected_each": 2 * n},
         "mail_ok": all(count == 2 * n for count in mail.values()),
         "rounds": [{key: (round(value, 2) if isinstance(value, float) else value) for key, value in r.items()
-                    if key != "polled_seconds"} for r in runs],
+                    if key not in ("polled_seconds", "history_per_run")} for r in runs],
         "worker": "in-process" if args.in_process else "own process",
         "warmup": args.warmup,
         "machine": machine(),

@@ -62,7 +62,7 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
             data.tag_contact,
             data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules, simulation.simulate_send, simulation.simulate_conditions,
-            simulation.simulate_next_local_time, simulation.simulate_tag]
+            simulation.simulate_next_local_time, simulation.simulate_tag, simulation.simulate_arm]
 
 
 @asynccontextmanager

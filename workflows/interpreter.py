@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.dsl.definition import shared_definition
     from sojourn.dsl.durations import parse_duration
     from sojourn.dsl.nodes import AnyNode
+    from workflows import summaries
     from workflows.node_handlers import NodeHandlers, matches
     from workflows.options import DATA_OPTIONS
 
@@ -132,6 +133,7 @@ class JourneyInterpreter(NodeHandlers):
     def _enter(self, node: AnyNode) -> None:
         self._open(node.id, node.type)
         self._path.append(PathStep(node=node.id, type=node.type, entered_at=workflow.now().isoformat()))
+        workflow.set_current_details(summaries.details(f"at {node.id} ({node.type})", self._messages_sent()))
         # JourneyNode is kept for the nodes a run rests at, where operators look for it, and set
         # once at the end: upserting at every node doubled the history of a short journey.
         if node.rests:
@@ -144,16 +146,19 @@ class JourneyInterpreter(NodeHandlers):
         if self._path:
             updates.append(sa.JOURNEY_NODE.value_set(self._path[-1].node))
         self._upsert(updates)
+        where = f" at {self._path[-1].node}" if self._path else ""
+        workflow.set_current_details(summaries.details(f"{status}{where}", self._messages_sent()))
         info = workflow.info()
         await self._record_run_end(
             RunEnd(run_id=info.first_execution_run_id, workflow_id=info.workflow_id,
                    journey_id=self._input.journey_id, version=self._input.version,
                    contact_id=self._input.contact_id, status=status, ended_at=workflow.now().isoformat(),
                    key=self._input.key, exit_reason=self._exit_reason, converted_at=self._converted_at,
-                   steps=self._end_steps(status)))
+                   steps=self._end_steps(status)),
+            summary=f"run end: {status}{where}")
 
-    async def _record_run_end(self, end: RunEnd) -> None:
-        await workflow.execute_local_activity(RECORD_RUN_END_ACTIVITY, end, **DATA_OPTIONS)
+    async def _record_run_end(self, end: RunEnd, summary: str) -> None:
+        await workflow.execute_local_activity(RECORD_RUN_END_ACTIVITY, end, summary=summary, **DATA_OPTIONS)
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -182,4 +187,5 @@ class JourneyInterpreter(NodeHandlers):
             key=self._input.key,
             batch=self._input.batch,
             record_steps=self._input.record_steps,
+            patches=self._input.patches,
         )

@@ -18,6 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.contracts import search_attributes as sa
     from sojourn.contracts.experiments import ASSIGN_ARM_ACTIVITY, ArmRequest
     from sojourn.contracts.journey import (
+        CHANNELS_PATCH,
+        LATENESS_PATCH,
         ContactEvent,
         EngagementSignal,
         JourneyInput,
@@ -57,14 +59,9 @@ with workflow.unsafe.imports_passed_through():
         WaitForNode,
         WaitNode,
     )
+    from workflows import summaries
     from workflows.options import DATA_OPTIONS, SEND_OPTIONS
     from workflows.steps import StepRecording
-
-# Runs started before channels existed called the email-only activity; they still must.
-CHANNELS_PATCH = "channels"
-
-# Runs that reached an event-relative wait late before the lateness rule sent at once; replays do.
-LATENESS_PATCH = "event_lateness"
 
 # A deferred send sleeps at least this long, so a hold that ends "now" by a skewed clock cannot spin.
 _HOLD_FLOOR = timedelta(seconds=1)
@@ -112,7 +109,8 @@ class NodeHandlers(StepRecording):
         """Send the node's message; False when it failed for good."""
         key = self._next_key(node.id)
         info = workflow.info()
-        if workflow.patched(CHANNELS_PATCH):
+        # Runs started before channels existed called the email-only activity; they still must.
+        if self._patched(CHANNELS_PATCH):
             activity, result_type = SEND_ACTIVITY, SendResult
             request = send_request(key, info.workflow_id, self._input.journey_id, self._input.version,
                                    self._input.contact_id, self._input.definition, node.id, self._input.trigger)
@@ -128,13 +126,13 @@ class NodeHandlers(StepRecording):
             while True:
                 if isinstance(request, SendRequest):
                     request.steps = self._take_steps()
-                result = await self._call_send(activity, request, result_type)
+                result = await self._call_send(activity, request, result_type, summaries.send(node))
                 if result.status != MessageStatus.DEFERRED:
                     break
                 # Quiet hours or a frequency cap: sleep durably, then ask again under the same key.
                 self._path[-1].outcome = f"deferred until {result.until}: {result.reason}"
                 self._upsert([sa.JOURNEY_NODE.value_set(node.id)])
-                await self._sleep_until(max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
+                await self._sleep_until(node.id, max(datetime.fromisoformat(result.until), workflow.now() + _HOLD_FLOOR))
                 if self._exit_reason is not None:
                     return True
         except ActivityError as err:
@@ -160,9 +158,10 @@ class NodeHandlers(StepRecording):
         return True
 
     async def _call_send(self, activity: str, request: SendRequest | SendEmailRequest,
-                         result_type: type) -> SendResult | SendEmailResult:
+                         result_type: type, summary: str) -> SendResult | SendEmailResult:
         """The send path's answer for this message (a simulation asks its own activity)."""
-        return await workflow.execute_activity(activity, request, result_type=result_type, **SEND_OPTIONS)
+        return await workflow.execute_activity(activity, request, result_type=result_type, summary=summary,
+                                               **SEND_OPTIONS)
 
     def _upsert(self, updates: list) -> None:
         """Search attributes that show where the run is (a simulation shows none)."""
@@ -177,11 +176,12 @@ class NodeHandlers(StepRecording):
         elif node.relative_to == "event" and self._input.trigger is not None:
             due = datetime.fromisoformat(self._input.trigger.occurred_at) + parse_duration(node.duration)
             late = workflow.now() - due
-            if late > node.lateness_allowed and workflow.patched(LATENESS_PATCH):
+            # Runs that reached it late before the lateness rule sent at once; replays do.
+            if late > node.lateness_allowed and self._patched(LATENESS_PATCH):
                 return self._late(node, late)
         else:
             due = workflow.now() + parse_duration(node.duration)
-        await self._sleep_until(due)
+        await self._sleep_until(node.id, due)
         return node.next
 
     def _late(self, node: WaitNode, late: timedelta) -> str:
@@ -198,18 +198,21 @@ class NodeHandlers(StepRecording):
         self._path[-1].outcome = MessageStatus.SKIPPED
         return following.next
 
-    async def _sleep_until(self, due: datetime) -> None:
+    async def _sleep_until(self, node_id: str, due: datetime) -> None:
         delay = due - workflow.now()
         if delay <= timedelta(0):
             return
-        await self._before_rest()
+        await self._before_rest(node_id)
         self._wait_until = due.isoformat()
+        summary = summaries.rest(node_id, due)
+        self._resting(summary)
         try:
             if self._can_exit_early:
                 # An exit event ends the wait at once.
-                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay,
+                                              timeout_summary=summary)
             else:
-                await workflow.sleep(delay)  # lighter in memory for the many runs that sleep
+                await workflow.sleep(delay, summary=summary)  # lighter in memory for the many runs that sleep
         except TimeoutError:
             pass
         finally:
@@ -221,16 +224,21 @@ class NodeHandlers(StepRecording):
             LocalTimeRequest(contact_id=self._input.contact_id, at=node.at, now=workflow.now().isoformat(),
                              weekdays=node.weekdays, time_zone=self._definition.time_zone),
             result_type=str,
+            summary=f"{node.id}: next {node.at} local",
             **DATA_OPTIONS,
         )
 
     async def _wait_for(self, node: WaitForNode) -> bool:
         timeout = parse_duration(node.timeout)
-        await self._before_rest()
-        self._wait_until = (workflow.now() + timeout).isoformat()
+        await self._before_rest(node.id)
+        due = workflow.now() + timeout
+        self._wait_until = due.isoformat()
+        summary = summaries.wait_for(node.id, node.event, due)
+        self._resting(summary)
         try:
             await workflow.wait_condition(
-                lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout)
+                lambda: self._holds(node.event) or self._exit_reason is not None, timeout=timeout,
+                timeout_summary=summary)
             return self._holds(node.event)
         except TimeoutError:
             return False
@@ -241,7 +249,7 @@ class NodeHandlers(StepRecording):
         arms = node.arms()
         filters = [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c, _ in arms
                    if c is not None and not isinstance(c, EngagementCondition)]
-        answers = iter(await self._evaluate(filters) if filters else [])
+        answers = iter(await self._evaluate(node.id, filters) if filters else [])
         for index, (condition, target) in enumerate(arms):
             holds = condition is None or (
                 self._holds(condition) if isinstance(condition, EngagementCondition) else next(answers))
@@ -255,25 +263,26 @@ class NodeHandlers(StepRecording):
         raise ApplicationError("a branch always has a default", non_retryable=True)
 
     async def _split(self, node: SplitNode) -> str:
-        # Drawn and recorded by an activity, so the arm is the contact's for good (re-entries and
-        # later versions take it too) and a replay reads it from history.
-        arm = await workflow.execute_local_activity(
-            ASSIGN_ARM_ACTIVITY,
+        arm = await self._assign_arm(
             ArmRequest(journey_id=self._input.journey_id, version=self._input.version, node_id=node.id,
                        contact_id=self._input.contact_id, weights=node.weights(),
                        winner=node.winner.model_dump(exclude_none=True) if node.winner else None,
-                       allocation=node.allocation),
-            result_type=str,
-            **DATA_OPTIONS,
-        )
+                       allocation=node.allocation))
         self._path[-1].outcome = arm
         return node.target(arm)
 
-    async def _evaluate(self, filters: list[dict]) -> list[bool]:
+    async def _assign_arm(self, request: ArmRequest) -> str:
+        """The contact's arm, drawn and recorded by an activity, so it is the contact's for good
+        (re-entries and later versions take it too) and a replay reads it from history."""
+        return await workflow.execute_local_activity(ASSIGN_ARM_ACTIVITY, request, result_type=str,
+                                                     summary=f"{request.node_id}: arm", **DATA_OPTIONS)
+
+    async def _evaluate(self, node_id: str, filters: list[dict]) -> list[bool]:
         return await workflow.execute_local_activity(
             EVALUATE_CONDITIONS_ACTIVITY,
             EvaluateConditions(contact_id=self._input.contact_id, filters=filters, now=workflow.now().isoformat()),
             result_type=list[bool],
+            summary=f"{node_id}: conditions",
             **DATA_OPTIONS,
         )
 
@@ -289,8 +298,18 @@ class NodeHandlers(StepRecording):
                       source=f"journey:{self._input.journey_id}/{node.id}",
                       key=self._next_key(node.id)),
             result_type=float | None,
+            summary=f"{node.id}: tag {node.tag} ({node.action})",
             **DATA_OPTIONS,
         )
+
+    def _patched(self, patch: str) -> bool:
+        return patch in self._input.patches or workflow.patched(patch)
+
+    def _resting(self, summary: str) -> None:
+        workflow.set_current_details(summaries.details(f"at {summary}", self._messages_sent()))
+
+    def _messages_sent(self) -> int:
+        return sum(message.status == MessageStatus.SENT for message in self._messages)
 
     def _next_key(self, node_id: str) -> str:
         """The key of this visit to the node, under which a retried step takes effect once."""

@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from sojourn.contracts.experiments import ArmRequest
     from sojourn.contracts.journey import EngagementSignal, JourneyState
     from sojourn.contracts.journey_data import RunEnd
     from sojourn.contracts.send import SendRequest
     from sojourn.contracts.simulation import (
+        SIMULATE_ARM_ACTIVITY,
         SIMULATE_CONDITIONS_ACTIVITY,
         SIMULATE_LOCAL_TIME_ACTIVITY,
         SIMULATE_SEND_ACTIVITY,
@@ -111,10 +113,11 @@ class SimulationWorkflow(JourneyInterpreter):
 
     # --- the interpreter's I/O points, to the simulation activities --------------------------
 
-    async def _call_send(self, activity: str, request: SendRequest, result_type: type) -> SimulatedSendResult:
+    async def _call_send(self, activity: str, request: SendRequest, result_type: type,
+                         summary: str) -> SimulatedSendResult:
         result = await workflow.execute_local_activity(
             SIMULATE_SEND_ACTIVITY, SimulateSend(request=request, contact=self._contact, now=workflow.now().isoformat()),
-            result_type=SimulatedSendResult, **DATA_OPTIONS)
+            result_type=SimulatedSendResult, summary=summary, **DATA_OPTIONS)
         if result.status == MessageStatus.DEFERRED:
             self._note("deferred", request.node_id, f"until {result.until}", result.reason)
         elif result.status == MessageStatus.SENT:
@@ -123,7 +126,7 @@ class SimulationWorkflow(JourneyInterpreter):
         self._rendered[result.message_id] = result
         return result
 
-    async def _evaluate(self, filters: list[dict]) -> list[bool]:
+    async def _evaluate(self, node_id: str, filters: list[dict]) -> list[bool]:
         return await workflow.execute_local_activity(
             SIMULATE_CONDITIONS_ACTIVITY,
             SimulateConditions(contact=self._contact, filters=filters, now=workflow.now().isoformat()),
@@ -146,10 +149,16 @@ class SimulationWorkflow(JourneyInterpreter):
         self._note("tag", node.id, "removed" if weight is None else f"{node.tag}: weight {weight:g}")
         return weight
 
+    async def _assign_arm(self, request: ArmRequest) -> str:
+        arm = await workflow.execute_local_activity(SIMULATE_ARM_ACTIVITY, request, result_type=str,
+                                                    summary=f"{request.node_id}: arm", **DATA_OPTIONS)
+        self._note("split", request.node_id, arm)
+        return arm
+
     def _upsert(self, updates: list) -> None:
         """A simulation shows in no list of runs."""
 
-    async def _record_run_end(self, end: RunEnd) -> None:
+    async def _record_run_end(self, end: RunEnd, summary: str) -> None:
         """A simulation records no run."""
 
     def _should_continue_as_new(self) -> bool:

@@ -104,11 +104,12 @@ class StepRecording:
                         version=self._input.version, contact_id=self._input.contact_id,
                         started_at=self._started_at, steps=steps)
 
-    async def _before_rest(self) -> None:
+    async def _before_rest(self, node_id: str) -> None:
         """Write what the run did so far, with where it now rests."""
         steps = self._take_steps()
         if steps is not None:
-            await workflow.execute_local_activity(RECORD_STEPS_ACTIVITY, steps, **DATA_OPTIONS)
+            await workflow.execute_local_activity(RECORD_STEPS_ACTIVITY, steps, summary=f"{node_id}: steps",
+                                                  **DATA_OPTIONS)
 
     def _steps_to_carry(self) -> list[Step]:
         """Continuing as new between two nodes: the last one is left, and its step goes along."""

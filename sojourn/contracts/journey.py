@@ -10,6 +10,15 @@ ENGAGEMENT_SIGNAL = "engagement"
 EVENT_SIGNAL = "event"
 STATE_QUERY = "state"
 
+# `workflow.patched()` ids of the journey workflow (workflows/node_handlers.py).
+CHANNELS_PATCH = "channels"  # sends through the general `send` activity, not the email-only one
+LATENESS_PATCH = "event_lateness"  # an event-relative wait reached late skips or branches
+# The patches a run is started with (`JourneyInput.patches`): it takes their new path without
+# asking, since asking writes a marker and a `TemporalChangeVersion` search attribute (a
+# visibility update) into every run. A patch joins this list only once every worker that can
+# pick up a run knows it (a release after the patch), or an older worker would take the old path.
+PATCHES_AT_START = (CHANNELS_PATCH, LATENESS_PATCH)
+
 
 def journey_workflow_id(journey_id: str, contact_external_id: str, key: str | None = None) -> str:
     """One active run per (journey, contact[, key]): enrolling twice finds the same workflow."""
@@ -117,6 +126,9 @@ class JourneyInput:
     # Runs started before step records existed (their histories have no `record_steps`) leave
     # it False; every run started now records its steps (sojourn/contracts/steps.py).
     record_steps: bool = False
+    # Runs started before this field asked `workflow.patched()` as they went (their histories hold
+    # the markers) and leave it empty; every run started now has `PATCHES_AT_START`.
+    patches: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)

@@ -13,6 +13,7 @@ SIMULATE_SEND_ACTIVITY = "simulate_send"
 SIMULATE_CONDITIONS_ACTIVITY = "simulate_conditions"
 SIMULATE_LOCAL_TIME_ACTIVITY = "simulate_next_local_time"
 SIMULATE_TAG_ACTIVITY = "simulate_tag"
+SIMULATE_ARM_ACTIVITY = "simulate_arm"
 
 
 @dataclass(kw_only=True)

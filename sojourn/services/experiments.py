@@ -45,6 +45,20 @@ class Assignments:
             return await records.record_arm(conn, request.journey_id, request.node_id, request.contact_id,
                                             request.version, drawn, replace=recorded is not None)
 
+    async def preview(self, request: ArmRequest) -> str:
+        """The arm `assign` would give, recording nothing (a simulation's): the recorded one, else
+        the winner already decided or the draw."""
+        arms = [arm for arm, _ in request.weights]
+        async with self._engine.connect() as conn:
+            recorded = await records.recorded_arm(conn, request.journey_id, request.node_id, request.contact_id)
+            if recorded in arms:
+                return recorded
+            if request.winner is None:
+                return await self._draw(conn, request, arms)  # reads counts at most
+            decided = await records.decided_winner(conn, request.journey_id, request.node_id)
+            point = stable_point(request.contact_id, request.journey_id, request.node_id)
+            return decided if decided in arms else arm_at(point, request.weights)
+
     async def _draw(self, conn: AsyncConnection, request: ArmRequest, arms: list[str]) -> str:
         point = stable_point(request.contact_id, request.journey_id, request.node_id)
         if request.allocation == "thompson":

@@ -22,7 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.contact_enrollment import ContactResult
-from sojourn.contracts.journey import EVENT_SIGNAL, ContactEvent, JourneyInput, journey_workflow_id
+from sojourn.contracts.journey import EVENT_SIGNAL, PATCHES_AT_START, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data import audit
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
 from sojourn.delivery.allow_list import WebhookPolicy
@@ -311,7 +311,7 @@ async def start_run(client: Client, task_queue: str, journey_id: str, version: i
             "JourneyWorkflow",
             JourneyInput(journey_id=journey_id, version=version, contact_id=contact.id,
                          contact_external_id=contact.external_id, definition=definition, trigger=trigger, key=key,
-                         batch=batch, record_steps=True),
+                         batch=batch, record_steps=True, patches=list(PATCHES_AT_START)),
             **options,
         )
     except WorkflowAlreadyStartedError as err:

@@ -33,6 +33,9 @@ from sojourn.errors import NotFound
 from sojourn.settings import Settings
 
 ENCODING = b"binary/sojourn-encrypted"
+# None (an activity with no result, such as each step write) has no data to protect: sealing it
+# would add a key lookup, an encryption and about a hundred bytes to the run's history.
+_NOTHING = b"binary/null"
 KEY_ID = "sojourn-key-id"
 
 
@@ -52,11 +55,14 @@ class ContactPayloadCodec(PayloadCodec, WithSerializationContext):
         return ContactPayloadCodec(self.keys, contact_of_workflow_id(workflow_id) if workflow_id else None)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        if self._contact is None or not payloads:
+        if self._contact is None or all(payload.metadata.get("encoding") == _NOTHING for payload in payloads):
             return list(payloads)
         key_id, cipher = await self.keys.for_contact(self._contact)
         sealed = []
         for payload in payloads:
+            if payload.metadata.get("encoding") == _NOTHING:
+                sealed.append(payload)
+                continue
             nonce = os.urandom(NONCE_BYTES)
             data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), key_id.encode())
             sealed.append(Payload(metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=data))

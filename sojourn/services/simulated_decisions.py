@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from sojourn.contracts.experiments import ArmRequest
 from sojourn.contracts.send import SendRequest
 from sojourn.contracts.simulation import SimulatedContact, SimulatedSendResult
 from sojourn.contracts.statuses import MessageStatus
@@ -29,6 +30,7 @@ from sojourn.data.consent import address_of
 from sojourn.data.models import Contact, ContactConsent, ContactTag, Message
 from sojourn.delivery.budgets import budget_refusal
 from sojourn.delivery.channels.registry import build_channels
+from sojourn.delivery.holdouts import holdout_reason
 from sojourn.delivery.send import choose_channel, message_context, render_in_thread
 from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
 from sojourn.dsl.channels import SPECS
@@ -36,6 +38,7 @@ from sojourn.dsl.filters import parse_filter
 from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.send_windows import first_zone, next_local_time, parse_local_time
 from sojourn.services.contacts import ContactNotFound
+from sojourn.services.experiments import Assignments
 from sojourn.services.journey_data import UnreadableCondition
 from sojourn.settings import Settings
 
@@ -58,12 +61,17 @@ class SimulatedDecisions:
         self._engine = engine
         self._settings = settings
         self._channels = build_channels(settings, smtp=None, http=None)  # they render, never deliver
+        self._assignments = Assignments(engine, settings.global_control_percent)
 
     async def send(self, request: SendRequest, contact: SimulatedContact, now: datetime) -> SimulatedSendResult:
-        """The send path's steps in its order (channel, render, quiet hours, budget, caps), up to
+        """The send path's steps in its order (holdout, channel, render, quiet hours, budget, caps), up to
         the hand-over, which a simulation does not make. A template that fails raises as it would."""
         node = SendNode.model_validate(request.node)
         message_id = uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key)
+        held_out = holdout_reason(request, node, self._settings.global_control_percent)
+        if held_out is not None:
+            return SimulatedSendResult(status=MessageStatus.SKIPPED, channel=node.channels[0],
+                                       message_id=str(message_id), reason=held_out)
         async with self._sandbox(contact) as box:
             chosen, refusals = choose_channel(node, box.contact, box.consents, self._settings.opt_in_channels)
             if chosen is None:
@@ -92,6 +100,10 @@ class SimulatedDecisions:
                 if hold is not None:
                     return self._held(result, node.when_capped, hold)
             return result
+
+    async def arm(self, request: ArmRequest) -> str:
+        """The arm a split would give the contact, recording none."""
+        return await self._assignments.preview(request)
 
     async def conditions(self, contact: SimulatedContact, filters: list[dict], now: datetime) -> list[bool]:
         answers = []

@@ -1,7 +1,7 @@
 """Record histories of representative journey runs for the replay test.
 
 Run after a deliberate, patched change to the interpreter, never to paper over a
-replay failure:  .venv/bin/python tests/replay/record_histories.py [--overwrite]
+replay failure:  .venv/bin/python tests/replay/record_histories.py [--overwrite] [--only-summarized]
 It starts its own embedded Postgres, Temporal dev server, SMTP sink and a local
 Twilio stand-in. Histories already recorded are kept unless --overwrite is given:
 they stand for runs that older code started, which the current code must still replay.
@@ -24,6 +24,7 @@ from temporalio.testing import TimeSkippingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from temporalio.api.sdk.v1 import WorkflowMetadata  # noqa: E402
 from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 
 from api.app import create_app  # noqa: E402
@@ -247,6 +248,39 @@ async def record_split_run(api, engine, env, tag: str) -> dict[str, str]:
     return {"split_arm_then_wait": run}
 
 
+def summarized() -> dict:
+    """A wait, a `wait_for` and sends: every kind of timer and activity an operator reads a summary on."""
+    return {"name": "Summarized", "nodes": [
+        {"id": "preview", "type": "send", "subject": "Preview", "text": "ok", "next": "wait_2d"},
+        {"id": "wait_2d", "type": "wait", "duration": "2d", "next": "opened_preview"},
+        {"id": "opened_preview", "type": "wait_for", "event": {"opened": "preview"}, "timeout": "3d",
+         "on_event": "end", "on_timeout": "reminder"},
+        {"id": "reminder", "type": "send", "channel": ["sms", "email"], "sms": {"text": "Still there?"},
+         "subject": "Reminder", "text": "ok", "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]}
+
+
+async def record_summarized_run(api, engine, env, tag: str) -> dict[str, str]:
+    """Summaries on each timer and activity, and current details that say where the run rests."""
+    await create_active_journey(api, f"sum-{tag}", summarized())
+    await put_contact(api, f"summed-{tag}", email=f"summed-{tag}@example.com")
+    [run] = [r["workflow_id"] for r in await enroll(api, f"sum-{tag}", f"summed-{tag}")]
+    handle = env.client.get_workflow_handle(run)
+    await wait_for_mail(engine, f"summed-{tag}@example.com")
+    for resting, duration in (("at wait_2d until", timedelta(days=2, minutes=1)),
+                              ("at opened_preview: wait_for opened of preview until", timedelta(days=3, minutes=1))):
+        for _ in range(100):
+            details = (await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)).current_details
+            if details.startswith(resting):
+                break
+            await asyncio.sleep(0.1)
+        assert details.startswith(resting) and details.endswith(", 1 message sent"), details
+        await advance(env, run, duration)
+    await wait_for_mail(engine, f"summed-{tag}@example.com", 2)
+    return {"summarized_wait_wait_for_send": run}
+
+
 async def record_tagging_run(api, env, settings, tag: str) -> dict[str, str]:
     await api.put(f"/v1/tag-rules/loyal-{tag}", json={"tag": "loyal", "filter": {"event": f"bought-{tag}"},
                                                        "weight": {"kind": "count", "event": f"bought-{tag}"}})
@@ -258,6 +292,9 @@ async def record_tagging_run(api, env, settings, tag: str) -> dict[str, str]:
 
 async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    if "--only-summarized" in sys.argv:  # the newest recording alone, without re-running the others
+        await save(env, await record_summarized_run(api, engine, env, tag), overwrite)
+        return
     tagging_runs = await record_tagging_run(api, env, settings, tag)
     tag_runs = await record_tag_run(api, engine, env, tag)
     tag_runs |= await record_split_run(api, engine, env, tag)
@@ -299,7 +336,11 @@ async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool
 
     names = {**{f"mothers_day_{k}": v for k, v in md.items()}, **{f"click_or_nudge_{k}": v for k, v in cn.items()},
              **event_runs, **channel_runs, **window_runs, **enrollment_runs, **tag_runs, **tagging_runs,
-             **batch_runs, **late_runs}
+             **batch_runs, **late_runs, **await record_summarized_run(api, engine, env, tag)}
+    await save(env, names, overwrite)
+
+
+async def save(env, names: dict[str, str], overwrite: bool) -> None:
     for name, workflow_id in names.items():
         if (OUT / f"{name}.json").exists() and not overwrite:
             continue

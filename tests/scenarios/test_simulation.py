@@ -10,7 +10,16 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from sojourn.contracts.journey import JourneyState, journey_workflow_id
-from sojourn.data.models import ContactTag, Conversion, JourneyRun, JourneyStep, Message
+from sojourn.data.models import (
+    Contact,
+    ContactTag,
+    Conversion,
+    ExperimentAssignment,
+    JourneyRun,
+    JourneyStep,
+    Message,
+)
+from sojourn.dsl.experiments import held_out, stable_point
 from sojourn.settings import FrequencyCap
 from worker.main import journey_worker
 
@@ -52,7 +61,7 @@ async def simulate(api, journey: str, **body) -> dict:
 async def counts(engine) -> dict:
     async with engine.connect() as conn:
         return {model.__tablename__: await conn.scalar(select(func.count()).select_from(model))
-                for model in (Message, JourneyStep, JourneyRun, Conversion, ContactTag)}
+                for model in (Message, JourneyStep, JourneyRun, Conversion, ContactTag, ExperimentAssignment)}
 
 
 async def test_a_simulation_takes_the_path_and_sends_the_messages_of_a_real_run(api, worker, engine, temporal_env,
@@ -232,3 +241,42 @@ async def test_a_trigger_long_past_makes_the_event_relative_wait_late(api, worke
     [skipped] = late["messages"]
     assert skipped["status"] == "skipped" and skipped["reason"].startswith("late by 2 days, 22:")
     assert [d["kind"] for d in late["decisions"]] == ["late", "skipped"]
+
+
+async def test_a_split_and_a_holdout_are_simulated_as_a_run_takes_them(api, worker, engine, temporal_env, unique):
+    """The simulation's arm is the one the real run then takes, and records none; a contact the
+    journey holds out gets its marketing send skipped, the transactional one sent."""
+    journey = f"split-sim-{unique}"
+    await create_active_journey(api, journey, {"name": "Split", "holdout": {"percent": 50}, "nodes": [
+        {"id": "subject", "type": "split", "arms": [{"id": "plain", "next": "plain"}, {"id": "bold", "next": "bold"}]},
+        {"id": "plain", "type": "send", "subject": f"plain {unique}", "text": "ok", "next": "receipt"},
+        {"id": "bold", "type": "send", "subject": f"BOLD {unique}", "text": "ok", "next": "receipt"},
+        {"id": "receipt", "type": "send", "transactional": True, "subject": f"receipt {unique}", "text": "ok",
+         "next": "end"},
+        {"id": "end", "type": "exit"}]})
+    people = {}
+    for n in range(12):  # until there is one of each: held out and treated (each 1 in 2)
+        contact = f"sp{n}-{unique}"
+        await add_contact(api, contact, f"{contact}@example.com", "Sam")
+        async with engine.connect() as conn:
+            contact_id = await conn.scalar(select(Contact.id).where(Contact.external_id == contact))
+        people.setdefault(held_out(stable_point(contact_id, journey), 50), contact)
+        if len(people) == 2:
+            break
+    for is_held_out, contact in people.items():
+        before = await counts(engine)
+        simulated = await simulate(api, journey, contact_id=contact)
+        [split] = [d for d in simulated["decisions"] if d["kind"] == "split"]
+        arm = split["outcome"]
+        assert [s["node"] for s in simulated["path"]] == ["subject", arm, "receipt", "end"]
+        marketing, receipt = simulated["messages"]
+        assert receipt["status"] == "sent"
+        if is_held_out:
+            assert (marketing["status"], marketing["reason"]) == ("skipped", "held out: the journey's holdout")
+        else:
+            assert marketing["status"] == "sent"
+        assert await counts(engine) == before  # no arm recorded, no message
+
+        [run] = await enroll(api, journey, contact)
+        state = await temporal_env.client.get_workflow_handle(run["workflow_id"], result_type=JourneyState).result()
+        assert [(m.node, m.status) for m in state.messages] == [(m["node"], m["status"]) for m in simulated["messages"]]

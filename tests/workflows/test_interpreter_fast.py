@@ -11,6 +11,7 @@ Run this tier alone with `pytest -m fast`.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,8 +28,11 @@ from sojourn.contracts import search_attributes as sa
 from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.experiments import ASSIGN_ARM_ACTIVITY, ArmRequest
 from sojourn.contracts.journey import (
+    CHANNELS_PATCH,
     ENGAGEMENT_SIGNAL,
     EVENT_SIGNAL,
+    LATENESS_PATCH,
+    PATCHES_AT_START,
     STATE_QUERY,
     ContactEvent,
     EngagementSignal,
@@ -410,6 +414,31 @@ async def test_a_late_event_skips_the_sends_it_is_too_late_for(start, fakes):
     assert (skipped.node, skipped.status, skipped.message_id) == ("aftercare", "skipped", "")
     assert skipped.reason == "late by 7 days, 10:00:00 (more than the 1 day, 0:00:00 allowed after wait 'two_hours')"
     assert state.status == "completed"
+
+
+async def test_a_run_started_with_its_patches_takes_their_path_without_asking(start, fakes):
+    """Asking `workflow.patched()` writes a marker and a search-attribute update into the run."""
+    async with start() as begin:
+        asked = await begin(_aftercare(), trigger=_treated(timedelta(days=7, hours=12)))
+        given = await begin(_aftercare(), trigger=_treated(timedelta(days=7, hours=12)),
+                            patches=list(PATCHES_AT_START))
+        states = [await asked.result(), await given.result()]
+
+    assert outcomes(states[0]) == outcomes(states[1]) == [
+        ("two_hours", "late by 7 days, 10:00:00"), ("aftercare", "skipped"), ("seven_days", None),
+        ("follow_up", "sent"), ("end", None)]
+    assert [r.node_id for r in fakes.sends] == ["follow_up", "follow_up"]
+
+    async def patches_asked(run: Run) -> tuple[set[str], bool]:
+        events = (await run.handle.fetch_history()).events
+        markers = {e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data.decode()
+                   for e in events if e.marker_recorded_event_attributes.marker_name == "core_patch"}
+        change_version = any("TemporalChangeVersion" in e.upsert_workflow_search_attributes_event_attributes
+                             .search_attributes.indexed_fields for e in events)
+        return {json.loads(marker)["id"] for marker in markers}, change_version
+
+    assert await patches_asked(asked) == ({CHANNELS_PATCH, LATENESS_PATCH}, True)
+    assert await patches_asked(given) == (set(), False)
 
 
 async def test_a_late_event_goes_to_on_late_past_the_lateness_it_allows(start, fakes):

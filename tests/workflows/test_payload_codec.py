@@ -46,6 +46,12 @@ async def test_journey_payloads_are_sealed_with_the_contacts_key_and_others_stay
     other = await _codec(keys, journey_workflow_id("welcome", f"bob-{unique}")).encode([secret])
     assert other[0].metadata[KEY_ID] != sealed.metadata[KEY_ID]
 
+    # None holds nothing to protect: it stays plain, beside a payload that is sealed.
+    nothing = Payload(metadata={"encoding": b"binary/null"})
+    kept, sealed_again = await run.encode([nothing, secret])
+    assert kept == nothing and sealed_again.metadata["encoding"] == ENCODING
+    assert await run.decode([kept, sealed_again]) == [nothing, secret]
+
     enrollment = _codec(keys, enrollment_workflow_id("welcome", unique))
     assert await enrollment.encode([secret]) == [secret]
     # Payloads written before the codec (no encrypted encoding) read as they are, in any run.
