@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -12,7 +13,7 @@ from test_event_journeys import send_events
 
 from sojourn.contracts.journey import JourneyState
 from sojourn.contracts.statuses import MessageStatus, RunStatus
-from sojourn.data.models import JourneyStep
+from sojourn.data.models import Contact, ContactConsent, JourneyStep, Message
 
 from helpers import (
     add_contact,
@@ -20,6 +21,7 @@ from helpers import (
     create_active_journey,
     enroll,
     finished,
+    post_webhook,
     tracking_path,
     wait_for_mail,
     waiting_state,
@@ -256,3 +258,54 @@ async def settled(temporal_env, workflow_id: str) -> JourneyState:
             return state
         await asyncio.sleep(0.05)
     raise AssertionError(f"{workflow_id} never settled")
+
+
+def two_mails(unique: str) -> dict:
+    return {"name": "Two mails", "nodes": [
+        {"id": "news", "type": "send", "subject": f"News {unique}",
+         "html": '<p>News. <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>', "next": "more"},
+        {"id": "more", "type": "send", "subject": f"More {unique}",
+         "html": '<p>More. <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>', "next": "end"},
+        {"id": "end", "type": "exit"}]}
+
+
+async def test_unsubscribes_count_once_for_the_send_they_came_through(api, worker, engine, temporal_env,
+                                                                     settings, unique):
+    journey = f"unsub-{unique}"
+    await create_active_journey(api, journey, two_mails(unique))
+    people = {name: f"{name}-{unique}" for name in ("link", "webhook", "stays")}
+    for person in people.values():
+        await add_contact(api, person, f"{person}@example.com")
+    for run in await enroll(api, journey, *people.values()):
+        await finished(temporal_env, run["workflow_id"])
+
+    def unsubscribe_path(mail: dict) -> str:
+        return re.search(r'href="http://sojourn\.test(/u/[^"]+)"', mail["html"]).group(1)
+
+    # The page, its button, then the mail client's one-click POST: one unsubscribe, on `news`.
+    news, _ = await wait_for_mail(engine, f"{people['link']}@example.com", 2)
+    assert news["subject"] == f"News {unique}"
+    assert (await api.get(unsubscribe_path(news))).status_code == 200
+    assert (await api.post(unsubscribe_path(news))).status_code == 200
+    one_click = await api.post(unsubscribe_path(news), content=b"List-Unsubscribe=One-Click",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert one_click.status_code == 200
+    # A provider reports an unsubscribe from `more`, twice: stored once.
+    await wait_for_mail(engine, f"{people['webhook']}@example.com", 2)
+    async with engine.connect() as conn:
+        [message_id] = (await conn.execute(select(Message.id).where(
+            Message.journey_id == journey, Message.node_id == "more",
+            Message.recipient == f"{people['webhook']}@example.com"))).scalars().all()
+    report = {"message_id": str(message_id), "type": "unsubscribed", "timestamp": datetime.now(timezone.utc).isoformat()}
+    for _ in range(2):
+        response = await post_webhook(api, settings.webhook_secret, [report])
+        assert response.status_code == 200, response.text
+    assert response.json()["results"] == [{"index": 0, "status": "duplicate"}]
+
+    funnel = (await api.get(f"/v1/journeys/{journey}/funnel")).json()
+    assert {n["id"]: n["send"]["unsubscribes"] for n in funnel["nodes"] if n["send"]} == {"news": 1, "more": 1}
+    async with engine.connect() as conn:
+        consents = dict((await conn.execute(
+            select(Contact.external_id, ContactConsent.status).join(ContactConsent, ContactConsent.contact_id == Contact.id)
+            .where(Contact.external_id.in_(people.values())))).all())
+    assert consents == {people["link"]: "unsubscribed", people["webhook"]: "unsubscribed"}
