@@ -380,3 +380,23 @@ async def test_unsubscribes_count_once_for_the_send_they_came_through(api, worke
             .where(Contact.external_id.in_(people.values())))).all())
     assert consents == {people["link"]: "unsubscribed", people["webhook"]: "unsubscribed"}
 
+
+async def test_a_range_edge_takes_a_run_and_its_steps_together(api, worker, engine, unique):
+    journey, person = f"edge-{unique}", f"edge-{unique}"
+    await create_active_journey(api, journey, follow_up(unique))
+    await add_contact(api, person, f"{person}@example.com")
+    [run] = await enroll(api, journey, person)
+    assert len(await steps_until(engine, run["run_id"], 2)) == 2  # resting in the pause
+    async with engine.connect() as conn:
+        entered = (await conn.execute(select(JourneyRun.enrolled_at).where(JourneyRun.run_id == run["run_id"]))).scalar()
+    tick = timedelta(microseconds=1)
+
+    async def counted(since: datetime, until: datetime) -> tuple[int, int]:
+        params = {"from": since.isoformat(), "to": until.isoformat()}
+        funnel = (await api.get(f"/v1/journeys/{journey}/funnel", params=params)).json()
+        return funnel["journey"]["entered"], sum(n["entered"] for n in funnel["nodes"])
+
+    # [from, to): a run that entered at `from` is in, one that entered at `to` is out, with its steps.
+    assert await counted(entered, entered + tick) == (1, 2)
+    assert await counted(entered - tick, entered) == (0, 0)
+    assert await counted(entered + tick, entered + timedelta(hours=1)) == (0, 0)
