@@ -25,7 +25,7 @@ SIGNATURE_HEADER = "X-Sojourn-Signature"
                  "schema": inline_schema(WebhookBatch)}}}})
 async def engagement_webhook(request: Request, session: SessionDep, signals: EngagementSignalsDep,
                              settings: SettingsDep) -> WebhookResponse:
-    """Delivered / opened / clicked / bounced / complained events, signed with
+    """Delivered / opened / clicked / bounced / complained / unsubscribed events, signed with
     `X-Sojourn-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the webhook secret>`;
     refused when `t` is more than `WEBHOOK_TOLERANCE` seconds from now."""
     body = await request.body()

@@ -28,6 +28,8 @@ class SendFunnel(BaseModel):
     clicks: Engaged
     bounces: int
     complaints: int
+    unsubscribes: int = Field(description="Messages the contact unsubscribed through: the link or one-click, a "
+                                          "provider's report, or a STOP reply to a text (each message once).")
     conversions: int = Field(description="Conversions attributed to this node: the last message of the journey "
                                          "the contact received before the goal event.")
     revenue: float | None = Field(description="Their goal values' sum, when the goal names a value.")

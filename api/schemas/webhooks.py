@@ -12,7 +12,8 @@ from api.schemas.common import StrictIn
 
 class WebhookEvent(StrictIn):
     message_id: str = Field(min_length=1, max_length=400, description="Our Message-ID header, with or without <>, or the message uuid.")
-    type: Literal["delivered", "opened", "clicked", "bounced", "complained"]
+    type: Literal["delivered", "opened", "clicked", "bounced", "complained", "unsubscribed"] = Field(description=(
+        "`unsubscribed` withdraws the contact's consent on the message's channel; it is stored once per message."))
     timestamp: datetime
     url: str | None = Field(None, max_length=2048)
     event_id: str | None = Field(None, min_length=1, max_length=200, description=(

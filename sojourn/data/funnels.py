@@ -18,7 +18,7 @@ from sojourn.data.models import Conversion, EngagementEvent, JourneyRun, Journey
 
 # Ways out whose reasons are counted one by one; other reasons (a failure's error text) are not.
 _BY_REASON = (MessageStatus.SKIPPED,)
-ENGAGEMENTS = ("delivered", "opened", "clicked", "bounced", "complained")
+ENGAGEMENTS = ("delivered", "opened", "clicked", "bounced", "complained", "unsubscribed")
 
 
 @dataclass(frozen=True)

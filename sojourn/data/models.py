@@ -298,9 +298,9 @@ class EngagementEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     message_id: uuid.UUID = Field(sa_column=Column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=False))
-    type: str = Field(max_length=16)  # delivered | opened | clicked | bounced | complained
+    type: str = Field(max_length=16)  # delivered | opened | clicked | bounced | complained | unsubscribed
     url: str | None = None
-    source: str = Field(max_length=16)  # pixel | link | webhook
+    source: str = Field(max_length=16)  # pixel | link | webhook | sms_keyword
     occurred_at: datetime = _ts()
     received_at: datetime = _ts()
     # A link scanner's, not a person's (a HEAD, or a click within seconds of the send): kept

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import DateTime, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sojourn.contracts.steps import RunSteps
-from sojourn.data.models import JourneyStep
+from sojourn.data.models import JourneyRun, JourneyStep
 
 
 def _at(value: str | None) -> datetime | None:
@@ -17,10 +18,15 @@ def _at(value: str | None) -> datetime | None:
 
 
 def _upsert():
-    rows = insert(JourneyStep.__table__)
+    # A run entered the journey when its record says (`enrolled_at`, what the funnel selects runs
+    # and conversions by), so a time range's edge takes or leaves a run and its steps together.
+    # Until the API has recorded the run, the workflow's start stands in; `align_steps` fixes it.
+    enrolled = select(JourneyRun.enrolled_at).where(JourneyRun.run_id == bindparam("of_run")).scalar_subquery()
+    rows = insert(JourneyStep.__table__).values(run_started_at=func.coalesce(enrolled, bindparam("started", type_=DateTime(timezone=True))))
     return rows.on_conflict_do_update(
         index_elements=["run_id", "seq"],
-        set_={"left_at": rows.excluded.left_at, "outcome": rows.excluded.outcome, "reason": rows.excluded.reason})
+        set_={"left_at": rows.excluded.left_at, "outcome": rows.excluded.outcome, "reason": rows.excluded.reason,
+              "run_started_at": rows.excluded.run_started_at})
 
 
 # Built once, with bind parameters: building a multi-row ORM insert for every write cost the
@@ -34,7 +40,7 @@ async def write_steps(conn: AsyncConnection, run: RunSteps) -> None:
         return
     started = datetime.fromisoformat(run.started_at)
     rows = [dict(run_id=run.run_id, seq=step.seq, journey_id=run.journey_id, version=run.version,
-                 contact_id=run.contact_id, node_id=step.node, node_type=step.type, run_started_at=started,
+                 contact_id=run.contact_id, node_id=step.node, node_type=step.type, of_run=run.run_id, started=started,
                  entered_at=datetime.fromisoformat(step.entered_at), left_at=_at(step.left_at), outcome=step.outcome,
                  reason=step.reason)
             for step in run.steps]
@@ -42,3 +48,11 @@ async def write_steps(conn: AsyncConnection, run: RunSteps) -> None:
         await conn.execute(_UPSERT, rows)
     except IntegrityError:
         pass  # the contact was erased, and its steps with it
+
+
+async def align_steps(session: AsyncSession, run_ids: list[str]) -> None:
+    """Give steps written before their run was recorded the run's `enrolled_at` (see `write_steps`)."""
+    s, r = JourneyStep.__table__.c, JourneyRun.__table__.c
+    await session.execute(update(JourneyStep.__table__).where(
+        s.run_id == r.run_id, r.run_id.in_(run_ids), s.run_started_at != r.enrolled_at)
+        .values(run_started_at=r.enrolled_at))

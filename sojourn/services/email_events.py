@@ -25,12 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.data.consent import set_consent
 from sojourn.errors import Unavailable
-from sojourn.services.engagement import find_message, looks_automated, record
+from sojourn.services.engagement import find_message, looks_automated, record, record_unsubscribe
 from sojourn.services.engagement_signals import EngagementSignals
 
 # SendGrid's event -> ours. A hard bounce and a spam report suppress the contact (as on our own
 # webhook); a block (a receiver's temporary refusal) and a drop (SendGrid did not send it)
-# are recorded as `undelivered`. `unsubscribe` withdraws email consent.
+# are recorded as `undelivered`. `unsubscribe` withdraws email consent and is recorded against the
+# message, once.
 _KINDS = {"delivered": "delivered", "open": "opened", "click": "clicked", "spamreport": "complained",
           "dropped": "undelivered"}
 _UNSUBSCRIBES = {"unsubscribe", "group_unsubscribe"}
@@ -93,12 +94,14 @@ async def record_sendgrid_events(session: AsyncSession, signals: EngagementSigna
         if message is None:
             statuses.append("unknown_message")
             continue
+        at = datetime.fromtimestamp(event.timestamp, timezone.utc)
         if kind is None:
             await set_consent(session, message.contact_id, "email", "unsubscribed", source="sendgrid")
+            stored = await record_unsubscribe(session, message, source="webhook", occurred_at=at,
+                                              provider_event_id=event.sg_event_id)
             await session.commit()
-            statuses.append("recorded")
+            statuses.append("recorded" if stored else "duplicate")
             continue
-        at = datetime.fromtimestamp(event.timestamp, timezone.utc)
         automated = event.machine_open or looks_automated(kind, at, message, automated_window)
         stored = await record(session, signals, message, kind, source="webhook", url=event.url, occurred_at=at,
                               automated=automated, provider_event_id=event.sg_event_id)

@@ -1,5 +1,6 @@
 """Recording opens, clicks and delivery events, and signalling the journey that sent the message;
-unsubscribe links, which change the contact's consent."""
+unsubscribe links, which change the contact's consent; unsubscribes, recorded against the
+message they came through."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Row, bindparam, exists, false, select
+from sqlalchemy import Row, bindparam, exists, false, literal, select
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Only these change what a journey does; the rest are recorded for reporting.
 SIGNALLED = {"opened", "clicked"}
+# A person withdrew consent through a message (its link, a provider's report, a STOP reply to it).
+UNSUBSCRIBED = "unsubscribed"
 # These stop every later message to the contact, on every channel.
 SUPPRESSING = {"bounced": "hard bounce", "complained": "spam complaint"}
 
@@ -54,6 +57,27 @@ _INSERT_OWING = _insert_event(~exists().where(
     _events.c.message_id == bindparam("message_id"), _events.c.type == bindparam("type"),
     _events.c.url.is_not_distinct_from(bindparam("url")), _events.c.automated.is_(False)))
 _INSERT = _insert_event(false())
+# An unsubscribe is a person's one act per message, however often it is repeated: stored unless
+# stored already. The message row's lock, taken first in the same transaction, serializes
+# concurrent copies, so the second one's insert (a new statement, a new snapshot) sees the first.
+_LOCK_MESSAGE = (select(_messages.c.id).where(_messages.c.id == bindparam("id"))
+                 .with_for_update(key_share=True))  # FOR NO KEY UPDATE: the weakest lock that excludes itself
+_INSERT_UNSUBSCRIBED = insert(_events).from_select(
+    ["message_id", "type", "source", "occurred_at", "provider_event_id"],
+    select(bindparam("message_id", type_=_events.c.message_id.type), literal(UNSUBSCRIBED),
+           bindparam("source", type_=_events.c.source.type), bindparam("occurred_at", type_=_events.c.occurred_at.type),
+           bindparam("provider_event_id", type_=_events.c.provider_event_id.type))
+    .where(~exists().where(_events.c.message_id == bindparam("message_id"), _events.c.type == UNSUBSCRIBED)),
+).returning(_events.c.id)
+
+
+async def last_text_to(session: AsyncSession, contact_id: int, number: str, since: datetime) -> Row | None:
+    """The last SMS sent to the contact at `number` since `since` (test sends aside), as `find_message` has it."""
+    query = (_MESSAGE_COLUMNS.where(_messages.c.contact_id == contact_id, _messages.c.channel == "sms",
+                                    _messages.c.recipient == number, _messages.c.sent_at >= since,
+                                    ~_messages.c.test)
+             .order_by(_messages.c.sent_at.desc()).limit(1))
+    return (await session.execute(query)).first()
 
 
 async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Row | None:
@@ -117,6 +141,22 @@ async def record(
     return stored is not None
 
 
+async def record_unsubscribe(session: AsyncSession, message: Row, source: str,
+                             occurred_at: datetime | None = None, provider_event_id: str | None = None) -> bool:
+    """Store that the contact unsubscribed through `message` (the caller commits), unless that is
+    stored already: the funnel counts each message's unsubscribe once, whichever way it came and
+    however often. Returns whether it was stored."""
+    await session.execute(_LOCK_MESSAGE, {"id": message.id})
+    stored = (await session.execute(_INSERT_UNSUBSCRIBED, {
+        "message_id": message.id, "source": source, "occurred_at": occurred_at or utcnow(),
+        "provider_event_id": provider_event_id})).first()
+    if stored is not None:
+        metrics.ENGAGEMENT.labels(UNSUBSCRIBED, source, "false").inc()
+        log.info("Contact unsubscribed from %s through message %s", message.channel, message.id, extra={
+            "journey_id": message.journey_id, "contact_id": message.contact_id, "message_id": str(message.id)})
+    return stored is not None
+
+
 # -- provider webhooks ------------------------------------------------------------------------
 
 
@@ -138,12 +178,20 @@ def provider_signature_problem(body: bytes, signature: str | None, secrets: list
 async def record_provider_events(session: AsyncSession, signals: EngagementSignals, events: list[ProviderEvent],
                                  automated_window: timedelta) -> list[str]:
     """Each event recorded against its message: `recorded`, `duplicate` (stored already, see
-    `record`), or `unknown_message`."""
+    `record`; an unsubscribe once per message), or `unknown_message`. An unsubscribe also
+    withdraws the contact's consent on the message's channel."""
     statuses = []
     for event in events:
         message = await find_message(session, event.message_id)
         if message is None:
             statuses.append("unknown_message")
+            continue
+        if event.type == UNSUBSCRIBED:
+            await set_consent(session, message.contact_id, message.channel, "unsubscribed", source="webhook")
+            stored = await record_unsubscribe(session, message, source="webhook", occurred_at=event.timestamp,
+                                              provider_event_id=event.event_id)
+            await session.commit()
+            statuses.append("recorded" if stored else "duplicate")
             continue
         stored = await record(session, signals, message, event.type, source="webhook", url=event.url,
                               occurred_at=event.timestamp, provider_event_id=event.event_id,
@@ -220,10 +268,12 @@ async def subscription(session: AsyncSession, secrets: list[str], token: str) ->
 
 
 async def unsubscribe(session: AsyncSession, secrets: list[str], token: str, one_click: bool) -> Subscription:
-    """Unsubscribe the token's contact from the token's channel; repeating it changes nothing."""
+    """Unsubscribe the token's contact from the token's channel, and record it against the
+    token's message; repeating it changes nothing."""
     message, contact, unsubscribed = await _unsubscribing(session, secrets, token)
+    source = "one_click" if one_click else "unsubscribe_link"
     if not unsubscribed:
-        await set_consent(session, contact.id, message.channel, "unsubscribed",
-                          source="one_click" if one_click else "unsubscribe_link")
-        await session.commit()
+        await set_consent(session, contact.id, message.channel, "unsubscribed", source=source)
+    await record_unsubscribe(session, message, source="link")
+    await session.commit()
     return Subscription(channel=message.channel, recipient=message.recipient, unsubscribed=True)

@@ -104,6 +104,7 @@ def _node(node_id: str, node_type: str, steps: funnels.NodeCounts, sends: funnel
             "clicks": {"unique": engaged.unique.get("clicked", 0), "total": engaged.total.get("clicked", 0)},
             "bounces": engaged.unique.get("bounced", 0),
             "complaints": engaged.unique.get("complained", 0),
+            "unsubscribes": engaged.unique.get("unsubscribed", 0),
             "conversions": converted.runs,
             "revenue": converted.revenue if valued else None,
         }

@@ -25,6 +25,7 @@ from sojourn.contracts.contact_enrollment import ContactResult
 from sojourn.contracts.journey import EVENT_SIGNAL, PATCHES_AT_START, ContactEvent, JourneyInput, journey_workflow_id
 from sojourn.data import audit
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, utcnow
+from sojourn.data.steps import align_steps
 from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.definition import JourneyDefinition
 from sojourn.errors import Conflict, NotFound, SojournError
@@ -336,6 +337,7 @@ async def record_runs(session: AsyncSession, journey_id: str, results: list[Enro
     if rows:
         inserted = set((await session.execute(insert(JourneyRun).values(rows).on_conflict_do_nothing()
                                               .returning(JourneyRun.run_id))).scalars())
+        await align_steps(session, list(inserted))
     known = {row.run_id: row.version for row in (await session.execute(
         select(JourneyRun).where(JourneyRun.run_id.in_([r.run_id for r in results])))).scalars()}
     await session.commit()

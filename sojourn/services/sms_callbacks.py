@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +20,9 @@ from twilio.request_validator import RequestValidator
 
 from sojourn.data.consent import set_consent
 from sojourn.data.ingest.contact_fields import e164_phone
-from sojourn.data.models import Contact, Message
+from sojourn.data.models import Contact, Message, utcnow
 from sojourn.errors import Unavailable
-from sojourn.services.engagement import record
+from sojourn.services.engagement import last_text_to, record, record_unsubscribe
 from sojourn.services.engagement_signals import EngagementSignals
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ RECIPIENT_OPTED_OUT = "21610"
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "YES", "UNSTOP"}
 HELP_WORDS = {"HELP", "INFO"}
+# A STOP answers the text before it: it counts as an unsubscribe through the last text we sent
+# that contact at that number, if it was sent this recently; an older one did not prompt it.
+STOP_ANSWERS_WITHIN = timedelta(days=7)
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:
@@ -102,7 +106,8 @@ class InboundOutcome:
 
 async def record_inbound(session: AsyncSession, params: Mapping[str, str], help_text: str) -> InboundOutcome:
     """A text a person sent us: STOP words withdraw SMS consent of every contact with that
-    number, START words give it back, HELP words are answered with `help_text`."""
+    number (recorded as an unsubscribe through the last text each was sent, within
+    `STOP_ANSWERS_WITHIN`), START words give it back, HELP words are answered with `help_text`."""
     word = params.get("Body", "").strip().upper()
     if word in HELP_WORDS:
         return InboundOutcome("help", 0, help_text)
@@ -116,5 +121,8 @@ async def record_inbound(session: AsyncSession, params: Mapping[str, str], help_
     contact_ids = (await session.execute(select(Contact.id).where(Contact.phone == number))).scalars().all()
     for contact_id in contact_ids:
         await set_consent(session, contact_id, "sms", status, source="sms_keyword")
+        answered = await last_text_to(session, contact_id, number, utcnow() - STOP_ANSWERS_WITHIN)
+        if status == "unsubscribed" and answered is not None:
+            await record_unsubscribe(session, answered, source="sms_keyword")
     await session.commit()
     return InboundOutcome(status, len(contact_ids))

@@ -97,7 +97,10 @@ async def test_spam_reports_unsubscribes_and_custom_args(api, worker, engine, te
                                            _event(message, "spamreport"),
                                            _event(message, "bounce", type="blocked")])
     assert [r["status"] for r in response.json()["results"]] == ["recorded"] * 3
-    assert await _recorded(engine, message) == [("complained", None, False), ("undelivered", None, False)]
+    repeated = await _post(api, sendgrid, [_event(message, "group_unsubscribe")])  # once per message
+    assert [r["status"] for r in repeated.json()["results"]] == ["duplicate"]
+    assert await _recorded(engine, message) == [("unsubscribed", None, False), ("complained", None, False),
+                                                ("undelivered", None, False)]
     contact, consents = await _contact(engine, message)
     assert consents["email"] == "unsubscribed"
     assert "spam complaint" in contact.suppression_reason

@@ -142,3 +142,15 @@ async def test_stop_start_and_help_keywords_set_sms_consent(api, providers, engi
     assert await consents() == {"unsubscribed"}
     chatter = await text_in("stop sending me deals please")  # not a keyword: the whole text must be one
     assert chatter.headers["x-sojourn-outcome"] == "ignored" and await consents() == {"unsubscribed"}
+
+
+async def test_a_stop_reply_is_an_unsubscribe_through_the_last_text(api, worker, engine, temporal_env, providers,
+                                                                   unique):
+    phone = "+12015550107"
+    sent = await _text(api, temporal_env, providers, unique, "stopped", phone)
+    sid = providers.sms.sid_of(sent)
+    for body in ("STOP", "stop"):  # repeated: once per message
+        form, headers = providers.sms.inbound(INBOUND_URL, phone, body)
+        response = await _post(api, INBOUND_URL, form, headers)
+        assert response.headers["x-sojourn-outcome"] == "unsubscribed", response.text
+    assert await _events(engine, sid) == [("unsubscribed", None)]
