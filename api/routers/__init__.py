@@ -14,8 +14,7 @@ def every_router(*, dev_mailbox: bool) -> Iterator[APIRouter]:
     """The routers of every module here, by module name; the dev mailbox's only when it is on,
     so a production install (without the `dev` extra) never imports it. Routers with a route
     whose parameter takes '/' (`{external_id:path}`) come last: mounted earlier, such a route
-    would swallow the longer routes of the routers after it (`/v1/contacts/{external_id}/runs`);
-    the engagement routers come first."""
+    would swallow the longer routes of the routers after it (`/v1/contacts/{external_id}/runs`)."""
     routers = []
     for module in pkgutil.iter_modules(__path__):
         if module.name == "dev" and not dev_mailbox:
