@@ -5,7 +5,11 @@ and the open pixel (`GET /t/o/<token>`), against a bare FastAPI route doing the 
   stack. Every request is the first open of its own message, the case a waiting journey needs
   signalled: each message belongs to a running workflow (started on a task queue no worker polls,
   so the server records each signal as a real run would receive it, and no worker competes for
-  the CPU). Webhook bodies hold one `opened` event and are signed.
+  the CPU) of a journey version that waits for that open. Webhook bodies hold one `opened` event
+  and are signed.
+- Sojourn, no listener (`sojourn_quiet`): the same API and requests, for messages of a journey
+  version that decides nothing on opens or clicks (the common case: only a `wait_for` or
+  `branch` on engagement listens), so each open is stored and counted but owes no signal.
 - Bare: `bench/bare_engagement_api.py`, the same uvicorn options and the same engine settings, in
   its own process; each route parses the same input and does one INSERT into a copy of
   `engagement_events` (`LIKE ... INCLUDING ALL`).
@@ -23,8 +27,10 @@ Two measurements per endpoint and arm, the arms alternating order between rounds
   saturated req/s for that endpoint, the same rate for both arms. Latency runs from when a
   request was due, so a stall counts against every request it holds up.
 
-ratio = Sojourn / bare saturated req/s, the worse of the two endpoints (target >= 0.5).
-p99_ms = the worse p99 of Sojourn's two endpoints at the offered rate (target < 250 ms): the
+ratio = Sojourn / bare saturated req/s, the worse of the two endpoints (target >= 0.5), for the
+worst case (every open signalled); ratio_no_listener the same for the no-listener arm.
+p99_ms = the worse p99 of Sojourn's two endpoints at the offered rate (target < 250 ms), worst
+case again (p99_ms_no_listener for the other arm): the
 latency a sender sees below capacity; p99_saturated_ms = the same in the closed loop, printed
 too, where the latency says how many are in flight rather than how fast a request is served.
 Latencies are pooled over the rounds. At the end every message must have one row, and a
@@ -57,7 +63,7 @@ from ingest import ApiProcess
 from sqlalchemy import func, insert, select, text
 from temporalio.api.enums.v1 import EventType
 
-from sojourn.data.models import Contact, EngagementEvent, Message
+from sojourn.data.models import Contact, EngagementEvent, Journey, JourneyVersion, Message
 from sojourn.delivery.tokens import sign, webhook_signature
 
 from common import (
@@ -76,6 +82,21 @@ from common import (
 log = logging.getLogger("bench.engagement")
 
 NOBODY_POLLS = "bench-engagement-no-worker"
+ARMS = ("sojourn", "sojourn_quiet", "bare")
+# The journey each arm's messages belong to: one whose runs wait for the open, one whose runs
+# decide nothing on engagement.
+JOURNEYS = {"sojourn": "bench-engagement", "sojourn_quiet": "bench-engagement-quiet"}
+DEFINITIONS = {
+    "sojourn": {"name": "Waits for the open", "nodes": [
+        {"id": "first", "type": "send", "subject": "Hello", "text": "Hello", "next": "opened"},
+        {"id": "opened", "type": "wait_for", "event": {"opened": "first"}, "timeout": "30d",
+         "on_event": "end", "on_timeout": "end"},
+        {"id": "end", "type": "exit"}]},
+    "sojourn_quiet": {"name": "Decides nothing on engagement", "nodes": [
+        {"id": "first", "type": "send", "subject": "Hello", "text": "Hello", "next": "wait"},
+        {"id": "wait", "type": "wait", "duration": "30d", "next": "end"},
+        {"id": "end", "type": "exit"}]},
+}
 WARMUP = 50
 OPEN_LOOP_CONNECTIONS = 200  # enough that the client never holds back a request that is due
 ENDPOINTS = ("webhook", "pixel")
@@ -86,15 +107,25 @@ def signature_headers(body: bytes, secret: str) -> dict[str, str]:
     return {"X-Sojourn-Signature": webhook_signature(body, secret)}
 
 
-async def sent_messages(stack: Stack, prefix: str, count: int) -> list[uuid.UUID]:
-    """`count` sent messages, each of a running workflow that waits for its signals."""
+async def add_journeys(stack: Stack) -> None:
+    async with stack.engine.begin() as conn:
+        for arm, journey in JOURNEYS.items():
+            await conn.execute(insert(Journey), [{"id": journey, "name": DEFINITIONS[arm]["name"], "status": "active"}])
+            await conn.execute(insert(JourneyVersion), [{"journey_id": journey, "version": 1,
+                                                         "definition": DEFINITIONS[arm]}])
+
+
+async def sent_messages(stack: Stack, prefix: str, count: int, arm: str) -> list[uuid.UUID]:
+    """`count` sent messages of the arm's journey; for the listening arm each of a running
+    workflow that waits for its signals (the other arm's owe none, so need no run)."""
     external = await add_contacts(stack.engine, prefix, count)
+    journey = JOURNEYS[arm]
     async with stack.engine.begin() as conn:
         ids = dict((await conn.execute(select(Contact.external_id, Contact.id)
                                        .where(Contact.external_id.in_(external)))).all())
         sent_at = datetime.now(timezone.utc) - timedelta(hours=1)
-        rows = [{"id": uuid.uuid4(), "idempotency_key": f"bench/{ext}", "workflow_id": f"bench-engagement/{ext}",
-                 "journey_id": "bench-engagement", "journey_version": 1, "node_id": "first",
+        rows = [{"id": uuid.uuid4(), "idempotency_key": f"bench/{ext}", "workflow_id": f"{journey}/{ext}",
+                 "journey_id": journey, "journey_version": 1, "node_id": "first",
                  "contact_id": ids[ext], "recipient": f"{ext}@bench.example", "status": "sent",
                  "sent_at": sent_at, "links": []} for ext in external]
         await conn.execute(insert(Message), rows)
@@ -102,7 +133,8 @@ async def sent_messages(stack: Stack, prefix: str, count: int) -> list[uuid.UUID
     async def start(row: dict) -> None:
         await stack.client.start_workflow("BenchWaitsForEngagement", id=row["workflow_id"], task_queue=NOBODY_POLLS)
 
-    await gated(50, rows, start)
+    if arm == "sojourn":
+        await gated(50, rows, start)
     return [row["id"] for row in rows]
 
 
@@ -115,12 +147,12 @@ def requests_for(endpoint: str, arm: str, messages: list[uuid.UUID], stack: Stac
             body = json.dumps({"events": [{"message_id": str(message_id), "type": "opened",
                                            "timestamp": datetime.now(timezone.utc).isoformat()}]}).encode()
             headers = {"Content-Type": "application/json"}
-            if arm == "sojourn":
+            if arm != "bare":
                 out.append(("POST", "/v1/webhooks/engagement", body,
                             {**headers, **signature_headers(body, settings.webhook_secret)}))
             else:
                 out.append(("POST", "/bare/webhook", body, headers))
-        elif arm == "sojourn":
+        elif arm != "bare":
             out.append(("GET", f"/t/o/{sign(f'o:{message_id}', settings.tracking_secret)}", None, {}))
         else:
             out.append(("GET", f"/bare/o/{message_id}", None, {}))
@@ -206,14 +238,18 @@ async def main(args: argparse.Namespace) -> dict:
     async with bench_stack(keep=args.keep) as stack:
         async with stack.engine.begin() as conn:
             await conn.execute(text(f"CREATE TABLE {TABLE} (LIKE engagement_events INCLUDING ALL)"))
+        await add_journeys(stack)
         log.info("starting %d runs that wait for engagement", 2 * per_endpoint_messages)
-        messages = {endpoint: await sent_messages(stack, f"eng-{endpoint}", per_endpoint_messages)
-                    for endpoint in ENDPOINTS}
+        # The bare arm uses the listening arm's message ids (it inserts into its own table).
+        messages = {(endpoint, arm): await sent_messages(stack, f"eng-{endpoint}-{arm}", per_endpoint_messages, arm)
+                    for endpoint in ENDPOINTS for arm in JOURNEYS}
+        for endpoint in ENDPOINTS:
+            messages[(endpoint, "bare")] = messages[(endpoint, "sojourn")]
         measured: dict[tuple[str, str], dict] = {}
         async with ApiProcess(stack) as ours, ApiProcess(
                 stack, [sys.executable, str(BENCH_DIR / "bare_engagement_api.py")], "bare-api") as bare:
-            urls = {"sojourn": ours.url, "bare": bare.url}
-            pids = {"sojourn": ours.process.pid, "bare": bare.process.pid}
+            urls = {"sojourn": ours.url, "sojourn_quiet": ours.url, "bare": bare.url}
+            pids = {"sojourn": ours.process.pid, "sojourn_quiet": ours.process.pid, "bare": bare.process.pid}
             if args.profile:  # sample the API's stacks for the whole run (collapsed stacks, flamegraph.pl format)
                 profiler = subprocess.Popen(["py-spy", "record", "--pid", str(ours.process.pid), "--subprocesses",
                                              "--format", "raw",
@@ -226,15 +262,15 @@ async def main(args: argparse.Namespace) -> dict:
                         tree_cpu_seconds(stack.temporal.process.pid))
 
             for endpoint in ENDPOINTS:
-                for arm in ("sojourn", "bare"):
-                    await hammer(urls[arm], requests_for(endpoint, arm, messages[endpoint][:WARMUP], stack),
+                for arm in ARMS:
+                    await hammer(urls[arm], requests_for(endpoint, arm, messages[(endpoint, arm)][:WARMUP], stack),
                                  min(args.concurrency, WARMUP))
             for number in range(rounds):
-                order = ("bare", "sojourn") if number % 2 == 0 else ("sojourn", "bare")
+                order = ARMS[::-1] if number % 2 == 0 else ARMS
                 chunk = slice(WARMUP + number * n, WARMUP + (number + 1) * n)
                 for endpoint in ENDPOINTS:
                     for arm in order:
-                        work = requests_for(endpoint, arm, messages[endpoint][chunk], stack)
+                        work = requests_for(endpoint, arm, messages[(endpoint, arm)][chunk], stack)
                         cpu_before = cpu_now(pids[arm])
                         seconds, latencies = await hammer(urls[arm], work, args.concurrency)
                         cpu_after = cpu_now(pids[arm])
@@ -253,11 +289,11 @@ async def main(args: argparse.Namespace) -> dict:
                      for endpoint in ENDPOINTS}
             open_latencies: dict[tuple[str, str], list[float]] = {}
             for number in range(rounds):
-                order = ("bare", "sojourn") if number % 2 == 0 else ("sojourn", "bare")
+                order = ARMS[::-1] if number % 2 == 0 else ARMS
                 start = WARMUP + n * rounds + number * n_open
                 for endpoint in ENDPOINTS:
                     for arm in order:
-                        work = requests_for(endpoint, arm, messages[endpoint][start:start + n_open], stack)
+                        work = requests_for(endpoint, arm, messages[(endpoint, arm)][start:start + n_open], stack)
                         latencies = await offered(urls[arm], work, rates[endpoint])
                         log.info("round %d %s %s at %.0f req/s offered: p50 %.0f ms, p99 %.0f ms (load %.1f)",
                                  number, endpoint, arm, rates[endpoint], statistics.median(latencies) * 1000,
@@ -267,10 +303,12 @@ async def main(args: argparse.Namespace) -> dict:
             if args.profile:
                 profiler.send_signal(2)  # py-spy writes its file on SIGINT
                 await asyncio.to_thread(profiler.wait, 30)
-            reached = {endpoint: await signalled(stack, messages[endpoint], 20, 60) for endpoint in ENDPOINTS}
+            reached = {endpoint: await signalled(stack, messages[(endpoint, "sojourn")], 20, 60) for endpoint in ENDPOINTS}
         async with stack.engine.connect() as conn:
             stored = dict((await conn.execute(select(EngagementEvent.source, func.count())
                                               .group_by(EngagementEvent.source))).all())
+            quiet_owed = (await conn.execute(select(func.count()).select_from(EngagementEvent).join(Message).where(
+                Message.journey_id == JOURNEYS["sojourn_quiet"], EngagementEvent.signal_due))).scalar_one()
             bare_rows = (await conn.execute(text(f"SELECT count(*) FROM {TABLE}"))).scalar_one()
 
     def figures(endpoint: str, arm: str) -> dict:
@@ -290,26 +328,36 @@ async def main(args: argparse.Namespace) -> dict:
                 # Recording each run's signal: Sojourn's cost the bare route does not have.
                 "temporal_cpu_ms": round(entry["temporal_cpu"] * 1000 / (n * rounds), 2)}
 
-    per_endpoint = {endpoint: {arm: figures(endpoint, arm) for arm in ("sojourn", "bare")} for endpoint in ENDPOINTS}
-    ratios = {endpoint: round(per_endpoint[endpoint]["sojourn"]["req_per_s"] / per_endpoint[endpoint]["bare"]["req_per_s"], 3)
-              for endpoint in ENDPOINTS}
+    per_endpoint = {endpoint: {arm: figures(endpoint, arm) for arm in ARMS} for endpoint in ENDPOINTS}
+
+    def ratios_of(arm: str) -> dict[str, float]:
+        return {endpoint: round(per_endpoint[endpoint][arm]["req_per_s"] / per_endpoint[endpoint]["bare"]["req_per_s"], 3)
+                for endpoint in ENDPOINTS}
+
+    def worst_p99(arm: str, key: str = "p99_ms") -> float:
+        return max(per_endpoint[endpoint][arm][key] for endpoint in ENDPOINTS)
+
+    ratios, quiet_ratios = ratios_of("sojourn"), ratios_of("sojourn_quiet")
     expected = per_endpoint_messages
     return {
         "benchmark": "engagement",
         "date": datetime.now(timezone.utc).date().isoformat(),
         "ratio": min(ratios.values()),
-        "p99_ms": max(per_endpoint[endpoint]["sojourn"]["p99_ms"] for endpoint in ENDPOINTS),
-        "p99_saturated_ms": max(per_endpoint[endpoint]["sojourn"]["p99_saturated_ms"] for endpoint in ENDPOINTS),
+        "p99_ms": worst_p99("sojourn"),
+        "p99_saturated_ms": worst_p99("sojourn", "p99_saturated_ms"),
+        "ratio_no_listener": min(quiet_ratios.values()),
+        "p99_ms_no_listener": worst_p99("sojourn_quiet"),
         "target_ratio": 0.5,
         "target_p99_ms": 250,
         "ratios": ratios,
+        "ratios_no_listener": quiet_ratios,
         "cpu_ratios": {endpoint: round(per_endpoint[endpoint]["bare"]["api_cpu_ms"]
                                        / per_endpoint[endpoint]["sojourn"]["api_cpu_ms"], 3) for endpoint in ENDPOINTS},
         "per_endpoint": per_endpoint,
         "requests": n, "rounds": rounds, "concurrency": args.concurrency, "open_requests": n_open,
         "offered_share": args.offered_share, "workers": args.workers, "pool_size": args.pool_size,
-        "rows_ok": stored.get("webhook") == expected and stored.get("pixel") == expected
-        and bare_rows == 2 * expected,
+        "rows_ok": stored.get("webhook") == 2 * expected and stored.get("pixel") == 2 * expected
+        and bare_rows == 2 * expected and quiet_owed == 0,
         "signalled_sample": reached,
         "load_1m": round(load, 2),
         "machine": machine(),

@@ -107,7 +107,7 @@ class ApiProcess:
         with open(log_path, "ab") as out:
             self.process = subprocess.Popen(self.command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine (load 20 on 2 cores) took over 60 s
         async with httpx.AsyncClient() as http:
             while True:
                 if self.process.poll() is not None:

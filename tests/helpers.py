@@ -166,13 +166,15 @@ SALE = "https://shop.example/sale"
 
 
 async def mailed_with_a_link(api, engine, journey: str) -> tuple[dict, str, str]:
-    """Journey `journey` mails contact `journey` a link to SALE, then waits 30 days: the mail as
-    the sink received it, the run's workflow id and the contact."""
+    """Journey `journey` mails contact `journey` a link to SALE, waits 30 days, then branches on
+    whether it was opened (so its run hears of the mail's opens and clicks): the mail as the sink
+    received it, the run's workflow id and the contact."""
     contact = journey
     await create_active_journey(api, journey, {"name": journey, "nodes": [
         {"id": "mail", "type": "send", "subject": f"Mail of {journey}", "html": f'<a href="{SALE}">Sale</a>',
          "next": "wait"},
-        {"id": "wait", "type": "wait", "duration": "30d", "next": "end"},
+        {"id": "wait", "type": "wait", "duration": "30d", "next": "opened"},
+        {"id": "opened", "type": "branch", "condition": {"opened": "mail"}, "then": "end", "else": "end"},
         {"id": "end", "type": "exit"}]})
     await add_contact(api, contact, f"{contact}@example.com")
     [run] = await enroll(api, journey, contact)

@@ -21,7 +21,12 @@ def every_router(*, dev_mailbox: bool) -> Iterator[APIRouter]:
             continue
         found = vars(importlib.import_module(f"{__name__}.{module.name}")).values()
         routers.extend(value for value in found if isinstance(value, APIRouter))
-    yield from sorted(routers, key=_takes_slashes)
+    yield from sorted(routers, key=lambda router: (_takes_slashes(router), router.prefix not in _FIRST))
+
+
+# Matched first: every open, click and provider event comes here, and a request is matched
+# against the routers in order (routing was a tenth of an open's time in the API when these came last).
+_FIRST = ("/t", "/v1/webhooks")
 
 
 def _takes_slashes(router: APIRouter) -> bool:

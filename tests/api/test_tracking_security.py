@@ -32,7 +32,9 @@ async def _sent_email(api, engine, unique: str) -> tuple[dict, str]:
     await create_active_journey(api, journey, {"name": "Security", "nodes": [
         {"id": "mail", "type": "send", "subject": f"Tracked {unique}",
          "html": '<a href="https://shop.example/a">a</a>', "next": "wait"},
-        {"id": "wait", "type": "wait", "duration": "30d", "next": "end"},
+        {"id": "wait", "type": "wait", "duration": "30d", "next": "opened"},
+        # The run listens for the mail's opens, so a refused token's missing signal would show.
+        {"id": "opened", "type": "branch", "condition": {"opened": "mail"}, "then": "end", "else": "end"},
         {"id": "end", "type": "exit"}]})
     await add_contact(api, f"s-{unique}", f"s-{unique}@example.com")
     [run] = await enroll(api, journey, f"s-{unique}")
