@@ -7,7 +7,8 @@ import sys
 
 from sojourn.cli.remote import add_api_options, api_target
 
-_SEND_COLUMNS = ("sent", "skipped", "failed", "deferred", "delivered", "opens", "clicks", "conversions")
+_SEND_COLUMNS = ("sent", "skipped", "failed", "deferred", "delivered", "opens", "clicks", "unsubscribes",
+                 "conversions")
 
 
 def add_command(commands) -> None:
