@@ -1,0 +1,133 @@
+"""The console under a real server and a real browser: the API app under uvicorn on a free port
+(with the session's Postgres, Temporal and a worker of its own task queue) and a headless
+Chromium from the system's packages, driven by Playwright. Screenshots of the pages go to
+test-artefacts/console/ (git-ignored)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+
+from api.app import create_app
+from sojourn.dev.postgres import free_port
+from sojourn.settings import ApiKey, Settings
+from worker.main import journey_worker
+
+from helpers import API_KEY
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium); Playwright's download is not used
+EDITOR_KEY = "console-editor-key"
+VIEWER_KEY = "console-viewer-key"
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "console"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def console_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def console_settings(database_url: str, smtp_sink, console_port: int) -> Settings:
+    return Settings(
+        database_url=database_url, task_queue=f"console-{uuid.uuid4().hex[:12]}",
+        smtp_host="127.0.0.1", smtp_port=smtp_sink.port,
+        api_keys=[ApiKey(secret=API_KEY), ApiKey(secret=EDITOR_KEY, scope="editor"),
+                  ApiKey(secret=VIEWER_KEY, scope="viewer")],
+        public_base_url=f"http://127.0.0.1:{console_port}",
+        tracking_secret="test-tracking-secret", webhook_secret="test-webhook-secret",
+        automated_click_window=0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def console_url(console_settings: Settings, console_port: int, temporal_env, engine) -> AsyncIterator[str]:
+    """The base URL of the API app served by uvicorn, with a worker running its journeys."""
+    app = create_app(console_settings, temporal=temporal_env.client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=console_port, log_level="warning"))
+    async with journey_worker(temporal_env.client, engine, console_settings):
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not serving.done(), "uvicorn stopped before it started"
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{console_port}"
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture(scope="session")
+async def console_api(console_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over HTTP, with the admin key: to set up journeys and read what the pages must show."""
+    async with httpx.AsyncClient(base_url=console_url, headers={"Authorization": f"Bearer {API_KEY}"},
+                                 timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def open_console(browser: Browser, console_url: str):
+    """`await open_console(key, viewport)`: a page in a fresh browser context, signed in with `key`
+    through the sign-in form."""
+    contexts = []
+
+    async def signed_in(key: str = VIEWER_KEY, viewport: dict | None = None) -> Page:
+        context = await browser.new_context(viewport=viewport or DESKTOP, base_url=console_url)
+        contexts.append(context)
+        page = await context.new_page()
+        await page.goto("/console/journeys")
+        assert "/console/sign-in" in page.url
+        await page.get_by_label("API key").fill(key)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url("**/console/journeys")
+        return page
+
+    yield signed_in
+    for context in contexts:
+        await context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """`await screenshot(page, "name")`: a full-page screenshot as a test artefact."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+
+    async def take(page: Page, name: str) -> Path:
+        path = ARTEFACTS / f"{name}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@asynccontextmanager
+async def signed_in_client(console_url: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client holding a console session for `key`, signed in through the form."""
+    async with httpx.AsyncClient(base_url=console_url, follow_redirects=False, timeout=30) as client:
+        form = await client.get("/console/sign-in")
+        response = await client.post("/console/sign-in", data={"csrf_token": csrf_of(form.text), "api_key": key,
+                                                               "next": "/console/journeys"})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
