@@ -6,6 +6,7 @@ test-artefacts/console/ (git-ignored)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -75,6 +76,9 @@ async def console_api(console_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    assert os.access(CHROMIUM, os.X_OK), (
+        f"the console's browser tests need Debian's chromium at {CHROMIUM}: `apt-get install -y chromium` "
+        "(`make test` does it when run as root)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield launched
