@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -23,14 +21,8 @@ from sojourn.dev.postgres import free_port
 from sojourn.settings import ApiKey, Settings
 from worker.main import journey_worker
 
+from console_session import ARTEFACTS, CHROMIUM, DESKTOP, EDITOR_KEY, VIEWER_KEY
 from helpers import API_KEY
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium); Playwright's download is not used
-EDITOR_KEY = "console-editor-key"
-VIEWER_KEY = "console-viewer-key"
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "console"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -118,20 +110,3 @@ def screenshot(request):
         return path
 
     return take
-
-
-@asynccontextmanager
-async def signed_in_client(console_url: str, key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client holding a console session for `key`, signed in through the form."""
-    async with httpx.AsyncClient(base_url=console_url, follow_redirects=False, timeout=30) as client:
-        form = await client.get("/console/sign-in")
-        response = await client.post("/console/sign-in", data={"csrf_token": csrf_of(form.text), "api_key": key,
-                                                               "next": "/console/journeys"})
-        assert response.status_code == 303, response.text
-        yield client
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)

@@ -8,12 +8,12 @@ import time
 
 import httpx
 import pytest
-from conftest import EDITOR_KEY, VIEWER_KEY, csrf_of, signed_in_client
 from fastapi import Response
 
 from api.console import sessions
 from sojourn.settings import ApiKey, Settings
 
+from console_session import EDITOR_KEY, VIEWER_KEY, csrf_of, signed_in_client
 from helpers import single_send
 
 

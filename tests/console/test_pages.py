@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import DESKTOP, PHONE, VIEWER_KEY
 
+from console_session import DESKTOP, PHONE, VIEWER_KEY
 from helpers import add_contact, create_active_journey, enroll, mothers_day
 
 
