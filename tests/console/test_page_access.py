@@ -11,7 +11,7 @@ from console_session import VIEWER_KEY, signed_in_client
 READ_ONLY_PAGES = ["/console/contacts", "/console/contacts/anyone", "/console/journeys/any/nodes/wait/runs",
                    "/console/segments", "/console/segments/none", "/console/enrollments",
                    "/console/journeys/any/segment-enrollments/none",
-                   "/console/journeys/any/segment-enrollments/none/progress", "/console/tag-rules", "/console/usage"]
+                   "/console/journeys/any/segment-enrollments/none/progress", "/console/tag-rules", "/console/usage", "/console/mailbox"]
 
 
 @pytest.mark.parametrize("path", READ_ONLY_PAGES)
