@@ -26,6 +26,11 @@ _STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (Unavailable, 503),
            (SojournError, 500))
 
 
+def status_of(exc: SojournError) -> int:
+    """The HTTP status a service's refusal answers (the console answers its pages with it too)."""
+    return next(status for kind, status in _STATUS if isinstance(exc, kind))
+
+
 # A database that cannot be reached right now (down, restarting, out of connections) is a 503
 # the client retries after `Retry-After` seconds; the API reconnects by itself once it is back.
 DATABASE_RETRY_AFTER = 5
@@ -129,7 +134,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SojournError)
     async def _refused(request: Request, exc: SojournError) -> Response:
-        status = next(status for kind, status in _STATUS if isinstance(exc, kind))
+        status = status_of(exc)
         if wants_page(request):
             return error_page(status, exc.message)
         return _respond(status, exc.code, exc.message, exc.details)

@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     # receives no marketing message from any journey; transactional ones still go.
     global_control_percent: float = Field(0.0, ge=0, lt=100, allow_inf_nan=False)
 
+    # Console: where its links to a run open in the Temporal Web UI (`sojourn dev` serves it here).
+    temporal_ui_url: str = "http://localhost:8233"
+
     @field_validator("channel_prices")
     @classmethod
     def _priced_channels(cls, value: dict[str, float]) -> dict[str, float]:

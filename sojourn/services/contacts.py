@@ -8,7 +8,7 @@ from collections.abc import AsyncIterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, distinct, func, select
+from sqlalchemy import case, delete, distinct, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -255,3 +255,11 @@ async def _stop_run(handle: WorkflowHandle) -> None:
         if err.status == RPCStatusCode.NOT_FOUND:  # closed already (or gone): nothing to stop
             return
         raise RunNotCancelled(f"could not stop run {handle.id}: {err.message}") from err
+
+
+async def search(session: AsyncSession, text: str, limit: int) -> list[Contact]:
+    """Contacts whose id starts with `text`, or whose email does (in any case), by id."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list((await session.execute(
+        select(Contact).where(or_(Contact.external_id.like(escaped), Contact.email.ilike(escaped)))
+        .order_by(Contact.external_id).limit(limit))).scalars())

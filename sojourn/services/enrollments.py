@@ -27,6 +27,8 @@ from sojourn.errors import Conflict, NotFound, Unavailable
 from sojourn.services.journeys import get_journey
 
 _QUERY_TIMEOUT = timedelta(seconds=2)
+# Each enrollment once: the runs it continued as new from are left out.
+_LISTED = "WorkflowType = 'EnrollmentWorkflow' AND ExecutionStatus != 'ContinuedAsNew'"
 _ENDED = {WorkflowExecutionStatus.CANCELED: "cancelled", WorkflowExecutionStatus.TERMINATED: "cancelled",
           WorkflowExecutionStatus.FAILED: "failed", WorkflowExecutionStatus.TIMED_OUT: "failed"}
 
@@ -119,3 +121,16 @@ async def _signal(client: Client, journey_id: str, enrollment_id: str, name: str
             raise EnrollmentNotRunning(
                 f"enrollment '{enrollment_id}' of journey '{journey_id}' is not running") from None
         raise
+
+
+async def recent(client: Client, limit: int) -> list[dict[str, Any]]:
+    """The latest segment enrollments, newest first, as Temporal lists them (no progress query:
+    that takes a worker; each enrollment's own progress does)."""
+    found = []
+    async for execution in client.list_workflows(_LISTED, limit=limit):
+        _, journey_id, enrollment_id = execution.id.split("/", 2)
+        status = execution.status.name.lower() if execution.status else "unknown"
+        found.append({"journey_id": journey_id, "enrollment_id": enrollment_id, "workflow_id": execution.id,
+                      "status": _ENDED.get(execution.status, status), "started_at": execution.start_time,
+                      "ended_at": execution.close_time})
+    return found

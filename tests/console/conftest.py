@@ -39,7 +39,7 @@ def console_settings(database_url: str, smtp_sink, console_port: int) -> Setting
                   ApiKey(secret=VIEWER_KEY, scope="viewer")],
         public_base_url=f"http://127.0.0.1:{console_port}",
         tracking_secret="test-tracking-secret", webhook_secret="test-webhook-secret",
-        automated_click_window=0,
+        automated_click_window=0, channel_prices={"email": 0.0005},  # the usage page shows a cost
     )
 
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 DAGRE=3.1.3          # @dagrejs/dagre: the layered layout of a journey's diagram
 SWAGGER_UI=5.35.0    # swagger-ui-dist: /docs
 REDOC=2.5.4          # redoc: /redoc (2.x: FastAPI's get_redoc_html speaks its <redoc spec-url> element)
+UPLOT=1.6.32         # uplot: the usage page's charts (small, no dependencies)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -20,11 +21,12 @@ take() {  # take PACKAGE VERSION DIR FILE... : FILEs (paths inside the package) 
     for file in "$@"; do cp "$work/x/package/$file" "$dir/"; done
     rm -rf "$work/x"
 }
-rm -rf dagre-* swagger-ui-* redoc-*
+rm -rf dagre-* swagger-ui-* redoc-* uplot-*
 take @dagrejs/dagre "$DAGRE" "dagre-$DAGRE" dist/dagre.min.js LICENSE
 take swagger-ui-dist "$SWAGGER_UI" "swagger-ui-$SWAGGER_UI" swagger-ui-bundle.js swagger-ui.css favicon-32x32.png \
     LICENSE NOTICE
 take redoc "$REDOC" "redoc-$REDOC" bundles/redoc.standalone.js LICENSE
+take uplot "$UPLOT" "uplot-$UPLOT" dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
 # Redoc's sidebar loads its maker's logo from a CDN: pointed at our stand-in (static/redoc-logo.svg),
 # so /redoc fetches nothing from the internet.
 sed -i "s#https://cdn.redoc.ly/redoc/logo-mini.svg#/console/static/redoc-logo.svg#" "redoc-$REDOC/redoc.standalone.js"
