@@ -14,10 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
 from api.pages import error_page, wants_page
 from sojourn.data.ingest.text import json_problem, loads_strict
 from sojourn.errors import Conflict, Invalid, NotFound, SojournError, Unavailable, UpstreamFailed
+from sojourn.services.temporal_reach import TemporalUnavailable, out_of_reach
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -31,8 +33,8 @@ def status_of(exc: SojournError) -> int:
     return next(status for kind, status in _STATUS if isinstance(exc, kind))
 
 
-# A database that cannot be reached right now (down, restarting, out of connections) is a 503
-# the client retries after `Retry-After` seconds; the API reconnects by itself once it is back.
+# A database (or Temporal) that cannot be reached right now (down, restarting, out of connections)
+# is a 503 the client retries after `Retry-After` seconds; the API reconnects by itself once it is back.
 DATABASE_RETRY_AFTER = 5
 _DATABASE_DOWN = (
     asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
@@ -147,6 +149,17 @@ def install(app: FastAPI) -> None:
 
     for kind in (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError, asyncpg.PostgresError, OSError):
         app.add_exception_handler(kind, _database_error)
+
+    async def _temporal_error(request: Request, exc: Exception) -> Response:
+        """A route that asks Temporal while it is out of reach: 503, as its own refusals say it."""
+        if not out_of_reach(exc):
+            raise exc
+        response = await _refused(request, TemporalUnavailable("Temporal is unavailable; retry shortly"))
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    for kind in (RPCError, RuntimeError):
+        app.add_exception_handler(kind, _temporal_error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -26,7 +26,8 @@ from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.definition import Schedule as JourneySchedule
 from sojourn.dsl.send_windows import WEEKDAYS, parse_local_time
 from sojourn.dsl.validation import DefinitionError, problem
-from sojourn.errors import SojournError, Unavailable, UpstreamFailed
+from sojourn.errors import SojournError, UpstreamFailed
+from sojourn.services.temporal_reach import TemporalUnavailable, out_of_reach
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +73,16 @@ def _spec(schedule: JourneySchedule, **bounds) -> ScheduleSpec:
                         time_zone_name=schedule.time_zone, **bounds)
 
 
-class TemporalUnavailable(Unavailable):
-    code = "temporal_unavailable"
-
-
 def _refusal(err: Exception) -> SojournError:
     """Temporal's answer in the API's terms: the definition's fault (422), Temporal out of reach
     (503), or anything else Temporal refused (502)."""
     status = err.status if isinstance(err, RPCError) else None
     if status == RPCStatusCode.INVALID_ARGUMENT:
         return DefinitionError([problem(None, "entry.schedule", f"Temporal refused the schedule: {err.message}")])
-    if status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or status is None:
+    if out_of_reach(err):
         return TemporalUnavailable("Temporal is unavailable, so the journey's schedule cannot be changed; "
                                    "nothing was changed, try again")
     return UpstreamFailed(f"Temporal refused the journey's schedule: {status.name}: {err.message}")
-
-
-def _unreachable(err: RuntimeError) -> bool:
-    # A client that never reached the server raises this instead of an RPCError.
-    return str(err).startswith("Failed client connect")
 
 
 async def sync(client: Client, journey_id: str, status: str, definition: JourneyDefinition, task_queue: str,
@@ -103,7 +95,7 @@ async def sync(client: Client, journey_id: str, status: str, definition: Journey
     except RPCError as err:
         raise _refusal(err) from err
     except RuntimeError as err:
-        if not _unreachable(err):
+        if not out_of_reach(err):
             raise
         raise _refusal(err) from err
 
