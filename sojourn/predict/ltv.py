@@ -124,14 +124,22 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> tuple[GammaGamma, float]:
     return GammaGamma(*params), mean_ll
 
 
+# Every parameter is searched between these (as logarithms). Data with no sign of drop-out drive
+# BG/NBD toward a -> 0, b -> infinity; unbounded, b reached 4e9 on a small shop, where the
+# expected purchases (1 minus a hypergeometric term, times a factor of b) were lost to rounding
+# and came out negative. At the bound the model already predicts no drop-out, and stays exact.
+_LOG_BOUNDS = (np.log(1e-4), np.log(1e6))
+
+
 def _maximise(log_likelihood, start: Array) -> tuple[list[float], float]:
-    """Parameters (all positive: searched as logarithms) maximising the summed log-likelihood."""
+    """Parameters (all positive: searched as logarithms, within _LOG_BOUNDS) maximising the
+    summed log-likelihood."""
 
     def objective(log_params: Array) -> float:
         total = float(np.sum(log_likelihood(np.exp(log_params))))
         return -total if np.isfinite(total) else np.inf
 
-    result = minimize(objective, start, method="Nelder-Mead",
+    result = minimize(objective, start, method="Nelder-Mead", bounds=[_LOG_BOUNDS] * len(start),
                       options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000, "maxfev": 40_000})
     if not np.isfinite(result.fun):
         raise FitFailed(f"the likelihood could not be maximised ({result.message})")
