@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
                            allow_headers=["Authorization", "Content-Type", "X-Namespace"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # outermost but metrics: raw bytes
                        allowances={"/v1/events": settings.max_batch_body_bytes,
-                                   "/v1/contacts/import": settings.max_import_body_bytes})
+                                   "/v1/contacts/import": settings.max_import_body_bytes,
+                                   "/v1/products/import": settings.max_import_body_bytes})
     metrics.install(app, serve=settings.api_metrics_enabled)
     return app

@@ -232,6 +232,14 @@ class Settings(BaseSettings):
     # Console: where its links to a run open in the Temporal Web UI (`sojourn dev` serves it here).
     temporal_ui_url: str = "http://localhost:8233"
 
+    # Predictions: lifetime value reads purchases as the events named PURCHASE_EVENT, each worth
+    # its PURCHASE_VALUE_PROPERTY (a number or numeric text; missing or not a number counts 0),
+    # and predicts LTV_HORIZON_DAYS ahead, a chunk of PREDICTION_CHUNK_CONTACTS contacts at a time.
+    purchase_event: str = Field("purchase", min_length=1, max_length=200)
+    purchase_value_property: str = Field("amount", min_length=1, max_length=200)
+    ltv_horizon_days: int = Field(90, ge=1, le=3650)
+    prediction_chunk_contacts: int = Field(50_000, ge=100)
+
     @field_validator("channel_prices")
     @classmethod
     def _priced_channels(cls, value: dict[str, float]) -> dict[str, float]:

@@ -22,7 +22,7 @@ router = resource_router(prefix="/v1/contacts", tags=["contacts"])
 # (`/v1/contacts/a%2Fb`, `/v1/contacts/a%2Fb/runs`: the longer routes come first). A new id with a
 # '/' gets the 422 that names the rule.
 
-_IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndjson": "ndjson",
+IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "application/x-ndjson": "ndjson",
                  "application/ndjson": "ndjson", "application/jsonl": "ndjson", "application/x-jsonlines": "ndjson"}
 
 
@@ -44,7 +44,7 @@ async def import_contact_file(request: Request, engine: EngineDep, triggers: Tri
     `PUT /v1/contacts/{external_id}`). Bad rows are listed by line number and
     reason; the others are loaded, committed in chunks of 10,000 (re-running is safe)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = _IMPORT_TYPES.get(content_type)
+    fmt = IMPORT_TYPES.get(content_type)
     if fmt is None:
         raise ApiError(415, "unsupported_media_type",
                        f"send the file as text/csv or application/x-ndjson, not '{content_type or 'nothing'}'")

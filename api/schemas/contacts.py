@@ -105,6 +105,13 @@ class ProfileJourney(BaseModel):
                                                 "(no workflow of its own; `run_id` is then ours, not Temporal's).")
 
 
+class PredictionOut(BaseModel):
+    value: float
+    model: str
+    model_version: int
+    computed_at: datetime
+
+
 class ContactProfile(ContactOut):
     """Everything Sojourn knows about a contact: fields, attributes, tags, recent activity, journeys."""
 
@@ -113,6 +120,8 @@ class ContactProfile(ContactOut):
     events: list[ProfileEvent] = Field(description="The 50 most recent events, newest first.")
     messages: list[ProfileMessage] = Field(description="The 50 most recent messages, newest first, with engagement counts.")
     journeys: list[ProfileJourney] = Field(description="Runs, active ones first, then newest first (at most 100).")
+    predictions: dict[str, PredictionOut] = Field(description=(
+        "What models predict for the contact, by name (`ltv.expected_value`...), with the model version that did."))
 
 
 class ImportRejectedLine(BaseModel):

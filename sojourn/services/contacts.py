@@ -30,6 +30,7 @@ from sojourn.data.models import (
     Message,
     utcnow,
 )
+from sojourn.data.predictions import ContactPrediction
 from sojourn.errors import Conflict, Invalid, NotFound, UpstreamFailed
 from sojourn.services import payload_codec
 from sojourn.services.pagination import keyset_page
@@ -197,8 +198,12 @@ async def profile(session: AsyncSession, external_id: str) -> dict[str, Any]:
                                   .order_by(case((JourneyRun.status == "active", 0), else_=1),
                                             JourneyRun.enrolled_at.desc())
                                   .limit(PROFILE_RUNS))).scalars().all()
+    predictions = (await session.execute(select(ContactPrediction).where(ContactPrediction.contact_id == contact.id)
+                                         .order_by(ContactPrediction.name))).scalars()
     return {
         **contact.model_dump(exclude={"id"}),
+        "predictions": {p.name: {"value": p.value, "model": p.model, "model_version": p.model_version,
+                                 "computed_at": p.computed_at} for p in predictions},
         "consent": {c.channel: {"status": c.status, "source": c.source, "changed_at": c.changed_at} for c in consents},
         "tags": [{"tag": t.tag, "weight": t.weight, "source": t.source, "updated_at": t.updated_at} for t in tags],
         "events": [{"event_id": e.event_id, "name": e.name, "properties": e.properties, "occurred_at": e.occurred_at,

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sojourn.data.db import raw_connection
-from sojourn.data.ingest import ATTEMPTS
+from sojourn.data.ingest.chunks import IMPORT_CHUNK_ROWS, ChunkCallback, load_in_chunks, staged_upsert
 from sojourn.data.ingest.contact_rows import (
     CONTACT_FIELDS,
     ContactRow,
@@ -18,11 +16,6 @@ from sojourn.data.ingest.contact_rows import (
     contact_rows,
 )
 from sojourn.data.ingest.text import to_json_text
-
-log = logging.getLogger(__name__)
-
-IMPORT_CHUNK_ROWS = 10_000
-
 
 _STAGING = "sojourn_contact_import"
 _STAGING_COLUMNS = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "attributes")
@@ -47,41 +40,23 @@ RETURNING c.id, (c.xmax = 0) AS inserted
 """
 
 
-async def _load_chunk(conn: asyncpg.Connection, chunk: dict[str, ContactRow]) -> tuple[list[int], int]:
-    """COPY one chunk into a staging table and merge it into contacts; returns the ids of the
-    contacts inserted or changed, and how many were inserted."""
-    records = [
-        (row.external_id, *(row.fields.get(name) for name in CONTACT_FIELDS), row.attributes_json)
-        for row in chunk.values()
-    ]
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            async with conn.transaction():
-                await conn.execute(
-                    f"CREATE TEMPORARY TABLE {_STAGING} (external_id text, email text, phone text, first_name text,"
-                    " last_name text, time_zone text, attributes text) ON COMMIT DROP")
-                await conn.copy_records_to_table(_STAGING, records=records, columns=_STAGING_COLUMNS)
-                changed = await conn.fetch(_UPSERT_CONTACTS)
-            return [r["id"] for r in changed], sum(1 for r in changed if r["inserted"])
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-            if attempt == ATTEMPTS:
-                raise
-            log.warning("import chunk retried after a deadlock or serialization failure (attempt %d)", attempt)
-    raise AssertionError("unreachable")
+async def _load_chunk(conn: asyncpg.Connection, chunk: list[ContactRow]) -> tuple[list[int], int]:
+    """Merge one chunk into contacts; returns the ids of the contacts inserted or changed, and
+    how many were inserted."""
+    records = [(row.external_id, *(row.fields.get(name) for name in CONTACT_FIELDS), row.attributes_json)
+               for row in chunk]
+    changed = await staged_upsert(
+        conn, f"CREATE TEMPORARY TABLE {_STAGING} (external_id text, email text, phone text, first_name text,"
+              " last_name text, time_zone text, attributes text) ON COMMIT DROP",
+        _STAGING, _STAGING_COLUMNS, records, _UPSERT_CONTACTS)
+    return [r["id"] for r in changed], sum(1 for r in changed if r["inserted"])
 
 
-def _merge(chunk: dict[str, ContactRow], row: ContactRow) -> None:
+def _merge(known: ContactRow, row: ContactRow) -> None:
     """Rows of one chunk with the same external id merge in file order (later values win)."""
-    known = chunk.get(row.external_id)
-    if known is None:
-        chunk[row.external_id] = row
-        return
     known.fields.update(row.fields)
     known.attributes.update(row.attributes)
     known.attributes_json = to_json_text(known.attributes)
-
-
-ChunkCallback = Callable[[list[int]], Awaitable[None]]
 
 
 async def import_contacts(engine: AsyncEngine, stream: AsyncIterable[bytes], fmt: str,
@@ -93,26 +68,5 @@ async def import_contacts(engine: AsyncEngine, stream: AsyncIterable[bytes], fmt
     `on_chunk(ids)` is awaited after each chunk commits, with the ids of the contacts it
     inserted or changed. Raises ImportFormatError if the body cannot be read at all."""
     summary = ImportSummary()
-    rows = contact_rows(stream, fmt, summary, phone_region)
-    chunk: dict[str, ContactRow] = {}
-    async with raw_connection(engine) as conn:
-
-        async def flush() -> None:
-            ids, inserted = await _load_chunk(conn, chunk)
-            summary.inserted += inserted
-            summary.updated += len(ids) - inserted
-            summary.unchanged += len(chunk) - len(ids)
-            chunk.clear()
-            if ids and on_chunk is not None:
-                await on_chunk(ids)
-
-        async for _, row in rows:
-            if row is None:
-                continue
-            _merge(chunk, row)
-            if len(chunk) >= chunk_rows:
-                await flush()
-        if chunk:
-            await flush()
-    summary.rejected.sort(key=lambda r: r["line"])
-    return summary
+    return await load_in_chunks(engine, contact_rows(stream, fmt, summary, phone_region), summary,
+                                lambda row: row.external_id, _merge, _load_chunk, chunk_rows, on_chunk)

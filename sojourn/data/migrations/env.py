@@ -5,6 +5,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import sojourn.data.models  # noqa: F401  (registers the tables)
+import sojourn.data.predictions  # noqa: F401
+import sojourn.data.products.table  # noqa: F401
 
 target_metadata = SQLModel.metadata
 
