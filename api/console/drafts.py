@@ -64,8 +64,19 @@ def _unreadable(message: str) -> Problem:
 
 
 def as_yaml(definition: dict) -> str:
-    """A stored definition as the editor shows it: YAML, in the order it was written."""
-    return yaml.safe_dump(definition, sort_keys=False, allow_unicode=True, width=4096)  # no folded lines
+    """A stored definition as the editor shows it: YAML with the name first and the nodes last,
+    each node's id and type first (the database keeps keys in an order of its own)."""
+    ordered = {"name": definition.get("name"), **definition}
+    if isinstance(definition.get("nodes"), list):
+        del ordered["nodes"]
+        ordered["nodes"] = [_leading(node, ("id", "type")) for node in definition["nodes"]]
+    return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=4096)  # no folded lines
+
+
+def _leading(node: Any, keys: tuple[str, ...]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    return {**{key: node[key] for key in keys if key in node}, **node}
 
 
 def line_of(text: str, definition: dict, node: str | None, field: str) -> int | None:

@@ -27,8 +27,9 @@
   function goToLine(line) {
     var lines = text.value.split("\n"), start = 0;
     for (var n = 1; n < line && n <= lines.length; n++) start += lines[n - 1].length + 1;
+    var written = lines[line - 1] || "", indent = written.length - written.trimStart().length;
     text.focus();
-    text.setSelectionRange(start, start + (lines[line - 1] || "").length);
+    text.setSelectionRange(start + indent, start + written.length); // the field, not its indentation
     text.scrollTop = Math.max(0, (line - 4) * parseFloat(getComputedStyle(text).lineHeight));
   }
 
