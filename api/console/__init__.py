@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import editor, sessions
+from api.console import editor, sessions, simulation
 from api.console.pages import render, router
 
 STATIC = f"{sessions.PATH}/static"
@@ -25,6 +25,7 @@ def install(app: FastAPI) -> None:
     """Mount the console and the documentation pages (the app is made with docs_url=None, redoc_url=None)."""
     app.include_router(router)
     app.include_router(editor.router)
+    app.include_router(simulation.router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
     app.add_exception_handler(sessions.NotSignedIn, _to_sign_in)
     app.add_exception_handler(sessions.Refused, _refused)

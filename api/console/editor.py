@@ -15,11 +15,12 @@ from api.console import sessions
 from api.console.drafts import Draft, as_yaml, draft_graph, line_of, read
 from api.console.pages import HOME, render
 from api.deps import PreviewerDep, SessionDep
+from api.errors import status_of
 from api.routing import resource_router
 from api.schemas.common import ResourceId
 from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.validation import DefinitionError, Problem
-from sojourn.errors import Conflict, NotFound, SojournError
+from sojourn.errors import Conflict, SojournError
 from sojourn.services import journeys
 from sojourn.services.journey_checks import checked_definition
 
@@ -149,4 +150,4 @@ async def preview(request: Request, journey_id: ResourceId, db: SessionDep, prev
     try:
         return JSONResponse(await previewer.preview(db, journey_id, None, node, contact))
     except SojournError as exc:
-        return JSONResponse({"error": exc.message}, status_code=404 if isinstance(exc, NotFound) else 422)
+        return JSONResponse({"error": exc.message}, status_code=status_of(exc))
