@@ -95,6 +95,7 @@
     if (button) goToLine(Number(button.dataset.line));
   });
   if (form) {
+    check(); // the saved text too: rules added since it was saved may refuse it now
     text.addEventListener("input", function () {
       drawGutter();
       clearTimeout(timer);
