@@ -16,15 +16,24 @@ _SEND_NEXT = (MessageStatus.SENT, MessageStatus.UNCONFIRMED, MessageStatus.SKIPP
 _WAYS = {"on_event": "event", "on_timeout": "timeout", "on_late": "late", "on_failure": MessageStatus.FAILED}
 
 
-def graph(definition: dict, funnel: dict) -> dict[str, Any]:
-    """{"nodes": [...], "edges": [...]}, in the definition's order."""
+def experiments_of(definition: dict) -> bool:
+    """Whether the version holds an experiment: a holdout, or a split node."""
+    parsed = JourneyDefinition.model_validate(definition)
+    return parsed.holdout is not None or any(isinstance(node, SplitNode) for node in parsed.nodes)
+
+
+def graph(definition: dict, funnel: dict, experiments: dict | None = None) -> dict[str, Any]:
+    """{"nodes": [...], "edges": [...]}, in the definition's order; a split with results (GET
+    /v1/journeys/{id}/experiments) is marked, for the diagram to point at them."""
     parsed = JourneyDefinition.model_validate(definition)
     counts = {node["id"]: node for node in funnel["nodes"]}
+    with_results = {split["node"] for split in (experiments or {}).get("splits", [])}
     nodes, edges = [], []
     for node in parsed.nodes:
         numbers = counts.get(node.id) or {"entered": 0, "here": 0, "left": {}, "send": None}
         nodes.append({"id": node.id, "type": node.type, "detail": detail(node), "entered": numbers["entered"],
-                      "here": numbers["here"], "send": _send_numbers(numbers.get("send"))})
+                      "here": numbers["here"], "send": _send_numbers(numbers.get("send")),
+                      "experiment": node.id in with_results})
         for path, target in node.edges().items():
             way, runs = _way(node, path, numbers["left"])
             edges.append({"from": node.id, "to": target, "way": way, "runs": runs})

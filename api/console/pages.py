@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.console import sessions
-from api.console.diagram import graph
+from api.console.diagram import experiments_of, graph
 from api.deps import SessionDep
 from api.routing import resource_router
 from api.schemas.common import ResourceId
 from sojourn.errors import Invalid, SojournError
-from sojourn.services import funnels, journeys
+from sojourn.services import experiment_results, funnels, journeys
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Checked routes (text Postgres refuses is a 422 naming it); the session, not an API key, signs requests.
@@ -133,7 +133,10 @@ async def _journey_page(request: Request, db, journey_id: str, version: str | No
     except SojournError as exc:
         context["error"] = exc.message
         return render(request, "journey.html", context, 422 if status == 200 else status)
-    context.update(funnel=funnel, graph=graph(definition, funnel))
+    results = None
+    if experiments_of(definition):
+        results = await experiment_results.experiments(db, journey_id, request.app.state.settings.global_control_percent)
+    context.update(funnel=funnel, graph=graph(definition, funnel, results), experiments=results)
     return render(request, "journey.html", context, status)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import Request
 
-from api.deps import EngagementSignalsDep, SessionDep, SettingsDep
+from api.deps import EngagementSignalsDep, EngineDep, SettingsDep
 from api.errors import ApiError, parsed
 from api.routing import refusal, resource_router
 from api.schemas.common import inline_schema
@@ -23,7 +23,7 @@ SIGNATURE_HEADER = "X-Sojourn-Signature"
                                      "or not matching the body.")},
              openapi_extra={"requestBody": {"content": {"application/json": {
                  "schema": inline_schema(WebhookBatch)}}}})
-async def engagement_webhook(request: Request, session: SessionDep, signals: EngagementSignalsDep,
+async def engagement_webhook(request: Request, engine: EngineDep, signals: EngagementSignalsDep,
                              settings: SettingsDep) -> WebhookResponse:
     """Delivered / opened / clicked / bounced / complained / unsubscribed events, signed with
     `X-Sojourn-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the webhook secret>`;
@@ -34,6 +34,6 @@ async def engagement_webhook(request: Request, session: SessionDep, signals: Eng
                                                     timedelta(seconds=settings.webhook_tolerance))
     if problem is not None:
         raise ApiError(401, "invalid_signature", f"{SIGNATURE_HEADER} header {problem}")
-    statuses = await engagement.record_provider_events(session, signals, parsed(WebhookBatch, body).events,
+    statuses = await engagement.record_provider_events(engine, signals, parsed(WebhookBatch, body).events,
                                                        timedelta(seconds=settings.automated_click_window))
     return WebhookResponse(results=[WebhookResult(index=i, status=status) for i, status in enumerate(statuses)])

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Row, bindparam, exists, false, literal, select
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from sojourn.data.consent import set_consent, suppress
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
@@ -72,7 +74,7 @@ _INSERT_UNSUBSCRIBED = insert(_events).from_select(
 ).returning(_events.c.id)
 
 
-async def last_text_to(session: AsyncSession, contact_id: int, number: str, since: datetime) -> Row | None:
+async def last_text_to(session: Statements, contact_id: int, number: str, since: datetime) -> Row | None:
     """The last SMS sent to the contact at `number` since `since` (test sends aside), as `find_message` has it."""
     query = (_MESSAGE_COLUMNS.where(_messages.c.contact_id == contact_id, _messages.c.channel == "sms",
                                     _messages.c.recipient == number, _messages.c.sent_at >= since,
@@ -81,17 +83,24 @@ async def last_text_to(session: AsyncSession, contact_id: int, number: str, sinc
     return (await session.execute(query)).first()
 
 
-async def statement_by_statement(session: AsyncSession) -> None:
-    """Let each statement of the session commit by itself (call before the first). For a caller
-    whose every write is one statement (an open or a click: the insert that stores it and says
-    whether a signal is owed), a transaction around it is two more round trips, BEGIN and
-    COMMIT, which were a quarter of an engagement request's time in the API. The message
-    look-up and the insert need no transaction between them: under READ COMMITTED neither saw
-    more of the other inside one."""
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+# What runs the statements of an engagement: an ORM session where one write must wait for another
+# (a suppression, an unsubscribe), else a bare connection (see `_statement_by_statement`).
+Statements = AsyncSession | AsyncConnection
 
 
-async def find_message(session: AsyncSession, reference: str | uuid.UUID) -> Row | None:
+@asynccontextmanager
+async def _statement_by_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A Core connection whose every statement commits by itself, for a caller whose every write
+    is one statement (an open or a click: the insert that stores it and says whether a signal is
+    owed). A transaction around it is two more round trips, BEGIN and COMMIT (a quarter of an
+    engagement request's time in the API), and an ORM session's bookkeeping per statement was
+    another tenth. The message look-up and the insert need no transaction between them: under
+    READ COMMITTED neither saw more of the other inside one."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def find_message(session: Statements, reference: str | uuid.UUID) -> Row | None:
     """What engagement needs of a message (ids, channel, recipient, links, send time), by our
     message uuid or by the Message-ID header a provider echoes back (with or without <>)."""
     if not isinstance(reference, uuid.UUID):
@@ -117,7 +126,7 @@ def looks_automated(kind: str, occurred_at: datetime, message: Row, window: time
 
 
 async def record(
-    session: AsyncSession,
+    session: Statements,
     signals: EngagementSignals,
     message: Row,
     kind: str,
@@ -189,15 +198,22 @@ def provider_signature_problem(body: bytes, signature: str | None, secrets: list
     return webhook_signature_problem(body, signature, secrets, tolerance.total_seconds())
 
 
-async def record_provider_events(session: AsyncSession, signals: EngagementSignals, events: list[ProviderEvent],
+async def record_provider_events(engine: AsyncEngine, signals: EngagementSignals, events: list[ProviderEvent],
                                  automated_window: timedelta) -> list[str]:
     """Each event recorded against its message: `recorded`, `duplicate` (stored already, see
     `record`; an unsubscribe once per message), or `unknown_message`. An unsubscribe also
     withdraws the contact's consent on the message's channel."""
     # Suppressions and unsubscribes write twice (and an unsubscribe holds the message's lock until
     # its commit): a batch with one keeps its transaction.
-    if not any(event.type in SUPPRESSING or event.type == UNSUBSCRIBED for event in events):
-        await statement_by_statement(session)
+    if any(event.type in SUPPRESSING or event.type == UNSUBSCRIBED for event in events):
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            return await _record_each(session, signals, events, automated_window)
+    async with _statement_by_statement(engine) as conn:
+        return await _record_each(conn, signals, events, automated_window)
+
+
+async def _record_each(session: Statements, signals: EngagementSignals, events: list[ProviderEvent],
+                       automated_window: timedelta) -> list[str]:
     statuses = []
     for event in events:
         message = await find_message(session, event.message_id)
@@ -226,32 +242,33 @@ class TrackingTokenNotFound(NotFound):
         super().__init__("tracking token not found")
 
 
-async def _tracked(session: AsyncSession, secrets: list[str], token: str, kind: str) -> tuple[Row, int | None]:
+async def _tracked(conn: AsyncConnection, secrets: list[str], token: str, kind: str) -> tuple[Row, int | None]:
     """The message a valid token of this kind names, and the link index."""
-    await statement_by_statement(session)  # an open or a click: one insert
     parsed = parse_tracking_token(token, secrets)
-    message = await find_message(session, parsed[1]) if parsed and parsed[0] == kind else None
+    message = await find_message(conn, parsed[1]) if parsed and parsed[0] == kind else None
     if message is None:
         raise TrackingTokenNotFound()
     return message, parsed[2]
 
 
-async def track_open(session: AsyncSession, signals: EngagementSignals, secrets: list[str], token: str) -> None:
-    message, _ = await _tracked(session, secrets, token, "opened")
-    await record(session, signals, message, "opened", source="pixel")
+async def track_open(engine: AsyncEngine, signals: EngagementSignals, secrets: list[str], token: str) -> None:
+    async with _statement_by_statement(engine) as conn:
+        message, _ = await _tracked(conn, secrets, token, "opened")
+        await record(conn, signals, message, "opened", source="pixel")
 
 
-async def track_click(session: AsyncSession, signals: EngagementSignals, secrets: list[str], token: str, automated_window: timedelta,
-                      head: bool = False) -> str:
+async def track_click(engine: AsyncEngine, signals: EngagementSignals, secrets: list[str], token: str,
+                      automated_window: timedelta, head: bool = False) -> str:
     """Record the click (flagged if it looks automated); the URL to send the reader on to."""
-    message, index = await _tracked(session, secrets, token, "clicked")
-    # Only a URL that was in this very message: the token cannot become an open redirect.
-    if index is None or not 0 <= index < len(message.links):
-        raise TrackingTokenNotFound()
-    url = message.links[index]
-    at = utcnow()
-    await record(session, signals, message, "clicked", source="link", url=url, occurred_at=at,
-                 automated=looks_automated("clicked", at, message, automated_window, head))
+    async with _statement_by_statement(engine) as conn:
+        message, index = await _tracked(conn, secrets, token, "clicked")
+        # Only a URL that was in this very message: the token cannot become an open redirect.
+        if index is None or not 0 <= index < len(message.links):
+            raise TrackingTokenNotFound()
+        url = message.links[index]
+        at = utcnow()
+        await record(conn, signals, message, "clicked", source="link", url=url, occurred_at=at,
+                     automated=looks_automated("clicked", at, message, automated_window, head))
     return url
 
 

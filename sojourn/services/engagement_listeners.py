@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sojourn.data.models import JourneyVersion
 from sojourn.dsl.conditions import EngagementCondition
@@ -52,7 +52,7 @@ def heard(definition: JourneyDefinition) -> Heard:
     return {node: frozenset(kinds) for node, kinds in found.items()}
 
 
-async def listens(session: AsyncSession, journey_id: str, version: int, send_node: str, kind: str) -> bool:
+async def listens(session: AsyncSession | AsyncConnection, journey_id: str, version: int, send_node: str, kind: str) -> bool:
     """Whether a run of this journey version reacts to `kind` on a message of `send_node`."""
     key = (journey_id, version)
     if key in _heard:
@@ -66,7 +66,7 @@ async def listens(session: AsyncSession, journey_id: str, version: int, send_nod
     return kinds is EVERYTHING or kind in kinds.get(send_node, ())
 
 
-async def _read(session: AsyncSession, journey_id: str, version: int) -> Heard | None:
+async def _read(session: AsyncSession | AsyncConnection, journey_id: str, version: int) -> Heard | None:
     raw = (await session.execute(_DEFINITION, {"journey_id": journey_id, "version": version})).scalar_one_or_none()
     if raw is None:
         return EVERYTHING

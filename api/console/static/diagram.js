@@ -21,6 +21,7 @@
     ];
     if (node.entered !== undefined) out.push({ parts: [["entered", node.entered], ["here", node.here]] });
     if (node.send) out.push({ parts: [["sent", node.send.sent], ["opened", node.send.opened], ["clicked", node.send.clicked]] });
+    if (node.experiment) out.push({ text: "experiment results ↓", link: "#experiment-" + node.id, cls: "node-link" });
     return out;
   }
   function edgeText(edge) {
@@ -77,7 +78,8 @@
       el("title", {}, group).textContent = summary;
       el("rect", { width: box.width, height: box.height, rx: 6 }, group);
       lines(node).forEach(function (line, index) {
-        var text = el("text", { x: PAD, y: PAD + LINE * index + 12, class: line.cls || "node-numbers" }, group);
+        var parent = line.link ? el("a", { href: line.link }, group) : group;
+        var text = el("text", { x: PAD, y: PAD + LINE * index + 12, class: line.cls || "node-numbers" }, parent);
         if (line.text) { text.textContent = cut(line.text); return; }
         line.parts.forEach(function (part, at) {
           el("tspan", {}, text).textContent = (at ? " · " : "") + part[0] + " ";
