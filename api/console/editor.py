@@ -126,7 +126,8 @@ async def save(request: Request, journey_id: ResourceId, db: SessionDep) -> Resp
     try:
         if based_on != str(journey.latest_version):
             raise EditedMeanwhile(f"version {journey.latest_version} was saved after you opened the editor "
-                                  f"(on version {based_on or '?'}): open the editor again to start from it")
+                                  f"(on version {based_on or '?'}): open the editor again to start from it, "
+                                  f"or save again to make your text version {journey.latest_version + 1}")
         await journeys.update(db, state.temporal, state.triggers, state.settings.task_queue, journey_id,
                               draft.definition, WebhookPolicy.of(state.settings), actor=session.key.name)
     except DefinitionError as error:

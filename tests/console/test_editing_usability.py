@@ -4,10 +4,10 @@ contrast, everything works from the keyboard, and empty states say what to do ne
 from __future__ import annotations
 
 import pytest
+from test_pages import _LOW_CONTRAST
 
 from console_session import EDITOR_KEY, VIEWER_KEY
 from helpers import add_contact, mothers_day
-from test_pages import _LOW_CONTRAST
 
 _UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
     .filter(e => !e.labels || e.labels.length === 0).map(e => e.id || e.name)"""
