@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -129,6 +129,18 @@ def _location(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def status_of(exc: SojournError) -> int:
+    """The HTTP status a service's refusal answers."""
+    return next(status for kind, status in _STATUS if isinstance(exc, kind))
+
+
+def validation_summary(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A 422's message and details for pydantic's errors (locations as the request names them: `body.script.0.at`)."""
+    details = [{"field": _location(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errors]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return summary or "invalid request", details
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -163,9 +175,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": _location(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return _respond(422, "validation_error", summary or "invalid request", details)
+        summary, details = validation_summary(exc.errors())
+        return _respond(422, "validation_error", summary, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

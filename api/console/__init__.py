@@ -12,7 +12,18 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import contacts, enrollments, mailbox, segments, sessions, tag_rules, usage, waiting
+from api.console import (
+    contacts,
+    editor,
+    enrollments,
+    mailbox,
+    segments,
+    sessions,
+    simulation,
+    tag_rules,
+    usage,
+    waiting,
+)
 from api.console.pages import render, router
 
 STATIC = f"{sessions.PATH}/static"
@@ -31,6 +42,8 @@ def install(app: FastAPI) -> None:
     app.include_router(tag_rules.router)
     app.include_router(usage.router)
     app.include_router(mailbox.router)
+    app.include_router(editor.router)
+    app.include_router(simulation.router)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
     app.add_exception_handler(sessions.NotSignedIn, _to_sign_in)
     app.add_exception_handler(sessions.Refused, _refused)

@@ -3,6 +3,9 @@ and a test send of one node's message to the tester's own address."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routing import resource_router
 from api.schemas.common import ResourceId
@@ -10,6 +13,7 @@ from api.schemas.simulation import SimulateRequest, SimulationOut, TestSendOut, 
 from sojourn.dsl.durations import parse_duration
 from sojourn.services.simulation import ScriptItem, Simulations
 from sojourn.services.test_sends import TestSends
+from sojourn.settings import Settings
 
 router = resource_router(prefix="/v1/journeys", tags=["journeys"])
 
@@ -20,6 +24,12 @@ async def simulate(journey_id: ResourceId, body: SimulateRequest, session: Sessi
     """Run the journey's interpreter for a stored contact or a profile, with a script of events and
     engagement at offsets, on a clock that skips ahead: the path with its (virtual) times, every
     decision and its reason, and every message as it would be rendered. Nothing is sent or recorded."""
+    return await run_simulation(journey_id, body, session, client, settings)
+
+
+async def run_simulation(journey_id: str, body: SimulateRequest, session: AsyncSession, client: Client,
+                         settings: Settings) -> dict:
+    """A simulation as POST /v1/journeys/{id}/simulate asks for it (the console's too)."""
     script = [ScriptItem(after=parse_duration(line.at),
                          event_name=line.event.name if line.event else None,
                          properties=line.event.properties if line.event else None,
