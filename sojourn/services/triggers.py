@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -113,8 +114,13 @@ class Triggers:
                 JourneyVersion.journey_id.in_(list(journeys))))).scalars()
         for version in versions:
             journey = journeys[version.journey_id]
-            entry = _Journey(journey.id, version.version, version.definition,
-                             JourneyDefinition.model_validate(version.definition), journey.status == "active")
+            try:
+                definition = JourneyDefinition.model_validate(version.definition)
+            except ValidationError as err:  # one bad row must not deafen every other journey
+                log.warning("journey %s version %s cannot be read, so no event starts or steers it: %s",
+                            journey.id, version.version, err, extra={"journey_id": journey.id})
+                continue
+            entry = _Journey(journey.id, version.version, version.definition, definition, journey.status == "active")
             # Runs may still be on any version, so every version's listening counts.
             for name in entry.definition.event_names():
                 if journey.id not in {j.id for j in index.listening.get(name, [])}:
