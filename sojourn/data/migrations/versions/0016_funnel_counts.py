@@ -65,15 +65,18 @@ _CONVERSION_KEY = f"{{0}}.journey_id, {{0}}.version, {_DAY.format('{0}.run_start
 
 # A row's old key gives back what it counted, its new key takes it.
 _TRIGGERS = f"""
+-- A step's move (the run path's most frequent write: a step closed) is one statement of two rows.
 CREATE FUNCTION funnel_count_step() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1)
-        ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n - 1;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
+    IF TG_OP = 'UPDATE' THEN
+        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1), ({_STEP_KEY.format('NEW')}, 1)
+        ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n + excluded.n;
+    ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('NEW')}, 1)
         ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n + 1;
+    ELSE
+        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1)
+        ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n - 1;
     END IF;
     RETURN NULL;
 END $$;
