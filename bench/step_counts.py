@@ -8,7 +8,8 @@ same embedded Postgres, alternating round by round:
 - `bare`: the upsert alone, counting triggers off (what the run path cost before counts);
 - `trigger`: the same upsert, counts moved by migration 0016's row triggers (what Sojourn does);
 - `in_statement`: counts moved by the upsert statement itself (a data-modifying CTE that reads
-  the step's old key, upserts it and moves the count from the old key to the new), triggers off.
+  the step's old key, upserts it and moves the count from the old key to the new, in the same
+  writer's shard as the trigger), triggers off.
 
 Each arm runs `--runs` runs on `--concurrency` connections (runs of one journey entering on one
 day: the counts' hottest rows). Reported: microseconds of wall time per step row, median of
@@ -59,7 +60,7 @@ written AS (
     RETURNING s.*),
 moves AS (SELECT {_KEY.format('written')}, 1 AS d FROM written
           UNION ALL SELECT {_KEY.format('before')}, -1 FROM before WHERE EXISTS (SELECT FROM written))
-INSERT INTO funnel_step_counts AS c SELECT moves.*
+INSERT INTO funnel_step_counts AS c SELECT moves.*, pg_backend_pid() % 8
 FROM moves ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n + excluded.n"""
 
 

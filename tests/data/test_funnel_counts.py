@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -24,8 +24,12 @@ from sojourn.services import engagement
 from sojourn.services import funnels as service
 
 MIGRATION = Path(__file__).parents[2] / "sojourn/data/migrations/versions/0016_funnel_counts.py"
-COUNTS = {"funnel_step_counts": "n", "funnel_run_counts": "n", "funnel_conversion_counts": "n",
-          "funnel_engagement_counts": "total", "funnel_engaged": None}
+# Each counts table's key and counted columns (a key's rows are summed over the writers' shards).
+COUNTS = {"funnel_step_counts": ("day, version, node_id, outcome, reason, here", "n"),
+          "funnel_run_counts": ("day, version, status, exit_reason", "n"),
+          "funnel_conversion_counts": ("day, version, node_id", "n, revenue"),
+          "funnel_engagement_counts": ("day, version, node_id, kind", "uniques, total"),
+          "funnel_engaged": ("message_id, kind, version, node_id, day", "")}
 DAY0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 SHAPE = [("welcome", "send"), ("pause", "wait"), ("opened", "branch"), ("offer", "send"), ("end", "exit")]
 WAYS = {"welcome": ["sent", "skipped", "failed"], "pause": [None], "opened": ["then", "else"],
@@ -190,11 +194,13 @@ async def test_the_counts_answer_as_the_raw_rows_do(engine, unique, monkeypatch)
 
 
 async def counted(conn, journey: str) -> dict[str, list]:
-    """The journey's rows of each counts table, zeros aside (a key whose rows all left)."""
+    """The journey's counts in each table by key, zeros aside (a key whose rows all left)."""
     found = {}
-    for table, n in COUNTS.items():
-        nonzero = f" AND {n} <> 0" if n else ""
-        rows = await conn.execute(text(f"SELECT * FROM {table} WHERE journey_id = :j{nonzero}"), {"j": journey})
+    for table, (key, values) in COUNTS.items():
+        sums = ", ".join(f"sum({v})" for v in values.split(", ")) if values else "count(*)"
+        rows = await conn.execute(text(f"SELECT {key}, {sums} FROM {table} WHERE journey_id = :j GROUP BY {key}"
+                                       f" HAVING ({sums}) <> ({', '.join(['0'] * len(sums.split(', ')))})"),
+                                  {"j": journey})
         found[table] = sorted((tuple(row) for row in rows), key=repr)
     return found
 

@@ -34,23 +34,24 @@ _DAY = "(({}) AT TIME ZONE 'UTC')::date"
 _TABLES = """
 CREATE TABLE funnel_step_counts (
     journey_id varchar(64) NOT NULL, version integer NOT NULL, day date NOT NULL, node_id varchar(64) NOT NULL,
-    outcome varchar(32), reason text, here boolean NOT NULL, n bigint NOT NULL,
-    CONSTRAINT ux_funnel_step_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, node_id, outcome, reason, here));
+    outcome varchar(32), reason text, here boolean NOT NULL, n bigint NOT NULL, shard smallint NOT NULL DEFAULT 0,
+    CONSTRAINT ux_funnel_step_counts
+    UNIQUE NULLS NOT DISTINCT (journey_id, day, version, node_id, outcome, reason, here, shard));
 
 CREATE TABLE funnel_run_counts (
     journey_id varchar(64) NOT NULL, version integer NOT NULL, day date NOT NULL, status varchar(16) NOT NULL,
-    exit_reason text, n bigint NOT NULL,
-    CONSTRAINT ux_funnel_run_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, status, exit_reason));
+    exit_reason text, n bigint NOT NULL, shard smallint NOT NULL DEFAULT 0,
+    CONSTRAINT ux_funnel_run_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, status, exit_reason, shard));
 
 CREATE TABLE funnel_conversion_counts (
     journey_id varchar(64) NOT NULL, version integer NOT NULL, day date NOT NULL, node_id varchar(64),
-    n bigint NOT NULL, revenue numeric NOT NULL,
-    CONSTRAINT ux_funnel_conversion_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, node_id));
+    n bigint NOT NULL, revenue numeric NOT NULL, shard smallint NOT NULL DEFAULT 0,
+    CONSTRAINT ux_funnel_conversion_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, node_id, shard));
 
 CREATE TABLE funnel_engagement_counts (
     journey_id varchar(64) NOT NULL, version integer NOT NULL, day date, node_id varchar(64) NOT NULL,
-    kind varchar(16) NOT NULL, uniques bigint NOT NULL, total bigint NOT NULL,
-    CONSTRAINT ux_funnel_engagement_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, node_id, kind));
+    kind varchar(16) NOT NULL, uniques bigint NOT NULL, total bigint NOT NULL, shard smallint NOT NULL DEFAULT 0,
+    CONSTRAINT ux_funnel_engagement_counts UNIQUE NULLS NOT DISTINCT (journey_id, day, version, node_id, kind, shard));
 
 CREATE TABLE funnel_engaged (
     message_id uuid NOT NULL, kind varchar(16) NOT NULL, journey_id varchar(64) NOT NULL, version integer NOT NULL,
@@ -63,19 +64,24 @@ _STEP_KEY = f"{{0}}.journey_id, {{0}}.version, {_DAY.format('{0}.run_started_at'
 _RUN_KEY = f"{{0}}.journey_id, {{0}}.version, {_DAY.format('{0}.enrolled_at')}, {{0}}.status, {{0}}.exit_reason"
 _CONVERSION_KEY = f"{{0}}.journey_id, {{0}}.version, {_DAY.format('{0}.run_started_at')}, {{0}}.node_id"
 
-# A row's old key gives back what it counted, its new key takes it.
+# A row's old key gives back what it counted, its new key takes it; in the writer's shard: each
+# connection moves its own rows of a key, so concurrent writers of one journey's day do not queue
+# on one row (measured: they did, bench/step_counts.py). Counts are sums, so a step counted in one
+# shard and moved on in another sums right; the funnel sums the shards; the backfill fills shard 0.
+_SHARD = "pg_backend_pid() % 8"
 _TRIGGERS = f"""
 -- A step's move (the run path's most frequent write: a step closed) is one statement of two rows.
 CREATE FUNCTION funnel_count_step() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1), ({_STEP_KEY.format('NEW')}, 1)
+        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1, {_SHARD}),
+                                                  ({_STEP_KEY.format('NEW')}, 1, {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n + excluded.n;
     ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('NEW')}, 1)
+        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('NEW')}, 1, {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n + 1;
     ELSE
-        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1)
+        INSERT INTO funnel_step_counts AS c VALUES ({_STEP_KEY.format('OLD')}, -1, {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_step_counts DO UPDATE SET n = c.n - 1;
     END IF;
     RETURN NULL;
@@ -91,11 +97,11 @@ CREATE TRIGGER funnel_count_step_moved AFTER UPDATE ON journey_steps FOR EACH RO
 CREATE FUNCTION funnel_count_run() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        INSERT INTO funnel_run_counts AS c VALUES ({_RUN_KEY.format('OLD')}, -1)
+        INSERT INTO funnel_run_counts AS c VALUES ({_RUN_KEY.format('OLD')}, -1, {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_run_counts DO UPDATE SET n = c.n - 1;
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        INSERT INTO funnel_run_counts AS c VALUES ({_RUN_KEY.format('NEW')}, 1)
+        INSERT INTO funnel_run_counts AS c VALUES ({_RUN_KEY.format('NEW')}, 1, {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_run_counts DO UPDATE SET n = c.n + 1;
     END IF;
     RETURN NULL;
@@ -111,12 +117,12 @@ CREATE TRIGGER funnel_count_run_moved AFTER UPDATE ON journey_runs FOR EACH ROW
 CREATE FUNCTION funnel_count_conversion() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        INSERT INTO funnel_conversion_counts AS c VALUES ({_CONVERSION_KEY.format('OLD')}, -1, -coalesce(OLD.value, 0))
+        INSERT INTO funnel_conversion_counts AS c VALUES ({_CONVERSION_KEY.format('OLD')}, -1, -coalesce(OLD.value, 0), {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_conversion_counts
         DO UPDATE SET n = c.n - 1, revenue = c.revenue - coalesce(OLD.value, 0);
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        INSERT INTO funnel_conversion_counts AS c VALUES ({_CONVERSION_KEY.format('NEW')}, 1, coalesce(NEW.value, 0))
+        INSERT INTO funnel_conversion_counts AS c VALUES ({_CONVERSION_KEY.format('NEW')}, 1, coalesce(NEW.value, 0), {_SHARD})
         ON CONFLICT ON CONSTRAINT ux_funnel_conversion_counts
         DO UPDATE SET n = c.n + 1, revenue = c.revenue + coalesce(NEW.value, 0);
     END IF;
@@ -154,7 +160,7 @@ BEGIN
     GET DIAGNOSTICS is_first = ROW_COUNT;
     SELECT * INTO engaged FROM funnel_engaged WHERE message_id = NEW.message_id AND kind = NEW.type;
     INSERT INTO funnel_engagement_counts AS c
-    VALUES (engaged.journey_id, engaged.version, engaged.day, engaged.node_id, engaged.kind, is_first, 1)
+    VALUES (engaged.journey_id, engaged.version, engaged.day, engaged.node_id, engaged.kind, is_first, 1, {_SHARD})
     ON CONFLICT ON CONSTRAINT ux_funnel_engagement_counts DO UPDATE SET uniques = c.uniques + is_first, total = c.total + 1;
     RETURN NULL;
 END $$;
@@ -165,12 +171,13 @@ CREATE TRIGGER funnel_count_engagement AFTER INSERT ON engagement_events FOR EAC
 -- Before the cascade takes its events: what the message counted, by the day its markers hold.
 CREATE FUNCTION funnel_uncount_message() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE funnel_engagement_counts c SET uniques = c.uniques - 1, total = c.total - gone.n
-    FROM (SELECT f.*, (SELECT count(*) FROM engagement_events e
-                       WHERE e.message_id = f.message_id AND e.type = f.kind AND NOT e.automated) AS n
-          FROM funnel_engaged f WHERE f.message_id = OLD.id) gone
-    WHERE (c.journey_id, c.version, c.node_id, c.kind) = (gone.journey_id, gone.version, gone.node_id, gone.kind)
-      AND c.day IS NOT DISTINCT FROM gone.day;
+    INSERT INTO funnel_engagement_counts AS c
+    SELECT f.journey_id, f.version, f.day, f.node_id, f.kind, -1,
+           -(SELECT count(*) FROM engagement_events e WHERE e.message_id = f.message_id AND e.type = f.kind
+             AND NOT e.automated), {_SHARD}
+    FROM funnel_engaged f WHERE f.message_id = OLD.id
+    ON CONFLICT ON CONSTRAINT ux_funnel_engagement_counts
+    DO UPDATE SET uniques = c.uniques + excluded.uniques, total = c.total + excluded.total;
     DELETE FROM funnel_engaged WHERE message_id = OLD.id;
     RETURN OLD;
 END $$;
