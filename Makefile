@@ -9,13 +9,20 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: venv run test bench
+# The console's browser tests drive Debian's chromium (Playwright's own browser download is not
+# used): installed here when missing, as root through apt-get, else the tests say what to run.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: venv run test bench browser
 venv: $(STAMP)
+
+browser:
+	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 run: $(STAMP)
 	$(VENV)/bin/sojourn dev
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
-from api import errors, log_redaction, metrics
+from api import console, errors, log_redaction, metrics
 from api.limits import BodySizeLimit
 from api.routers import every_router
 from api.yaml_bodies import YamlBodies
@@ -54,10 +54,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         version="0.1.0",
         description="Customer journeys as durable, exactly-once Temporal workflows.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # console.install serves them from vendored assets (offline)
     )
     errors.install(app)
     for router in every_router(dev_mailbox=settings.dev_mailbox_enabled):
         app.include_router(router)
+    console.install(app)
     app.add_middleware(YamlBodies)
     if settings.codec_cors_origins:  # the Web UI's codec calls come from the browser (Bearer key, no cookies)
         app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],

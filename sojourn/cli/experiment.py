@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from sojourn.cli.remote import add_api_options, api_target
+from sojourn.cli.remote import add_api_options, ask
 
 _HEADER = ("group", "entrants", "conv.", "rate", "95% interval", "vs", "difference", "95% interval", "p-value",
            "revenue/entrant")
@@ -20,15 +19,10 @@ def add_command(commands) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    import httpx
-
-    base, key = api_target(args)
-    response = httpx.get(f"{base}/v1/journeys/{args.journey}/experiments",
-                         headers={"Authorization": f"Bearer {key}"}, timeout=60.0)
-    if response.status_code != 200:
-        print(f"experiment refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
+    results = ask(args, "GET", f"/v1/journeys/{args.journey}/experiments", "experiment")
+    if results is None:
         return 1
-    print("\n".join(render(response.json())))
+    print("\n".join(render(results)))
     return 0
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from sojourn.cli.remote import add_api_options, api_target
+from sojourn.cli.remote import add_api_options, ask
 
-_SEND_COLUMNS = ("sent", "skipped", "failed", "deferred", "delivered", "opens", "clicks", "conversions")
+_SEND_COLUMNS = ("sent", "skipped", "failed", "deferred", "delivered", "opens", "clicks", "unsubscribes",
+                 "conversions")
 
 
 def add_command(commands) -> None:
@@ -22,17 +22,12 @@ def add_command(commands) -> None:
 
 
 def cmd_funnel(args: argparse.Namespace) -> int:
-    import httpx
-
-    base, key = api_target(args)
     params = {name: value for name, value in (("version", args.version), ("from", args.from_), ("to", args.to))
               if value is not None}
-    response = httpx.get(f"{base}/v1/journeys/{args.journey}/funnel", params=params,
-                         headers={"Authorization": f"Bearer {key}"}, timeout=60.0)
-    if response.status_code != 200:
-        print(f"funnel refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
+    funnel = ask(args, "GET", f"/v1/journeys/{args.journey}/funnel", "funnel", params=params)
+    if funnel is None:
         return 1
-    print("\n".join(render(response.json())))
+    print("\n".join(render(funnel)))
     return 0
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from sojourn.cli.remote import add_api_options, api_target
+from sojourn.cli.remote import add_api_options, ask
 
 
 def add_command(commands) -> None:
@@ -27,7 +27,6 @@ def add_command(commands) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import httpx
     import yaml
 
     script = []
@@ -40,13 +39,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     body = {"contact_id": args.contact, "script": script}
     if args.version is not None:
         body["version"] = args.version
-    base, key = api_target(args)
-    response = httpx.post(f"{base}/v1/journeys/{args.journey}/simulate", json=body,
-                          headers={"Authorization": f"Bearer {key}"}, timeout=120.0)
-    if response.status_code != 200:
-        print(f"simulation refused ({response.status_code}): {response.text[:1000]}", file=sys.stderr)
+    answer = ask(args, "POST", f"/v1/journeys/{args.journey}/simulate", "simulation", timeout=120.0, json=body)
+    if answer is None:
         return 1
-    answer = response.json()
     print(json.dumps(answer, indent=2) if args.json else "\n".join(render(answer)))
     return 0
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from sojourn.cli.remote import add_api_options, api_target
+from sojourn.cli.remote import add_api_options, ask
 
 
 def add_command(commands) -> None:
@@ -19,15 +18,10 @@ def add_command(commands) -> None:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    import httpx
-
-    base, key = api_target(args)
     params = {"group_by": args.by, **{name: value for name, value in (("from", args.from_), ("to", args.to)) if value}}
-    response = httpx.get(f"{base}/v1/usage", params=params, headers={"Authorization": f"Bearer {key}"}, timeout=30.0)
-    if response.status_code != 200:
-        print(f"usage refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
+    usage = ask(args, "GET", "/v1/usage", "usage", timeout=30.0, params=params)
+    if usage is None:
         return 1
-    usage = response.json()
     groups = usage["group_by"] or ["all"]
     header = [*groups, "messages", "units", f"cost ({usage['currency']})"]
     rows = [row for row in usage["rows"] if usage["group_by"]] + [usage["total"]]

@@ -100,7 +100,9 @@ class JourneyData:
                 return  # the contact was erased, and its runs with it: nothing to record
             if attempt < ATTEMPTS_BEFORE_INSERTING:
                 raise RunNotRecordedYet(f"run {end.run_id} is not recorded yet")
+            # The run entered when it started (funnels select runs by it), not when it ended.
+            entered = {"enrolled_at": datetime.fromisoformat(end.steps.started_at)} if end.steps else {}
             await conn.execute(insert(JourneyRun).values(
                 run_id=end.run_id, workflow_id=end.workflow_id, journey_id=end.journey_id, version=end.version,
-                contact_id=end.contact_id, key=end.key, **values).on_conflict_do_update(
+                contact_id=end.contact_id, key=end.key, **entered, **values).on_conflict_do_update(
                 index_elements=["run_id"], set_=values))

@@ -28,7 +28,8 @@ from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, ut
 from sojourn.data.steps import align_steps
 from sojourn.delivery.allow_list import WebhookPolicy
 from sojourn.dsl.definition import JourneyDefinition
-from sojourn.errors import Conflict, NotFound, SojournError
+from sojourn.dsl.nodes import SendNode
+from sojourn.errors import Conflict, Invalid, NotFound, SojournError
 from sojourn.services import schedules
 from sojourn.services.journey_checks import checked_definition
 from sojourn.services.pagination import keyset_page
@@ -51,6 +52,10 @@ class JourneyConflict(Conflict):
     pass
 
 
+class NotASendNode(Invalid):
+    code = "not_a_send_node"
+
+
 class JourneyNotFound(NotFound):
     pass
 
@@ -68,6 +73,20 @@ async def get_version(session: AsyncSession, journey_id: str, version: int) -> J
     if row is None:
         raise JourneyNotFound(f"journey '{journey_id} version {version}' not found")
     return row
+
+
+async def chosen_version(session: AsyncSession, journey_id: str, version: int | None) -> JourneyVersion:
+    """`version` of the journey, or its latest: what a preview, a test send or a simulation takes."""
+    return await get_version(session, journey_id, version or (await get_journey(session, journey_id)).latest_version)
+
+
+async def send_node(session: AsyncSession, journey_id: str, version: int | None, node_id: str) -> tuple[int, SendNode]:
+    """The version taken (see `chosen_version`) and its send node `node_id`."""
+    row = await chosen_version(session, journey_id, version)
+    node = JourneyDefinition.model_validate(row.definition).node_map().get(node_id)
+    if not isinstance(node, SendNode):
+        raise NotASendNode(f"version {row.version} of '{journey_id}' has no send node '{node_id}'")
+    return row.version, node
 
 
 async def create_journey(session: AsyncSession, journey_id: str, raw_definition: dict,

@@ -14,16 +14,9 @@ from sojourn.contracts.journey import ContactEvent
 from sojourn.data.models import ContactConsent, utcnow
 from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import choose_channel, message_context, render_in_thread
-from sojourn.dsl.definition import JourneyDefinition
-from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError
-from sojourn.errors import Invalid
 from sojourn.services import contacts, journeys
 from sojourn.settings import Settings
-
-
-class NotASendNode(Invalid):
-    code = "not_a_send_node"
 
 
 class TriggeringEvent(Protocol):
@@ -42,13 +35,7 @@ class Previewer:
     async def preview(self, session: AsyncSession, journey_id: str, version: int | None, node_id: str,
                       external_id: str, event: TriggeringEvent | None = None) -> dict[str, Any]:
         """The node of `version` (default: the latest) rendered for the contact, as if `event` started the run."""
-        journey = await journeys.get_journey(session, journey_id)
-        version = version or journey.latest_version
-        definition = JourneyDefinition.model_validate(
-            (await journeys.get_version(session, journey_id, version)).definition)
-        node = definition.node_map().get(node_id)
-        if not isinstance(node, SendNode):
-            raise NotASendNode(f"version {version} of '{journey_id}' has no send node '{node_id}'")
+        version, node = await journeys.send_node(session, journey_id, version, node_id)
         contact = await contacts.find(session, external_id)
         consents = {c.channel: c.status for c in (await session.execute(
             select(ContactConsent).where(ContactConsent.contact_id == contact.id))).scalars()}

@@ -38,10 +38,6 @@ class InvalidScript(Invalid):
     code = "invalid_script"
 
 
-class NoVersion(Invalid):
-    code = "journey_has_no_version"
-
-
 class SimulationUnavailable(Unavailable):
     code = "simulation_unavailable"
 
@@ -73,11 +69,8 @@ class Simulations:
                        contact_external_id: str | None, profile: dict | None,
                        script: list[ScriptItem], trigger: dict | None = None) -> dict[str, Any]:
         """`trigger` ({name, properties, occurred_at}) is the event that starts the run, if any."""
-        journey = await journeys.get_journey(session, journey_id)
-        version = version or journey.latest_version
-        if not version:
-            raise NoVersion(f"journey '{journey_id}' has no version to simulate")
-        raw = (await journeys.get_version(session, journey_id, version)).definition
+        chosen = await journeys.chosen_version(session, journey_id, version)
+        version, raw = chosen.version, chosen.definition
         definition = JourneyDefinition.model_validate(raw)
         steps = _script(definition, version, script)
         if contact_external_id is not None:

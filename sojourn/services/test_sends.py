@@ -28,12 +28,9 @@ from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import message_context, render_in_thread
 from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.dsl.channels import SPECS
-from sojourn.dsl.definition import JourneyDefinition
-from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.templating import TemplateRenderError
 from sojourn.errors import Invalid, UpstreamFailed
 from sojourn.services import contacts, journeys
-from sojourn.services.preview import NotASendNode
 from sojourn.services.simulated_decisions import PROFILE_FIELDS
 from sojourn.settings import Settings
 
@@ -58,13 +55,7 @@ class TestSends:
     async def send(self, session: AsyncSession, journey_id: str, version: int | None, node_id: str,
                    contact_external_id: str | None, profile: dict | None, to: str,
                    channel: str | None) -> dict[str, Any]:
-        journey = await journeys.get_journey(session, journey_id)
-        version = version or journey.latest_version
-        definition = JourneyDefinition.model_validate(
-            (await journeys.get_version(session, journey_id, version)).definition)
-        node = definition.node_map().get(node_id)
-        if not isinstance(node, SendNode):
-            raise NotASendNode(f"version {version} of '{journey_id}' has no send node '{node_id}'")
+        version, node = await journeys.send_node(session, journey_id, version, node_id)
         channel = channel or node.channels[0]
         if channel not in node.channels:
             raise InvalidTestSend("channel", f"node '{node_id}' sends on {', '.join(node.channels)}, not {channel}")

@@ -4,7 +4,7 @@ the workflows' retry policies name."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from activities.journey_data import JourneyDataActivities
 from sojourn.contracts.enrollment import EnrollPage
 from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.journey_data import EvaluateConditions, RunEnd
+from sojourn.contracts.steps import RunSteps
 from sojourn.data.models import Contact, JourneyRun
 from sojourn.delivery.send import Sender
 from sojourn.services.batch_send import BatchSender
@@ -75,8 +76,11 @@ async def test_a_run_end_waits_for_its_record_then_writes_it(api, engine, unique
     async with engine.connect() as conn:
         contact_id = (await conn.execute(select(Contact.id).where(Contact.external_id == f"rue-{unique}"))).scalar()
     data = JourneyDataActivities(JourneyData(engine))
+    entered = datetime.now(timezone.utc) - timedelta(days=3)
     end = RunEnd(run_id=f"run-{unique}", workflow_id=f"wf-{unique}", journey_id=f"ended-{unique}", version=1,
-                 contact_id=contact_id, status="completed", ended_at=datetime.now(timezone.utc).isoformat())
+                 contact_id=contact_id, status="completed", ended_at=datetime.now(timezone.utc).isoformat(),
+                 steps=RunSteps(run_id=f"run-{unique}", journey_id=f"ended-{unique}", version=1,
+                                contact_id=contact_id, started_at=entered.isoformat()))
     env = ActivityEnvironment()
     err = await _refusal(env, data.record_run_end, end)
     assert (err.type, err.non_retryable) == (ErrorType.RUN_NOT_RECORDED_YET, False)
@@ -84,5 +88,7 @@ async def test_a_run_end_waits_for_its_record_then_writes_it(api, engine, unique
     env.info = dataclasses.replace(env.info, attempt=ATTEMPTS_BEFORE_INSERTING)
     await env.run(data.record_run_end, end)
     async with engine.connect() as conn:
-        status = (await conn.execute(select(JourneyRun.status).where(JourneyRun.run_id == f"run-{unique}"))).scalar()
-    assert status == "completed"
+        status, enrolled_at = (await conn.execute(select(JourneyRun.status, JourneyRun.enrolled_at)
+                                                  .where(JourneyRun.run_id == f"run-{unique}"))).one()
+    # Written from its end, the run still entered when it started (funnels select runs by it).
+    assert (status, enrolled_at) == ("completed", entered)

@@ -11,7 +11,7 @@ SOJOURN = [sys.executable, "-m", "sojourn.cli"]
 def _send(sent: int, skipped: dict, opens: tuple, conversions: int, revenue: float) -> dict:
     return {"sent": sent, "unconfirmed": 0, "skipped": {"total": sum(skipped.values()), "by_reason": skipped},
             "failed": 0, "deferred": 1, "delivered": sent, "opens": {"unique": opens[0], "total": opens[1]},
-            "clicks": {"unique": 2, "total": 3}, "bounces": 0, "complaints": 0, "conversions": conversions,
+            "clicks": {"unique": 2, "total": 3}, "unsubscribes": 4, "bounces": 0, "complaints": 0, "conversions": conversions,
             "revenue": revenue}
 
 
@@ -42,9 +42,9 @@ def test_funnel_prints_the_journey_and_a_table_of_its_nodes(stub_api):
         "150 converted (12.5%), revenue 4,321.50",
         "",
         "node     type    entered  here  left by                  sent  skipped  failed  deferred  delivered"
-        "    opens  clicks  conversions",
+        "    opens  clicks  unsubscribes  conversions",
         "welcome  send      1,200     1  sent 1,189, skipped 10  1,189       10       0         1      1,189"
-        "  600/900     2/3           40",
+        "  600/900     2/3             4           40",
         "engaged  branch    1,102     0  then 600, else 502",
         "end      exit          0     0  -",
         "",
