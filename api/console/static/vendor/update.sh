@@ -25,3 +25,6 @@ take @dagrejs/dagre "$DAGRE" "dagre-$DAGRE" dist/dagre.min.js LICENSE
 take swagger-ui-dist "$SWAGGER_UI" "swagger-ui-$SWAGGER_UI" swagger-ui-bundle.js swagger-ui.css favicon-32x32.png \
     LICENSE NOTICE
 take redoc "$REDOC" "redoc-$REDOC" bundles/redoc.standalone.js LICENSE
+# Redoc's sidebar loads its maker's logo from a CDN: pointed at our stand-in (static/redoc-logo.svg),
+# so /redoc fetches nothing from the internet.
+sed -i "s#https://cdn.redoc.ly/redoc/logo-mini.svg#/console/static/redoc-logo.svg#" "redoc-$REDOC/redoc.standalone.js"
