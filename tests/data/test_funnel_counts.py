@@ -20,6 +20,7 @@ from sojourn.contracts.steps import RunSteps, Step
 from sojourn.data import conversions
 from sojourn.data.models import Contact, Journey, JourneyRun, JourneyVersion, Message
 from sojourn.data.steps import align_steps, write_steps
+from sojourn.dsl.definition import JourneyDefinition
 from sojourn.services import engagement
 from sojourn.services import funnels as service
 
@@ -43,8 +44,22 @@ class NoSignals:
 
 
 def definition() -> dict:
+    """SHAPE as a journey the engine can read: the journey is active in the database every test
+    shares, where each process's triggers read every active journey's definition."""
     return {"name": "Counted", "goal": {"event": "buys", "within": "30d", "value": "properties.amount"},
-            "nodes": [{"id": node, "type": kind} for node, kind in SHAPE]}
+            "nodes": [{"id": "welcome", "type": "send", "subject": "Welcome", "text": "Hello.", "next": "pause"},
+                      {"id": "pause", "type": "wait", "duration": "1d", "next": "opened"},
+                      {"id": "opened", "type": "branch", "condition": {"opened": "welcome"}, "then": "offer",
+                       "else": "end"},
+                      {"id": "offer", "type": "send", "subject": "Offer", "text": "10% off.", "next": "end"},
+                      {"id": "end", "type": "exit"}]}
+
+
+def test_the_counted_journey_is_one_the_engine_reads():
+    # A stored definition the engine cannot read stopped every event and segment entry of the
+    # processes sharing the database (their journey index failed to build).
+    parsed = JourneyDefinition.model_validate(definition())
+    assert [(node.id, node.type) for node in parsed.nodes] == SHAPE
 
 
 async def raw_funnel(session: AsyncSession, where, monkeypatch) -> dict:
