@@ -1,6 +1,8 @@
-"""A journey's funnel in three set-based queries: steps per node and way out (journey_steps,
+"""A journey's funnel counted from the raw rows: steps per node and way out (journey_steps,
 from its covering index), runs by how they stand (journey_runs), and what recipients did with
-each send node's messages (messages and engagement_events).
+each send node's messages (messages and engagement_events). The funnel reads these only for the
+partial days at a range's edges (few rows); whole days come from the counts kept as rows move
+(`sojourn.data.funnel_counts`), which the tests check against these.
 
 A funnel selects runs by when they entered the journey, [since, until), and optionally one version.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, distinct, func, literal, select, text
+from sqlalchemy import and_, case, distinct, func, literal, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.contracts.statuses import MessageStatus
@@ -37,6 +39,25 @@ class NodeCounts:
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # way out -> reason -> runs
     deferred: int = 0  # here, held by a deferral
 
+    def count(self, outcome: str | None, reason: str | None, here: bool, n: int) -> None:
+        """Count `n` steps that left by `outcome` (with a skip's `reason`), or are still here."""
+        self.entered += n
+        if here:
+            self.here += n
+            self.deferred += n if outcome == MessageStatus.DEFERRED else 0
+            return
+        self.left[outcome] = self.left.get(outcome, 0) + n
+        if reason is not None:
+            by_reason = self.reasons.setdefault(outcome, {})
+            by_reason[reason] = by_reason.get(reason, 0) + n
+
+    def add(self, other: NodeCounts) -> None:
+        self.entered, self.here, self.deferred = (
+            self.entered + other.entered, self.here + other.here, self.deferred + other.deferred)
+        _add(self.left, other.left)
+        for outcome, reasons in other.reasons.items():
+            _add(self.reasons.setdefault(outcome, {}), reasons)
+
 
 @dataclass
 class RunCounts:
@@ -44,17 +65,41 @@ class RunCounts:
     by_status: dict[str, int] = field(default_factory=dict)
     exited: dict[str, int] = field(default_factory=dict)  # by exit reason
 
+    def count(self, status: str, exit_reason: str | None, n: int) -> None:
+        self.entered += n
+        self.by_status[status] = self.by_status.get(status, 0) + n
+        if status == "exited":
+            reason = exit_reason or "unknown"
+            self.exited[reason] = self.exited.get(reason, 0) + n
+
+    def add(self, other: RunCounts) -> None:
+        self.entered += other.entered
+        _add(self.by_status, other.by_status)
+        _add(self.exited, other.exited)
+
 
 @dataclass
 class Converted:
     runs: int = 0
     revenue: float = 0.0
 
+    def add(self, other: Converted) -> None:
+        self.runs, self.revenue = self.runs + other.runs, self.revenue + other.revenue
+
 
 @dataclass
 class SendCounts:
     unique: dict[str, int] = field(default_factory=dict)  # messages with at least one such engagement
     total: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: SendCounts) -> None:
+        _add(self.unique, other.unique)
+        _add(self.total, other.total)
+
+
+def _add(into: dict, counts: dict) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 def _in_scope(version_column, started_column, scope: Scope) -> list:
@@ -78,16 +123,7 @@ async def node_counts(session: AsyncSession, scope: Scope) -> dict[str, NodeCoun
              .group_by(text("1, 2, 3, 4")))  # by position: the reason's CASE carries bound values
     nodes: dict[str, NodeCounts] = {}
     for row in (await session.execute(query)).all():
-        node = nodes.setdefault(row.node_id, NodeCounts())
-        node.entered += row.n
-        if row.here:
-            node.here += row.n
-            node.deferred += row.n if row.outcome == MessageStatus.DEFERRED else 0
-            continue
-        node.left[row.outcome] = node.left.get(row.outcome, 0) + row.n
-        if row.reason is not None:
-            by_reason = node.reasons.setdefault(row.outcome, {})
-            by_reason[row.reason] = by_reason.get(row.reason, 0) + row.n
+        nodes.setdefault(row.node_id, NodeCounts()).count(row.outcome, row.reason, row.here, row.n)
     return nodes
 
 
@@ -99,34 +135,55 @@ async def run_counts(session: AsyncSession, scope: Scope) -> RunCounts:
              .group_by(r.status, r.exit_reason))
     counts = RunCounts()
     for row in (await session.execute(query)).all():
-        counts.entered += row.n
-        counts.by_status[row.status] = counts.by_status.get(row.status, 0) + row.n
-        if row.status == "exited":
-            reason = row.exit_reason or "unknown"
-            counts.exited[reason] = counts.exited.get(reason, 0) + row.n
+        counts.count(row.status, row.exit_reason, row.n)
     return counts
 
 
 async def send_counts(session: AsyncSession, scope: Scope) -> dict[str, SendCounts]:
     """Per send node: engagement with its messages (people's, not link scanners'), unique and total."""
+    if scope.since is not None or scope.until is not None:
+        return await _ranged_send_counts(session, scope)
     m, e = Message.__table__.c, EngagementEvent.__table__.c
-    columns = []
-    for kind in ENGAGEMENTS:
-        columns.append(func.count(distinct(e.message_id)).filter(e.type == kind).label(f"unique_{kind}"))
-        columns.append(func.count().filter(e.type == kind).label(f"total_{kind}"))
-    query = (select(m.node_id, *columns)
+    query = (select(m.node_id, *_engagement_columns(e))
              .select_from(Message.__table__.join(EngagementEvent.__table__, and_(e.message_id == m.id, ~e.automated)))
              .where(m.journey_id == scope.journey_id, ~m.test)
              .group_by(m.node_id))
     if scope.version is not None:
         query = query.where(m.journey_version == scope.version)
-    if scope.since is not None or scope.until is not None:
-        # The messages of the runs in scope: a message's key begins with its run's scope.
-        r = JourneyRun.__table__.c
-        run_scope = r.workflow_id + "/" + func.coalesce(r.batch, r.run_id) + "/"
-        query = query.join(JourneyRun.__table__, and_(
-            r.workflow_id == m.workflow_id, func.starts_with(m.idempotency_key, run_scope),
-            *_in_scope(r.version, r.enrolled_at, Scope(scope.journey_id, None, scope.since, scope.until))))
+    return await _send_counts(session, query)
+
+
+async def _ranged_send_counts(session: AsyncSession, scope: Scope) -> dict[str, SendCounts]:
+    """The same for the runs that entered in a range (a partial day at a range's edge): from
+    those runs (by the funnel index) to their messages and each message's events, by index
+    lookups, rather than every message of the journey hashed against them."""
+    r, m, e = JourneyRun.__table__, Message.__table__, EngagementEvent.__table__
+    # The messages of a run: a message's key begins with its run's scope.
+    run_scope = r.c.workflow_id + "/" + func.coalesce(r.c.batch, r.c.run_id) + "/"
+    messages = select(m.c.id, m.c.node_id).where(
+        m.c.workflow_id == r.c.workflow_id, func.starts_with(m.c.idempotency_key, run_scope),
+        m.c.journey_id == scope.journey_id, ~m.c.test)
+    if scope.version is not None:
+        messages = messages.where(m.c.journey_version == scope.version)
+    messages = messages.lateral("message")
+    events = select(e.c.message_id, e.c.type).where(e.c.message_id == messages.c.id, ~e.c.automated).lateral("event")
+    query = (select(messages.c.node_id, *_engagement_columns(events.c))
+             .select_from(r.join(messages, true()).join(events, true()))
+             .where(r.c.journey_id == scope.journey_id,
+                    *_in_scope(r.c.version, r.c.enrolled_at, Scope(scope.journey_id, None, scope.since, scope.until)))
+             .group_by(messages.c.node_id))
+    return await _send_counts(session, query)
+
+
+def _engagement_columns(e) -> list:
+    columns = []
+    for kind in ENGAGEMENTS:
+        columns.append(func.count(distinct(e.message_id)).filter(e.type == kind).label(f"unique_{kind}"))
+        columns.append(func.count().filter(e.type == kind).label(f"total_{kind}"))
+    return columns
+
+
+async def _send_counts(session: AsyncSession, query) -> dict[str, SendCounts]:
     counts: dict[str, SendCounts] = {}
     for row in (await session.execute(query)).all():
         counts[row.node_id] = SendCounts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, bindparam, func, select, update
+from sqlalchemy import DateTime, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -23,10 +23,13 @@ def _upsert():
     # Until the API has recorded the run, the workflow's start stands in; `align_steps` fixes it.
     enrolled = select(JourneyRun.enrolled_at).where(JourneyRun.run_id == bindparam("of_run")).scalar_subquery()
     rows = insert(JourneyStep.__table__).values(run_started_at=func.coalesce(enrolled, bindparam("started", type_=DateTime(timezone=True))))
+    step = JourneyStep.__table__.c
+    changed = ["left_at", "outcome", "reason", "run_started_at"]
+    # A retry that changes nothing writes nothing: no dead row, and the funnel's counts (moved by
+    # a trigger on every update, migration 0016) are not touched.
     return rows.on_conflict_do_update(
-        index_elements=["run_id", "seq"],
-        set_={"left_at": rows.excluded.left_at, "outcome": rows.excluded.outcome, "reason": rows.excluded.reason,
-              "run_started_at": rows.excluded.run_started_at})
+        index_elements=["run_id", "seq"], set_={name: rows.excluded[name] for name in changed},
+        where=tuple_(*(step[name] for name in changed)).is_distinct_from(tuple_(*(rows.excluded[name] for name in changed))))
 
 
 # Built once, with bind parameters: building a multi-row ORM insert for every write cost the

@@ -1,16 +1,20 @@
 """What a journey achieves, node by node: a funnel counted from the steps runs wrote as they
 moved (sojourn/contracts/steps.py), the runs' records and their messages' engagement, never by
-asking workflows. Counts are of steps: a run that comes back to a node counts at each visit."""
+asking workflows. Counts are of steps: a run that comes back to a node counts at each visit.
+
+Whole UTC days come from the counts kept as rows move (`sojourn.data.funnel_counts`); a range
+edge inside a day adds that partial day counted from the raw rows, so any range is exact."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.contracts.statuses import MessageStatus, RunStatus
-from sojourn.data import funnels
+from sojourn.data import funnel_counts, funnels
 from sojourn.data.models import JourneyVersion
 from sojourn.errors import Invalid
 from sojourn.services.journeys import JourneyNotFound, get_journey
@@ -35,10 +39,17 @@ def scope(journey_id: str, version: int | None, start: str | None, end: str | No
 async def funnel(session: AsyncSession, where: funnels.Scope) -> dict[str, Any]:
     await get_journey(session, where.journey_id)
     nodes, valued = await _nodes(session, where)
-    steps = await funnels.node_counts(session, where)
-    sends = await funnels.send_counts(session, where)
-    runs = await funnels.run_counts(session, where)
-    converted = await funnels.conversions(session, where)
+    days, edges = split(where)
+    steps: dict[str, funnels.NodeCounts] = {}
+    sends: dict[str, funnels.SendCounts] = {}
+    runs = funnels.RunCounts()
+    converted: dict[str | None, funnels.Converted] = {}
+    parts = ([(funnel_counts, days)] if days is not None else []) + [(funnels, edge) for edge in edges]
+    for counts, part in parts:
+        _add(steps, await counts.node_counts(session, part), funnels.NodeCounts)
+        _add(sends, await counts.send_counts(session, part), funnels.SendCounts)
+        runs.add(await counts.run_counts(session, part))
+        _add(converted, await counts.conversions(session, part), funnels.Converted)
     for node_id in steps.keys() - nodes.keys():  # a node of a version no longer defined
         nodes[node_id] = "unknown"
     return {
@@ -51,6 +62,34 @@ async def funnel(session: AsyncSession, where: funnels.Scope) -> dict[str, Any]:
                         converted.get(node_id, funnels.Converted()), valued)
                   for node_id, node_type in nodes.items()],
     }
+
+
+def split(where: funnels.Scope) -> tuple[funnel_counts.Days | None, list[funnels.Scope]]:
+    """The whole UTC days of the scope (None: not one), and its partial days at the edges."""
+    first = _day_on_or_after(where.since) if where.since is not None else None
+    until = where.until.astimezone(timezone.utc).date() if where.until is not None else None
+    if first is not None and until is not None and first >= until:
+        return None, [where]
+    edges = []
+    if where.since is not None and _midnight(first) != where.since:
+        edges.append(funnels.Scope(where.journey_id, where.version, where.since, _midnight(first)))
+    if where.until is not None and _midnight(until) != where.until:
+        edges.append(funnels.Scope(where.journey_id, where.version, _midnight(until), where.until))
+    return funnel_counts.Days(where.journey_id, where.version, first, until), edges
+
+
+def _midnight(day) -> datetime:
+    return datetime.combine(day, time(), timezone.utc)
+
+
+def _day_on_or_after(instant: datetime):
+    day = instant.astimezone(timezone.utc).date()
+    return day if _midnight(day) == instant else day + timedelta(days=1)
+
+
+def _add(into: dict, counts: dict, kind) -> None:
+    for key, value in counts.items():
+        into.setdefault(key, kind()).add(value)
 
 
 async def _nodes(session: AsyncSession, where: funnels.Scope) -> tuple[dict[str, str], bool]:
