@@ -1,7 +1,7 @@
 """products, prediction_models and contact_predictions: the catalogue and what models predict
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 
 `products`: one row per sku (events name products by `properties.sku`). `prediction_models`:
 each fitted version of a named model with its parameters and metrics, and whether it is used
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0017"
-down_revision = "0015"  # 0016 (funnel counts) is not on main yet: it goes between them when it lands
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
