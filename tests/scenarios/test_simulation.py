@@ -23,7 +23,7 @@ from sojourn.dsl.experiments import held_out, stable_point
 from sojourn.settings import FrequencyCap
 from worker.main import journey_worker
 
-from helpers import add_contact, advance, create_active_journey, enroll, tracking_path, wait_for_mail
+from helpers import add_contact, advance, create_active_journey, enroll, finished, tracking_path, wait_for_mail
 
 
 def offers(unique: str) -> dict:
@@ -99,7 +99,7 @@ async def test_a_simulation_takes_the_path_and_sends_the_messages_of_a_real_run(
     booked = await api.post("/v1/events", json={"events": [
         {"contact": contact, "name": "booked", "event_id": f"b-{unique}", "properties": {"slot": "friday"}}]})
     assert booked.status_code == 200, booked.text
-    real: JourneyState = await temporal_env.client.get_workflow_handle(workflow_id, result_type=JourneyState).result()
+    real: JourneyState = await finished(temporal_env, workflow_id)
 
     assert [(s.node, s.outcome) for s in real.path] == [(s["node"], s["outcome"]) for s in simulated["path"]]
     assert [(m.node, m.status, m.channel, m.recipient, m.subject) for m in real.messages] == [
@@ -278,5 +278,5 @@ async def test_a_split_and_a_holdout_are_simulated_as_a_run_takes_them(api, work
         assert await counts(engine) == before  # no arm recorded, no message
 
         [run] = await enroll(api, journey, contact)
-        state = await temporal_env.client.get_workflow_handle(run["workflow_id"], result_type=JourneyState).result()
+        state = await finished(temporal_env, run["workflow_id"])
         assert [(m.node, m.status) for m in state.messages] == [(m["node"], m["status"]) for m in simulated["messages"]]
