@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model, store_predictions
-from sojourn.data.purchases import PurchaseSummary, id_bounds, purchase_summary
+from sojourn.data.purchases import PurchaseSummary, chunk_end, purchase_summary
 from sojourn.errors import Invalid
 from sojourn.predict.ltv import BgNbd, FitFailed, GammaGamma, fit_bg_nbd, fit_gamma_gamma
 
@@ -47,9 +47,10 @@ async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: da
     if horizon_days < 1:
         raise Invalid("horizon_days must be at least 1")
     async with raw_connection(engine) as conn:
-        low, high = await id_bounds(conn)
-        chunks = [await purchase_summary(conn, start, min(start + chunk_contacts, high), as_of, event, value_property)
-                  for start in range(low, high, chunk_contacts)]
+        chunks, start = [], 0
+        while (end := await chunk_end(conn, start, chunk_contacts)) is not None:
+            chunks.append(await purchase_summary(conn, start, end, as_of, event, value_property))
+            start = end
         params = {"horizon_days": horizon_days, "event": event, "value_property": value_property, "time_unit": "day"}
         try:
             bg_nbd, gamma_gamma, metrics = _fit(chunks)

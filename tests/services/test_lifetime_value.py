@@ -4,6 +4,7 @@ defined value, a day scored again changes nothing, and the API shows models and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from datetime import datetime, timedelta, timezone
@@ -122,3 +123,26 @@ async def test_no_purchases_records_an_unused_model_and_stores_nothing(engine, u
         row = (await conn.execute(text("SELECT used, reason FROM prediction_models WHERE name = 'ltv' AND as_of = :a"),
                                   {"a": as_of})).one()
     assert row.used is False and "repeat purchase" in row.reason
+
+
+async def test_contacts_far_apart_by_id_are_scored_in_chunks_of_contacts_not_of_ids(engine, unique):
+    """Ids need not be dense (imports, restored dumps, another system's numbers): chunks are the
+    next N contacts, so a gap of a trillion ids costs nothing (by id ranges it never ended)."""
+    event, far = f"purchase-{unique}", 10**12 + random.randrange(10**6)
+    await shop(engine, unique, event)
+    as_of = AS_OF + timedelta(days=2, seconds=random.randrange(86_400))
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO contacts (id, external_id) VALUES (:id, :ext)"),
+                           {"id": far, "ext": f"far-{unique}"})
+        await conn.execute(text(
+            "INSERT INTO events (event_id, contact_id, name, occurred_at, properties)"
+            " VALUES (:ext, :id, :name, :at, '{\"amount\": 12}')"),
+            {"ext": f"far-{unique}", "id": far, "name": event, "at": AS_OF - timedelta(days=30)})
+    try:
+        run = await asyncio.wait_for(score_lifetime_value(engine, 90, as_of, event=event, chunk_contacts=100), 300)
+        assert run.reason is None
+        values = {name: value for name, (value, _, _) in (await predictions(engine, [far]))[far].items()}
+        assert values["rfm.frequency"] == 0 and values["rfm.age_days"] == pytest.approx(32.5, abs=0.51)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": far})
