@@ -135,7 +135,6 @@ async def test_the_counts_answer_as_the_raw_rows_do(engine, unique, monkeypatch)
 
     # Messages of the sends that went out, and what people (and scanners) did with them.
     async with AsyncSession(engine) as session:
-        await engagement.statement_by_statement(session)
         for run_id, workflow, contact, version, entered, steps in runs:
             for step in steps:
                 if step.type != "send" or step.outcome != "sent":
