@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import httpx
+from temporalio.client import Client
 
+from api.app import create_app
 from sojourn.contracts.journey import JourneyState
 from sojourn.delivery.tokens import webhook_signature
 from sojourn.dev.mailbox import list_mailbox
+from sojourn.dev.postgres import free_port
 
 API_KEY = "test-key"
 
@@ -180,3 +185,14 @@ async def mailed_with_a_link(api, engine, journey: str) -> tuple[dict, str, str]
     [run] = await enroll(api, journey, contact)
     [mail] = await wait_for_mail(engine, f"{contact}@example.com")
     return mail, run["workflow_id"], contact
+
+
+@asynccontextmanager
+async def api_without_temporal(settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with a Temporal client that reaches no server (nothing listens on its port)."""
+    nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    app = create_app(settings, temporal=nowhere)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test",
+                                     headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+            yield client

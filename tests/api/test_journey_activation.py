@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
 import httpx
 import pytest
 from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, ScheduleSpec
+from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleSpec
 from temporalio.service import RPCError
 
-from api.app import create_app
 from sojourn.data.models import JourneyVersion
-from sojourn.dev.postgres import free_port
 from sojourn.services.schedules import schedule_id
 
-from helpers import API_KEY
+from helpers import api_without_temporal
 
 
 def _scheduled(audience: str, cron: str = "0 11 * * 3") -> dict:
@@ -56,20 +52,9 @@ async def test_a_schedule_temporal_refuses_leaves_the_journey_as_it_was(api, eng
         await temporal_env.client.get_schedule_handle(schedule_id(journey)).describe()
 
 
-@asynccontextmanager
-async def _cut_off_from_temporal(settings):
-    """The API with a Temporal client that reaches no server."""
-    nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
-    app = create_app(settings, temporal=nowhere)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test",
-                                     headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-            yield client
-
-
 async def test_temporal_out_of_reach_answers_503_and_changes_nothing(api, settings, unique):
     journey = await _scheduled_draft(api, unique)
-    async with _cut_off_from_temporal(settings) as cut_off:
+    async with api_without_temporal(settings) as cut_off:
         response = await cut_off.post(f"/v1/journeys/{journey}/activate")
         assert response.status_code == 503, response.text
         assert response.json()["error"]["code"] == "temporal_unavailable"
@@ -79,7 +64,7 @@ async def test_temporal_out_of_reach_answers_503_and_changes_nothing(api, settin
     assert (await api.get(f"/v1/journeys/{journey}")).json()["status"] == "draft"
 
     assert (await api.post(f"/v1/journeys/{journey}/activate")).status_code == 200
-    async with _cut_off_from_temporal(settings) as cut_off:
+    async with api_without_temporal(settings) as cut_off:
         response = await cut_off.put(f"/v1/journeys/{journey}",
                                      json={"definition": _scheduled(f"all-{unique}", cron="0 10 * * 2")})
         assert response.status_code == 503, response.text

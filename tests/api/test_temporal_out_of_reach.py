@@ -3,29 +3,11 @@ page says so in place), never a 500."""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
-import httpx
-from temporalio.client import Client
-
-from api.app import create_app
-from sojourn.dev.postgres import free_port
-
-from helpers import API_KEY
-
-
-@asynccontextmanager
-async def _app_without_temporal(settings):
-    nowhere = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
-    app = create_app(settings, temporal=nowhere)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test",
-                                     headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-            yield client
+from helpers import API_KEY, api_without_temporal
 
 
 async def test_reading_runs_and_enrollments_without_temporal_is_503(settings, unique):
-    async with _app_without_temporal(settings) as api:
+    async with api_without_temporal(settings) as api:
         for path in (f"/v1/journeys/j-{unique}/segment-enrollments/e-{unique}",
                      f"/v1/journeys/j-{unique}/enrollments/e-{unique}"):
             response = await api.get(path)
@@ -36,7 +18,7 @@ async def test_reading_runs_and_enrollments_without_temporal_is_503(settings, un
 
 
 async def test_a_console_page_without_temporal_says_so_in_place(settings, unique):
-    async with _app_without_temporal(settings) as api:
+    async with api_without_temporal(settings) as api:
         form = await api.get("/console/sign-in")
         token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         signed_in = await api.post("/console/sign-in", data={"csrf_token": token, "api_key": API_KEY,
