@@ -55,14 +55,6 @@ class PurchaseSummary:
     bought: list[bool]
 
 
-async def chunk_end(conn: asyncpg.Connection, start: int, size: int) -> int | None:
-    """One past the id of the `size`-th contact from id `start` on (None: no contact from there):
-    chunks of `size` contacts however sparse the ids (a range of `size` ids may hold none)."""
-    last = await conn.fetchval(
-        "SELECT max(id) FROM (SELECT id FROM contacts WHERE id >= $1 ORDER BY id LIMIT $2) AS chunk", start, size)
-    return None if last is None else last + 1
-
-
 async def purchase_summary(conn: asyncpg.Connection, low: int, high: int, as_of: datetime, event: str,
                            value_property: str) -> PurchaseSummary:
     """The summary of every contact with an id in [low, high), from `event` events before `as_of`."""

@@ -13,9 +13,10 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model, store_predictions
-from sojourn.data.purchases import PurchaseSummary, chunk_end, purchase_summary
+from sojourn.data.purchases import PurchaseSummary, purchase_summary
 from sojourn.errors import Invalid
 from sojourn.predict.ltv import BgNbd, FitFailed, GammaGamma, fit_bg_nbd, fit_gamma_gamma
 
@@ -47,10 +48,8 @@ async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: da
     if horizon_days < 1:
         raise Invalid("horizon_days must be at least 1")
     async with raw_connection(engine) as conn:
-        chunks, start = [], 0
-        while (end := await chunk_end(conn, start, chunk_contacts)) is not None:
-            chunks.append(await purchase_summary(conn, start, end, as_of, event, value_property))
-            start = end
+        chunks = [await purchase_summary(conn, low, high, as_of, event, value_property)
+                  async for low, high in contact_ranges(engine, chunk_contacts)]
         params = {"horizon_days": horizon_days, "event": event, "value_property": value_property, "time_unit": "day"}
         try:
             bg_nbd, gamma_gamma, metrics = _fit(chunks)

@@ -1,15 +1,16 @@
-"""The nightly analysis: every tagging rule applied for one day, range by range of contact ids."""
+"""The nightly analysis: every tagging rule applied for one day, a range of contacts at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sojourn.contracts.tagging import TagRuleSummary
-from sojourn.data.models import Contact, TagRule, TagRuleRun, utcnow
+from sojourn.data.contact_chunks import contact_ranges
+from sojourn.data.models import TagRule, TagRuleRun, utcnow
 from sojourn.data.tag_rules import Weight, apply_range, end_of_day, who_qualifies
 from sojourn.dsl.send_windows import first_zone
 
@@ -33,7 +34,6 @@ class Tagging:
         as_of = end_of_day(day, self._brand_time_zone)
         async with self._engine.connect() as conn:
             rules = (await conn.execute(select(TagRule).order_by(TagRule.id))).all()
-            low, high = (await conn.execute(select(func.min(Contact.id), func.max(Contact.id)))).one()
         summaries = []
         for rule in rules:
             started = utcnow()
@@ -41,11 +41,11 @@ class Tagging:
             weight = Weight.model_validate(rule.weight)
             async with self._engine.connect() as conn:
                 qualifies = await who_qualifies(conn, rule.filter, as_of)
-            for start in range(low or 0, (high or 0) + 1, RANGE):
+            async for low, high in contact_ranges(self._engine, RANGE):
                 async with self._engine.begin() as conn:
-                    counts = await apply_range(conn, rule.id, rule.tag, qualifies, weight, as_of, start, start + RANGE)
+                    counts = await apply_range(conn, rule.id, rule.tag, qualifies, weight, as_of, low, high)
                 totals = [a + b for a, b in zip(totals, counts)]
-                heartbeat(rule.id, start)
+                heartbeat(rule.id, low)
             tagged, changed, removed = totals
             summary = TagRuleSummary(rule_id=rule.id, tag=rule.tag, day=day.isoformat(),
                                      tagged=tagged, changed=changed, removed=removed)

@@ -4,6 +4,12 @@ same day again changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import random
+
+from sqlalchemy import text
+
 from helpers import put_contact
 
 OILY = [{"property": "sku", "op": "in", "value": ["oil-control-wash", "blotting-paper"]}]
@@ -80,3 +86,27 @@ async def test_sum_and_decayed_weights(api, worker, unique):
     assert abs(tags["recent-buyer"][0] - 2.5) < 0.01, tags
     for rule in (f"spend-{unique}", f"recent-{unique}"):
         assert (await api.delete(f"/v1/tag-rules/{rule}")).status_code == 204
+
+
+async def test_a_contact_far_apart_by_id_is_tagged_in_a_range_of_contacts(api, worker, engine, unique):
+    """Ranges are counted in contacts, not ids: a contact numbered a trillion past the others is
+    one more statement (ranges of 50,000 ids never reached it)."""
+    far, person = 10**12 + random.randrange(10**6), f"far-{unique}"
+    await put_contact(api, f"near-{unique}", attributes={"batch": unique})  # an id from the sequence: small
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO contacts (id, external_id, attributes) VALUES"
+                                " (:id, :ext, CAST(:attributes AS jsonb))"),
+                           {"id": far, "ext": person, "attributes": json.dumps({"batch": unique})})
+    try:
+        await buy(api, person, "oil-control-wash", "2026-11-20T10:00:00+00:00", 1)
+        rule = {"tag": "far-oily", "filter": {"and": [{"attribute": "batch", "value": unique},
+                                                      {"event": "order.completed", "where": OILY}]},
+                "weight": {"kind": "count", "event": "order.completed", "where": OILY}}
+        assert (await api.put(f"/v1/tag-rules/far-{unique}", json=rule)).status_code == 201
+        ran = await asyncio.wait_for(api.post("/v1/tag-rules/run", json={"day": "2026-11-20"}), 300)
+        assert [(r["tagged"], r["changed"]) for r in ran.json() if r["rule_id"] == f"far-{unique}"] == [(1, 1)]
+        assert await tags_of(api, person) == {"far-oily": (1.0, f"rule:far-{unique}")}
+    finally:
+        await api.delete(f"/v1/tag-rules/far-{unique}")
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": far})
