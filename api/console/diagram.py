@@ -16,20 +16,18 @@ _SEND_NEXT = (MessageStatus.SENT, MessageStatus.UNCONFIRMED, MessageStatus.SKIPP
 _WAYS = {"on_event": "event", "on_timeout": "timeout", "on_late": "late", "on_failure": MessageStatus.FAILED}
 
 
-def experiments_of(definition: dict) -> bool:
+def experiments_of(definition: JourneyDefinition) -> bool:
     """Whether the version holds an experiment: a holdout, or a split node."""
-    parsed = JourneyDefinition.model_validate(definition)
-    return parsed.holdout is not None or any(isinstance(node, SplitNode) for node in parsed.nodes)
+    return definition.holdout is not None or any(isinstance(node, SplitNode) for node in definition.nodes)
 
 
-def graph(definition: dict, funnel: dict, experiments: dict | None = None) -> dict[str, Any]:
+def graph(definition: JourneyDefinition, funnel: dict, experiments: dict | None = None) -> dict[str, Any]:
     """{"nodes": [...], "edges": [...]}, in the definition's order; a split with results (GET
     /v1/journeys/{id}/experiments) is marked, for the diagram to point at them."""
-    parsed = JourneyDefinition.model_validate(definition)
     counts = {node["id"]: node for node in funnel["nodes"]}
     with_results = {split["node"] for split in (experiments or {}).get("splits", [])}
     nodes, edges = [], []
-    for node in parsed.nodes:
+    for node in definition.nodes:
         numbers = counts.get(node.id) or {"entered": 0, "here": 0, "left": {}, "send": None}
         nodes.append({"id": node.id, "type": node.type, "detail": detail(node), "entered": numbers["entered"],
                       "here": numbers["here"], "send": _send_numbers(numbers.get("send")),

@@ -18,6 +18,7 @@ from api.console.diagram import experiments_of, graph
 from api.deps import SessionDep
 from api.routing import resource_router
 from api.schemas.common import ResourceId
+from sojourn.dsl.definition import JourneyDefinition
 from sojourn.errors import Invalid, SojournError
 from sojourn.services import experiment_results, funnels, journeys
 
@@ -133,10 +134,10 @@ async def _journey_page(request: Request, db, journey_id: str, version: str | No
     except SojournError as exc:
         context["error"] = exc.message
         return render(request, "journey.html", context, 422 if status == 200 else status)
-    results = None
-    if experiments_of(definition):
+    parsed, results = JourneyDefinition.model_validate(definition), None
+    if experiments_of(parsed):
         results = await experiment_results.experiments(db, journey_id, request.app.state.settings.global_control_percent)
-    context.update(funnel=funnel, graph=graph(definition, funnel, results), experiments=results)
+    context.update(funnel=funnel, graph=graph(parsed, funnel, results), experiments=results)
     return render(request, "journey.html", context, status)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from sojourn.data.consent import set_consent, suppress
+from sojourn.data.db import session_factory
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
 from sojourn.delivery.tokens import webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
@@ -206,7 +207,7 @@ async def record_provider_events(engine: AsyncEngine, signals: EngagementSignals
     # Suppressions and unsubscribes write twice (and an unsubscribe holds the message's lock until
     # its commit): a batch with one keeps its transaction.
     if any(event.type in SUPPRESSING or event.type == UNSUBSCRIBED for event in events):
-        async with AsyncSession(engine, expire_on_commit=False) as session:
+        async with session_factory(engine)() as session:
             return await _record_each(session, signals, events, automated_window)
     async with _statement_by_statement(engine) as conn:
         return await _record_each(conn, signals, events, automated_window)
