@@ -7,7 +7,6 @@ the same data fit the same model, stored as the day's version, and equal values 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -19,6 +18,7 @@ from sojourn.data.predictions import record_model, store_predictions
 from sojourn.data.purchases import PurchaseSummary, purchase_summary
 from sojourn.errors import Invalid
 from sojourn.predict.ltv import BgNbd, FitFailed, GammaGamma, fit_bg_nbd, fit_gamma_gamma
+from sojourn.services.model_runs import ModelRun
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +30,8 @@ PREDICTIONS = ("ltv.expected_purchases", "ltv.expected_value", "ltv.p_alive",
                "rfm.frequency", "rfm.recency_days", "rfm.age_days", "rfm.monetary")
 
 
-@dataclass
-class LifetimeValueRun:
-    version: int | None  # None: no model could be fitted (`reason` says why); nothing was stored
-    contacts: int
-    changed: int
-    reason: str | None = None
-
-
 async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: datetime, *, event: str = "purchase",
-                               value_property: str = "amount", chunk_contacts: int = 50_000) -> LifetimeValueRun:
+                               value_property: str = "amount", chunk_contacts: int = 50_000) -> ModelRun:
     """Fit lifetime value on the `event` events before `as_of` and store every contact's
     predictions `horizon_days` ahead. A fit that fails is recorded (unused, with its reason) and
     the predictions already stored stay."""
@@ -56,7 +48,7 @@ async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: da
         except FitFailed as err:
             version = await record_model(conn, MODEL, as_of, params, {}, False, str(err))
             log.warning("lifetime value not fitted for %s: %s", as_of.isoformat(), err)
-            return LifetimeValueRun(None, 0, 0, str(err))
+            return ModelRun(MODEL, None, 0, 0, str(err))
         params.update(bg_nbd=bg_nbd.as_dict(), gamma_gamma=gamma_gamma.as_dict())
         version = await record_model(conn, MODEL, as_of, params, metrics, True, None)
         changed = 0
@@ -66,7 +58,7 @@ async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: da
                                                    _predictions(chunk, bg_nbd, gamma_gamma, horizon_days))
     contacts = sum(len(chunk.contact_ids) for chunk in chunks)
     log.info("lifetime value %d scored %d contacts (%d values changed)", version, contacts, changed)
-    return LifetimeValueRun(version, contacts, changed)
+    return ModelRun(MODEL, version, contacts, changed, metrics=metrics)
 
 
 def _fit(chunks: list[PurchaseSummary]) -> tuple[BgNbd, GammaGamma, dict[str, float]]:
