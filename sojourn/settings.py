@@ -240,6 +240,15 @@ class Settings(BaseSettings):
     ltv_horizon_days: int = Field(90, ge=1, le=3650)
     prediction_chunk_contacts: int = Field(50_000, ge=100)
 
+    # Recommendations: RECOMMENDATIONS_PER_CONTACT products per contact (at most 50, what a
+    # template's recommend(n) may ask for), from co-occurrence over RECOMMENDATION_HISTORY_DAYS of
+    # product events, a contact's own halved every RECOMMENDATION_HALF_LIFE_DAYS; evaluated on
+    # the last RECOMMENDATION_EVALUATION_DAYS (used only if it beats popularity's precision@5).
+    recommendations_per_contact: int = Field(10, ge=1, le=50)
+    recommendation_history_days: int = Field(365, ge=1, le=3650)
+    recommendation_half_life_days: float = Field(30.0, gt=0, le=3650)
+    recommendation_evaluation_days: int = Field(30, ge=1, le=365)
+
     @field_validator("channel_prices")
     @classmethod
     def _priced_channels(cls, value: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,122 @@
+"""Recommendations' data: product events read set-based a range of contacts at a time (views,
+adds to cart and purchases of catalogue products, by `properties.sku`), and the products chosen
+for each contact (`contact_recommendations`) and for anyone (`popular_products`), replaced as a
+whole per range and idempotent: a row equal to the stored one is left, `computed_at` included."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import numpy as np
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, SmallInteger
+from sqlmodel import Field, SQLModel
+
+from sojourn.data.models import _ts
+
+VIEW_EVENT = "viewed_product"
+CART_EVENT = "added_to_cart"
+
+
+class ContactRecommendation(SQLModel, table=True):
+    __tablename__ = "contact_recommendations"
+
+    contact_id: int = Field(sa_column=Column(BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"),
+                                             primary_key=True))
+    rank: int = Field(sa_column=Column(SmallInteger, primary_key=True))  # 1 first
+    sku: str = Field(max_length=255)
+    score: float = Field(sa_column=Column(Float, nullable=False))  # 0 for a popular product filling the list
+    model_version: int
+    computed_at: datetime = _ts()
+
+
+class PopularProduct(SQLModel, table=True):
+    __tablename__ = "popular_products"
+
+    rank: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    sku: str = Field(max_length=255)
+    score: float = Field(sa_column=Column(Float, nullable=False))  # distinct buyers
+    model_version: int
+    computed_at: datetime = _ts()
+
+
+# Kinds as sojourn.predict.recommend numbers them: 0 view, 1 add to cart, 2 purchase. Only
+# products in the catalogue count: a recommendation must be a product a template can show.
+_PRODUCT_EVENTS = """
+SELECT e.contact_id, e.properties ->> 'sku' AS sku,
+       CASE e.name WHEN $6 THEN 2 WHEN $7 THEN 1 ELSE 0 END AS kind,
+       extract(epoch FROM e.occurred_at)::float8 AS at
+FROM events AS e JOIN products AS p ON p.sku = e.properties ->> 'sku'
+WHERE e.name = ANY($5::text[]) AND e.occurred_at >= $3 AND e.occurred_at < $4
+  AND e.contact_id >= $1 AND e.contact_id < $2
+"""
+
+
+@dataclass
+class ProductEvents:
+    contact_ids: np.ndarray
+    skus: list[str]
+    kinds: np.ndarray
+    times: np.ndarray
+
+
+async def product_events(conn: asyncpg.Connection, low: int, high: int, since: datetime, until: datetime,
+                         purchase_event: str) -> ProductEvents:
+    """Every product event of the contacts with ids in [low, high), from `since` to before `until`."""
+    names = [purchase_event, CART_EVENT, VIEW_EVENT]
+    rows = await conn.fetch(_PRODUCT_EVENTS, low, high, since, until, names, purchase_event, CART_EVENT)
+    return ProductEvents(np.array([r["contact_id"] for r in rows], dtype=np.int64), [r["sku"] for r in rows],
+                         np.array([r["kind"] for r in rows], dtype=np.int64),
+                         np.array([r["at"] for r in rows], dtype=np.float64))
+
+
+_REPLACE_CONTACTS = """
+WITH new AS (
+    SELECT * FROM unnest($3::bigint[], $4::int[], $5::text[], $6::float8[]) AS n(contact_id, rank, sku, score)
+), gone AS (
+    DELETE FROM contact_recommendations AS r
+    WHERE r.contact_id >= $1 AND r.contact_id < $2
+      AND NOT EXISTS (SELECT 1 FROM new WHERE new.contact_id = r.contact_id AND new.rank = r.rank)
+    RETURNING 1
+), put AS (
+    INSERT INTO contact_recommendations AS r (contact_id, rank, sku, score, model_version)
+    SELECT new.contact_id, new.rank, new.sku, new.score, $7 FROM new
+    JOIN contacts AS c ON c.id = new.contact_id  -- a contact erased since it was read has none
+    ORDER BY new.contact_id, new.rank
+    ON CONFLICT (contact_id, rank) DO UPDATE SET sku = EXCLUDED.sku, score = EXCLUDED.score,
+        model_version = EXCLUDED.model_version, computed_at = now()
+    WHERE (r.sku, r.score, r.model_version) IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.score, EXCLUDED.model_version)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put)
+"""
+
+_REPLACE_POPULAR = """
+WITH new AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::float8[]) AS n(rank, sku, score)
+), gone AS (
+    DELETE FROM popular_products AS r WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.rank = r.rank) RETURNING 1
+), put AS (
+    INSERT INTO popular_products AS r (rank, sku, score, model_version)
+    SELECT rank, sku, score, $4 FROM new ORDER BY rank
+    ON CONFLICT (rank) DO UPDATE SET sku = EXCLUDED.sku, score = EXCLUDED.score,
+        model_version = EXCLUDED.model_version, computed_at = now()
+    WHERE (r.sku, r.score, r.model_version) IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.score, EXCLUDED.model_version)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put)
+"""
+
+
+async def replace_recommendations(conn: asyncpg.Connection, low: int, high: int, version: int,
+                                  contact_ids: list[int], ranks: list[int], skus: list[str],
+                                  scores: list[float]) -> int:
+    """The recommendations of the contacts with ids in [low, high) become the rows given (a
+    contact left out has none); returns how many rows changed."""
+    return await conn.fetchval(_REPLACE_CONTACTS, low, high, contact_ids, ranks, skus, scores, version)
+
+
+async def replace_popular(conn: asyncpg.Connection, version: int, skus: list[str], scores: list[float]) -> int:
+    """The popular products become `skus`, ranked in their order; returns how many rows changed."""
+    return await conn.fetchval(_REPLACE_POPULAR, list(range(1, len(skus) + 1)), skus, scores, version)
