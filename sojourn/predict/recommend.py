@@ -43,8 +43,8 @@ class Interactions:
     n_contacts: int
     n_products: int
 
-    def before(self, cutoff: float) -> Interactions:
-        keep = self.times < cutoff
+    def between(self, start: float, cutoff: float) -> Interactions:
+        keep = (self.times >= start) & (self.times < cutoff)
         return Interactions(self.contacts[keep], self.products[keep], self.kinds[keep], self.times[keep],
                             self.n_contacts, self.n_products)
 
@@ -63,6 +63,10 @@ class ItemModel:
         """The `n` most bought products (ties: lower column first), only products bought at all."""
         order = np.lexsort((np.arange(len(self.popularity)), -self.popularity))
         return [int(p) for p in order[:n] if self.popularity[p] > 0]
+
+    def popularity_only(self) -> ItemModel:
+        """The same popularity without co-occurrence: every contact gets the popular products."""
+        return ItemModel(sparse.csr_matrix(self.similarity.shape), self.popularity)
 
 
 def fit(data: Interactions, view_weight: float = VIEW_WEIGHT, neighbours: int = NEIGHBOURS) -> ItemModel:
@@ -114,7 +118,7 @@ def evaluate(data: Interactions, cutoff: float, half_life_days: float, k: int = 
     product at or after it that they had not bought before, and measure precision@k and
     recall@k of those new purchases, for co-occurrence (with its popularity fill) and for
     popularity alone (the same popular products, minus what each contact bought)."""
-    train = data.before(cutoff)
+    train = data.between(-np.inf, cutoff)
     model = fit(train)
     known = train.bought()
     later = (data.kinds == PURCHASE) & (data.times >= cutoff)
@@ -125,8 +129,7 @@ def evaluate(data: Interactions, cutoff: float, half_life_days: float, k: int = 
     metrics: dict[str, float] = {"evaluated_contacts": int(len(rows)), "k": k}
     if not len(rows):
         return metrics
-    baseline = ItemModel(sparse.csr_matrix((data.n_products, data.n_products)), model.popularity)
-    for name, fitted in (("cooccurrence", model), ("popularity", baseline)):
+    for name, fitted in (("cooccurrence", model), ("popularity", model.popularity_only())):
         picks, _ = recommend(fitted, train, rows, k, cutoff, half_life_days)
         hits = np.zeros(len(rows))
         for column in range(picks.shape[1]):
