@@ -25,6 +25,7 @@ from sojourn.contracts.send import SendRequest, SendResult
 from sojourn.contracts.statuses import MESSAGE_DONE, MessageStatus
 from sojourn.data.consent import address_of, forget_address, refusal
 from sojourn.data.models import Contact, ContactConsent, Message, utcnow
+from sojourn.data.template_data import ContactExtras, contact_extras_columns, extras_of
 from sojourn.delivery import metrics
 from sojourn.delivery.budgets import budget_refusal
 from sojourn.delivery.channels import (
@@ -42,7 +43,7 @@ from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
 from sojourn.dsl import template_limits
 from sojourn.dsl.channels import SPECS
 from sojourn.dsl.nodes import SendNode
-from sojourn.dsl.templating import TemplateRenderError, template_context
+from sojourn.dsl.templating import RECOMMENDED, TagWeights, TemplateRenderError, template_context
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ _MESSAGE_COLUMNS = _MESSAGES.c.keys()
 _consents = ContactConsent.__table__
 
 # Built once: every message runs these. For each (contact, key) asked: the contact, its
-# consents and any message already recorded under the key; a batch asks for a page at once.
+# consents, what its templates read besides (predictions, tags, recommended products) and any
+# message already recorded under the key; a batch asks for a page at once.
 _WANTED = select(func.unnest(bindparam("contact_ids", type_=ARRAY(BigInteger))).label("contact_id"),
                  func.unnest(bindparam("keys", type_=ARRAY(String))).label("key")).subquery("wanted")
 _LOAD = (select(_WANTED.c.key.label("wanted_key"), Contact.__table__,
                 select(func.jsonb_object_agg(_consents.c.channel, _consents.c.status))
                 .where(_consents.c.contact_id == Contact.id).scalar_subquery().label("consents"),
+                *contact_extras_columns(Contact.id),
                 *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
          .select_from(_WANTED.outerjoin(Contact, Contact.id == _WANTED.c.contact_id)
                       .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == _WANTED.c.key)))
@@ -69,7 +72,7 @@ _insert = insert(Message)
 _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
                                         set_={name: _insert.excluded[name] for name in _OUTCOME})
 
-Loaded = tuple[Contact | None, dict[str, str], Message | None]
+Loaded = tuple[Contact | None, dict[str, str], Message | None, ContactExtras]
 
 # Test seam: runs after the provider accepted a message, to prove that a retried
 # attempt finds the recorded message and does not send it again.
@@ -77,10 +80,13 @@ AfterAccepted = Callable[[SendRequest], Awaitable[None]]
 
 
 def message_context(contact: Contact, journey_id: str, version: int, node_id: str,
-                    event: ContactEvent | None) -> dict:
-    """What a message's templates see: the contact, the journey and the triggering event."""
+                    event: ContactEvent | None, extras: ContactExtras) -> dict:
+    """What a message's templates see: the contact, its predictions, tags and recommended
+    products (`recommend(n)`), the journey and the triggering event."""
     context = template_context(contact.model_dump(include={
         "external_id", "email", "phone", "first_name", "last_name", "time_zone", "attributes"}))
+    context.update(predictions=extras.predictions, tags=TagWeights(extras.tags))
+    context[RECOMMENDED] = extras.recommendations
     context["journey"] = {"id": journey_id, "version": version, "node": node_id}
     if event is not None:
         context["event"] = {"name": event.name, "properties": event.properties, "occurred_at": event.occurred_at}
@@ -125,15 +131,17 @@ class _Message:
     row: dict
     channel: str | None = None
     address: str | None = None
+    extras: ContactExtras
     rendered: Rendered | None = None
 
     @classmethod
-    def start(cls, request: SendRequest, node: SendNode, contact: Contact, now: datetime) -> _Message:
+    def start(cls, request: SendRequest, node: SendNode, contact: Contact, now: datetime,
+              extras: ContactExtras) -> _Message:
         row = dict(id=uuid.uuid5(_MESSAGE_NAMESPACE, request.idempotency_key), idempotency_key=request.idempotency_key,
                    workflow_id=request.workflow_id, journey_id=request.journey_id,
                    journey_version=request.journey_version, node_id=request.node_id, contact_id=contact.id, links=[],
                    transactional=node.transactional, priority=request.priority, due_at=now)
-        return cls(request=request, node=node, contact=contact, now=now, row=row)
+        return cls(request=request, node=node, contact=contact, now=now, row=row, extras=extras)
 
     @property
     def id(self) -> uuid.UUID:
@@ -171,13 +179,13 @@ class Sender:
         (which `load`s its page's at once and parses its node once). Raises `ApplicationError`s
         as the activity would (non-retryable when final)."""
         node = node or SendNode.model_validate(request.node)
-        contact, consents, recorded = loaded or (await self.load([request]))[request.idempotency_key]
+        contact, consents, recorded, extras = loaded or (await self.load([request]))[request.idempotency_key]
         if recorded is not None and recorded.status in MESSAGE_DONE:
             return self._earlier(recorded)
         if contact is None:
             raise ApplicationError(f"contact {request.contact_id} does not exist", type=ErrorType.CONTACT_NOT_FOUND,
                                    non_retryable=True)
-        message = _Message.start(request, node, contact, now)
+        message = _Message.start(request, node, contact, now, extras)
         held_out = holdout_reason(request, node, self._settings.global_control_percent)
         if held_out is not None:
             return await self._refused(message, [held_out])
@@ -212,7 +220,8 @@ class Sender:
         return await self._hand_over(message, sender)
 
     async def load(self, requests: list[SendRequest]) -> dict[str, Loaded]:
-        """By key: the contact (None if erased), its consents, and the message already recorded."""
+        """By key: the contact (None if erased), its consents, the message already recorded and what
+        its templates read besides."""
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_LOAD, {"contact_ids": [r.contact_id for r in requests],
                                                "keys": [r.idempotency_key for r in requests]})).mappings().all()
@@ -220,6 +229,7 @@ class Sender:
             Contact.model_validate({k: row[k] for k in _CONTACT_COLUMNS}) if row["id"] is not None else None,
             row["consents"] or {},
             Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None,
+            extras_of(row),
         ) for row in rows}
 
     # --- the steps of `deliver`, in its order ------------------------------------------------
@@ -242,7 +252,7 @@ class Sender:
     async def _render(self, message: _Message, sender: ChannelSender) -> None:
         request = message.request
         context = message_context(message.contact, request.journey_id, request.journey_version, request.node_id,
-                                  request.event)
+                                  request.event, message.extras)
         try:
             message.rendered = await render_in_thread(sender, message.node, context, message.id, message.contact)
         except TemplateRenderError as err:

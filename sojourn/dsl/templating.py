@@ -158,6 +158,29 @@ def _money(value: Any, currency: str = "USD") -> str:
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
 
 
+# `recommend(n)` shows the first n of the products the message context holds under this key.
+RECOMMENDED = "recommended_products"
+RECOMMEND_MAX = 50
+
+
+@pass_context
+def _recommend(context: Any, n: Any = 3) -> list[Any]:
+    """`{% for product in recommend(3) %}`: up to n of the contact's recommended products."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= RECOMMEND_MAX:
+        raise ValueError(f"recommend(n): n must be a whole number from 1 to {RECOMMEND_MAX}, not {n!r}")
+    products = context.get(RECOMMENDED)
+    return list(products[:n]) if isinstance(products, list) else []
+
+
+class TagWeights(dict):
+    """A contact's tags by weight; a tag the contact does not have weighs 0, so that
+    `{% if tags["affinity:topic:sun-care"] > 0.5 %}` is simply false for them."""
+
+    def __missing__(self, tag: Any) -> float:
+        return 0.0
+
+
+_env.globals["recommend"] = _recommend
 _env.filters.update(local=_local, money=_money)
 _env.filters = {name: template_limits.bounded_filter(name, function) for name, function in _env.filters.items()}
 

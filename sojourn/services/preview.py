@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.contracts.journey import ContactEvent
 from sojourn.data.models import ContactConsent, utcnow
+from sojourn.data.template_data import contact_extras
 from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import choose_channel, message_context, render_in_thread
 from sojourn.dsl.templating import TemplateRenderError
@@ -42,7 +43,8 @@ class Previewer:
         trigger = None if event is None else ContactEvent(
             event_id="preview", name=event.name, properties=event.properties,
             occurred_at=(event.occurred_at or utcnow()).isoformat())
-        context = message_context(contact, journey_id, version, node.id, trigger)
+        context = message_context(contact, journey_id, version, node.id, trigger,
+                                  await contact_extras(session, contact.id))
         messages, errors = {}, {}
         for name in node.channels:
             try:

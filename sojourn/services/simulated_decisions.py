@@ -28,6 +28,7 @@ from sojourn.contracts.statuses import MessageStatus
 from sojourn.data import segments
 from sojourn.data.consent import address_of
 from sojourn.data.models import Contact, ContactConsent, ContactTag, Message
+from sojourn.data.template_data import contact_extras
 from sojourn.delivery.budgets import budget_refusal
 from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.holdouts import holdout_reason
@@ -79,7 +80,7 @@ class SimulatedDecisions:
                                            message_id=str(message_id), reason="; ".join(refusals))
             address = address_of(box.contact, chosen) if SPECS[chosen].person else getattr(node, chosen).url
             context = message_context(box.contact, request.journey_id, request.journey_version, request.node_id,
-                                      request.event)
+                                      request.event, await contact_extras(box.conn, box.contact.id))
             rendered = await render_in_thread(self._channels[chosen], node, context, message_id, box.contact)
             result = SimulatedSendResult(status=MessageStatus.SENT, channel=chosen, message_id=str(message_id),
                                          recipient=address, subject=rendered.subject, payload=rendered.payload)

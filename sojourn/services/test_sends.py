@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sojourn.data.ingest.contact_fields import e164_phone, email_problem
 from sojourn.data.models import Contact, Message, utcnow
+from sojourn.data.template_data import contact_extras
 from sojourn.delivery.channels import (
     Outgoing,
     PermanentDeliveryFailure,
@@ -71,7 +72,8 @@ class TestSends:
         message_id = uuid.uuid4()
         sender, smtp, http = self._sender(channel)
         try:
-            context = message_context(contact, journey_id, version, node_id, None)
+            context = message_context(contact, journey_id, version, node_id, None,
+                                      await contact_extras(session, contact.id))
             try:
                 rendered = await render_in_thread(sender, node, context, message_id, contact)
             except TemplateRenderError as err:
