@@ -71,22 +71,31 @@ async def product_events(conn: asyncpg.Connection, low: int, high: int, since: d
                          np.array([r["at"] for r in rows], dtype=np.float64))
 
 
+# Only the differences are written: on a day scored again the stored rows are read and
+# compared, and nothing is written at all.
 _REPLACE_CONTACTS = """
 WITH new AS (
     SELECT * FROM unnest($3::bigint[], $4::int[], $5::text[], $6::float8[]) AS n(contact_id, rank, sku, score)
+), old AS (
+    SELECT contact_id, rank, sku, score, model_version FROM contact_recommendations
+    WHERE contact_id >= $1 AND contact_id < $2
+), diff AS (
+    SELECT coalesce(new.contact_id, old.contact_id) AS contact_id, coalesce(new.rank, old.rank) AS rank,
+           new.sku, new.score, new.contact_id IS NULL AS gone
+    FROM new FULL JOIN old ON old.contact_id = new.contact_id AND old.rank = new.rank
+    WHERE (new.sku, new.score, $7::int) IS DISTINCT FROM (old.sku, old.score, old.model_version)
 ), gone AS (
-    DELETE FROM contact_recommendations AS r
-    WHERE r.contact_id >= $1 AND r.contact_id < $2
-      AND NOT EXISTS (SELECT 1 FROM new WHERE new.contact_id = r.contact_id AND new.rank = r.rank)
+    DELETE FROM contact_recommendations AS r USING diff
+    WHERE diff.gone AND r.contact_id = diff.contact_id AND r.rank = diff.rank
     RETURNING 1
 ), put AS (
     INSERT INTO contact_recommendations AS r (contact_id, rank, sku, score, model_version)
-    SELECT new.contact_id, new.rank, new.sku, new.score, $7 FROM new
-    JOIN contacts AS c ON c.id = new.contact_id  -- a contact erased since it was read has none
-    ORDER BY new.contact_id, new.rank
+    SELECT diff.contact_id, diff.rank, diff.sku, diff.score, $7 FROM diff
+    JOIN contacts AS c ON c.id = diff.contact_id  -- a contact erased since it was read has none
+    WHERE NOT diff.gone
+    ORDER BY diff.contact_id, diff.rank
     ON CONFLICT (contact_id, rank) DO UPDATE SET sku = EXCLUDED.sku, score = EXCLUDED.score,
         model_version = EXCLUDED.model_version, computed_at = now()
-    WHERE (r.sku, r.score, r.model_version) IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.score, EXCLUDED.model_version)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM put)

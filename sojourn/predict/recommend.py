@@ -87,29 +87,46 @@ def fit(data: Interactions, view_weight: float = VIEW_WEIGHT, neighbours: int = 
     return ItemModel(_strongest(similarity, neighbours), buyers.astype(float))
 
 
-def recommend(model: ItemModel, data: Interactions, rows: np.ndarray, n: int, now: float,
-              half_life_days: float) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class Histories:
+    """What each contact did, as recommending reads it: products weighted by kind and age
+    (`profile`), and products bought (`bought`, never recommended); contacts x products."""
+
+    profile: sparse.csr_matrix
+    bought: sparse.csr_matrix
+
+
+def histories(data: Interactions, now: float, half_life_days: float) -> Histories:
+    age_days = np.maximum(now - data.times, 0.0) / _DAY
+    weights = KIND_WEIGHTS[data.kinds] * np.power(0.5, age_days / half_life_days)
+    profile = sparse.csr_matrix((weights, (data.contacts, data.products)), shape=(data.n_contacts, data.n_products))
+    return Histories(profile, data.bought())
+
+
+def recommend(model: ItemModel, seen: Histories, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """For each contact row in `rows`: up to `n` product columns (-1 where there are fewer) and
     their scores (0 for a popular product that filled the list), best first."""
-    profile = _profiles(data, now, half_life_days)
-    bought = data.bought()
-    popularity = model.popularity / (model.popularity.max() + 1.0) if len(model.popularity) else model.popularity
+    popularity = (model.popularity / (model.popularity.max() + 1.0)).astype(np.float32) \
+        if len(model.popularity) else np.zeros(0, np.float32)
+    similarity = model.similarity.astype(np.float32)
     picks = np.full((len(rows), n), -1, dtype=np.int64)
     scores = np.zeros((len(rows), n))
+    take = min(n, len(popularity))
+    if not take:
+        return picks, scores
     for start in range(0, len(rows), _BLOCK):
         block = rows[start:start + _BLOCK]
-        score = np.asarray((profile[block] @ model.similarity).todense(), dtype=np.float64)
-        # Co-occurrence first (every positive score above 1), then popularity (below 1).
-        key = np.where(score > 0, 1.0 + score, popularity[np.newaxis, :])
-        key[bought[block].nonzero()] = 0.0
-        take = min(n, key.shape[1])
-        top = np.argpartition(-key, take - 1, axis=1)[:, :take] if take else np.zeros((len(block), 0), int)
+        score = (seen.profile[block].astype(np.float32) @ similarity).toarray()
+        # Co-occurrence first (every positive score above 1), then popularity (below 1); a
+        # product never bought by anyone (popularity 0) or bought by this contact is left out.
+        key = np.where(score > 0, score + np.float32(1), popularity[np.newaxis, :])
+        key[seen.bought[block].nonzero()] = 0
+        top = np.argpartition(-key, take - 1, axis=1)[:, :take]
         top_keys = np.take_along_axis(key, top, axis=1)
-        order = np.lexsort((top, -top_keys), axis=1)
+        order = np.lexsort((top, -top_keys), axis=1)  # a few columns per row: cheap
         top, top_keys = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_keys, order, axis=1)
-        chosen = top_keys > 0
-        picks[start:start + len(block), :take] = np.where(chosen, top, -1)
-        scores[start:start + len(block), :take] = np.where(top_keys > 1, top_keys - 1.0, 0.0)
+        picks[start:start + len(block), :take] = np.where(top_keys > 0, top, -1)
+        scores[start:start + len(block), :take] = np.where(top_keys > 1, top_keys.astype(np.float64) - 1.0, 0.0)
     return picks, scores
 
 
@@ -129,8 +146,9 @@ def evaluate(data: Interactions, cutoff: float, half_life_days: float, k: int = 
     metrics: dict[str, float] = {"evaluated_contacts": int(len(rows)), "k": k}
     if not len(rows):
         return metrics
+    seen = histories(train, cutoff, half_life_days)
     for name, fitted in (("cooccurrence", model), ("popularity", model.popularity_only())):
-        picks, _ = recommend(fitted, train, rows, k, cutoff, half_life_days)
+        picks, _ = recommend(fitted, seen, rows, k)
         hits = np.zeros(len(rows))
         for column in range(picks.shape[1]):
             valid = picks[:, column] >= 0
@@ -170,10 +188,3 @@ def _strongest(similarity: sparse.csr_matrix, neighbours: int) -> sparse.csr_mat
         return similarity
     return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
                              shape=similarity.shape)
-
-
-def _profiles(data: Interactions, now: float, half_life_days: float) -> sparse.csr_matrix:
-    """Contacts x products: what each contact did with each product, by kind, decayed by age."""
-    age_days = np.maximum(now - data.times, 0.0) / _DAY
-    weights = KIND_WEIGHTS[data.kinds] * np.power(0.5, age_days / half_life_days)
-    return sparse.csr_matrix((weights, (data.contacts, data.products)), shape=(data.n_contacts, data.n_products))

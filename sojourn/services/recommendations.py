@@ -68,11 +68,11 @@ async def score_recommendations(engine: AsyncEngine, as_of: datetime, settings: 
         async with conn.transaction():
             changed = await replace_popular(conn, version, [skus[p] for p in popular],
                                             [float(model.popularity[p]) for p in popular])
+        seen = recommend.histories(data, now, settings.recommendation_half_life_days)
         scored = 0
         for low, high in ranges:
             rows = np.flatnonzero((contact_ids >= low) & (contact_ids < high))
-            picks, scores = recommend.recommend(model, data, rows, per_contact, now,
-                                                settings.recommendation_half_life_days)
+            picks, scores = recommend.recommend(model, seen, rows, per_contact)
             kept = picks >= 0
             row_of, rank_of = np.nonzero(kept)
             scored += int(kept.any(axis=1).sum())

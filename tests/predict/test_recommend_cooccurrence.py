@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sojourn.predict.recommend import CART, PURCHASE, VIEW, Interactions, evaluate, fit, recommend
+from sojourn.predict.recommend import CART, PURCHASE, VIEW, Interactions, evaluate, fit, histories, recommend
 
 DAY = 86_400.0
 NOW = 1_000 * DAY
@@ -44,7 +44,7 @@ def test_the_partner_of_a_planted_pair_comes_first_and_bought_products_never_com
     events.append((one_buyer, 4, PURCHASE, NOW - DAY))  # bought 4 alone: 5 should come first
     data = interactions(events, 302, 20)
     model = fit(data)
-    picks, scores = recommend(model, data, np.array([one_buyer, newcomer, 0]), 5, NOW, 30)
+    picks, scores = recommend(model, histories(data, NOW, 30), np.array([one_buyer, newcomer, 0]), 5)
     assert picks[0][0] == 5 and scores[0][0] > 0
     assert 4 not in picks[0]
     assert list(picks[1][:1]) == [18] and scores[1].tolist() == [0.0] * 5  # popular only
@@ -66,13 +66,13 @@ def test_a_view_that_led_to_a_purchase_makes_a_neighbour():
     data = interactions(events, 151, 10)
     model = fit(data)
     assert model.similarity[7, 3] > 0 and model.similarity[9, 2] == 0
-    picks, scores = recommend(model, data, np.array([viewer]), 3, NOW, 30)
+    picks, scores = recommend(model, histories(data, NOW, 30), np.array([viewer]), 3)
     assert picks[0][0] == 3 and scores[0][0] > 0
 
 
 def test_fewer_products_than_asked_leave_the_rest_empty():
     data = interactions([(0, 0, PURCHASE, NOW - DAY), (1, 1, PURCHASE, NOW - DAY)], 2, 2)
-    picks, _ = recommend(fit(data), data, np.array([0]), 5, NOW, 30)
+    picks, _ = recommend(fit(data), histories(data, NOW, 30), np.array([0]), 5)
     assert picks[0].tolist() == [1, -1, -1, -1, -1]
 
 
