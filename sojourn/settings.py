@@ -240,6 +240,12 @@ class Settings(BaseSettings):
     ltv_horizon_days: int = Field(90, ge=1, le=3650)
     prediction_chunk_contacts: int = Field(50_000, ge=100)
 
+    # Purchase propensity and churn: PURCHASE_<N>D is the chance of a purchase within
+    # PROPENSITY_HORIZON_DAYS; CHURN_<N>D, for contacts who bought before, the chance of no
+    # purchase within CHURN_HORIZON_DAYS. Each is trained and validated on the windows before.
+    propensity_horizon_days: int = Field(30, ge=1, le=365)
+    churn_horizon_days: int = Field(90, ge=1, le=730)
+
     @field_validator("channel_prices")
     @classmethod
     def _priced_channels(cls, value: dict[str, float]) -> dict[str, float]:
