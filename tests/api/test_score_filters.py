@@ -1,20 +1,31 @@
 """Scores in the filter language: `{"score": NAME, "op": ..., "value": NUMBER}` selects contacts by
 a stored prediction, in segments and in a journey's branch (Salesforce's offer by propensity
 decile); a contact without the score matches no score condition; bad score filters are a 422
-naming the problem."""
+naming the problem; the two shipped journeys on deciles (examples/) run one contact per arm."""
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import select
 
 from sojourn.data.db import raw_connection
 from sojourn.data.models import Contact
 from sojourn.data.predictions import record_model, store_predictions
+from sojourn.dsl.validation import load_definition_file
 
-from helpers import create_active_journey, enroll, finished, put_contact
+from helpers import (
+    advance,
+    create_active_journey,
+    enroll,
+    finished,
+    put_contact,
+    wait_for_mail,
+    waiting_state,
+    zone_at,
+)
 
 
 async def scored(api, engine, unique: str, deciles: dict[str, int | None]) -> dict[str, int]:
@@ -96,3 +107,47 @@ async def test_a_journey_branches_on_the_propensity_decile(api, worker, engine, 
         "eighth": ("default", []),
         "new": ("default", []),
     }
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+async def test_the_predictive_signup_example_sends_the_top_two_deciles_the_premium_series(
+        api, worker, engine, temporal_env, unique):
+    """MailUp's playbook as shipped: the top 20% get the premium series, the rest the standard."""
+    definition = load_definition_file(EXAMPLES / "predictive-signup.yaml")
+    await scored(api, engine, unique, {"ninth": 9, "third": 3})
+    journey = f"predictive-signup-{unique}"
+    await create_active_journey(api, journey, definition)
+    series = {}
+    for (name, wait), run in zip((("ninth", timedelta(days=2)), ("third", timedelta(days=7))),
+                                 await enroll(api, journey, f"ninth-{unique}", f"third-{unique}")):
+        waiting = await waiting_state(temporal_env, run["workflow_id"])
+        assert waiting.path[0].outcome == ("case 0" if name == "ninth" else "default")
+        await advance(temporal_env, run["workflow_id"], wait + timedelta(minutes=1))
+        series[name] = [m.node for m in (await finished(temporal_env, run["workflow_id"])).messages]
+    assert series == {"ninth": ["premium_welcome", "premium_gift"], "third": ["standard_welcome", "standard_tips"]}
+    [welcome, _] = await wait_for_mail(engine, f"ninth-{unique}@example.com", 2)
+    assert welcome["subject"] == "Welcome, your members' preview is open"
+
+
+async def test_the_offer_by_propensity_example_gives_each_decile_its_offer(api, worker, engine, temporal_env, unique):
+    """Salesforce's member day as shipped: a reminder for the top decile, double points for the
+    middle 10%, a discount for the bottom 20%, nothing for the rest or the unscored."""
+    definition = load_definition_file(EXAMPLES / "offer-by-propensity.yaml")
+    people = {"top": 10, "middle": 5, "bottom": 1, "seventh": 7, "new": None}
+    await scored(api, engine, unique, people)
+    for name in people:  # midday where they are: no quiet hours in the way
+        await put_contact(api, f"{name}-{unique}", email=f"{name}-{unique}@example.com", time_zone=zone_at(12),
+                          attributes={"club": unique})
+    assert (await api.post("/v1/segments", json={"id": f"members-{unique}", "name": "members", "filter": {
+        "attribute": "club", "value": unique}})).status_code == 201
+    definition["entry"]["audience"] = f"members-{unique}"
+    journey = f"offer-by-propensity-{unique}"
+    await create_active_journey(api, journey, definition)
+    runs = await enroll(api, journey, *(f"{name}-{unique}" for name in people))
+    offers = {name: [m.node for m in (await finished(temporal_env, run["workflow_id"])).messages]
+              for name, run in zip(people, runs)}
+    assert offers == {"top": ["reminder"], "middle": ["double_points"], "bottom": ["discount"], "seventh": [], "new": []}
+    [mail] = await wait_for_mail(engine, f"bottom-{unique}@example.com")
+    assert mail["subject"] == "Member day: 20% off, just for you"
