@@ -248,6 +248,11 @@ class Settings(BaseSettings):
     recommendation_history_days: int = Field(365, ge=1, le=3650)
     recommendation_half_life_days: float = Field(30.0, gt=0, le=3650)
     recommendation_evaluation_days: int = Field(30, ge=1, le=365)
+    # Purchase propensity and churn: PURCHASE_<N>D is the chance of a purchase within
+    # PROPENSITY_HORIZON_DAYS; CHURN_<N>D, for contacts who bought before, the chance of no
+    # purchase within CHURN_HORIZON_DAYS. Each is trained and validated on the windows before.
+    propensity_horizon_days: int = Field(30, ge=1, le=365)
+    churn_horizon_days: int = Field(90, ge=1, le=730)
 
     @field_validator("channel_prices")
     @classmethod

@@ -14,7 +14,10 @@ from sojourn.dsl.filters import SEGMENT_ID_MAX, SEGMENT_ID_PATTERN
 class SegmentCreate(StrictIn):
     id: str = Field(min_length=1, max_length=SEGMENT_ID_MAX, pattern=SEGMENT_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
-    filter: dict[str, Any] = Field(description="A filter of the segment language; see sojourn/filters.py.")
+    filter: dict[str, Any] = Field(description=(
+        "A filter of the segment language (sojourn/dsl/filters.py): and, or, not, attribute, tag, event, "
+        "engagement, segment, or score: `{\"score\": \"purchase_30d\", \"op\": \"gte\", \"value\": 0.7}` compares "
+        "a stored prediction as a number (eq, ne, gt, gte, lt, lte, between); a contact without it matches none."))
 
 
 class SegmentUpdate(StrictIn):

@@ -12,14 +12,19 @@ from datetime import datetime
 
 import asyncpg
 
-# A value is the property's number, or its text if that is a plain decimal; anything else is 0,
-# and a day's total is never below 0 (a refund does not make a purchase worth less than nothing).
+
+def purchase_value(parameter: str) -> str:
+    """SQL for an event's value: its `properties` key named by the bind `parameter` ("$5") holds
+    a number, or text that is a plain decimal; anything else is worth 0."""
+    return (f"CASE WHEN jsonb_typeof(properties -> {parameter}) = 'number' THEN (properties ->> {parameter})::numeric "
+            f"WHEN properties ->> {parameter} ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' "
+            f"THEN trim(properties ->> {parameter})::numeric ELSE 0 END")
+
+
+# A day's total is never below 0 (a refund does not make a purchase worth less than nothing).
 _SUMMARY = r"""
 WITH purchases AS (
-    SELECT contact_id, date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day,
-           CASE WHEN jsonb_typeof(properties -> $5) = 'number' THEN (properties ->> $5)::numeric
-                WHEN properties ->> $5 ~ '^\s*-?[0-9]+(\.[0-9]+)?\s*$' THEN trim(properties ->> $5)::numeric
-                ELSE 0 END AS value
+    SELECT contact_id, date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, """ + purchase_value("$5") + r""" AS value
     FROM events
     WHERE name = $4 AND occurred_at < $3 AND contact_id >= $1 AND contact_id < $2
 ), days AS (

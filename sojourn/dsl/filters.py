@@ -7,6 +7,10 @@
      "min_count": 2, "max_count": null, "within": "30d"}
     {"engagement": "opened", "journey": "mothers-day", "node": "preview"}
     {"segment": "vip"}
+    {"score": "purchase_30d", "op": "gte", "value": 0.7}
+
+A score is a model's prediction for the contact (`contact_predictions`), compared as a number;
+a contact without that score matches no score condition (`ne` included).
 
 The comparison operators (`op`) and their meanings are declared in `sojourn.dsl.operators`.
 """
@@ -19,7 +23,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from sojourn.dsl.durations import Duration
-from sojourn.dsl.operators import Op, compare, value_problem
+from sojourn.dsl.operators import Op, compare, is_number, value_problem
 
 # Contact columns a filter may name; any other name is a key of `attributes`.
 CONTACT_FIELDS = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "created_at")
@@ -86,6 +90,30 @@ class EngagementFilter(_Strict):
     node: str | None = None
 
 
+# The operators a score takes: numbers only.
+SCORE_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
+
+
+class ScoreFilter(_Strict):
+    """A model's prediction for the contact (`purchase_30d`, `purchase_30d.decile`) compared with a number."""
+
+    score: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
+    op: Literal[SCORE_OPS]  # type: ignore[valid-type]
+    value: Any
+
+    @model_validator(mode="after")
+    def _number_value(self):
+        if self.op == "between":
+            problem = value_problem("between", self.value)
+            if problem is None and not all(v is None or is_number(v) for v in self.value):
+                problem = "`between` of a score needs numbers: [low, high]; either end may be null"
+        else:
+            problem = None if is_number(self.value) else f"`{self.op}` of a score needs a number value"
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
 # What a segment (or segment set) id may be: the API refuses others, and a journey naming
 # another is told no such segment exists.
 SEGMENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -108,7 +136,7 @@ class NotFilter(_Strict):
     not_: Annotated["Filter", Field(alias="not")]
 
 
-_KINDS = ("and", "or", "not", "attribute", "tag", "event", "engagement", "segment")
+_KINDS = ("and", "or", "not", "attribute", "tag", "event", "engagement", "segment", "score")
 
 
 def _kind(value: Any) -> str | None:
@@ -130,11 +158,13 @@ Filter = Annotated[
         Annotated[EventFilter, Tag("event")],
         Annotated[EngagementFilter, Tag("engagement")],
         Annotated[SegmentFilter, Tag("segment")],
+        Annotated[ScoreFilter, Tag("score")],
     ],
     Discriminator(
         _kind,
         custom_error_type="filter_kind",
-        custom_error_message="a filter has exactly one of: and, or, not, attribute, tag, event, engagement, segment",
+        custom_error_message="a filter has exactly one of: and, or, not, attribute, tag, event, engagement, segment, "
+                             "score",
     ),
 ]
 

@@ -13,6 +13,8 @@ Python, looks at the rows:
   "more than max", so contacts without any event are included.
 - engagement: `EXISTS` on messages (received = status 'sent'), joined to
   engagement_events for opened / clicked (a link scanner's clicks, flagged `automated`, never match).
+- scores: `EXISTS` on contact_predictions (the named prediction compared as a number), so a
+  contact without the score matches no score condition, `ne` included.
 - segment references: the referenced segment's stored filter is inlined (loaded first,
   with `load_references`), and a reference cycle raises `SegmentCycle`.
 
@@ -26,6 +28,7 @@ semi- or anti-join; under OR, NOT or a waterfall CASE it becomes a (hashed) subp
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -35,7 +38,14 @@ from sojourn.data.models import utcnow
 from sojourn.data.segments.errors import SegmentCycle, SegmentNotFound
 from sojourn.data.segments.operators import compare_sql
 from sojourn.data.segments.references import parse_filter
-from sojourn.data.segments.tables import contacts_table, engagement_table, events_table, messages_table, tags_table
+from sojourn.data.segments.tables import (
+    contacts_table,
+    engagement_table,
+    events_table,
+    messages_table,
+    predictions_table,
+    tags_table,
+)
 from sojourn.data.segments.values import JsonValue
 from sojourn.dsl.durations import parse_duration
 from sojourn.dsl.filters import (
@@ -47,9 +57,13 @@ from sojourn.dsl.filters import (
     Filter,
     NotFilter,
     OrFilter,
+    ScoreFilter,
     SegmentFilter,
     TagFilter,
 )
+
+_SCORE_COMPARISONS = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge,
+                      "lt": operator.lt, "lte": operator.le}
 
 
 class _Compiler:
@@ -75,6 +89,8 @@ class _Compiler:
             return self.engagement(node)
         if isinstance(node, SegmentFilter):
             return self.segment(node.segment)
+        if isinstance(node, ScoreFilter):
+            return self.score(node)
         raise TypeError(f"not a filter: {node!r}")
 
     @staticmethod
@@ -145,6 +161,19 @@ class _Compiler:
             query = query.join(engagement_table, engagement_table.c.message_id == m.id)
             conditions += [engagement_table.c.type == node.engagement, engagement_table.c.automated.is_(False)]
         return exists(query.where(*conditions).correlate(contacts_table))
+
+    @staticmethod
+    def score(node: ScoreFilter) -> ColumnElement:
+        p = predictions_table.c
+        if node.op == "between":
+            low, high = node.value
+            comparison = and_(*([p.value >= low] if low is not None else []),
+                              *([p.value <= high] if high is not None else []))
+        else:
+            comparison = _SCORE_COMPARISONS[node.op](p.value, node.value)
+        return exists(select(literal(1)).select_from(predictions_table)
+                      .where(p.contact_id == contacts_table.c.id, p.name == node.score, comparison)
+                      .correlate(contacts_table))
 
     def segment(self, segment_id: str) -> ColumnElement:
         if segment_id in self.stack:

@@ -19,6 +19,7 @@ from sojourn.dsl.filters import (
     Filter,
     NotFilter,
     OrFilter,
+    ScoreFilter,
     SegmentFilter,
     TagFilter,
 )
@@ -28,7 +29,7 @@ from sojourn.dsl.filters import parse_filter as validate_filter
 def parse_filter(data: Any) -> Filter:
     """A filter model from its JSON form (or the model itself)."""
     if isinstance(data, (AndFilter, OrFilter, NotFilter, AttributeFilter, TagFilter, EventFilter,
-                         EngagementFilter, SegmentFilter)):
+                         EngagementFilter, SegmentFilter, ScoreFilter)):
         return data
     return validate_filter(data)
 
