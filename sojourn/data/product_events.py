@@ -13,7 +13,7 @@ from datetime import datetime
 import asyncpg
 
 # Parameters: $1, $2 the contact id range [low, high); $3 the cut-off; $4 event names and $5
-# their weights (same order); $6 the half-life in days. Embeddable as a CTE in a larger statement.
+# their weights (same order); $6 the half-life in days.
 INTEREST = """
 SELECT e.contact_id, e.properties ->> 'sku' AS sku,
        sum(w.weight * exp(-ln(2) * extract(epoch FROM $3::timestamptz - e.occurred_at) / ($6::float8 * 86400)))
@@ -25,11 +25,13 @@ GROUP BY e.contact_id, e.properties ->> 'sku'
 """
 
 
-@dataclass(frozen=True)
+@dataclass
 class Interest:
-    contact_id: int
-    sku: str
-    interest: float
+    """Columns, a row per (contact, product), by contact then sku."""
+
+    contact_ids: list[int]
+    skus: list[str]
+    interest: list[float]
 
 
 def interest_args(low: int, high: int, as_of: datetime, event_weights: dict[str, float],
@@ -40,9 +42,9 @@ def interest_args(low: int, high: int, as_of: datetime, event_weights: dict[str,
 
 
 async def product_interest(conn: asyncpg.Connection, low: int, high: int, as_of: datetime,
-                           event_weights: dict[str, float], half_life_days: float) -> list[Interest]:
+                           event_weights: dict[str, float], half_life_days: float) -> Interest:
     """Each (contact, product) of the contacts with ids in [low, high) that has an event of one of
-    `event_weights`' names before `as_of`, with its interest, by contact then sku."""
+    `event_weights`' names before `as_of`, with its interest."""
     rows = await conn.fetch(f"{INTEREST} ORDER BY 1, 2", *interest_args(low, high, as_of, event_weights,
                                                                          half_life_days))
-    return [Interest(r["contact_id"], r["sku"], r["interest"]) for r in rows]
+    return Interest([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])

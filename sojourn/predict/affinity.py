@@ -168,3 +168,66 @@ def product_features(category: Iterable[str], brand: str | None, attributes: dic
     for index, share in sorted(topic_shares.items()):
         features.append((TOPIC, tag_name(TOPIC, topics[index].name), share))
     return features
+
+
+@dataclass
+class FeatureMatrix:
+    """Products' features numbered: `shares` a products x features matrix, `kinds` each
+    feature's kind (numbered), `tags` each feature's tag."""
+
+    shares: Any
+    kinds: list[int]
+    tags: list[str]
+
+
+def feature_matrix(products: Sequence[Iterable[tuple[str, str, float]]]) -> FeatureMatrix:
+    """The matrix of each product's (kind, tag, share) features, products in the order given."""
+    from scipy import sparse  # noqa: PLC0415
+
+    numbers: dict[str, int] = {}
+    kind_numbers: dict[str, int] = {}
+    kinds: list[int] = []
+    rows, columns, shares = [], [], []
+    for row, features in enumerate(products):
+        for kind, tag, share in features:
+            if tag not in numbers:
+                numbers[tag] = len(numbers)
+                kinds.append(kind_numbers.setdefault(kind, len(kind_numbers)))
+            rows.append(row)
+            columns.append(numbers[tag])
+            shares.append(share)
+    matrix = sparse.csr_matrix((shares, (rows, columns)), shape=(len(products), max(len(numbers), 1)))
+    return FeatureMatrix(matrix, kinds or [0], list(numbers))
+
+
+@dataclass
+class Weights:
+    """Kept (contact, feature, weight) triples, as parallel arrays."""
+
+    contacts: Any
+    features: Any
+    weights: Any
+
+
+def weigh(contacts: Any, products: Any, interest: Any, shares: Any, kinds: Any, min_weight: float) -> Weights:
+    """Each contact's weight to each feature: its interest in products (`contacts[i]` has
+    `interest[i]` in product number `products[i]`) times the features' shares of each product
+    (`shares`: a products x features matrix), divided by the contact's strongest feature of the
+    same kind (`kinds[feature]`), rounded to 4 places; weights under `min_weight` (or 0) left out."""
+    import numpy as np  # noqa: PLC0415
+    from scipy import sparse  # noqa: PLC0415
+
+    contacts = np.asarray(contacts, dtype=np.int64)
+    if len(contacts) == 0:
+        return Weights(contacts, np.zeros(0, np.int64), np.zeros(0))
+    ids, rows = np.unique(contacts, return_inverse=True)
+    held = sparse.csr_matrix((np.asarray(interest, dtype=float), (rows, np.asarray(products))),
+                             shape=(len(ids), shares.shape[0]))
+    scores = (held @ sparse.csr_matrix(shares)).tocoo()
+    kinds = np.asarray(kinds, dtype=np.int64)
+    groups = scores.row.astype(np.int64) * (int(kinds.max()) + 1) + kinds[scores.col]
+    strongest = np.zeros(len(ids) * (int(kinds.max()) + 1))
+    np.maximum.at(strongest, groups, scores.data)
+    weights = np.round(scores.data / strongest[groups], 4)
+    keep = (weights >= min_weight) & (weights > 0)
+    return Weights(ids[scores.row[keep]], scores.col[keep].astype(np.int64), weights[keep])

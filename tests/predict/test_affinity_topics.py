@@ -7,7 +7,16 @@ from __future__ import annotations
 from affinity_catalogue import CATALOGUE, texts
 
 from sojourn.data.products.text import tokens
-from sojourn.predict.affinity import TAG_MAX, fit_topics, product_features, slug, tag_name, topic_count
+from sojourn.predict.affinity import (
+    TAG_MAX,
+    feature_matrix,
+    fit_topics,
+    product_features,
+    slug,
+    tag_name,
+    topic_count,
+    weigh,
+)
 
 
 def test_the_planted_groups_are_the_topics_and_named_by_their_terms():
@@ -59,3 +68,18 @@ def test_a_products_features():
     [(topic, share)] = by_kind["topic"]
     assert topic.startswith("affinity:topic:") and "sunscreen" in topic and share == 1.0
     assert product_features(["", "Face"], None, {"skin_type": {"nested": 1}}, ["skin_type"], {}, []) == []
+
+
+def test_weights_are_shares_of_the_strongest_of_each_kind():
+    matrix = feature_matrix([
+        [("category", "c:a", 1.0), ("brand", "b:x", 1.0), ("topic", "t:1", 0.75), ("topic", "t:2", 0.25)],
+        [("category", "c:b", 1.0), ("brand", "b:x", 1.0), ("topic", "t:2", 1.0)]])
+    assert matrix.tags == ["c:a", "b:x", "t:1", "t:2", "c:b"] and matrix.kinds == [0, 1, 2, 2, 0]
+    # contact 7: interest 4 in product 0, 1 in product 1; contact 9: 0.5 in product 1 only
+    kept = weigh([7, 7, 9], [0, 1, 1], [4.0, 1.0, 0.5], matrix.shares, matrix.kinds, 0.2)
+    found = {(int(c), matrix.tags[f], float(w)) for c, f, w in zip(kept.contacts, kept.features, kept.weights)}
+    assert found == {(7, "c:a", 1.0), (7, "c:b", 0.25), (7, "b:x", 1.0), (7, "t:1", 1.0), (7, "t:2", 0.6667),
+                     (9, "c:b", 1.0), (9, "b:x", 1.0), (9, "t:2", 1.0)}
+    assert len(weigh([], [], [], matrix.shares, matrix.kinds, 0.2).contacts) == 0
+    dropped = weigh([7, 7], [0, 1], [4.0, 1.0], matrix.shares, matrix.kinds, 0.3)
+    assert "c:b" not in {matrix.tags[f] for f in dropped.features}  # 0.25 < 0.3

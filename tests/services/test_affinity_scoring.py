@@ -147,5 +147,5 @@ async def test_product_interest_per_contact_and_product(engine, unique):
     async with raw_connection(engine) as conn:
         rows = await product_interest(conn, ids["reader"], ids["reader"] + 1, AS_OF,
                                       {"viewed_product": 1, "purchase": 4}, 10)
-    assert [(r.contact_id, r.sku, round(r.interest, 6)) for r in rows] == [
+    assert list(zip(rows.contact_ids, rows.skus, [round(i, 6) for i in rows.interest])) == [
         (ids["reader"], f"hair-2-{unique}", 0.25), (ids["reader"], f"sun-1-{unique}", 2.5)]
