@@ -253,6 +253,35 @@ class Settings(BaseSettings):
     # purchase within CHURN_HORIZON_DAYS. Each is trained and validated on the windows before.
     propensity_horizon_days: int = Field(30, ge=1, le=365)
     churn_horizon_days: int = Field(90, ge=1, le=730)
+    # Affinity tags: each product event counts its AFFINITY_EVENT_WEIGHTS weight (a JSON object of
+    # event name -> weight; unset: viewed_product 1, added_to_cart 3, PURCHASE_EVENT 10), halved every
+    # AFFINITY_HALF_LIFE_DAYS; up to AFFINITY_TOPICS topics learned from the catalogue; the product
+    # attributes named in AFFINITY_ATTRIBUTES (e.g. ["skin_type"]) become tags too; weights (0..1,
+    # 1 the contact's strongest of a kind) below AFFINITY_MIN_WEIGHT are not stored.
+    affinity_event_weights: dict[Annotated[str, Field(min_length=1, max_length=200)],
+                                 Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]] | None = None
+    affinity_half_life_days: float = Field(30.0, gt=0, le=3650, allow_inf_nan=False)
+    affinity_topics: int = Field(20, ge=0, le=200)
+    affinity_attributes: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
+    affinity_min_weight: float = Field(0.1, ge=0, le=1, allow_inf_nan=False)
+
+    @field_validator("affinity_attributes")
+    @classmethod
+    def _affinity_attributes(cls, value: list[str]) -> list[str]:
+        from sojourn.predict.affinity import RESERVED_KINDS, slug  # noqa: PLC0415
+
+        for key in value:
+            if slug(key) in RESERVED_KINDS or not slug(key):
+                raise ValueError(f"AFFINITY_ATTRIBUTES: {key!r} would name tags like affinity:{slug(key)}:..., "
+                                 f"which {', '.join(sorted(RESERVED_KINDS))} and empty names cannot be")
+        return value
+
+    @field_validator("affinity_event_weights")
+    @classmethod
+    def _affinity_event_weights(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and not value:
+            raise ValueError("AFFINITY_EVENT_WEIGHTS: name at least one event (or leave it unset)")
+        return value
 
     @field_validator("channel_prices")
     @classmethod
