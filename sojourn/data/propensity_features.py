@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 import asyncpg
 import numpy as np
 
+from sojourn.data.product_events import CART_EVENT, VIEW_EVENT
 from sojourn.data.purchases import purchase_value
 
 # The kinds of event counted per window: the product events, the purchase event, and the rest.
-PRODUCT_EVENTS = ("viewed_product", "added_to_cart")
-EVENT_KINDS = ("viewed_product", "added_to_cart", "purchase", "other")
+PRODUCT_EVENTS = (VIEW_EVENT, CART_EVENT)
+EVENT_KINDS = (*PRODUCT_EVENTS, "purchase", "other")
 EVENT_WINDOWS = (7, 30, 90)
 MESSAGE_WINDOWS = (30, 90)
 

@@ -5,18 +5,13 @@ whole per range and idempotent: a row equal to the stored one is left, `computed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-import numpy as np
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, SmallInteger
 from sqlmodel import Field, SQLModel
 
 from sojourn.data.models import _ts
-
-VIEW_EVENT = "viewed_product"
-CART_EVENT = "added_to_cart"
 
 
 class ContactRecommendation(SQLModel, table=True):
@@ -39,36 +34,6 @@ class PopularProduct(SQLModel, table=True):
     score: float = Field(sa_column=Column(Float, nullable=False))  # distinct buyers
     model_version: int
     computed_at: datetime = _ts()
-
-
-# Kinds as sojourn.predict.recommend numbers them: 0 view, 1 add to cart, 2 purchase. Only
-# products in the catalogue count: a recommendation must be a product a template can show.
-_PRODUCT_EVENTS = """
-SELECT e.contact_id, e.properties ->> 'sku' AS sku,
-       CASE e.name WHEN $6 THEN 2 WHEN $7 THEN 1 ELSE 0 END AS kind,
-       extract(epoch FROM e.occurred_at)::float8 AS at
-FROM events AS e JOIN products AS p ON p.sku = e.properties ->> 'sku'
-WHERE e.name = ANY($5::text[]) AND e.occurred_at >= $3 AND e.occurred_at < $4
-  AND e.contact_id >= $1 AND e.contact_id < $2
-"""
-
-
-@dataclass
-class ProductEvents:
-    contact_ids: np.ndarray
-    skus: list[str]
-    kinds: np.ndarray
-    times: np.ndarray
-
-
-async def product_events(conn: asyncpg.Connection, low: int, high: int, since: datetime, until: datetime,
-                         purchase_event: str) -> ProductEvents:
-    """Every product event of the contacts with ids in [low, high), from `since` to before `until`."""
-    names = [purchase_event, CART_EVENT, VIEW_EVENT]
-    rows = await conn.fetch(_PRODUCT_EVENTS, low, high, since, until, names, purchase_event, CART_EVENT)
-    return ProductEvents(np.array([r["contact_id"] for r in rows], dtype=np.int64), [r["sku"] for r in rows],
-                         np.array([r["kind"] for r in rows], dtype=np.int64),
-                         np.array([r["at"] for r in rows], dtype=np.float64))
 
 
 # Only the differences are written: on a day scored again the stored rows are read and

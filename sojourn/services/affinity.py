@@ -17,7 +17,7 @@ from sojourn.data.affinity_tags import held, write_range
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model
-from sojourn.data.product_events import product_interest
+from sojourn.data.product_events import CART_EVENT, VIEW_EVENT, product_interest
 from sojourn.data.products.text import tokens
 from sojourn.errors import Invalid
 from sojourn.predict.affinity import FeatureMatrix, Topic, feature_matrix, fit_topics, product_features, weigh
@@ -34,7 +34,7 @@ def event_weights(settings: Settings) -> dict[str, float]:
     """What each product event counts: AFFINITY_EVENT_WEIGHTS, else view < add to cart < purchase."""
     if settings.affinity_event_weights is not None:
         return dict(settings.affinity_event_weights)
-    return {"viewed_product": 1.0, "added_to_cart": 3.0, settings.purchase_event: 10.0}
+    return {VIEW_EVENT: 1.0, CART_EVENT: 3.0, settings.purchase_event: 10.0}
 
 
 async def score_affinity(engine: AsyncEngine, as_of: datetime, settings: Settings) -> ModelRun:

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model
-from sojourn.data.recommendations import ProductEvents, product_events, replace_popular, replace_recommendations
+from sojourn.data.product_events import ProductEvents, product_events
+from sojourn.data.recommendations import replace_popular, replace_recommendations
 from sojourn.errors import Invalid
 from sojourn.predict import recommend
 from sojourn.services.model_runs import ModelRun
