@@ -42,7 +42,8 @@ class ModelsWorkflow:
                     RUN_MODEL_STEP_ACTIVITY, ModelStepRequest(day=request.day, step=step),
                     result_type=ModelStepResult, **MODEL_STEP_OPTIONS)
             except ActivityError as err:
-                outcome.status, outcome.error = "failed", str(err.cause or err)
+                # The cause's own words (ApplicationError, TimeoutError...), its type aside.
+                outcome.status, outcome.error = "failed", getattr(err.cause, "message", None) or str(err)
                 workflow.logger.warning("model step %s failed for %s: %s", step, request.day, outcome.error)
             outcome.seconds = round((workflow.now() - started).total_seconds(), 3)
             progress.finished.append(outcome)

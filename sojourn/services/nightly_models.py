@@ -51,7 +51,7 @@ async def list_runs(client: Client, day: date | None = None, limit: int = RUNS_L
         query += f" AND WorkflowId = '{models_workflow_id(day.isoformat())}'"
     runs = []
     async for execution in client.list_workflows(query, limit=limit):
-        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id, result_type=ModelsProgress)
         runs.append(await _run(client, handle, execution.status, execution.start_time, execution.close_time))
     return runs
 
@@ -64,7 +64,7 @@ async def _run(client: Client, handle: WorkflowHandle, status: WorkflowExecution
         progress = await handle.query(PROGRESS_QUERY, result_type=ModelsProgress | None)
         heartbeat = await _heartbeat(client, handle)
     elif status == WorkflowExecutionStatus.COMPLETED:
-        progress = await handle.result(result_type=ModelsProgress)
+        progress = await handle.result()
     failed = [s for s in progress.finished if s.status == "failed"] if progress else []
     return {
         "id": handle.id, "run_id": handle.run_id, "day": handle.id.removeprefix(models_workflow_id("")),
