@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import asdict
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -63,4 +62,5 @@ class ModelsActivities:
             step.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await step
-        return ModelStepResult(**asdict(run))
+        return ModelStepResult(model=run.model, version=run.version, contacts=run.contacts, changed=run.changed,
+                               reason=run.reason, metrics=run.metrics)

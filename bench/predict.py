@@ -18,6 +18,8 @@ this process, every step in `sojourn.services.model_steps.STEPS`. Steps not ther
 reported as null. Figures:
 
 - `nightly_s`: from starting the run to its result; `steps`: each step's seconds and ModelRun;
+  baseline `direct_s`: the same steps called one after another without Temporal (for the day
+  before, so they fit and write as much);
 - `scoring_s`: predicting and storing every contact's values with a fitted model, without its
   fit: lifetime value's (read each chunk's purchase summary, predict, store; another horizon,
   so every value is written);
@@ -54,7 +56,7 @@ from sojourn.data.predictions import store_predictions
 from sojourn.data.purchases import purchase_summary
 from sojourn.data.tag_rules import end_of_day
 from sojourn.predict.ltv import BgNbd, GammaGamma, fit_bg_nbd
-from sojourn.services import lifetime_value, nightly_models
+from sojourn.services import lifetime_value, model_steps, nightly_models
 from worker.main import journey_worker
 
 from common import bench_stack, machine, print_result, setup_logging
@@ -159,11 +161,6 @@ async def load_shop(database_url: str, shop: dict, contacts: int) -> dict:
                                          records=[(*row[:5], row[5], "USD", "{}", now, now) for row in shop["catalogue"]])
         figures["contacts_products_s"] = round(time.perf_counter() - started, 1)
 
-        secondary = await conn.fetch(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'events' AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)")
-        for row in secondary:
-            await conn.execute(f'DROP INDEX "{row["indexname"]}"')
         started = time.perf_counter()
         c, t, p, names, amount = shop["events"]
         kinds = ("viewed_product", "added_to_cart", "purchase")
@@ -172,26 +169,39 @@ async def load_shop(database_url: str, shop: dict, contacts: int) -> dict:
                     start + timedelta(seconds=float(ti)), start + timedelta(seconds=float(ti)))
                    for n, (ci, ti, pi, k, a) in enumerate(zip(c.tolist(), t.tolist(), p.tolist(), names.tolist(),
                                                               amount.tolist()))]
-        await conn.copy_records_to_table("events", columns=["event_id", "contact_id", "name", "properties",
-                                                            "occurred_at", "received_at"], records=records)
-        for row in secondary:
-            await conn.execute(row["indexdef"])
+        await bulk_copy(conn, "events", ["event_id", "contact_id", "name", "properties", "occurred_at", "received_at"],
+                        records)
         figures["events_s"] = round(time.perf_counter() - started, 1)
 
         started = time.perf_counter()
         messages, engagement = _engagement(ids, shop, start)
-        await conn.copy_records_to_table("messages", columns=[
+        await bulk_copy(conn, "messages", [
             "id", "idempotency_key", "workflow_id", "journey_id", "journey_version", "node_id", "contact_id", "channel",
             "recipient", "subject", "links", "status", "transactional", "priority", "created_at", "sent_at", "test"],
-            records=messages)
-        await conn.copy_records_to_table("engagement_events", columns=[
-            "message_id", "type", "source", "occurred_at", "received_at", "automated", "signal_due"], records=engagement)
+            messages)
+        await bulk_copy(conn, "engagement_events", [
+            "message_id", "type", "source", "occurred_at", "received_at", "automated", "signal_due"], engagement)
         await conn.execute("VACUUM (ANALYZE) contacts, products, events, messages, engagement_events")
         figures["engagement_s"] = round(time.perf_counter() - started, 1)
         figures.update(messages=len(messages), engagement_events=len(engagement))
     finally:
         await conn.close()
     return figures
+
+
+async def bulk_copy(conn: asyncpg.Connection, table: str, columns: list[str], records: list[tuple]) -> None:
+    """COPY as a bulk load does: secondary indexes built once after, the per-row triggers (funnel
+    counts, which no journey of this shop needs) off meanwhile."""
+    secondary = await conn.fetch(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = $1 AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", table)
+    for row in secondary:
+        await conn.execute(f'DROP INDEX "{row["indexname"]}"')
+    await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    await conn.copy_records_to_table(table, columns=columns, records=records)
+    await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    for row in secondary:
+        await conn.execute(row["indexdef"])
 
 
 def _engagement(ids: np.ndarray, shop: dict, start: datetime) -> tuple[list[tuple], list[tuple]]:
@@ -222,6 +232,22 @@ async def nightly(stack) -> tuple[float, ModelsProgress]:
         handle = stack.client.get_workflow_handle(run["id"], result_type=ModelsProgress)
         result = await handle.result()
         return time.perf_counter() - started, result
+
+
+async def direct(stack) -> tuple[float, dict[str, float]]:
+    """Baseline: the same steps called one after another in this process, no Temporal, for the
+    day before (a day of its own, so each fits and writes as the nightly run did); with when
+    each step's reported stage (`report_progress(stage=...)`) began, for a breakdown."""
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    for name in model_steps.STEPS:
+        progress = model_steps.listen_for_progress()
+        step = asyncio.create_task(model_steps.run_step(stack.engine, stack.settings, name, DAY - timedelta(days=1)))
+        while not step.done():
+            await asyncio.wait({step}, timeout=0.2)
+            stages.setdefault(f"{name}.{progress.get('stage')}", round(time.perf_counter() - started, 1))
+        step.result()
+    return time.perf_counter() - started, stages
 
 
 async def scoring(stack) -> float | None:
@@ -280,6 +306,9 @@ async def main(args: argparse.Namespace) -> dict:
                                     "metrics": outcome.result.metrics} if outcome.result else {})}
                  for outcome in run.finished}
         figures["nightly_s"] = round(seconds, 1)
+        direct_s, figures["direct_stages_began_s"] = await direct(stack)
+        figures["direct_s"] = round(direct_s, 1)
+        log.info("baseline, the steps called directly: %.1f s", figures["direct_s"])
         figures["steps"] = {name: steps.get(name) for name in dict.fromkeys([*KNOWN_STEPS, *steps])}
         figures["scoring_s"] = await scoring(stack)
     figures.update(auc=_metric(steps, "propensity", "auc"), baseline_auc=_metric(steps, "propensity", "baseline_auc"),
