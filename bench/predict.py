@@ -23,9 +23,10 @@ reported as null. Figures:
 - `scoring_s`: predicting and storing every contact's values with a fitted model, without its
   fit: lifetime value's (read each chunk's purchase summary, predict, store; another horizon,
   so every value is written);
-- `auc`, `baseline_auc`: from the `propensity` step's metrics (its later validation window, and
-  the recency-frequency baseline on it); `precision_at_5`, `popularity_precision_at_5`: from the
-  `recommendations` step's metrics; null until those steps exist;
+- `auc`, `baseline_auc`: from the `propensity` step's metrics (`model.auc` and `baseline.auc`: its
+  later validation window, and the recency-frequency baseline on it); `precision_at_5`,
+  `popularity_precision_at_5`: from the `recommendations` step's metrics
+  (`cooccurrence_precision_at_5`, `popularity_precision_at_5`); null until those steps exist;
 - `cdnow`: BG/NBD's four estimates on the CDNOW sample (tests/data/cdnow/), to set beside the
   published r = 0.243, alpha = 4.414, a = 0.793, b = 2.426.
 
@@ -282,9 +283,12 @@ def cdnow() -> dict[str, float]:
     return {name: round(value, 4) for name, value in model.as_dict().items()}
 
 
-def _metric(steps: dict, step: str, name: str):
-    outcome = steps.get(step)
-    return (outcome or {}).get("metrics", {}).get(name)
+def _metric(steps: dict, step: str, *path: str):
+    """A step's metric by its path in the step's metrics (None while the step or metric is absent)."""
+    value = (steps.get(step) or {}).get("metrics", {})
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -314,8 +318,9 @@ async def main(args: argparse.Namespace) -> dict:
         log.info("baseline, the steps called directly: %.1f s", figures["direct_s"])
         figures["steps"] = {name: steps.get(name) for name in dict.fromkeys([*KNOWN_STEPS, *steps])}
         figures["scoring_s"] = await scoring(stack)
-    figures.update(auc=_metric(steps, "propensity", "auc"), baseline_auc=_metric(steps, "propensity", "baseline_auc"),
-                   precision_at_5=_metric(steps, "recommendations", "precision_at_5"),
+    figures.update(auc=_metric(steps, "propensity", "model", "auc"),
+                   baseline_auc=_metric(steps, "propensity", "baseline", "auc"),
+                   precision_at_5=_metric(steps, "recommendations", "cooccurrence_precision_at_5"),
                    popularity_precision_at_5=_metric(steps, "recommendations", "popularity_precision_at_5"),
                    cdnow=cdnow())
     return {**figures, "machine": machine()}
