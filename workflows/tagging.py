@@ -31,8 +31,11 @@ class TaggingWorkflow:
         return summaries
 
     async def _start_models(self) -> None:
-        day = await workflow.execute_local_activity(NIGHTLY_DAY_ACTIVITY, workflow.now().isoformat(),
-                                                    result_type=str, **MODEL_PLAN_OPTIONS)
+        # The day the tag rules were applied for: the one that ended before this run started,
+        # however long the rules took.
+        started = workflow.info().workflow_start_time.isoformat()
+        day = await workflow.execute_local_activity(NIGHTLY_DAY_ACTIVITY, started, result_type=str,
+                                                    **MODEL_PLAN_OPTIONS)
         try:
             await workflow.start_child_workflow(
                 MODELS_WORKFLOW, ModelsRequest(day=day), id=models_workflow_id(day),
