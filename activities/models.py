@@ -50,7 +50,8 @@ class ModelsActivities:
     async def run_model_step(self, request: ModelStepRequest) -> ModelStepResult:
         started = time.monotonic()
         progress = listen_for_progress()  # before the task: it copies this context
-        step = asyncio.create_task(run_step(self._engine, self._settings, request.step, date.fromisoformat(request.day)))
+        day = date.fromisoformat(request.day)
+        step = asyncio.create_task(run_step(self._engine, self._settings, request.step, day))
         try:
             while not step.done():
                 await asyncio.wait({step}, timeout=HEARTBEAT_EVERY)

@@ -67,7 +67,8 @@ log = logging.getLogger("bench")
 DAY = date(2026, 11, 29)  # the last day of the data: the nightly run is for it
 YEAR_S = 365 * 86_400
 KNOWN_STEPS = ("affinity", "propensity", "churn", "ltv", "recommendations", "send_time")
-CDNOW = Path(__file__).resolve().parent.parent / "tests" / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+CDNOW = (Path(__file__).resolve().parent.parent / "tests" / "data" / "cdnow"
+         / "cdnow_customers_summary_with_transactions.csv")
 CATEGORIES = {"护肤 Skin care": ["洁面 Cleansers", "精华 Serums", "面霜 Creams", "面膜 Masks"],
               "彩妆 Make-up": ["口红 Lipstick", "粉底 Foundation", "眼影 Eyeshadow"],
               "个护 Personal care": ["洗发水 Shampoo", "沐浴露 Body wash", "牙膏 Toothpaste"],
@@ -89,7 +90,8 @@ def make_shop(contacts: int, events: int, products: int, seed: int = 7) -> dict:
         top, sub = leaves[product_leaf[j]]
         zh, en = WORDS[j % len(WORDS)]
         brand = f"Brand {j % 50:02d}"
-        catalogue.append((f"sku-{j:05d}", f"{zh}{sub.split()[0]} {j}" if j % 2 else f"{en.title()} {sub.split(' ', 1)[1]} {j}",
+        name = f"{zh}{sub.split()[0]} {j}" if j % 2 else f"{en.title()} {sub.split(' ', 1)[1]} {j}"
+        catalogue.append((f"sku-{j:05d}", name,
                           f"{zh}{sub.split()[0]}，适合日常使用。A {en} {sub.split(' ', 1)[1].lower()} for every day.",
                           [top, sub], brand, float(price[j])))
     pairs = rng.choice(products // 3, size=(300, 2), replace=False) if products >= 900 else \
@@ -154,12 +156,14 @@ async def load_shop(database_url: str, shop: dict, contacts: int) -> dict:
         now = datetime.now(timezone.utc)
         await conn.copy_records_to_table("contacts", columns=["external_id", "email", "attributes", "created_at",
                                                               "updated_at"], records=[
-            (f"shopper-{i}", f"shopper-{i}@shop.example", "{}", start - timedelta(days=30), now) for i in range(contacts)])
+            (f"shopper-{i}", f"shopper-{i}@shop.example", "{}", start - timedelta(days=30), now)
+            for i in range(contacts)])
         ids = np.array([r["id"] for r in await conn.fetch(
             "SELECT id FROM contacts WHERE external_id LIKE 'shopper-%' ORDER BY substr(external_id, 9)::int")])
-        await conn.copy_records_to_table("products", columns=["sku", "name", "description", "category", "brand", "price",
-                                                              "currency", "attributes", "created_at", "updated_at"],
-                                         records=[(*row[:5], row[5], "USD", "{}", now, now) for row in shop["catalogue"]])
+        await conn.copy_records_to_table(
+            "products", columns=["sku", "name", "description", "category", "brand", "price", "currency", "attributes",
+                                 "created_at", "updated_at"],
+            records=[(*row, "USD", "{}", now, now) for row in shop["catalogue"]])
         figures["contacts_products_s"] = round(time.perf_counter() - started, 1)
 
         started = time.perf_counter()
@@ -329,7 +333,8 @@ async def main(args: argparse.Namespace) -> dict:
 if __name__ == "__main__":
     setup_logging()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--small", action="store_true", help="a quick run: 5,000 contacts, 100,000 events, 200 products")
+    parser.add_argument("--small", action="store_true",
+                        help="a quick run: 5,000 contacts, 100,000 events, 200 products")
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--products", type=int, default=2_000)

@@ -25,7 +25,8 @@ async def list_model_versions(session: SessionDep,
 
 @router.get("/runs", response_model=list[ModelRunOut])
 async def list_model_runs(client: TemporalDep, day: date | None = None,
-                          limit: Annotated[int, Query(ge=1, le=100)] = nightly_models.RUNS_LISTED) -> list[dict[str, Any]]:
+                          limit: Annotated[int, Query(ge=1, le=100)] = nightly_models.RUNS_LISTED,
+                          ) -> list[dict[str, Any]]:
     """The nightly models runs, newest first (or one day's, `?day=`), from Temporal: each step's
     outcome (the ModelRun it reported), its duration, and the running step's last heartbeat."""
     return await nightly_models.list_runs(client, day, limit)

@@ -78,7 +78,8 @@ def render(run: dict) -> list[str]:
             lines.append(f"  {name}: failed after {step['seconds']:.1f}s: {step['error']}")
         else:
             result = step["result"]
-            version = f"version {result['version']}" if result["version"] is not None else f"no version ({result['reason']})"
+            version = (f"version {result['version']}" if result["version"] is not None
+                       else f"no version ({result['reason']})")
             lines.append(f"  {name}: done in {step['seconds']:.1f}s: {result['model']} {version}, "
                          f"{result['contacts']:,} contacts, {result['changed']:,} values changed")
     return lines

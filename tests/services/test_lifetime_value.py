@@ -146,7 +146,8 @@ async def test_contacts_far_apart_by_id_are_scored_in_chunks_of_contacts_not_of_
             " VALUES (:ext, :id, :name, :at, '{\"amount\": 12}')"),
             {"ext": f"far-{unique}", "id": far, "name": event, "at": AS_OF - timedelta(days=30)})
     try:
-        run = await asyncio.wait_for(score_lifetime_value(engine, as_of, ltv_settings(settings, event, chunk_contacts=100)), 300)
+        scored = score_lifetime_value(engine, as_of, ltv_settings(settings, event, chunk_contacts=100))
+        run = await asyncio.wait_for(scored, 300)
         assert run.reason is None
         values = {name: value for name, (value, _, _) in (await predictions(engine, [far]))[far].items()}
         assert values["rfm.frequency"] == 0 and values["rfm.age_days"] == pytest.approx(32.5, abs=0.51)

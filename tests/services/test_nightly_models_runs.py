@@ -100,7 +100,8 @@ async def test_a_running_day_shows_its_progress_refuses_a_second_run_and_runs_ag
     assert run["status"] == "running" and run["planned"] == ["slow", "fine"] and run["steps"] == []
     heartbeat = run["current"]["heartbeat"]
     assert run["current"]["step"] == "slow"
-    assert (heartbeat["step"], heartbeat["stage"], heartbeat["chunk"], heartbeat["chunks"]) == ("slow", "planted", 3, 10)
+    assert (heartbeat["step"], heartbeat["stage"], heartbeat["chunk"], heartbeat["chunks"]) == (
+        "slow", "planted", 3, 10)
 
     again = await api.post("/v1/models/runs", json={"day": day})
     assert again.status_code == 409 and day in again.json()["error"]["message"], again.text
