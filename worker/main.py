@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from activities.enrollment import ContactsEnrollmentActivities, EnrollmentActivities
 from activities.experiments import ExperimentActivities
 from activities.journey_data import JourneyDataActivities
+from activities.models import ModelsActivities
 from activities.send import SendActivities
 from activities.simulation import SimulationActivities
 from activities.tagging import TaggingActivities
@@ -40,12 +41,14 @@ from worker.metrics import serving_metrics, temporal_runtime
 from workflows.contacts_enrollment import ContactsEnrollmentWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.journey import JourneyWorkflow
+from workflows.models import ModelsWorkflow
 from workflows.simulation import SimulationWorkflow
 from workflows.tagging import TaggingWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, ContactsEnrollmentWorkflow, TaggingWorkflow, SimulationWorkflow]
+WORKFLOWS = [JourneyWorkflow, EnrollmentWorkflow, ContactsEnrollmentWorkflow, TaggingWorkflow, SimulationWorkflow,
+             ModelsWorkflow]
 
 
 def build_activities(client: Client, engine: AsyncEngine, settings: Settings, sender: Sender) -> list[Callable]:
@@ -58,11 +61,13 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     tagging = TaggingActivities(Tagging(engine, settings.brand_time_zone))
     simulation = SimulationActivities(SimulatedDecisions(engine, settings))
     experiments = ExperimentActivities(Assignments(engine, settings.global_control_percent))
+    models = ModelsActivities(engine, settings)
     return [experiments.assign_arm, send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
             data.tag_contact,
             data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules, simulation.simulate_send, simulation.simulate_conditions,
-            simulation.simulate_next_local_time, simulation.simulate_tag, simulation.simulate_arm]
+            simulation.simulate_next_local_time, simulation.simulate_tag, simulation.simulate_arm,
+            models.nightly_day, models.plan_models, models.run_model_step]
 
 
 @asynccontextmanager

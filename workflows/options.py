@@ -72,3 +72,23 @@ TAG_RULES_OPTIONS = ActivityOptions(
         maximum_attempts=10,
     ),
 )
+
+# A model step reads every contact and fits a model: up to an hour, heartbeating as it goes (a
+# silent step lost its worker). It is idempotent for its day, so a retry only redoes work; a step
+# that cannot run (ModelStepInvalid) fails at once and the nightly run goes on to the next.
+MODEL_STEP_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(hours=1),
+    heartbeat_timeout=timedelta(minutes=2),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=30),
+        maximum_interval=timedelta(minutes=5),
+        maximum_attempts=3,
+        non_retryable_error_types=[ErrorType.MODEL_STEP_INVALID],
+    ),
+)
+# The plan (which steps) and the nightly day are quick answers from the worker's own settings.
+MODEL_PLAN_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20,
+                             non_retryable_error_types=[ErrorType.MODEL_STEP_INVALID]),
+)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from sojourn.cli import contacts_import, enroll_segment, experiment, funnel, mailbox, simulate, usage
+from sojourn.cli import contacts_import, enroll_segment, experiment, funnel, mailbox, models, simulate, usage
 
 
 def _settings():
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=cmd_validate)
 
-    for module in (mailbox, contacts_import, enroll_segment, usage, funnel, experiment, simulate):
+    for module in (mailbox, contacts_import, enroll_segment, usage, funnel, experiment, simulate, models):
         module.add_command(commands)
     return parser
 

@@ -28,7 +28,7 @@ def ask(args: argparse.Namespace, method: str, path: str, what: str, timeout: fl
     base, key = api_target(args)
     response = httpx.request(method, f"{base}{path}", headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
                              **request)
-    if response.status_code != 200:
+    if not response.is_success:
         print(f"{what} refused ({response.status_code}): {response.text[:1000]}", file=sys.stderr)
         return None
     return response.json()

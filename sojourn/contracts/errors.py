@@ -15,6 +15,7 @@ class ErrorType(StrEnum):
     INVALID_FILTER = "InvalidFilter"  # a branch condition that cannot be evaluated
     JOURNEY_NOT_ACTIVE = "JourneyNotActive"
     SEGMENT_NOT_FOUND = "SegmentNotFound"
+    MODEL_STEP_INVALID = "ModelStepInvalid"  # a nightly model step that cannot run: unknown, or refused its input
     # Retried with backoff (or after the delay the error names).
     TRANSIENT_DELIVERY = "TransientDeliveryFailure"
     UNCONFIRMED_DELIVERY = "UnconfirmedDelivery"  # a repeat-safe channel: the same id again is harmless

@@ -65,6 +65,11 @@ class Weight(BaseModel):
         return self
 
 
+def day_that_ended(instant: datetime, brand_time_zone: str) -> date:
+    """The brand's day that ended before `instant`: what a nightly run started at midnight is for."""
+    return instant.astimezone(first_zone(brand_time_zone)).date() - timedelta(days=1)
+
+
 def end_of_day(day: date, brand_time_zone: str) -> datetime:
     """The instant a day ends in the brand's time zone: what a run for that day counts up to."""
     zone = first_zone(brand_time_zone)

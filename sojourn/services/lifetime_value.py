@@ -6,6 +6,7 @@ the same data fit the same model, stored as the day's version, and equal values 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -19,6 +20,8 @@ from sojourn.data.purchases import PurchaseSummary, purchase_summary
 from sojourn.errors import Invalid
 from sojourn.predict.ltv import BgNbd, FitFailed, GammaGamma, fit_bg_nbd, fit_gamma_gamma
 from sojourn.services.model_runs import ModelRun
+from sojourn.services.model_steps import report_progress
+from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +33,25 @@ PREDICTIONS = ("ltv.expected_purchases", "ltv.expected_value", "ltv.p_alive",
                "rfm.frequency", "rfm.recency_days", "rfm.age_days", "rfm.monetary")
 
 
-async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: datetime, *, event: str = "purchase",
-                               value_property: str = "amount", chunk_contacts: int = 50_000) -> ModelRun:
-    """Fit lifetime value on the `event` events before `as_of` and store every contact's
-    predictions `horizon_days` ahead. A fit that fails is recorded (unused, with its reason) and
-    the predictions already stored stay."""
+async def score_lifetime_value(engine: AsyncEngine, as_of: datetime, settings: Settings) -> ModelRun:
+    """Fit lifetime value on the purchase events (`settings.purchase_event`, worth their
+    `purchase_value_property`) before `as_of` and store every contact's predictions
+    `ltv_horizon_days` ahead. A fit that fails is recorded (unused, with its reason) and the
+    predictions already stored stay."""
     if as_of.tzinfo is None:
         raise Invalid("as_of must name its time zone")
-    if horizon_days < 1:
-        raise Invalid("horizon_days must be at least 1")
+    horizon_days, event, value_property = (settings.ltv_horizon_days, settings.purchase_event,
+                                           settings.purchase_value_property)
     async with raw_connection(engine) as conn:
-        chunks = [await purchase_summary(conn, low, high, as_of, event, value_property)
-                  async for low, high in contact_ranges(engine, chunk_contacts)]
+        chunks = []
+        async for low, high in contact_ranges(engine, settings.prediction_chunk_contacts):
+            chunks.append(await purchase_summary(conn, low, high, as_of, event, value_property))
+            report_progress(stage="reading purchases", chunks_read=len(chunks), last_contact_id=high)
+        report_progress(stage="fitting", chunks=len(chunks))
         params = {"horizon_days": horizon_days, "event": event, "value_property": value_property, "time_unit": "day"}
         try:
-            bg_nbd, gamma_gamma, metrics = _fit(chunks)
+            # In a thread: the fit takes seconds of CPU, and the worker's event loop keeps heartbeating.
+            bg_nbd, gamma_gamma, metrics = await asyncio.to_thread(_fit, chunks)
         except FitFailed as err:
             version = await record_model(conn, MODEL, as_of, params, {}, False, str(err))
             log.warning("lifetime value not fitted for %s: %s", as_of.isoformat(), err)
@@ -52,7 +59,8 @@ async def score_lifetime_value(engine: AsyncEngine, horizon_days: int, as_of: da
         params.update(bg_nbd=bg_nbd.as_dict(), gamma_gamma=gamma_gamma.as_dict())
         version = await record_model(conn, MODEL, as_of, params, metrics, True, None)
         changed = 0
-        for chunk in chunks:
+        for done, chunk in enumerate(chunks):
+            report_progress(stage="storing predictions", chunks_stored=done, chunks=len(chunks))
             async with conn.transaction():
                 changed += await store_predictions(conn, MODEL, version,
                                                    _predictions(chunk, bg_nbd, gamma_gamma, horizon_days))

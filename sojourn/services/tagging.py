@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sojourn.contracts.tagging import TagRuleSummary
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.models import TagRule, TagRuleRun, utcnow
-from sojourn.data.tag_rules import Weight, apply_range, end_of_day, who_qualifies
-from sojourn.dsl.send_windows import first_zone
+from sojourn.data.tag_rules import Weight, apply_range, day_that_ended, end_of_day, who_qualifies
 
 # Contacts per statement: big enough for set-based work, small enough to heartbeat and to keep
 # each transaction short.
@@ -30,7 +29,7 @@ class Tagging:
         brand's day that ended before `scheduled` (a run scheduled at midnight; the same on a
         retry). `heartbeat` hears (rule id, first contact id) after each range."""
         if day is None:
-            day = scheduled.astimezone(first_zone(self._brand_time_zone)).date() - timedelta(days=1)
+            day = day_that_ended(scheduled, self._brand_time_zone)
         as_of = end_of_day(day, self._brand_time_zone)
         async with self._engine.connect() as conn:
             rules = (await conn.execute(select(TagRule).order_by(TagRule.id))).all()

@@ -2,6 +2,7 @@
 
 Run after a deliberate, patched change to the interpreter, never to paper over a
 replay failure:  .venv/bin/python tests/replay/record_histories.py [--overwrite] [--only-summarized]
+    [--only-nightly]
 It starts its own embedded Postgres, Temporal dev server, SMTP sink and a local
 Twilio stand-in. Histories already recorded are kept unless --overwrite is given:
 they stand for runs that older code started, which the current code must still replay.
@@ -19,8 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-from temporalio.testing import WorkflowEnvironment
-from temporalio.testing import TimeSkippingConfig
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,8 +29,10 @@ from temporalio.client import WorkflowExecutionStatus  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from sojourn.contracts import search_attributes
+from sojourn.contracts.models import models_workflow_id  # noqa: E402
 from sojourn.contracts.tagging import TaggingRequest  # noqa: E402
 from sojourn.data import db  # noqa: E402
+from sojourn.data.tag_rules import day_that_ended  # noqa: E402
 from sojourn.dev.postgres import EmbeddedPostgres, free_port  # noqa: E402
 from sojourn.dev.smtp_sink import SmtpSink  # noqa: E402
 from sojourn.settings import Settings  # noqa: E402
@@ -290,8 +292,22 @@ async def record_tagging_run(api, env, settings, tag: str) -> dict[str, str]:
     return {"tagging_one_day": workflow_id}
 
 
+async def record_nightly_run(api, env, settings, tag: str) -> dict[str, str]:
+    """The nightly tagging (no day given, as the schedule starts it), then the day's models run it starts."""
+    await api.put(f"/v1/tag-rules/nightly-{tag}", json={"tag": "buyer", "filter": {"event": "purchase"},
+                                                         "weight": {"kind": "count", "event": "purchase"}})
+    workflow_id = f"tagging/nightly-record-{tag}"
+    await env.client.execute_workflow("TaggingWorkflow", TaggingRequest(), id=workflow_id,
+                                      task_queue=settings.task_queue)
+    day = day_that_ended(datetime.now(timezone.utc), settings.brand_time_zone).isoformat()
+    return {"tagging_nightly_then_models": workflow_id, "models_one_day": models_workflow_id(day)}
+
+
 async def record(api, engine, env, settings, twilio: FakeTwilio, overwrite: bool) -> None:
     tag = uuid.uuid4().hex[:6]
+    if "--only-nightly" in sys.argv:
+        await save(env, await record_nightly_run(api, env, settings, tag), overwrite)
+        return
     if "--only-summarized" in sys.argv:  # the newest recording alone, without re-running the others
         await save(env, await record_summarized_run(api, engine, env, tag), overwrite)
         return

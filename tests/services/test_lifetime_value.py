@@ -13,8 +13,15 @@ import pytest
 from sqlalchemy import text
 
 from sojourn.services.lifetime_value import score_lifetime_value
+from sojourn.settings import Settings
 
 AS_OF = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def ltv_settings(settings: Settings, event: str, horizon_days: int = 90, chunk_contacts: int = 50_000) -> Settings:
+    """The test's settings with lifetime value reading `event` (worth its `amount`)."""
+    return settings.model_copy(update={"purchase_event": event, "purchase_value_property": "amount",
+                                       "ltv_horizon_days": horizon_days, "prediction_chunk_contacts": chunk_contacts})
 
 
 async def shop(engine, unique: str, event: str) -> dict[str, list[int]]:
@@ -65,11 +72,11 @@ async def predictions(engine, contact_ids: list[int]) -> dict[int, dict[str, tup
     return found
 
 
-async def test_heavy_buyers_are_worth_more_and_a_day_scored_again_changes_nothing(engine, unique):
+async def test_heavy_buyers_are_worth_more_and_a_day_scored_again_changes_nothing(engine, settings, unique):
     event = f"purchase-{unique}"
     as_of = AS_OF + timedelta(seconds=random.randrange(86_400))  # its own: a version per (model, as_of)
     ids = await shop(engine, unique, event)
-    run = await score_lifetime_value(engine, 90, as_of, event=event, value_property="amount", chunk_contacts=500)
+    run = await score_lifetime_value(engine, as_of, ltv_settings(settings, event, chunk_contacts=500))
     assert run.version is not None and run.reason is None and run.changed > 0
     everyone = [i for group in ids.values() for i in group]
     stored = await predictions(engine, everyone)
@@ -91,7 +98,7 @@ async def test_heavy_buyers_are_worth_more_and_a_day_scored_again_changes_nothin
     assert mean("lapsed", "ltv.p_alive") < 0.2 < 0.8 < mean("heavy", "ltv.p_alive")
     assert mean("heavy", "ltv.expected_value") > 5 * mean("lapsed", "ltv.expected_value")
 
-    again = await score_lifetime_value(engine, 90, as_of, event=event, value_property="amount", chunk_contacts=77)
+    again = await score_lifetime_value(engine, as_of, ltv_settings(settings, event, chunk_contacts=77))
     assert (again.version, again.changed) == (run.version, 0)
     assert await predictions(engine, everyone) == stored
     async with engine.connect() as conn:
@@ -100,11 +107,11 @@ async def test_heavy_buyers_are_worth_more_and_a_day_scored_again_changes_nothin
     assert versions == 1
 
 
-async def test_the_api_lists_model_versions_and_shows_a_contacts_predictions(api, engine, unique):
+async def test_the_api_lists_model_versions_and_shows_a_contacts_predictions(api, engine, settings, unique):
     event = f"purchase-{unique}"
     as_of = AS_OF + timedelta(days=1, seconds=random.randrange(86_400))
     ids = await shop(engine, unique, event)
-    run = await score_lifetime_value(engine, 30, as_of, event=event)
+    run = await score_lifetime_value(engine, as_of, ltv_settings(settings, event, horizon_days=30))
     models = (await api.get("/v1/models", params={"name": "ltv"})).json()
     mine = next(m for m in models if m["version"] == run.version)
     assert mine["used"] and set(mine["params"]["bg_nbd"]) == {"r", "alpha", "a", "b"}
@@ -115,9 +122,9 @@ async def test_the_api_lists_model_versions_and_shows_a_contacts_predictions(api
     assert ids["heavy"]
 
 
-async def test_no_purchases_records_an_unused_model_and_stores_nothing(engine, unique):
+async def test_no_purchases_records_an_unused_model_and_stores_nothing(engine, settings, unique):
     as_of = AS_OF + timedelta(days=2, seconds=random.randrange(86_400))
-    run = await score_lifetime_value(engine, 90, as_of, event=f"nothing-{unique}")
+    run = await score_lifetime_value(engine, as_of, ltv_settings(settings, f"nothing-{unique}"))
     assert run.version is None and "repeat purchase" in run.reason
     async with engine.connect() as conn:
         row = (await conn.execute(text("SELECT used, reason FROM prediction_models WHERE name = 'ltv' AND as_of = :a"),
@@ -125,7 +132,7 @@ async def test_no_purchases_records_an_unused_model_and_stores_nothing(engine, u
     assert row.used is False and "repeat purchase" in row.reason
 
 
-async def test_contacts_far_apart_by_id_are_scored_in_chunks_of_contacts_not_of_ids(engine, unique):
+async def test_contacts_far_apart_by_id_are_scored_in_chunks_of_contacts_not_of_ids(engine, settings, unique):
     """Ids need not be dense (imports, restored dumps, another system's numbers): chunks are the
     next N contacts, so a gap of a trillion ids costs nothing (by id ranges it never ended)."""
     event, far = f"purchase-{unique}", 10**12 + random.randrange(10**6)
@@ -139,7 +146,8 @@ async def test_contacts_far_apart_by_id_are_scored_in_chunks_of_contacts_not_of_
             " VALUES (:ext, :id, :name, :at, '{\"amount\": 12}')"),
             {"ext": f"far-{unique}", "id": far, "name": event, "at": AS_OF - timedelta(days=30)})
     try:
-        run = await asyncio.wait_for(score_lifetime_value(engine, 90, as_of, event=event, chunk_contacts=100), 300)
+        scored = score_lifetime_value(engine, as_of, ltv_settings(settings, event, chunk_contacts=100))
+        run = await asyncio.wait_for(scored, 300)
         assert run.reason is None
         values = {name: value for name, (value, _, _) in (await predictions(engine, [far]))[far].items()}
         assert values["rfm.frequency"] == 0 and values["rfm.age_days"] == pytest.approx(32.5, abs=0.51)
