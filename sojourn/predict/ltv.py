@@ -133,18 +133,21 @@ _LOG_BOUNDS = (np.log(1e-4), np.log(1e6))
 
 def _maximise(log_likelihood, start: Array) -> tuple[list[float], float]:
     """Parameters (all positive: searched as logarithms, within _LOG_BOUNDS) maximising the
-    summed log-likelihood."""
+    log-likelihood. A quasi-Newton search on the mean: where the data show no drop-out, BG/NBD's
+    likelihood is a flat ridge with a and b running off together, and a simplex search crept
+    along it for minutes (tens of thousands of evaluations); L-BFGS-B stops on the ridge in a few
+    hundred, and on CDNOW lands on the published estimates."""
 
     def objective(log_params: Array) -> float:
-        total = float(np.sum(log_likelihood(np.exp(log_params))))
-        return -total if np.isfinite(total) else np.inf
+        values = log_likelihood(np.exp(log_params))
+        mean = float(np.mean(values))
+        return -mean if np.isfinite(mean) else np.inf
 
-    result = minimize(objective, start, method="Nelder-Mead", bounds=[_LOG_BOUNDS] * len(start),
-                      options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 20_000, "maxfev": 40_000})
+    result = minimize(objective, start, method="L-BFGS-B", bounds=[_LOG_BOUNDS] * len(start),
+                      options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 2_000})
     if not np.isfinite(result.fun):
         raise FitFailed(f"the likelihood could not be maximised ({result.message})")
-    count = len(np.atleast_1d(log_likelihood(np.exp(result.x))))
-    return [float(v) for v in np.exp(result.x)], -float(result.fun) / count
+    return [float(v) for v in np.exp(result.x)], -float(result.fun)
 
 
 def _arrays(*values: ArrayLike) -> tuple[Array, ...]:
