@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sojourn.dsl.definition import JourneyDefinition
 from sojourn.dsl.nodes import SendNode, WaitNode
 from sojourn.dsl.send_windows import best_time_within
 
@@ -47,3 +48,11 @@ def test_best_time_options():
                           "`weekdays` goes with `at` and a time of day")):
         with pytest.raises(ValueError, match=message):
             (SendNode if bad["type"] == "send" else WaitNode).model_validate(bad)
+
+
+def test_a_best_time_send_is_not_sent_in_batches():
+    """Each contact has their own time: a run per contact waits for it."""
+    nodes = [{"id": "s", "type": "send", "subject": "s", "text": "t", "next": "e"}, {"id": "e", "type": "exit"}]
+    assert JourneyDefinition.model_validate({"name": "n", "nodes": nodes}).single_send() is not None
+    nodes[0]["at"] = "best_time"
+    assert JourneyDefinition.model_validate({"name": "n", "nodes": nodes}).single_send() is None
