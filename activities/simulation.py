@@ -10,12 +10,15 @@ from temporalio.exceptions import ApplicationError
 
 from sojourn.contracts.errors import ErrorType
 from sojourn.contracts.experiments import ArmRequest
+from sojourn.contracts.journey_data import BestTime
 from sojourn.contracts.simulation import (
     SIMULATE_ARM_ACTIVITY,
+    SIMULATE_BEST_TIME_ACTIVITY,
     SIMULATE_CONDITIONS_ACTIVITY,
     SIMULATE_LOCAL_TIME_ACTIVITY,
     SIMULATE_SEND_ACTIVITY,
     SIMULATE_TAG_ACTIVITY,
+    SimulateBestTime,
     SimulateConditions,
     SimulatedSendResult,
     SimulateLocalTime,
@@ -63,3 +66,7 @@ class SimulationActivities:
     @activity.defn(name=SIMULATE_ARM_ACTIVITY)
     async def simulate_arm(self, request: ArmRequest) -> str:
         return await self._decisions.arm(request)
+
+    @activity.defn(name=SIMULATE_BEST_TIME_ACTIVITY)
+    async def simulate_best_send_time(self, request: SimulateBestTime) -> BestTime:
+        return await self._decisions.best_time(request.contact, datetime.fromisoformat(request.now), request.within)

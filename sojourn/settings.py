@@ -282,6 +282,14 @@ class Settings(BaseSettings):
         if value is not None and not value:
             raise ValueError("AFFINITY_EVENT_WEIGHTS: name at least one event (or leave it unset)")
         return value
+    # Best send time: each contact's best hour from the first open or click of each message in the
+    # last SEND_TIME_LOOKBACK_DAYS, shrunk toward the brand's hours by SEND_TIME_PRIOR_STRENGTH
+    # pseudo-opens, used only if it beats the brand's hour on the last SEND_TIME_HOLDOUT_DAYS;
+    # `at: best_time` sends at SEND_TIME_DEFAULT_HOUR (local) until a first fit gives the brand's.
+    send_time_prior_strength: float = Field(5.0, gt=0, le=1000)
+    send_time_lookback_days: int = Field(180, ge=2, le=3650)
+    send_time_holdout_days: int = Field(28, ge=1, le=365)
+    send_time_default_hour: int = Field(10, ge=0, le=23)
 
     @field_validator("channel_prices")
     @classmethod

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from activities.best_send_time import BestSendTimeActivities
 from activities.enrollment import ContactsEnrollmentActivities, EnrollmentActivities
 from activities.experiments import ExperimentActivities
 from activities.journey_data import JourneyDataActivities
@@ -28,6 +29,7 @@ from sojourn.delivery.send import AfterAccepted, Sender
 from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.logs import configure_logging
 from sojourn.services.batch_send import BatchSender
+from sojourn.services.best_send_time import BestSendTimes
 from sojourn.services.contact_enrollments import ContactChunks
 from sojourn.services.enrollment_pages import EnrollmentPages
 from sojourn.services.experiments import Assignments
@@ -62,12 +64,13 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     simulation = SimulationActivities(SimulatedDecisions(engine, settings))
     experiments = ExperimentActivities(Assignments(engine, settings.global_control_percent))
     models = ModelsActivities(engine, settings)
-    return [experiments.assign_arm, send.send, send.send_email, data.evaluate_conditions, data.next_local_time,
-            data.tag_contact,
-            data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
+    best_times = BestSendTimeActivities(BestSendTimes(engine, settings))
+    return [best_times.best_send_time, experiments.assign_arm, send.send, send.send_email, data.evaluate_conditions,
+            data.next_local_time, data.tag_contact, data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules, simulation.simulate_send, simulation.simulate_conditions,
             simulation.simulate_next_local_time, simulation.simulate_tag, simulation.simulate_arm,
-            models.nightly_day, models.plan_models, models.run_model_step]
+            models.nightly_day, models.plan_models, models.run_model_step,
+            simulation.simulate_best_send_time]
 
 
 @asynccontextmanager

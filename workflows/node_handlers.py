@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.contracts import search_attributes as sa
     from sojourn.contracts.experiments import ASSIGN_ARM_ACTIVITY, ArmRequest
     from sojourn.contracts.journey import (
+        BEST_TIME_PATCH,
         CHANNELS_PATCH,
         LATENESS_PATCH,
         ContactEvent,
@@ -28,9 +29,12 @@ with workflow.unsafe.imports_passed_through():
         message_key,
     )
     from sojourn.contracts.journey_data import (
+        BEST_SEND_TIME_ACTIVITY,
         EVALUATE_CONDITIONS_ACTIVITY,
         NEXT_LOCAL_TIME_ACTIVITY,
         TAG_CONTACT_ACTIVITY,
+        BestTime,
+        BestTimeRequest,
         EvaluateConditions,
         LocalTimeRequest,
         TagChange,
@@ -50,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from sojourn.dsl.durations import parse_duration
     from sojourn.dsl.filters import properties_match
     from sojourn.dsl.nodes import (
+        BEST_TIME,
         AnyNode,
         BranchNode,
         ExitNode,
@@ -106,7 +111,12 @@ class NodeHandlers(StepRecording):
                 assert_never(node)
 
     async def _send(self, node: SendNode) -> bool:
-        """Send the node's message; False when it failed for good."""
+        """Send the node's message (at the contact's best time if it asks); False when it failed for good."""
+        if node.at == BEST_TIME and self._patched(BEST_TIME_PATCH):
+            self._upsert([sa.JOURNEY_NODE.value_set(node.id)])
+            await self._sleep_until_best_time(node.id, node.best_time_window)
+            if self._exit_reason is not None:
+                return True
         key = self._next_key(node.id)
         info = workflow.info()
         # Runs started before channels existed called the email-only activity; they still must.
@@ -171,6 +181,9 @@ class NodeHandlers(StepRecording):
         """Rest until the node's time; where the run goes next."""
         if node.until is not None:
             due = node.until
+        elif node.at == BEST_TIME and self._patched(BEST_TIME_PATCH):
+            await self._sleep_until_best_time(node.id, node.best_time_window)
+            return node.next
         elif node.at is not None:
             due = datetime.fromisoformat(await self._next_local_time(node))
         elif node.relative_to == "event" and self._input.trigger is not None:
@@ -198,13 +211,30 @@ class NodeHandlers(StepRecording):
         self._path[-1].outcome = MessageStatus.SKIPPED
         return following.next
 
-    async def _sleep_until(self, node_id: str, due: datetime) -> None:
+    async def _sleep_until_best_time(self, node_id: str, within: str) -> None:
+        """Rest until the contact's best hour within the window; the run's path says which hour and why."""
+        best = await self._best_time(node_id, within)
+        due = datetime.fromisoformat(best.at)
+        self._path[-1].outcome = summaries.best_time_outcome(best)
+        await self._sleep_until(node_id, due, summaries.best_time(node_id, best))
+
+    async def _best_time(self, node_id: str, within: str) -> BestTime:
+        """The moment to go, asked once and recorded in history (a replay reads it, not the database)."""
+        return await workflow.execute_local_activity(
+            BEST_SEND_TIME_ACTIVITY,
+            BestTimeRequest(contact_id=self._input.contact_id, now=workflow.now().isoformat(), within=within),
+            result_type=BestTime,
+            summary=f"{node_id}: best time within {within}",
+            **DATA_OPTIONS,
+        )
+
+    async def _sleep_until(self, node_id: str, due: datetime, summary: str | None = None) -> None:
         delay = due - workflow.now()
         if delay <= timedelta(0):
             return
         await self._before_rest(node_id)
         self._wait_until = due.isoformat()
-        summary = summaries.rest(node_id, due)
+        summary = summary or summaries.rest(node_id, due)
         self._resting(summary)
         try:
             if self._can_exit_early:

@@ -19,10 +19,11 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from sojourn.contracts.experiments import ArmRequest
     from sojourn.contracts.journey import EngagementSignal, JourneyState
-    from sojourn.contracts.journey_data import RunEnd
+    from sojourn.contracts.journey_data import BestTime, RunEnd
     from sojourn.contracts.send import SendRequest
     from sojourn.contracts.simulation import (
         SIMULATE_ARM_ACTIVITY,
+        SIMULATE_BEST_TIME_ACTIVITY,
         SIMULATE_CONDITIONS_ACTIVITY,
         SIMULATE_LOCAL_TIME_ACTIVITY,
         SIMULATE_SEND_ACTIVITY,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SIMULATION_WORKFLOW,
         Decision,
         ScriptStep,
+        SimulateBestTime,
         SimulateConditions,
         SimulatedMessage,
         SimulatedSend,
@@ -42,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from sojourn.contracts.statuses import MessageStatus
     from sojourn.dsl.nodes import BranchNode, TagNode, WaitForNode, WaitNode
+    from workflows import summaries
     from workflows.interpreter import JourneyInterpreter
     from workflows.options import DATA_OPTIONS
 
@@ -138,6 +141,14 @@ class SimulationWorkflow(JourneyInterpreter):
             SimulateLocalTime(contact=self._contact, at=node.at, now=workflow.now().isoformat(),
                               weekdays=node.weekdays, time_zone=self._definition.time_zone),
             result_type=str, **DATA_OPTIONS)
+
+    async def _best_time(self, node_id: str, within: str) -> BestTime:
+        best = await workflow.execute_local_activity(
+            SIMULATE_BEST_TIME_ACTIVITY, SimulateBestTime(contact=self._contact, now=workflow.now().isoformat(),
+                                                          within=within),
+            result_type=BestTime, **DATA_OPTIONS)
+        self._note("best_time", node_id, f"{best.local} {best.time_zone}", summaries.best_time_outcome(best))
+        return best
 
     async def _change_tag(self, node: TagNode) -> float | None:
         self._next_key(node.id)  # counts the visit, as a real run does

@@ -17,11 +17,21 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from sojourn.contracts.journey import JourneyInput, PathStep, SentMessage
     from sojourn.contracts.statuses import MessageStatus
-    from sojourn.contracts.steps import CANCELLED, DEFERRED, EXITED, LATE, RECORD_STEPS_ACTIVITY, RunSteps, Step
+    from sojourn.contracts.steps import (
+        BEST_TIME,
+        CANCELLED,
+        DEFERRED,
+        EXITED,
+        LATE,
+        RECORD_STEPS_ACTIVITY,
+        RunSteps,
+        Step,
+    )
     from workflows.options import DATA_OPTIONS
 
 _DEFERRED_PREFIX = "deferred until "
 _LATE_PREFIX = "late by "
+_BEST_TIME_PREFIX = "best time "
 
 
 class StepRecording:
@@ -55,7 +65,7 @@ class StepRecording:
             return
         outcome, reason = self._way_out(step)
         # A run that ends mid-node left by its end, except a send it made: that message went.
-        if ending is not None and (step.type != "send" or outcome in (None, DEFERRED)):
+        if ending is not None and (step.type != "send" or outcome in (None, DEFERRED, BEST_TIME)):
             outcome, reason = ending, self._exit_reason
         self._unwritten.append(dataclasses.replace(step, left_at=workflow.now().isoformat(), outcome=outcome,
                                                    reason=reason))
@@ -69,6 +79,8 @@ class StepRecording:
         if step.type == "send":
             if noted.startswith(_DEFERRED_PREFIX):
                 return DEFERRED, noted.split(": ", 1)[-1]
+            if noted.startswith(_BEST_TIME_PREFIX):
+                return BEST_TIME, noted
             message = self._messages[-1] if self._messages and self._messages[-1].node == step.node else None
             reason = message.reason if message and noted in (MessageStatus.SKIPPED, MessageStatus.FAILED) else None
             return str(noted), reason

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from sojourn.contracts.journey_data import BestTime
     from sojourn.dsl.conditions import EngagementCondition, EventCondition
     from sojourn.dsl.nodes import SendNode
 
@@ -31,6 +32,17 @@ def send(node: SendNode) -> str:
 def rest(node_id: str, due: datetime) -> str:
     """A wait's timer, or a deferred send's."""
     return f"{node_id} until {moment(due)}"
+
+
+def best_time(node_id: str, best: BestTime) -> str:
+    """A best-time rest's timer, in the contact's own clock (the hour chosen is local)."""
+    return f"{node_id} best time: {best.local} {best.time_zone}"
+
+
+def best_time_outcome(best: BestTime) -> str:
+    """Why the run rests until then: whose hour it is."""
+    whose = {"contact": "the contact's best hour", "brand": "the brand's best hour"}.get(best.source, "the default hour")
+    return f"best time {best.hour:02d}:00 {best.time_zone} ({whose})"
 
 
 def wait_for(node_id: str, condition: EngagementCondition | EventCondition, due: datetime) -> str:

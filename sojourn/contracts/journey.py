@@ -13,6 +13,7 @@ STATE_QUERY = "state"
 # `workflow.patched()` ids of the journey workflow (workflows/node_handlers.py).
 CHANNELS_PATCH = "channels"  # sends through the general `send` activity, not the email-only one
 LATENESS_PATCH = "event_lateness"  # an event-relative wait reached late skips or branches
+BEST_TIME_PATCH = "best-send-time"  # a send or wait with `at: best_time` rests until the contact's best hour
 # The patches a run is started with (`JourneyInput.patches`): it takes their new path without
 # asking, since asking writes a marker and a `TemporalChangeVersion` search attribute (a
 # visibility update) into every run. A patch joins this list only once every worker that can

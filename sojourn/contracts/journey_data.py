@@ -1,4 +1,4 @@
-"""The journey's data activities: branch conditions, local times, tag changes, run ends."""
+"""The journey's data activities: branch conditions, local times, best send times, tag changes, run ends."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ EVALUATE_CONDITIONS_ACTIVITY = "evaluate_conditions"
 RECORD_RUN_END_ACTIVITY = "record_run_end"
 NEXT_LOCAL_TIME_ACTIVITY = "next_local_time"
 TAG_CONTACT_ACTIVITY = "tag_contact"
+BEST_SEND_TIME_ACTIVITY = "best_send_time"
 
 
 @dataclass(kw_only=True)
@@ -33,6 +34,27 @@ class LocalTimeRequest:
     now: str  # ISO 8601
     weekdays: list[str] | None = None
     time_zone: str | None = None  # the journey's, for contacts without one
+
+
+@dataclass(kw_only=True)
+class BestTimeRequest:
+    """When, from `now` and `within` it (a duration as written), the contact's best hour comes."""
+
+    contact_id: int
+    now: str  # ISO 8601
+    within: str
+
+
+@dataclass(kw_only=True)
+class BestTime:
+    """The instant chosen (`at`) and why: the local `hour` in `time_zone`, the contact's own or the
+    brand's (`source`: contact | brand | default, the last before any model was fitted)."""
+
+    at: str  # ISO 8601
+    local: str  # the same instant on the contact's clock, YYYY-MM-DD HH:MM
+    hour: int
+    time_zone: str
+    source: str
 
 
 @dataclass(kw_only=True)

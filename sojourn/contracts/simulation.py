@@ -14,6 +14,7 @@ SIMULATE_CONDITIONS_ACTIVITY = "simulate_conditions"
 SIMULATE_LOCAL_TIME_ACTIVITY = "simulate_next_local_time"
 SIMULATE_TAG_ACTIVITY = "simulate_tag"
 SIMULATE_ARM_ACTIVITY = "simulate_arm"
+SIMULATE_BEST_TIME_ACTIVITY = "simulate_best_send_time"
 
 
 @dataclass(kw_only=True)
@@ -67,6 +68,13 @@ class SimulateLocalTime:
 
 
 @dataclass(kw_only=True)
+class SimulateBestTime:
+    contact: SimulatedContact
+    now: str
+    within: str
+
+
+@dataclass(kw_only=True)
 class SimulateTag:
     contact: SimulatedContact
     tag: str
@@ -106,7 +114,7 @@ class SimulatedMessage:
 class Decision:
     at: str
     node: str | None
-    kind: str  # branch | wait_for | deferred | skipped | failed | late | tag | event | engagement | exit
+    kind: str  # branch | wait_for | deferred | skipped | failed | late | best_time | tag | event | engagement | exit
     outcome: str
     reason: str | None = None
 

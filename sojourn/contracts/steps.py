@@ -16,6 +16,7 @@ EXITED = "exited"
 CANCELLED = "cancelled"
 LATE = "late"  # an event-relative wait reached too late
 DEFERRED = "deferred"  # a send held until later; the run rests at the node
+BEST_TIME = "best_time"  # a send resting until the contact's best hour (`at: best_time`)
 
 
 @dataclass(kw_only=True)
@@ -28,7 +29,7 @@ class Step:
     entered_at: str  # ISO 8601
     left_at: str | None = None  # None while the run is at the node
     # How the run left (or, while deferred, why it waits): then | else | case N | default |
-    # event | timeout | sent | unconfirmed | skipped | failed | deferred | late | exited | cancelled;
+    # event | timeout | sent | unconfirmed | skipped | failed | deferred | best_time | late | exited | cancelled;
     # None for a node with one way out.
     outcome: str | None = None
     reason: str | None = None  # a skip's, failure's or deferral's reason

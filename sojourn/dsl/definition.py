@@ -177,10 +177,11 @@ class JourneyDefinition(Strict):
 
     def single_send(self) -> SendNode | None:
         """The send node, when the journey is only that: it starts at a send whose every way
-        out is an exit. Such a journey can go out in batches, with no run per contact."""
+        out is an exit. Such a journey can go out in batches, with no run per contact; not one
+        that sends at each contact's best time (`at`), which a run per contact waits for."""
         nodes = self.node_map()
         first = nodes[self.start_id]
-        if isinstance(first, SendNode) and all(isinstance(nodes[target], ExitNode) for target in first.edges().values()):
+        if isinstance(first, SendNode) and first.at is None and all(isinstance(nodes[target], ExitNode) for target in first.edges().values()):
             return first
         return None
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, field_validator, model_validator
 
 from sojourn.dsl.channels import CHANNELS, CONTENT_CHANNELS, SYSTEM_CHANNELS, Channel, ChannelContents
 from sojourn.dsl.conditions import BranchCondition, WaitCondition
 from sojourn.dsl.durations import Duration, parse_duration
-from sojourn.dsl.send_windows import LocalTime
+from sojourn.dsl.send_windows import parse_local_time
 from sojourn.dsl.strict import Strict
 
 
@@ -65,6 +65,35 @@ def _field(value: Any, name: str) -> Any:
     return None
 
 
+# `at: best_time`: the send (or the wait's end) comes at the contact's best hour of day, the first
+# within `within` of reaching the node (sojourn.services.best_send_time).
+BEST_TIME = "best_time"
+BEST_TIME_WINDOW = (timedelta(hours=1), timedelta(days=7))
+DEFAULT_BEST_TIME_WINDOW = "24h"
+
+
+def _checked_wait_at(text: str) -> str:
+    if text != BEST_TIME:
+        try:
+            parse_local_time(text)
+        except ValueError as err:
+            raise ValueError(f"{err}, or `{BEST_TIME}`") from None
+    return text
+
+
+WaitAt = Annotated[str, AfterValidator(_checked_wait_at)]
+
+
+def _best_time_window(at: str | None, within: str | None) -> None:
+    if within is None:
+        return
+    if at != BEST_TIME:
+        raise ValueError(f"`within` goes with `at: {BEST_TIME}`")
+    low, high = BEST_TIME_WINDOW
+    if not low <= parse_duration(within) <= high:
+        raise ValueError(f"`within` must be from 1h to 7d (got {within!r})")
+
+
 class SendNode(ChannelContents, _Node):
     """Send one message on the first channel listed that the contact can receive.
 
@@ -84,6 +113,8 @@ class SendNode(ChannelContents, _Node):
     transactional: StrictBool = False
     when_quiet: Literal["defer", "skip"] = "defer"  # inside quiet hours: wait for their end, or drop it
     when_capped: Literal["defer", "skip"] = "defer"  # over a frequency cap: wait for room, or drop it
+    at: Literal["best_time"] | None = None
+    within: Duration | None = None  # with `at: best_time`; DEFAULT_BEST_TIME_WINDOW when left out
     next: str
     on_failure: str | None = None  # where a run goes when the message failed for good; else `next`
 
@@ -101,6 +132,17 @@ class SendNode(ChannelContents, _Node):
     @property
     def channels(self) -> list[str]:
         return [self.channel] if isinstance(self.channel, str) else list(self.channel)
+
+    @property
+    def best_time_window(self) -> str:
+        return self.within or DEFAULT_BEST_TIME_WINDOW
+
+    @model_validator(mode="after")
+    def _best_time(self) -> SendNode:
+        _best_time_window(self.at, self.within)
+        if self.at == BEST_TIME and self.transactional:
+            raise ValueError(f"a transactional message goes at once: `at: {BEST_TIME}` is for marketing sends")
+        return self
 
     @model_validator(mode="after")
     def _content_present(self) -> SendNode:
@@ -126,14 +168,15 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class WaitNode(_Node):
-    """Sleep for a `duration`, `until` an absolute datetime with a time zone, or until a local
+    """Sleep for a `duration`, `until` an absolute datetime with a time zone, until a local
     time of day `at` (on one of `weekdays`) in the contact's time zone (else the journey's,
-    else the brand's)."""
+    else the brand's), or until the contact's best hour `within` a window (`at: best_time`)."""
 
     type: Literal["wait"]
     duration: Duration | None = None
     until: datetime | None = None
-    at: LocalTime | None = None
+    at: WaitAt | None = None
+    within: Duration | None = None  # with `at: best_time`; DEFAULT_BEST_TIME_WINDOW when left out
     weekdays: Annotated[list[Weekday], Field(min_length=1)] | None = None
     # "event": the duration counts from the triggering event's own timestamp, not from arrival here.
     relative_to: Literal["node", "event"] = "node"
@@ -147,6 +190,10 @@ class WaitNode(_Node):
     edge_fields = ("next", "on_late")
     rests = True
     DEFAULT_MAX_LATENESS: ClassVar[str] = "1d"
+
+    @property
+    def best_time_window(self) -> str:
+        return self.within or DEFAULT_BEST_TIME_WINDOW
 
     @property
     def lateness_allowed(self) -> timedelta:
@@ -163,8 +210,9 @@ class WaitNode(_Node):
     def _one_of(self) -> WaitNode:
         if [self.duration, self.until, self.at].count(None) != 2:
             raise ValueError("a wait node needs exactly one of `duration`, `until` or `at`")
-        if self.weekdays is not None and self.at is None:
-            raise ValueError("`weekdays` goes with `at`")
+        if self.weekdays is not None and self.at in (None, BEST_TIME):
+            raise ValueError("`weekdays` goes with `at` and a time of day")
+        _best_time_window(self.at, self.within)
         if self.relative_to == "event" and self.duration is None:
             raise ValueError("`relative_to: event` goes with a `duration`")
         if self.relative_to != "event" and (self.max_lateness is not None or self.on_late is not None):

@@ -79,3 +79,21 @@ def quiet_until(now: datetime, zone: ZoneInfo, start: time, end: time) -> dateti
     clock = now.astimezone(zone).time()
     inside = (start <= clock < end) if start < end else (clock >= start or clock < end)
     return next_local_time(now, zone, end) if inside else None
+
+
+def best_time_within(now: datetime, end: datetime, zone: ZoneInfo, hour: int) -> datetime:
+    """The first instant from `now` to `end` inside the local hour `hour` (`hour`:00 to :59) in
+    `zone`: `now` itself when it is already that hour. A window without that hour gives whichever
+    of its ends is nearer that hour on the clock, `now` on a tie (sooner rather than later)."""
+    if now.astimezone(zone).hour == hour:
+        return now
+    candidate = next_local_time(now, zone, time(hour))
+    if candidate <= end:
+        return candidate
+    return end if _clock_distance(end.astimezone(zone), hour) < _clock_distance(now.astimezone(zone), hour) else now
+
+
+def _clock_distance(local: datetime, hour: int) -> float:
+    """Hours from the local time to the nearest moment of the hour `hour`, around the clock."""
+    into = (local.hour - hour) % 24 + local.minute / 60  # hours since `hour` began
+    return 0.0 if into < 1 else min(into - 1, 24 - into)

@@ -28,6 +28,7 @@ STEPS: dict[str, str] = {
     "propensity": "sojourn.services.propensity:score_propensity",
     "churn": "sojourn.services.propensity:score_churn",
     "recommendations": "sojourn.services.recommendations:score_recommendations",
+    "send_time": "sojourn.services.send_time:score_send_time",
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from sojourn.contracts.experiments import ArmRequest
+from sojourn.contracts.journey_data import BestTime
 from sojourn.contracts.send import SendRequest
 from sojourn.contracts.simulation import SimulatedContact, SimulatedSendResult
 from sojourn.contracts.statuses import MessageStatus
@@ -38,6 +39,7 @@ from sojourn.dsl.channels import SPECS
 from sojourn.dsl.filters import parse_filter
 from sojourn.dsl.nodes import SendNode
 from sojourn.dsl.send_windows import first_zone, next_local_time, parse_local_time
+from sojourn.services.best_send_time import BestSendTimes
 from sojourn.services.contacts import ContactNotFound
 from sojourn.services.experiments import Assignments
 from sojourn.services.journey_data import UnreadableCondition
@@ -63,6 +65,7 @@ class SimulatedDecisions:
         self._settings = settings
         self._channels = build_channels(settings, smtp=None, http=None)  # they render, never deliver
         self._assignments = Assignments(engine, settings.global_control_percent)
+        self._best_times = BestSendTimes(engine, settings)
 
     async def send(self, request: SendRequest, contact: SimulatedContact, now: datetime) -> SimulatedSendResult:
         """The send path's steps in its order (holdout, channel, render, quiet hours, budget, caps), up to
@@ -122,6 +125,12 @@ class SimulatedDecisions:
         async with self._sandbox(contact) as box:
             zone = first_zone(box.contact.time_zone, time_zone, self._settings.brand_time_zone)
         return next_local_time(now, zone, parse_local_time(at), weekdays)
+
+    async def best_time(self, contact: SimulatedContact, now: datetime, within: str) -> BestTime:
+        """When a best-time send or wait would go: a stored contact's own hour, a profile the brand's."""
+        if contact.contact_id is not None:
+            return await self._best_times.of_contact(contact.contact_id, now, within)
+        return await self._best_times.of_profile((contact.profile or {}).get("time_zone"), now, within)
 
     async def tag(self, contact: SimulatedContact, tag: str, action: str, weight: float) -> float | None:
         """The tag's weight after the change, as `JourneyData.tag_contact` would leave it."""
