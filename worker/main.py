@@ -66,7 +66,8 @@ def build_activities(client: Client, engine: AsyncEngine, settings: Settings, se
     models = ModelsActivities(engine, settings)
     best_times = BestSendTimeActivities(BestSendTimes(engine, settings))
     return [best_times.best_send_time, experiments.assign_arm, send.send, send.send_email, data.evaluate_conditions,
-            data.next_local_time, data.tag_contact, data.record_steps, data.record_run_end, enrollment.count_audience, enrollment.enroll_page, contact_lists.enroll_contacts,
+            data.next_local_time, data.tag_contact, data.record_steps, data.record_run_end, enrollment.count_audience,
+            enrollment.enroll_page, contact_lists.enroll_contacts,
             tagging.run_tag_rules, simulation.simulate_send, simulation.simulate_conditions,
             simulation.simulate_next_local_time, simulation.simulate_tag, simulation.simulate_arm,
             models.nightly_day, models.plan_models, models.run_model_step,
