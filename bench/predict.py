@@ -8,8 +8,12 @@ categories and brands), 2,000,000 events over a year (`viewed_product`, `added_t
 
 - a buying rhythm: 15% of the contacts buy every ~14, 21 or 35 days, a third of them stopped
   some months ago (purchase propensity and churn are learnable; the rest buy now and then);
-- co-purchase pairs: 300 product pairs whose second is bought within days of the first, most of
-  the time (recommendations are learnable beyond popularity);
+- co-purchase pairs: 300 product pairs whose second (a refill, a complement) is bought one to
+  eight weeks after the first, most of the time (recommendations are learnable beyond
+  popularity: the first is in the history when the second is bought in a later window);
+- intent: every purchase follows two views of its product in the two weeks before it (recent
+  views say who buys next, which recency and frequency alone cannot: the propensity model has
+  something to learn beyond its baseline);
 - open hours: half the contacts got three emails; each opens at their own hour (send time is
   learnable); views favour each contact's own category (affinity is learnable).
 
@@ -113,30 +117,35 @@ def make_shop(contacts: int, events: int, products: int, seed: int = 7) -> dict:
         for _ in range(rng.poisson(1.5)):
             rows_c.append(c), rows_t.append(rng.uniform(0, YEAR_S)), rows_p.append(rng.choice(products, p=popularity))
     c, t, p = np.array(rows_c), np.array(rows_t), np.array(rows_p)
-    # Some purchases are of a pair's first product; its second follows within days, 70% of the time.
+    # Some purchases are of a pair's first product; its second follows weeks later, 70% of the time.
     swap = rng.random(len(p)) < 0.3
     p[swap] = rng.choice(heads, size=swap.sum())
     follows = swap & (rng.random(len(p)) < 0.7)
     c = np.concatenate([c, c[follows]])
-    t = np.concatenate([t, t[follows] + rng.uniform(3600, 3 * 86_400, size=follows.sum())])
+    t = np.concatenate([t, t[follows] + rng.uniform(7 * 86_400, 56 * 86_400, size=follows.sum())])
     p = np.concatenate([p, np.array([pair_of[int(x)] for x in p[follows]], dtype=int)])
     keep = t < YEAR_S
     c, t, p = c[keep], t[keep], p[keep]
     amount = np.round(price[p] * rng.uniform(0.9, 1.1, size=len(p)), 2)
 
+    # Two views of each purchase's product in the two weeks before it.
+    ic, ip = np.repeat(c, 2), np.repeat(p, 2)
+    it = np.repeat(t, 2) - rng.uniform(3600, 14 * 86_400, size=len(ic))
     # Views fill the rest: most of a contact's in their own category, the rest by popularity.
-    views = max(events - 2 * len(p), 0)
+    views = max(events - 4 * len(p), 0)
     vc = rng.choice(contacts, size=views, p=_activity(rng, contacts))
     own = rng.integers(len(leaves), size=contacts)[vc]
     by_leaf = [np.flatnonzero(product_leaf == leaf) for leaf in range(len(leaves))]
     vp = rng.choice(products, size=views, p=popularity)
     mine = rng.random(views) < 0.6
     vp[mine] = [by_leaf[leaf][rng.integers(len(by_leaf[leaf]))] if len(by_leaf[leaf]) else 0 for leaf in own[mine]]
-    names = np.concatenate([np.full(len(p), 2), np.full(len(p), 1), np.zeros(views, dtype=int)])
+    names = np.concatenate([np.full(len(p), 2), np.full(len(p), 1), np.zeros(len(ic) + views, dtype=int)])
     return {"catalogue": catalogue,
-            "events": (np.concatenate([c, c, vc]), np.concatenate([t, t - rng.uniform(60, 1800, size=len(t)),
-                                                                   rng.uniform(0, YEAR_S, size=views)]),
-                       np.concatenate([p, p, vp]), names, np.concatenate([amount, amount, np.zeros(views)])),
+            "events": (np.concatenate([c, c, ic, vc]),
+                       np.concatenate([t, t - rng.uniform(60, 1800, size=len(t)), np.maximum(it, 0),
+                                       rng.uniform(0, YEAR_S, size=views)]),
+                       np.concatenate([p, p, ip, vp]), names,
+                       np.concatenate([amount, amount, np.zeros(len(ic) + views)])),
             "open_hour": rng.choice([7, 8, 12, 13, 20, 21, 22], size=contacts), "emailed": rng.random(contacts) < 0.5,
             "purchases": len(p), "pairs": len(pair_of)}
 

@@ -67,14 +67,18 @@ async def store_predictions(conn: asyncpg.Connection, model: str, version: int,
     many rows changed (a value equal to the stored one is left, computed_at included)."""
     changed = 0
     for name, (contact_ids, numbers) in sorted(values.items()):
-        changed += len(await conn.fetch(
+        # Counted in the statement: the changed rows themselves are not sent back.
+        changed += await conn.fetchval(
             """
-            INSERT INTO contact_predictions AS p (contact_id, name, value, model, model_version)
-            SELECT c, $1, v, $2, $3 FROM unnest($4::bigint[], $5::float8[]) AS u(c, v) ORDER BY c
-            ON CONFLICT (contact_id, name) DO UPDATE SET value = EXCLUDED.value, model = EXCLUDED.model,
-                model_version = EXCLUDED.model_version, computed_at = now()
-            WHERE (p.value, p.model, p.model_version)
-                  IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.model, EXCLUDED.model_version)
-            RETURNING 1
-            """, name, model, version, contact_ids, numbers))
+            WITH written AS (
+                INSERT INTO contact_predictions AS p (contact_id, name, value, model, model_version)
+                SELECT c, $1, v, $2, $3 FROM unnest($4::bigint[], $5::float8[]) AS u(c, v) ORDER BY c
+                ON CONFLICT (contact_id, name) DO UPDATE SET value = EXCLUDED.value, model = EXCLUDED.model,
+                    model_version = EXCLUDED.model_version, computed_at = now()
+                WHERE (p.value, p.model, p.model_version)
+                      IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.model, EXCLUDED.model_version)
+                RETURNING 1
+            )
+            SELECT count(*) FROM written
+            """, name, model, version, contact_ids, numbers)
     return changed
