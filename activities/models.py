@@ -17,9 +17,9 @@ from sojourn.contracts.models import (
     NIGHTLY_DAY_ACTIVITY,
     PLAN_MODELS_ACTIVITY,
     RUN_MODEL_STEP_ACTIVITY,
+    ModelRun,
     ModelsRequest,
     ModelStepRequest,
-    ModelStepResult,
 )
 from sojourn.data.tag_rules import day_that_ended
 from sojourn.errors import Invalid
@@ -47,7 +47,7 @@ class ModelsActivities:
             raise ApplicationError(str(err), type=ErrorType.MODEL_STEP_INVALID, non_retryable=True) from err
 
     @activity.defn(name=RUN_MODEL_STEP_ACTIVITY)
-    async def run_model_step(self, request: ModelStepRequest) -> ModelStepResult:
+    async def run_model_step(self, request: ModelStepRequest) -> ModelRun:
         started = time.monotonic()
         progress = listen_for_progress()  # before the task: it copies this context
         day = date.fromisoformat(request.day)
@@ -63,5 +63,4 @@ class ModelsActivities:
             step.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await step
-        return ModelStepResult(model=run.model, version=run.version, contacts=run.contacts, changed=run.changed,
-                               reason=run.reason, metrics=run.metrics)
+        return run

@@ -129,11 +129,6 @@ def _location(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def status_of(exc: SojournError) -> int:
-    """The HTTP status a service's refusal answers."""
-    return next(status for kind, status in _STATUS if isinstance(exc, kind))
-
-
 def validation_summary(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """A 422's message and details for pydantic's errors (locations as the request names them: `body.script.0.at`)."""
     details = [{"field": _location(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errors]

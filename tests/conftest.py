@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
-from temporalio.testing import TimeSkippingConfig
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from api.app import create_app
 from sojourn.contracts import search_attributes

@@ -14,10 +14,10 @@ with workflow.unsafe.imports_passed_through():
         PLAN_MODELS_ACTIVITY,
         PROGRESS_QUERY,
         RUN_MODEL_STEP_ACTIVITY,
+        ModelRun,
         ModelsProgress,
         ModelsRequest,
         ModelStepRequest,
-        ModelStepResult,
         StepOutcome,
     )
     from workflows.options import MODEL_PLAN_OPTIONS, MODEL_STEP_OPTIONS
@@ -40,7 +40,7 @@ class ModelsWorkflow:
             try:
                 outcome.result = await workflow.execute_activity(
                     RUN_MODEL_STEP_ACTIVITY, ModelStepRequest(day=request.day, step=step),
-                    result_type=ModelStepResult, **MODEL_STEP_OPTIONS)
+                    result_type=ModelRun, **MODEL_STEP_OPTIONS)
             except ActivityError as err:
                 # The cause's own words (ApplicationError, TimeoutError...), its type aside.
                 outcome.status, outcome.error = "failed", getattr(err.cause, "message", None) or str(err)

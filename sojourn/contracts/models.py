@@ -34,9 +34,11 @@ class ModelStepRequest:
     step: str
 
 
-@dataclass(kw_only=True)
-class ModelStepResult:
-    """A step's ModelRun (sojourn.services.model_runs) as it travels through Temporal."""
+@dataclass
+class ModelRun:
+    """What one model step reports, whichever model it fits: the version it stored (None when no
+    version could be used, `reason` says why), how many contacts it scored and how many stored
+    values changed (0 on a re-run of the same day)."""
 
     model: str
     version: int | None
@@ -52,7 +54,7 @@ class StepOutcome:
     status: str  # "done" or "failed" (`error` says why; the next steps ran all the same)
     started_at: str
     seconds: float
-    result: ModelStepResult | None = None
+    result: ModelRun | None = None
     error: str | None = None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.contracts.models import ModelRun
 from sojourn.data.affinity_tags import held, write_range
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
@@ -21,7 +22,6 @@ from sojourn.data.product_events import CART_EVENT, VIEW_EVENT, product_interest
 from sojourn.data.products.text import tokens
 from sojourn.errors import Invalid
 from sojourn.predict.affinity import FeatureMatrix, Topic, feature_matrix, fit_topics, product_features, weigh
-from sojourn.services.model_runs import ModelRun
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)

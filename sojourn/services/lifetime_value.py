@@ -13,13 +13,13 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.contracts.models import ModelRun
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model, store_predictions
 from sojourn.data.purchases import PurchaseSummary, purchase_summary
 from sojourn.errors import Invalid
 from sojourn.predict.ltv import BgNbd, FitFailed, GammaGamma, fit_bg_nbd, fit_gamma_gamma
-from sojourn.services.model_runs import ModelRun
 from sojourn.services.model_steps import report_progress
 from sojourn.settings import Settings
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.contracts.models import ModelRun
 from sojourn.data.tag_rules import end_of_day
 from sojourn.errors import Invalid
-from sojourn.services.model_runs import ModelRun
 from sojourn.settings import Settings
 
 ScoreStep = Callable[[AsyncEngine, datetime, Settings], Awaitable[ModelRun]]

@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.contracts.models import ModelRun
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model, store_predictions
 from sojourn.data.propensity_features import FEATURES, Features, propensity_features
 from sojourn.errors import Invalid
 from sojourn.predict import propensity
-from sojourn.services.model_runs import ModelRun
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)

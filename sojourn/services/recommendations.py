@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.contracts.models import ModelRun
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model
@@ -24,7 +25,6 @@ from sojourn.data.product_events import ProductEvents, product_events
 from sojourn.data.recommendations import replace_popular, replace_recommendations
 from sojourn.errors import Invalid
 from sojourn.predict import recommend
-from sojourn.services.model_runs import ModelRun
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)

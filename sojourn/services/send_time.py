@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sojourn.contracts.models import ModelRun
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.engagement_hours import EngagementHours, engagement_hours
@@ -25,7 +26,6 @@ from sojourn.data.predictions import record_model, store_predictions
 from sojourn.errors import Invalid
 from sojourn.predict.send_time import HOURS, best_hours, brand_distribution, evaluate
 from sojourn.services.best_send_time import BEST_HOUR, MODEL
-from sojourn.services.model_runs import ModelRun
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)

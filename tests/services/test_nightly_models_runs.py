@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import text
 
 from activities import models as model_activities
+from sojourn.contracts.models import ModelRun
 from sojourn.contracts.tagging import TaggingRequest
 from sojourn.data.tag_rules import day_that_ended, end_of_day
 from sojourn.errors import Invalid
 from sojourn.services import model_steps
-from sojourn.services.model_runs import ModelRun
 
 CALLS: list[tuple[str, datetime]] = []
 RELEASE: asyncio.Event | None = None
