@@ -28,6 +28,7 @@ from sojourn.delivery.channels.registry import build_channels
 from sojourn.delivery.send import AfterAccepted, Sender
 from sojourn.delivery.smtp_pool import SmtpPool
 from sojourn.logs import configure_logging
+from sojourn.services import schedules
 from sojourn.services.batch_send import BatchSender
 from sojourn.services.best_send_time import BestSendTimes
 from sojourn.services.contact_enrollments import ContactChunks
@@ -111,6 +112,8 @@ async def serve(settings: Settings) -> None:
         Runtime.set_default(runtime, error_if_already_set=False)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     client = await connect(settings, engine)
+    # The nightly tagging, and the models run it starts, happen on every deployment, rules or not.
+    await schedules.ensure_tagging(client, settings.brand_time_zone, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

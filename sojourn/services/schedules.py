@@ -124,7 +124,8 @@ TAGGING_SCHEDULE_ID = "tagging-nightly"
 
 
 async def ensure_tagging(client: Client, brand_time_zone: str, task_queue: str) -> None:
-    """The nightly analysis at 00:00 in the brand's time zone, created with the first rule."""
+    """The nightly analysis (tagging, then the models) at 00:00 in the brand's time zone, made when a
+    worker starts and again with each tag rule (a deployment whose schedule was deleted gets it back)."""
     schedule = Schedule(
         action=ScheduleActionStartWorkflow("TaggingWorkflow", TaggingRequest(), id=TAGGING_WORKFLOW_ID,
                                            task_queue=task_queue),

@@ -3,6 +3,7 @@ resumes an in-flight journey where it was, and a component that dies comes back 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from temporalio.client import Client
 
 from sojourn.dev.postgres import free_port
 
@@ -103,6 +105,8 @@ def test_dev_stack_stops_cleanly_and_resumes_journeys(stack_dir: Path):
         assert api.post("/v1/journeys/resume/enrollments", json={"contacts": ["ada"]}).json()["results"][0]["status"] == "started"
         [hello] = _mail(stack, "ada@example.com", 1)
         assert api.get("/v1/journeys/resume/runs/ada").json()["state"]["current_node"] == "opened"
+        # The worker made the nightly schedule (tagging, then the models) without any tag rule.
+        assert asyncio.run(_scheduled_workflow(stack, "tagging-nightly")) == "TaggingWorkflow"
     finally:
         assert stack.stop() == 0
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
@@ -118,6 +122,11 @@ def test_dev_stack_stops_cleanly_and_resumes_journeys(stack_dir: Path):
         assert [m["subject"] for m in mail] == ["Hello from the stack", "Thanks for reading"]
     finally:
         assert stack.stop() == 0
+
+
+async def _scheduled_workflow(stack: _Stack, schedule_id: str) -> str:
+    client = await Client.connect(f"127.0.0.1:{stack.ports['temporal']}")
+    return (await client.get_schedule_handle(schedule_id).describe()).schedule.action.workflow
 
 
 def _component_pids(stack: _Stack) -> dict[str, int]:
