@@ -7,6 +7,7 @@ catalogue gives the same topics, the same events the same weights, and equal tag
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -53,15 +54,17 @@ async def score_affinity(engine: AsyncEngine, as_of: datetime, settings: Setting
             await record_model(conn, MODEL, as_of, {**params, "topics": []}, {}, False, reason)
             log.warning("affinity not scored for %s: %s", as_of.isoformat(), reason)
             return ModelRun(MODEL, None, 0, 0, reason)
-        topics, features = _features(products, settings)
+        # The mathematics in threads: the worker's event loop keeps heartbeating and running journeys.
+        topics, features = await asyncio.to_thread(_features, products, settings)
         numbers = {p["sku"]: i for i, p in enumerate(products)}
         written = removed = 0
         async for low, high in contact_ranges(engine, settings.prediction_chunk_contacts):
             interest = await product_interest(conn, low, high, as_of, weights, half_life)
             known = [i for i, sku in enumerate(interest.skus) if sku in numbers]
-            kept = weigh([interest.contact_ids[i] for i in known], [numbers[interest.skus[i]] for i in known],
-                         [interest.interest[i] for i in known], features.shares, features.kinds,
-                         settings.affinity_min_weight)
+            kept = await asyncio.to_thread(weigh, [interest.contact_ids[i] for i in known],
+                                           [numbers[interest.skus[i]] for i in known],
+                                           [interest.interest[i] for i in known], features.shares, features.kinds,
+                                           settings.affinity_min_weight)
             earned = zip(kept.contacts.tolist(), [features.tags[f] for f in kept.features.tolist()],
                          kept.weights.tolist())
             async with conn.transaction():

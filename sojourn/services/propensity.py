@@ -16,6 +16,7 @@ the reason and the scores already stored stay. Running a day again changes nothi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,8 +67,9 @@ async def _score(engine: AsyncEngine, as_of: datetime, settings: Settings, targe
                 parts.append(await propensity_features(conn, low, high, cut_off, target.horizon_days,
                                                        settings.purchase_event, settings.purchase_value_property))
         train, validation, now = (Features.concatenate(parts) for parts in windows)
-        fitted = propensity.fit(_window(train, target), _window(validation, target),
-                                FEATURES.index("recency_days"), FEATURES.index("frequency"))
+        # The mathematics in threads: the worker's event loop keeps heartbeating and running journeys.
+        fitted = await asyncio.to_thread(propensity.fit, _window(train, target), _window(validation, target),
+                                         FEATURES.index("recency_days"), FEATURES.index("frequency"))
         params = {"horizon_days": target.horizon_days, "event": settings.purchase_event,
                   "value_property": settings.purchase_value_property, "features": list(FEATURES),
                   "train_cut_off": cut_offs[0].isoformat(), "validation_cut_off": cut_offs[1].isoformat(),
@@ -78,7 +80,7 @@ async def _score(engine: AsyncEngine, as_of: datetime, settings: Settings, targe
             log.warning("%s version %d not used for %s: %s", target.name, version, as_of.isoformat(), fitted.reason)
             return ModelRun(target.name, None, 0, 0, fitted.reason, fitted.metrics)
         scored = _at_risk(now, target)
-        contact_ids, scores = now.contact_ids[scored], fitted.scores(now.values[scored])
+        contact_ids, scores = now.contact_ids[scored], await asyncio.to_thread(fitted.scores, now.values[scored])
         scores = np.round(scores, 6)
         deciles = propensity.deciles(scores)
         changed = 0

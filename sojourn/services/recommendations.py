@@ -11,6 +11,7 @@ products (`popular_products`). A day scored again changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -45,10 +46,11 @@ async def score_recommendations(engine: AsyncEngine, as_of: datetime, settings: 
                   for low, high in ranges]
         contact_ids, skus, everything = _interactions(chunks)
         now = as_of.timestamp()
-        metrics = recommend.evaluate(everything, now - window.total_seconds(), settings.recommendation_half_life_days,
-                                     EVALUATED_AT)
+        # The mathematics in threads: the worker's event loop keeps heartbeating and running journeys.
+        metrics = await asyncio.to_thread(recommend.evaluate, everything, now - window.total_seconds(),
+                                          settings.recommendation_half_life_days, EVALUATED_AT)
         data = everything.between(now - history.total_seconds(), now)
-        model = recommend.fit(data)
+        model = await asyncio.to_thread(recommend.fit, data)
         reason = _why_not(metrics)
         params = {"method": "popularity" if reason else "cooccurrence", "per_contact": settings.recommendations_per_contact,
                   "history_days": settings.recommendation_history_days,
@@ -69,11 +71,11 @@ async def score_recommendations(engine: AsyncEngine, as_of: datetime, settings: 
         async with conn.transaction():
             changed = await replace_popular(conn, version, [skus[p] for p in popular],
                                             [float(model.popularity[p]) for p in popular])
-        seen = recommend.histories(data, now, settings.recommendation_half_life_days)
+        seen = await asyncio.to_thread(recommend.histories, data, now, settings.recommendation_half_life_days)
         scored = 0
         for low, high in ranges:
             rows = np.flatnonzero((contact_ids >= low) & (contact_ids < high))
-            picks, scores = recommend.recommend(model, seen, rows, per_contact)
+            picks, scores = await asyncio.to_thread(recommend.recommend, model, seen, rows, per_contact)
             kept = picks >= 0
             row_of, rank_of = np.nonzero(kept)
             scored += int(kept.any(axis=1).sum())
