@@ -21,7 +21,10 @@ from sojourn.settings import Settings
 MODEL = "send_time"
 BEST_HOUR = "send_time.best_hour"
 
-_BRAND_HOUR = "SELECT (params ->> 'brand_hour')::int FROM prediction_models WHERE name = :model ORDER BY as_of DESC LIMIT 1"
+# The newest version fitted on data up to the moment of the decision: a version dated later (a
+# re-run of a future day on a skipped test clock, a clock moved back) is not the brand's hour yet.
+_BRAND_HOUR = ("SELECT (params ->> 'brand_hour')::int FROM prediction_models"
+               " WHERE name = :model AND as_of <= :now ORDER BY as_of DESC LIMIT 1")
 _CONTACT = ("SELECT c.time_zone, p.value FROM contacts AS c LEFT JOIN contact_predictions AS p"
             " ON p.contact_id = c.id AND p.name = :name WHERE c.id = :id")
 
@@ -44,7 +47,7 @@ class BestSendTimes:
     async def of_profile(self, time_zone: str | None, now: datetime, within: str) -> BestTime:
         """The best time of a contact without a stored hour (or stored nowhere): the brand's hour."""
         async with self._engine.connect() as conn:
-            brand_hour = await conn.scalar(text(_BRAND_HOUR), {"model": MODEL})
+            brand_hour = await conn.scalar(text(_BRAND_HOUR), {"model": MODEL, "now": now})
         if brand_hour is None:
             return self._choose(now, within, time_zone, self._default_hour, "default")
         return self._choose(now, within, time_zone, brand_hour, "brand")

@@ -20,12 +20,13 @@ BRAND_HOUR = 8  # every test that plants the brand's hour plants this one (the v
 
 
 async def plant_hours(engine, hours: dict[str, int]) -> None:
-    """The brand's hour (as the newest send_time version) and some contacts' own best hours."""
+    """The brand's hour (as the newest send_time version before the runs decide, at 09:00 Taipei:
+    other tests' versions may be dated later, even on a skipped clock) and some contacts' own hours."""
     async with engine.begin() as conn:
         await conn.execute(text(
             "INSERT INTO prediction_models (name, version, as_of, params, metrics, used)"
-            " VALUES ('send_time', 999999, '2100-01-01T00:00:00Z', :params, '{}', true) ON CONFLICT DO NOTHING"),
-            {"params": f'{{"brand_hour": {BRAND_HOUR}}}'})
+            " VALUES ('send_time', 999999, :as_of, :params, '{}', true) ON CONFLICT DO NOTHING"),
+            {"as_of": nine_in_taipei() - timedelta(minutes=1), "params": f'{{"brand_hour": {BRAND_HOUR}}}'})
         for external_id, hour in hours.items():
             contact_id = await conn.scalar(select(Contact.id).where(Contact.external_id == external_id))
             await conn.execute(text(

@@ -113,3 +113,21 @@ async def predictions(engine, contact_ids: list[int]) -> dict[int, dict[str, flo
     for row in rows:
         found.setdefault(row.contact_id, {})[row.name] = row.value
     return found
+
+
+async def test_the_brands_hour_comes_from_the_newest_version_fitted_before_the_decision(engine, unique, settings):
+    """A version dated after the moment a run decides (a future day scored on a skipped test clock)
+    is not yet the brand's hour."""
+    from sojourn.services.best_send_time import BestSendTimes
+
+    rng = random.Random(unique)
+    now = datetime(2031, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(365 * 86_400))
+    version = 500_000 + rng.randrange(400_000)
+    async with engine.begin() as conn:
+        for offset, (as_of, hour) in enumerate(((now - timedelta(seconds=1), 8), (now + timedelta(seconds=1), 3))):
+            await conn.execute(text(
+                "INSERT INTO prediction_models (name, version, as_of, params, metrics, used)"
+                " VALUES ('send_time', :v, :a, :p, '{}', true)"),
+                {"v": version + offset, "a": as_of, "p": f'{{"brand_hour": {hour}}}'})
+    best = await BestSendTimes(engine, settings).of_profile("Asia/Taipei", now, "24h")
+    assert (best.hour, best.source) == (8, "brand")
