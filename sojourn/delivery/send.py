@@ -43,7 +43,13 @@ from sojourn.delivery.send_limits import Hold, cap_hold, quiet_hold
 from sojourn.dsl import template_limits
 from sojourn.dsl.channels import SPECS
 from sojourn.dsl.nodes import SendNode
-from sojourn.dsl.templating import RECOMMENDED, TagWeights, TemplateRenderError, template_context
+from sojourn.dsl.templating import (
+    RECOMMENDED,
+    TagWeights,
+    TemplateRenderError,
+    reads_contact_extras,
+    template_context,
+)
 from sojourn.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,18 +61,19 @@ _CONTACT_COLUMNS = Contact.__table__.c.keys()
 _MESSAGE_COLUMNS = _MESSAGES.c.keys()
 _consents = ContactConsent.__table__
 
-# Built once: every message runs these. For each (contact, key) asked: the contact, its
-# consents, what its templates read besides (predictions, tags, recommended products) and any
-# message already recorded under the key; a batch asks for a page at once.
+# Built once: every message runs one of these. For each (contact, key) asked: the contact, its
+# consents, what its templates read besides when they do (predictions, tags, recommended
+# products) and any message already recorded under the key; a batch asks for a page at once.
 _WANTED = select(func.unnest(bindparam("contact_ids", type_=ARRAY(BigInteger))).label("contact_id"),
                  func.unnest(bindparam("keys", type_=ARRAY(String))).label("key")).subquery("wanted")
-_LOAD = (select(_WANTED.c.key.label("wanted_key"), Contact.__table__,
-                select(func.jsonb_object_agg(_consents.c.channel, _consents.c.status))
-                .where(_consents.c.contact_id == Contact.id).scalar_subquery().label("consents"),
-                *contact_extras_columns(Contact.id),
-                *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
-         .select_from(_WANTED.outerjoin(Contact, Contact.id == _WANTED.c.contact_id)
-                      .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == _WANTED.c.key)))
+_LOADS = {extras: (select(_WANTED.c.key.label("wanted_key"), Contact.__table__,
+                          select(func.jsonb_object_agg(_consents.c.channel, _consents.c.status))
+                          .where(_consents.c.contact_id == Contact.id).scalar_subquery().label("consents"),
+                          *(contact_extras_columns(Contact.id) if extras else ()),
+                          *[c.label(f"m_{c.name}") for c in _MESSAGES.c])
+                   .select_from(_WANTED.outerjoin(Contact, Contact.id == _WANTED.c.contact_id)
+                                .outerjoin(_MESSAGES, _MESSAGES.c.idempotency_key == _WANTED.c.key)))
+          for extras in (False, True)}
 _OUTCOME = ("status", "error", "sent_at", "provider_message_id", "deferred_until", "due_at", "units", "cost")
 _insert = insert(Message)
 _RECORD = _insert.on_conflict_do_update(index_elements=["idempotency_key"],
@@ -221,15 +228,17 @@ class Sender:
 
     async def load(self, requests: list[SendRequest]) -> dict[str, Loaded]:
         """By key: the contact (None if erased), its consents, the message already recorded and what
-        its templates read besides."""
+        its templates read besides (empty when no template of its node reads it)."""
+        nodes = {(r.journey_id, r.journey_version, r.node_id): r.node for r in requests}.values()
+        extras = any(reads_contact_extras(node) for node in nodes)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(_LOAD, {"contact_ids": [r.contact_id for r in requests],
+            rows = (await conn.execute(_LOADS[extras], {"contact_ids": [r.contact_id for r in requests],
                                                "keys": [r.idempotency_key for r in requests]})).mappings().all()
         return {row["wanted_key"]: (
             Contact.model_validate({k: row[k] for k in _CONTACT_COLUMNS}) if row["id"] is not None else None,
             row["consents"] or {},
             Message.model_validate({k: row[f"m_{k}"] for k in _MESSAGE_COLUMNS}) if row["m_id"] is not None else None,
-            extras_of(row),
+            extras_of(row) if extras else ContactExtras(),
         ) for row in rows}
 
     # --- the steps of `deliver`, in its order ------------------------------------------------

@@ -24,6 +24,7 @@ from jinja2 import (
     Template,
     TemplateSyntaxError,
     UndefinedError,
+    nodes,
     pass_context,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -271,6 +272,27 @@ def template_strings(value: Any, path: str) -> list[tuple[str, str]]:
     if isinstance(value, list):
         return [found for i, item in enumerate(value) for found in template_strings(item, f"{path}.{i}")]
     return []
+
+
+# What a message context holds besides the contact's own row, the journey and the event: read
+# from the database per message, so only for the messages whose templates name one of them.
+CONTACT_EXTRAS = frozenset({"predictions", "tags", "recommend", RECOMMENDED})
+
+
+@lru_cache(maxsize=4096)
+def _names_read(source: str) -> frozenset[str]:
+    """Every name the template reads (its own variables too: at worst that loads what it does not
+    need; `jinja2.meta` leaves out the environment's globals, `recommend` among them)."""
+    try:
+        parsed = _env.parse(translate_legacy(source))
+    except TemplateSyntaxError:
+        return frozenset()  # it cannot render: nothing to load for it
+    return frozenset(name.name for name in parsed.find_all(nodes.Name) if name.ctx == "load")
+
+
+def reads_contact_extras(node: Mapping[str, Any]) -> bool:
+    """Whether any template of a send node (its raw definition) reads CONTACT_EXTRAS."""
+    return any(_names_read(source) & CONTACT_EXTRAS for _, source in template_strings(node, ""))
 
 
 def render_json(value: Any, context: Mapping[str, Any]) -> Any:

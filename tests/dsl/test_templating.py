@@ -4,6 +4,7 @@ from sojourn.dsl.templating import (
     RenderedMessage,
     TemplateRenderError,
     check_template,
+    reads_contact_extras,
     render,
     render_message,
     template_context,
@@ -148,3 +149,14 @@ def test_money_and_defaults(context):
     assert render("{{ contact.balance | default(0) | money }}", context) == "$0.00"
     with pytest.raises(TemplateRenderError, match="not a number"):
         render("{{ contact.plan | money }}", context)
+
+
+@pytest.mark.parametrize(("node", "reads"), [
+    ({"subject": "Hi {{ first_name }}", "text": "Our news", "sms": {"text": "{{ contact.city }}"}}, False),
+    ({"subject": "Hi", "html": "{% for p in recommend(3) %}{{ p.name }}{% endfor %}"}, True),
+    ({"subject": "Hi", "push": {"title": "{{ predictions['ltv.expected_value'] }}"}}, True),
+    ({"subject": "{% if tags['vip'] > 0 %}VIP{% endif %}"}, True),
+    ({"subject": "{{ broken", "text": "tags"}, False),
+])
+def test_a_send_node_loads_the_contacts_extras_only_when_a_template_reads_them(node, reads):
+    assert reads_contact_extras({"id": "n", "type": "send", **node}) is reads
