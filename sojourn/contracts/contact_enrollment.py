@@ -1,8 +1,6 @@
 """The contact-list enrollment workflow's interface: a direct enrollment too big to answer
 inline, accepted durably and worked through in chunks; its per-contact results are a query."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 ENROLL_CONTACTS_ACTIVITY = "enroll_contacts"

@@ -1,7 +1,5 @@
 """The enrollment workflow's interface: enrolling a segment page by page, and its progress."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 COUNT_AUDIENCE_ACTIVITY = "count_audience"

@@ -1,7 +1,5 @@
 """The split node's activity: which arm a contact takes."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 ASSIGN_ARM_ACTIVITY = "assign_arm"

@@ -1,7 +1,5 @@
 """The journey workflow's interface: its id, input, state, signals and query, and message keys."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 from sojourn.contracts.steps import Step

@@ -1,7 +1,5 @@
 """The journey's data activities: branch conditions, local times, best send times, tag changes, run ends."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from sojourn.contracts.steps import RunSteps

@@ -1,8 +1,6 @@
 """The nightly models workflow's interface: one run per day (`models/YYYY-MM-DD`), each model
 step an activity, progress answered by the `progress` query."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any
 

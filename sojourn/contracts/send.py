@@ -1,7 +1,5 @@
 """The send activity's input and result."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from sojourn.contracts.journey import ContactEvent

@@ -1,8 +1,6 @@
 """Simulating a journey for one contact: the simulation workflow's input and result, and the
 activities it calls instead of the run's (they decide and render, and write nothing)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 from sojourn.contracts.journey import ContactEvent, EngagementSignal, JourneyInput, JourneyState

@@ -5,8 +5,6 @@ anyway (the send, the run's end), or to `record_steps` just before it rests (a w
 `wait_for`, a deferred send), so a resting run is counted where it is.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 RECORD_STEPS_ACTIVITY = "record_steps"

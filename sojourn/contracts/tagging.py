@@ -1,7 +1,5 @@
 """The nightly tagging workflow's interface."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 RUN_TAG_RULES_ACTIVITY = "run_tag_rules"
