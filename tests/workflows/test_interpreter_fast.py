@@ -1,6 +1,6 @@
 """The fast tier: the journey workflow against its activities faked under their real names.
 
-No Postgres, no SMTP: each test runs a worker with the real `JourneyWorkflow` (sandboxed, as in
+No Postgres, no SMTP: each test runs a worker with the real `JourneyWorkflow` (as in
 production) and plain functions registered as `send`, `evaluate_conditions`, `next_local_time`,
 `tag_contact` and `record_run_end`, which record what the run asked and answer from a script.
 Runs use the session Temporal dev server through its own client (no payload codec, so no
