@@ -2,11 +2,28 @@
 
 import dataclasses
 import importlib
+import json
 import pkgutil
 
 from temporalio import workflow
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import DataConverter
 
 import sojourn.contracts
+from sojourn.contracts.journey import (
+    ContactEvent,
+    EngagementSignal,
+    JourneyInput,
+    JourneyState,
+    PathStep,
+    SentMessage,
+)
+from sojourn.contracts.journey_data import RunEnd
+from sojourn.contracts.send import SendRequest, SendResult
+from sojourn.contracts.statuses import MessageStatus, RunStatus
+from sojourn.contracts.steps import RunSteps, Step
+from sojourn.data.contact_keys import ContactKeys
+from sojourn.services.payload_codec import data_converter
 from workflows.journey import JourneyWorkflow
 
 
@@ -32,3 +49,46 @@ def test_journey_runs_are_not_sandboxed():
     """The sandbox re-executed the workflow module per run and was entered for every payload of
     every command, while the interpreter it would have checked is passed through it."""
     assert workflow._Definition.must_from_class(JourneyWorkflow).sandboxed is False
+
+
+def _samples() -> list[object]:
+    steps = RunSteps(run_id="r", journey_id="j", version=2, contact_id=7, started_at="2026-05-01T09:00:00+00:00",
+                     steps=[Step(seq=1, node="first", type="send", entered_at="2026-05-01T09:00:00+00:00",
+                                 left_at="2026-05-01T09:00:01+00:00", outcome="sent"),
+                            Step(seq=2, node="pause", type="wait", entered_at="2026-05-01T09:00:01+00:00")])
+    event = ContactEvent(event_id="e", name="booked", properties={"amount": 12.5, "tags": ["a"]},
+                         occurred_at="2026-05-01T08:00:00+00:00")
+    return [
+        JourneyInput(journey_id="j", version=2, contact_id=7, contact_external_id="c", definition={"nodes": []},
+                     trigger=event, patches=["channels"]),
+        SendRequest(idempotency_key="k", workflow_id="w", journey_id="j", journey_version=2, node_id="first",
+                    contact_id=7, node={"id": "first", "type": "send", "subject": "Hi"}, event=event, steps=steps,
+                    quiet_hours={"start": "21:00", "end": "08:00"}),
+        SendResult(status=MessageStatus.SENT, channel="email", message_id="m", recipient="a@b.example", subject="Hi"),
+        RunEnd(run_id="r", workflow_id="w", journey_id="j", version=2, contact_id=7, status=RunStatus.EXITED,
+               ended_at="2026-05-02T09:00:00+00:00", exit_reason="goal: booked", steps=steps),
+        JourneyState(journey_id="j", version=2, contact_external_id="c", status=RunStatus.COMPLETED,
+                     current_node=None, wait_until=None,
+                     path=[PathStep(node="first", type="send", entered_at="2026-05-01T09:00:00+00:00", outcome="sent")],
+                     messages=[SentMessage(node="first", message_id="m", status="sent")],
+                     engagements=[EngagementSignal(send_node="first", kind="opened")], events=[event],
+                     exit_reason=None, converted_at=None),
+        None, 1.5, [True, False],
+    ]
+
+
+def test_run_payloads_are_converted_by_a_validator_built_once_per_type_in_the_same_json():
+    """The codec's converter (pydantic's) reads what the default converter wrote in recorded
+    histories, and writes what it reads, value for value."""
+    converter = data_converter(ContactKeys(None, b"k" * 32, cache_size=1, ttl=1))
+    assert converter.payload_converter_class is PydanticPayloadConverter
+    ours = converter.payload_converter
+    default = DataConverter.default.payload_converter
+    for value in _samples():
+        kind = type(value)
+        [theirs_written] = default.to_payloads([value])
+        [ours_written] = ours.to_payloads([value])
+        assert ours_written.metadata == theirs_written.metadata
+        assert json.loads(ours_written.data or "null") == json.loads(theirs_written.data or "null")
+        assert ours.from_payloads([theirs_written], [kind]) == [value]
+        assert default.from_payloads([ours_written], [kind]) == [value]
