@@ -28,7 +28,7 @@ from sojourn.contracts.models import ModelRun
 from sojourn.data.contact_chunks import contact_ranges
 from sojourn.data.db import raw_connection
 from sojourn.data.predictions import record_model, store_predictions
-from sojourn.data.propensity_features import FEATURES, Features, propensity_features
+from sojourn.data.propensity_features import FEATURES, Features, product_rates, propensity_features
 from sojourn.errors import Invalid
 from sojourn.predict import propensity
 from sojourn.settings import Settings
@@ -62,10 +62,13 @@ async def _score(engine: AsyncEngine, as_of: datetime, settings: Settings, targe
     cut_offs = (as_of - 2 * horizon, as_of - horizon, as_of)
     windows: list[list[Features]] = [[], [], []]
     async with raw_connection(engine) as conn:
+        rates = [await product_rates(conn, cut_off, target.horizon_days, settings.purchase_event)
+                 for cut_off in cut_offs]
         async for low, high in contact_ranges(engine, settings.prediction_chunk_contacts):
-            for parts, cut_off in zip(windows, cut_offs):
+            for parts, cut_off, rates_then in zip(windows, cut_offs, rates):
                 parts.append(await propensity_features(conn, low, high, cut_off, target.horizon_days,
-                                                       settings.purchase_event, settings.purchase_value_property))
+                                                       settings.purchase_event, settings.purchase_value_property,
+                                                       rates_then))
         train, validation, now = (Features.concatenate(parts) for parts in windows)
         # The mathematics in threads: the worker's event loop keeps heartbeating and running journeys.
         fitted = await asyncio.to_thread(propensity.fit, _window(train, target), _window(validation, target),
@@ -74,6 +77,7 @@ async def _score(engine: AsyncEngine, as_of: datetime, settings: Settings, targe
                   "value_property": settings.purchase_value_property, "features": list(FEATURES),
                   "train_cut_off": cut_offs[0].isoformat(), "validation_cut_off": cut_offs[1].isoformat(),
                   "train_sample": propensity.TRAIN_SAMPLE, "seed": propensity.SEED,
+                  "learning_rate": propensity.LEARNING_RATE, "max_trees": propensity.MAX_TREES,
                   "baseline": "logistic regression on recency and log frequency"}
         version = await record_model(conn, target.name, as_of, params, fitted.metrics, fitted.used, fitted.reason)
         if not fitted.used:
