@@ -67,25 +67,18 @@ async def store_predictions(conn: asyncpg.Connection, model: str, version: int,
     many rows changed (a value equal to the stored one is left, computed_at included)."""
     changed = 0
     for name, (contact_ids, numbers) in sorted(values.items()):
-        # Equal values are left out before the insert, not only by its ON CONFLICT condition: a
-        # conflicting row is locked even when the condition then leaves it, which writes the row's
-        # page and the WAL for every unchanged value (most of a night's rfm.* values; all of a re-run).
-        # Counted in the statement: the changed rows themselves are not sent back.
-        changed += await conn.fetchval(
+        # MERGE joins the values with the stored ones once and updates or inserts each; an upsert
+        # (INSERT ... ON CONFLICT) tried each insert first and, for a stored row, also locked it
+        # when equal: 6.4 s against 8.1-9.4 s for the bench's 700,000 values. A night writes each
+        # model's names alone (a run at a time), so no concurrent insert of one key is expected.
+        status = await conn.execute(
             """
-            WITH written AS (
-                INSERT INTO contact_predictions AS p (contact_id, name, value, model, model_version)
-                SELECT u.c, $1::text, u.v, $2::text, $3::int FROM unnest($4::bigint[], $5::float8[]) AS u(c, v)
-                LEFT JOIN contact_predictions AS s ON s.contact_id = u.c AND s.name = $1::text
-                WHERE s.contact_id IS NULL
-                   OR (s.value, s.model, s.model_version) IS DISTINCT FROM (u.v, $2::text, $3::int)
-                ORDER BY u.c
-                ON CONFLICT (contact_id, name) DO UPDATE SET value = EXCLUDED.value, model = EXCLUDED.model,
-                    model_version = EXCLUDED.model_version, computed_at = now()
-                WHERE (p.value, p.model, p.model_version)
-                      IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.model, EXCLUDED.model_version)
-                RETURNING 1
-            )
-            SELECT count(*) FROM written
+            MERGE INTO contact_predictions AS p
+            USING unnest($4::bigint[], $5::float8[]) AS u(c, v) ON p.contact_id = u.c AND p.name = $1::text
+            WHEN MATCHED AND (p.value, p.model, p.model_version) IS DISTINCT FROM (u.v, $2::text, $3::int) THEN
+                UPDATE SET value = u.v, model = $2::text, model_version = $3::int, computed_at = now()
+            WHEN NOT MATCHED THEN
+                INSERT (contact_id, name, value, model, model_version) VALUES (u.c, $1::text, u.v, $2::text, $3::int)
             """, name, model, version, contact_ids, numbers)
+        changed += int(status.split()[-1])  # "MERGE <rows updated or inserted>"
     return changed
