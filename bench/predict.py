@@ -27,8 +27,8 @@ reported as null. Figures:
 - `scoring_s`: predicting and storing every contact's values with a fitted model, without its
   fit: lifetime value's, as the next night scores them (read each chunk's purchase summary a day
   later, predict with the day's model, store): every contact is a day older, so its age and its
-  predictions change and its purchase summary does not; `scoring_written` is how many of the
-  700,000 values were written (the rest were compared and left);
+  predictions change; `scoring_written` is how many of the 700,000 values were written (all: the
+  stored ones are another model version), on the table vacuumed as a day's pause leaves it;
 - `auc`, `baseline_auc`: from the `propensity` step's metrics (`model.auc` and `baseline.auc`: its
   later validation window, and the recency-frequency baseline on it); `precision_at_5`,
   `popularity_precision_at_5`: from the `recommendations` step's metrics
@@ -280,6 +280,9 @@ async def scoring(stack) -> tuple[float | None, int]:
         params = json.loads(model["params"])
         bg_nbd, gamma_gamma = BgNbd(**params["bg_nbd"]), GammaGamma(**params["gamma_gamma"])
         settings = stack.settings
+        # A night comes a day after the last: autovacuum has long cleared the rows the nightly run
+        # and the baseline just rewrote (1.4 M dead row versions here, minutes before).
+        await conn.execute("VACUUM ANALYZE contact_predictions")
         started, written = time.perf_counter(), 0
         async for low, high in contact_ranges(stack.engine, settings.prediction_chunk_contacts):
             chunk = await purchase_summary(conn, low, high, next_night, settings.purchase_event,
