@@ -274,9 +274,9 @@ async def scoring(stack) -> tuple[float | None, int]:
         as_of = end_of_day(DAY, stack.settings.brand_time_zone)
         model = await conn.fetchrow("SELECT version, params FROM prediction_models WHERE name = 'ltv' AND as_of = $1"
                                     " AND used", as_of)
-        next_night = as_of + timedelta(days=1)
         if model is None:
             return None, 0
+        next_night = as_of + timedelta(days=1)
         params = json.loads(model["params"])
         bg_nbd, gamma_gamma = BgNbd(**params["bg_nbd"]), GammaGamma(**params["gamma_gamma"])
         settings = stack.settings

@@ -74,9 +74,6 @@ WITH ev AS (
            coalesce(sum(greatest({purchase_value("$5")}, 0)) FILTER (WHERE name = $4 AND occurred_at < $3), 0)
                AS monetary,
            {_EVENT_COUNTS},
-           extract(epoch FROM max(occurred_at) FILTER (WHERE name = $4 AND occurred_at < $3)
-                              - min(occurred_at) FILTER (WHERE name = $4 AND occurred_at < $3)) / 86400
-               AS span_days,
            bool_or(name = $4 AND occurred_at >= $3) AS label
     FROM events
     WHERE contact_id >= $1 AND contact_id < $2 AND occurred_at < $6
@@ -95,31 +92,27 @@ WITH ev AS (
     WHERE m.contact_id >= $1 AND m.contact_id < $2 AND NOT e.automated AND e.type IN ('opened', 'clicked')
       AND e.occurred_at < $3 AND e.occurred_at >= $3 - interval '{max(MESSAGE_WINDOWS)} days'
     GROUP BY m.contact_id
-), gaps AS (
-    SELECT contact_id, (stddev_samp(gap) / nullif(avg(gap), 0))::float8 AS interval_cv FROM (
-        SELECT contact_id, extract(epoch FROM occurred_at - lag(occurred_at) OVER (
-                   PARTITION BY contact_id ORDER BY occurred_at)) / 86400 AS gap
-        FROM events
-        WHERE contact_id >= $1 AND contact_id < $2 AND name = $4 AND occurred_at < $3
-    ) AS g WHERE gap IS NOT NULL GROUP BY contact_id
-), last_bought AS (
-    SELECT DISTINCT ON (contact_id) contact_id, properties ->> 'sku' AS sku FROM events
-    WHERE contact_id >= $1 AND contact_id < $2 AND name = $4 AND occurred_at < $3
-    ORDER BY contact_id, occurred_at DESC
-), viewed_conversion AS (
-    SELECT e.contact_id, max(conversion.rate) AS viewed_conversion
-    FROM events AS e JOIN unnest($10::text[], $11::float8[]) AS conversion(sku, rate)
-        ON conversion.sku = e.properties ->> 'sku'
-    WHERE e.contact_id >= $1 AND e.contact_id < $2 AND e.name = '{VIEW_EVENT}'
-      AND e.occurred_at < $3 AND e.occurred_at >= $3 - interval '{INTENT_DAYS} days'
-    GROUP BY e.contact_id
-), viewed AS (
-    SELECT contact_id, count(*) AS repeat_viewed FROM (
-        SELECT contact_id FROM events
-        WHERE contact_id >= $1 AND contact_id < $2 AND name = '{VIEW_EVENT}'
-          AND occurred_at < $3 AND occurred_at >= $3 - interval '{INTENT_DAYS} days'
-        GROUP BY contact_id, properties ->> 'sku' HAVING count(*) >= 2
-    ) AS twice GROUP BY contact_id
+), rhythm AS (
+    -- One pass over the purchases: the gaps between them (their mean is the interval) and the last one's product.
+    SELECT contact_id, avg(gap) AS interval_days, stddev_samp(gap) / nullif(avg(gap), 0) AS interval_cv,
+           min(sku) FILTER (WHERE from_last = 1) AS last_sku
+    FROM (SELECT contact_id, properties ->> 'sku' AS sku,
+                 extract(epoch FROM occurred_at - lag(occurred_at) OVER (
+                     PARTITION BY contact_id ORDER BY occurred_at)) / 86400 AS gap,
+                 row_number() OVER (PARTITION BY contact_id ORDER BY occurred_at DESC) AS from_last
+          FROM events
+          WHERE contact_id >= $1 AND contact_id < $2 AND name = $4 AND occurred_at < $3) AS bought
+    GROUP BY contact_id
+), intent AS (
+    -- One pass over the recent views, by product: those viewed twice, and the best of their rates.
+    SELECT v.contact_id, count(*) FILTER (WHERE v.views >= 2) AS repeat_viewed,
+           max(conversion.rate) AS viewed_conversion
+    FROM (SELECT contact_id, properties ->> 'sku' AS sku, count(*) AS views FROM events
+          WHERE contact_id >= $1 AND contact_id < $2 AND name = '{VIEW_EVENT}'
+            AND occurred_at < $3 AND occurred_at >= $3 - interval '{INTENT_DAYS} days'
+          GROUP BY 1, 2) AS v
+    LEFT JOIN unnest($10::text[], $11::float8[]) AS conversion(sku, rate) ON conversion.sku = v.sku
+    GROUP BY v.contact_id
 ), tagged AS (
     SELECT contact_id, count(*) AS tags FROM contact_tags
     WHERE contact_id >= $1 AND contact_id < $2 AND updated_at < $3
@@ -128,10 +121,10 @@ WITH ev AS (
 SELECT c.id, c.created_at < $3 AS existed, coalesce(ev.label, false) AS label,
        ev.recency_days::float8 AS recency_days,
        coalesce(ev.frequency, 0)::float8 AS frequency, coalesce(ev.monetary, 0)::float8 AS monetary,
-       (ev.span_days / nullif(ev.frequency - 1, 0))::float8 AS interval_days,
-       (ev.recency_days / nullif(ev.span_days / nullif(ev.frequency - 1, 0), 0))::float8 AS overdue,
-       coalesce(viewed.repeat_viewed, 0)::float8 AS repeat_viewed, gaps.interval_cv,
-       follow.rate AS last_product_follow_rate, viewed_conversion.viewed_conversion,
+       rhythm.interval_days::float8 AS interval_days,
+       (ev.recency_days / nullif(rhythm.interval_days, 0))::float8 AS overdue,
+       rhythm.interval_cv::float8 AS interval_cv, follow.rate AS last_product_follow_rate,
+       coalesce(intent.repeat_viewed, 0)::float8 AS repeat_viewed, intent.viewed_conversion,
        {", ".join(f"coalesce(ev.{name}, 0)::float8 AS {name}" for name in _COUNTED)},
        {", ".join(f"coalesce({'sent' if name.startswith('received') else 'engaged'}.{name}, 0)::float8 AS {name}"
                   for name in _MESSAGE_COLUMNS)},
@@ -141,11 +134,9 @@ FROM contacts AS c
 LEFT JOIN ev ON ev.contact_id = c.id
 LEFT JOIN sent ON sent.contact_id = c.id
 LEFT JOIN engaged ON engaged.contact_id = c.id
-LEFT JOIN gaps ON gaps.contact_id = c.id
-LEFT JOIN last_bought ON last_bought.contact_id = c.id
-LEFT JOIN unnest($8::text[], $9::float8[]) AS follow(sku, rate) ON follow.sku = last_bought.sku
-LEFT JOIN viewed ON viewed.contact_id = c.id
-LEFT JOIN viewed_conversion ON viewed_conversion.contact_id = c.id
+LEFT JOIN rhythm ON rhythm.contact_id = c.id
+LEFT JOIN unnest($8::text[], $9::float8[]) AS follow(sku, rate) ON follow.sku = rhythm.last_sku
+LEFT JOIN intent ON intent.contact_id = c.id
 LEFT JOIN tagged ON tagged.contact_id = c.id
 WHERE c.id >= $1 AND c.id < $2
 ORDER BY c.id
