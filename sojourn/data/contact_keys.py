@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import Collection
 
 from cachetools import TTLCache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,10 +49,25 @@ class ContactKeys:
                     key_id=key_id, external_id=external_id, wrapped_key=self._wrap(key_id, data_key),
                 ).on_conflict_do_nothing(index_elements=["external_id"]))
                 row = await self._read(conn, external_id)
-        cipher = AESGCM(self._unwrap(row.key_id, row.wrapped_key))
-        self._by_id[row.key_id] = cipher
-        self._by_contact[external_id] = (row.key_id, cipher)
-        return row.key_id, cipher
+        return self._remember(external_id, row.key_id, row.wrapped_key)
+
+    async def preload(self, external_ids: Collection[str]) -> None:
+        """Cache the keys these contacts have, read in one statement: a batch of signals to many
+        contacts' runs would otherwise read them in a transaction each."""
+        missing = [external_id for external_id in set(external_ids) if external_id not in self._by_contact]
+        if not missing:
+            return
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(ContactKey.external_id, ContactKey.key_id, ContactKey.wrapped_key)
+                                       .where(ContactKey.external_id.in_(missing)))).all()
+        for row in rows:
+            self._remember(row.external_id, row.key_id, row.wrapped_key)
+
+    def _remember(self, external_id: str, key_id: str, wrapped_key: bytes) -> tuple[str, AESGCM]:
+        cipher = AESGCM(self._unwrap(key_id, wrapped_key))
+        self._by_id[key_id] = cipher
+        self._by_contact[external_id] = (key_id, cipher)
+        return key_id, cipher
 
     @staticmethod
     async def _read(conn: AsyncConnection, external_id: str) -> Row | None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from datetime import datetime, timezone
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
 from temporalio.client import Client
 
 from api.app import create_app
+from sojourn.contracts.journey import journey_workflow_id
+from sojourn.data import db
+from sojourn.data.contact_keys import ContactKeys
 from sojourn.data.models import EngagementEvent, Message
+from sojourn.services.engagement_signals import EngagementSignals, due_signal
+from sojourn.services.payload_codec import contact_keys, with_codec
 
 from helpers import API_KEY, add_contact, create_active_journey, enroll, tracking_path, wait_for_mail
 
@@ -91,3 +98,29 @@ async def test_an_open_while_temporal_is_unreachable_reaches_the_run_later(worke
                 due = (await conn.execute(select(EngagementEvent.signal_due).join(Message)
                                           .where(Message.journey_id == journey))).scalars().all()
             assert due == [False]
+
+
+async def test_a_batch_of_signals_reads_its_contacts_keys_in_one_statement(engine, temporal_env, settings, unique):
+    """Each signal is sealed with its contact's key; a batch of signals to many contacts' runs
+    must not read them in a transaction each (the API's cost per open in the worst case)."""
+    contacts = [f"keys-{unique}-{n}" for n in range(5)]
+    writer = ContactKeys.from_settings(engine, settings)
+    expected = {contact: (await writer.for_contact(contact))[0] for contact in contacts}
+    client = with_codec(temporal_env.client, engine, settings)  # a process that never saw these keys
+    signals = EngagementSignals(db.session_factory(engine), client)
+    batch = [due_signal(0, journey_workflow_id(f"gone-{unique}", contact), "hello", "opened", uuid.uuid4(), None,
+                        datetime.now(timezone.utc), f"gone-{unique}", 0) for contact in contacts]
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        if "contact_keys" in statement:
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await signals.deliver(batch)  # the runs do not exist: each signal is sealed, then refused
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    assert len(statements) == 1, statements
+    cached = contact_keys(client)
+    assert {contact: (await cached.for_contact(contact))[0] for contact in contacts} == expected

@@ -163,7 +163,13 @@ async def test_weekly_cap_across_journeys_with_priority(api, engine, temporal_en
         # The series wakes first: it must leave the slot to the waiting higher priority.
         await advance(temporal_env, runs["series"], timedelta(days=7) - timedelta(hours=4) + timedelta(minutes=1))
         yielded = await changed_outcome(temporal_env, runs["series"], series.path[-1].outcome)
-        assert yielded.endswith("frequency cap: a higher-priority message goes first"), yielded
+        if not (yielded or "").endswith("frequency cap: a higher-priority message goes first"):
+            # Rare in CI under load (1 in ~20 runs); what the runs and the rows said, to find out why.
+            state = await temporal_env.client.get_workflow_handle(runs["series"]).query("state", result_type=JourneyState)
+            sent = [(r.journey_id.split("-")[0], r.node_id, r.status, r.priority, r.due_at, r.deferred_until, r.error)
+                    for j in journeys for r in await rows(engine, f"{j}-{unique}")]
+            raise AssertionError(f"{yielded!r}; series path {[(s.node, s.entered_at, s.outcome) for s in state.path]}; "
+                                 f"messages {sent}")
         await advance(temporal_env, runs["vip"], timedelta(days=7) - timedelta(hours=4) + timedelta(minutes=1))
         assert (await finished(temporal_env, runs["vip"])).messages[0].status == "sent"
         await advance(temporal_env, runs["series"], timedelta(hours=2))
