@@ -37,7 +37,7 @@ Latencies are pooled over the rounds. At the end every message must have one row
 sample of the runs must have received their signal.
 
     .venv/bin/python bench/engagement.py [--requests 1000] [--concurrency 50] [--rounds 2]
-        [--open-requests 500] [--offered-share 0.6] [--workers 2] [--pool-size 25]
+        [--open-requests 500] [--offered-share 0.6] [--workers 2] [--pool-size 50]
 
 Last line: `RESULT {json}`.
 """
@@ -374,8 +374,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--offered-share", type=float, default=0.6,
                         help="the offered rate as a share of the bare arm's saturated req/s (default 0.6)")
     parser.add_argument("--workers", type=int, default=2, help="API processes per arm (API_WORKERS, default 2)")
-    parser.add_argument("--pool-size", type=int, default=25,
-                        help="database pool per API process (DATABASE_POOL_SIZE, default 25)")
+    parser.add_argument("--pool-size", type=int, default=50,
+                        help="database connections per API process (DATABASE_POOL_SIZE, default 50)")
     parser.add_argument("--profile", metavar="FILE", help="py-spy the API process into FILE (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     return parser.parse_args(argv)

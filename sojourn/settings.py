@@ -164,10 +164,10 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(9464, ge=0, le=65535)
     worker_temporal_metrics_port: int = Field(9465, ge=0, le=65535)
     # API capacity: `sojourn api` serves with this many processes (each with its own event loop,
-    # engine and signal senders), and each process's database pool keeps this many connections
-    # (and opens as many again in a burst). One process's loop tops out at one core.
+    # engine and signal senders), and each process opens up to this many database connections
+    # (kept open once opened). One process's loop tops out at one core.
     api_workers: int = Field(1, ge=1)
-    database_pool_size: int = Field(10, ge=1)
+    database_pool_size: int = Field(20, ge=1)
 
     temporal_ui_port: int = 8233
     postgres_port: int = 5433

@@ -38,7 +38,7 @@ async def _mailbox(args: argparse.Namespace) -> int:
     from sojourn.dev.mailbox import clear_mailbox, list_mailbox
 
     url = _dev_database_url()
-    engine = create_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=2)
     try:
         if args.clear:
             deleted = await clear_mailbox(engine, to=args.to)

@@ -74,7 +74,7 @@ class SmtpSink:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._engine = create_engine(self.database_url, pool_size=5)
+        self._engine = create_engine(self.database_url, pool_size=10)
         handler = MailboxHandler(self._engine)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(

@@ -19,7 +19,7 @@ async def test_0008_keeps_one_of_each_repeated_webhook(engine, database_url, uni
         await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
     url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
     await asyncio.to_thread(db.upgrade, url, "0007")
-    scratch = db.create_engine(url, pool_size=1)
+    scratch = db.create_engine(url, pool_size=2)
     try:
         message = uuid.uuid4()
         async with scratch.begin() as conn:

@@ -32,7 +32,7 @@ def mailbox_db_url(open_dir):
 
 @pytest.fixture
 async def mailbox_engine(mailbox_db_url):
-    engine = create_engine(mailbox_db_url, pool_size=2)
+    engine = create_engine(mailbox_db_url, pool_size=4)
     await clear_mailbox(engine)
     yield engine
     await engine.dispose()

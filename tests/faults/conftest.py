@@ -200,7 +200,7 @@ async def topology() -> AsyncIterator[Topology]:
     temporal = TemporalDevServer(db_path=folder / "temporal.db", port=free_port(), ui_port=None,
                                  log_path=folder / "temporal.log")
     temporal.start()
-    engine = db.create_engine(url, pool_size=4)
+    engine = db.create_engine(url, pool_size=8)
     # Journey payloads are sealed with each contact's key (the processes' default master key).
     client = payload_codec.with_codec(await temporal.wait_ready(), engine, Settings(_env_file=None))
     smtp_port = free_port()
