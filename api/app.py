@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.temporal = temporal or await payload_codec.connect(settings, engine)
         app.state.triggers = Triggers(app.state.sessions, app.state.temporal, settings.task_queue)
         app.state.engagement_signals = EngagementSignals(
-            app.state.sessions, app.state.temporal, timedelta(seconds=settings.engagement_signal_retry))
+            engine, app.state.temporal, timedelta(seconds=settings.engagement_signal_retry))
         await app.state.engagement_signals.start()
         # Startup leaves ~160k long-lived objects; freezing them keeps full collections from
         # rescanning them and pausing every request (a quarter of the API's CPU under ingest).

@@ -13,12 +13,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from sojourn.data.db import statement_by_statement
 from sojourn.data.models import ContactKey
 from sojourn.settings import Settings
 
 NONCE_BYTES = 12  # AES-GCM's standard nonce, random per encryption
+_KEYS = select(ContactKey.external_id, ContactKey.key_id, ContactKey.wrapped_key)
 
 
 class ContactKeys:
@@ -40,16 +42,17 @@ class ContactKeys:
         """The contact's key id and cipher, its key created if it has none."""
         if (cached := self._by_contact.get(external_id)) is not None:
             return cached
-        async with self._engine.begin() as conn:
-            row = await self._read(conn, external_id)
-            if row is None:
-                key_id, data_key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+        async with statement_by_statement(self._engine) as conn:
+            row = (await conn.execute(_KEYS.where(ContactKey.external_id == external_id))).one_or_none()
+        if row is None:
+            key_id, data_key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+            async with self._engine.begin() as conn:
                 # Concurrent first uses race here; the unique external id keeps the first key.
                 await conn.execute(insert(ContactKey).values(
                     key_id=key_id, external_id=external_id, wrapped_key=self._wrap(key_id, data_key),
                 ).on_conflict_do_nothing(index_elements=["external_id"]))
-                row = await self._read(conn, external_id)
-        return self._remember(external_id, row.key_id, row.wrapped_key)
+                row = (await conn.execute(_KEYS.where(ContactKey.external_id == external_id))).one()
+        return self._remember(row)
 
     async def preload(self, external_ids: Collection[str]) -> None:
         """Cache the keys these contacts have, read in one statement: a batch of signals to many
@@ -57,34 +60,25 @@ class ContactKeys:
         missing = [external_id for external_id in set(external_ids) if external_id not in self._by_contact]
         if not missing:
             return
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(ContactKey.external_id, ContactKey.key_id, ContactKey.wrapped_key)
-                                       .where(ContactKey.external_id.in_(missing)))).all()
+        async with statement_by_statement(self._engine) as conn:
+            rows = (await conn.execute(_KEYS.where(ContactKey.external_id.in_(missing)))).all()
         for row in rows:
-            self._remember(row.external_id, row.key_id, row.wrapped_key)
-
-    def _remember(self, external_id: str, key_id: str, wrapped_key: bytes) -> tuple[str, AESGCM]:
-        cipher = AESGCM(self._unwrap(key_id, wrapped_key))
-        self._by_id[key_id] = cipher
-        self._by_contact[external_id] = (key_id, cipher)
-        return key_id, cipher
-
-    @staticmethod
-    async def _read(conn: AsyncConnection, external_id: str) -> Row | None:
-        return (await conn.execute(select(ContactKey.key_id, ContactKey.wrapped_key)
-                                   .where(ContactKey.external_id == external_id))).one_or_none()
+            self._remember(row)
 
     async def by_id(self, key_id: str) -> AESGCM | None:
-        """The cipher of key `key_id`, or None when it was destroyed (or never existed)."""
+        """The cipher of key `key_id`, or None when it was destroyed (or never existed). Its
+        contact's key is cached too: a worker that decodes a run's input seals its results next."""
         if (cached := self._by_id.get(key_id)) is not None:
             return cached
-        async with self._engine.connect() as conn:
-            wrapped = (await conn.execute(select(ContactKey.wrapped_key)
-                                          .where(ContactKey.key_id == key_id))).scalar_one_or_none()
-        if wrapped is None:
-            return None
-        cipher = self._by_id[key_id] = AESGCM(self._unwrap(key_id, wrapped))
-        return cipher
+        async with statement_by_statement(self._engine) as conn:
+            row = (await conn.execute(_KEYS.where(ContactKey.key_id == key_id))).one_or_none()
+        return None if row is None else self._remember(row)[1]
+
+    def _remember(self, row: Row) -> tuple[str, AESGCM]:
+        cipher = AESGCM(self._unwrap(row.key_id, row.wrapped_key))
+        self._by_id[row.key_id] = cipher
+        self._by_contact[row.external_id] = (row.key_id, cipher)
+        return row.key_id, cipher
 
     def forget(self, external_id: str) -> None:
         """Drop the contact's key from this process's cache (after `destroy` committed)."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -17,7 +15,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from sojourn.data.consent import set_consent, suppress
-from sojourn.data.db import session_factory
+from sojourn.data.db import session_factory, statement_by_statement
 from sojourn.data.models import Contact, ContactConsent, EngagementEvent, Message, utcnow
 from sojourn.delivery.tokens import webhook_signature_problem
 from sojourn.delivery.tracking import parse_tracking_token, parse_unsubscribe_token
@@ -85,20 +83,11 @@ async def last_text_to(session: Statements, contact_id: int, number: str, since:
 
 
 # What runs the statements of an engagement: an ORM session where one write must wait for another
-# (a suppression, an unsubscribe), else a bare connection (see `_statement_by_statement`).
+# (a suppression, an unsubscribe), else a connection whose statements commit by themselves (an
+# open or a click: the insert that stores it says whether a signal is owed; the message look-up
+# and the insert need no transaction between them: under READ COMMITTED neither saw more of the
+# other inside one).
 Statements = AsyncSession | AsyncConnection
-
-
-@asynccontextmanager
-async def _statement_by_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A Core connection whose every statement commits by itself, for a caller whose every write
-    is one statement (an open or a click: the insert that stores it and says whether a signal is
-    owed). A transaction around it is two more round trips, BEGIN and COMMIT (a quarter of an
-    engagement request's time in the API), and an ORM session's bookkeeping per statement was
-    another tenth. The message look-up and the insert need no transaction between them: under
-    READ COMMITTED neither saw more of the other inside one."""
-    async with engine.connect() as conn:
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def find_message(session: Statements, reference: str | uuid.UUID) -> Row | None:
@@ -209,7 +198,7 @@ async def record_provider_events(engine: AsyncEngine, signals: EngagementSignals
     if any(event.type in SUPPRESSING or event.type == UNSUBSCRIBED for event in events):
         async with session_factory(engine)() as session:
             return await _record_each(session, signals, events, automated_window)
-    async with _statement_by_statement(engine) as conn:
+    async with statement_by_statement(engine) as conn:
         return await _record_each(conn, signals, events, automated_window)
 
 
@@ -253,7 +242,7 @@ async def _tracked(conn: AsyncConnection, secrets: list[str], token: str, kind: 
 
 
 async def track_open(engine: AsyncEngine, signals: EngagementSignals, secrets: list[str], token: str) -> None:
-    async with _statement_by_statement(engine) as conn:
+    async with statement_by_statement(engine) as conn:
         message, _ = await _tracked(conn, secrets, token, "opened")
         await record(conn, signals, message, "opened", source="pixel")
 
@@ -261,7 +250,7 @@ async def track_open(engine: AsyncEngine, signals: EngagementSignals, secrets: l
 async def track_click(engine: AsyncEngine, signals: EngagementSignals, secrets: list[str], token: str,
                       automated_window: timedelta, head: bool = False) -> str:
     """Record the click (flagged if it looks automated); the URL to send the reader on to."""
-    async with _statement_by_statement(engine) as conn:
+    async with statement_by_statement(engine) as conn:
         message, index = await _tracked(conn, secrets, token, "clicked")
         # Only a URL that was in this very message: the token cannot become an open redirect.
         if index is None or not 0 <= index < len(message.links):

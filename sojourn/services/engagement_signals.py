@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal, contact_of_workflow_id
+from sojourn.data.db import statement_by_statement
 from sojourn.data.models import EngagementEvent, Message, utcnow
 from sojourn.services.payload_codec import contact_keys
 
@@ -42,9 +43,8 @@ class DueSignal:
 
 
 class EngagementSignals:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client,
-                 retry_after: timedelta = timedelta(seconds=10)) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, client: Client, retry_after: timedelta = timedelta(seconds=10)) -> None:
+        self._engine = engine
         self._client = client
         self._retry_after = retry_after
         self._queue: asyncio.Queue[DueSignal] = asyncio.Queue()
@@ -88,8 +88,8 @@ class EngagementSignals:
 
     async def sweep(self, limit: int = 500) -> int:
         """Deliver the signals due for longer than `retry_after`; how many were tried."""
-        async with self._sessions() as session:
-            rows = (await session.execute(
+        async with statement_by_statement(self._engine) as conn:
+            rows = (await conn.execute(
                 select(EngagementEvent.id, EngagementEvent.type, EngagementEvent.url, EngagementEvent.occurred_at,
                        Message.id.label("message_id"), Message.workflow_id, Message.node_id, Message.journey_id,
                        Message.contact_id)
@@ -109,10 +109,8 @@ class EngagementSignals:
         outcomes = await asyncio.gather(*(self._signal(due) for due in batch))
         done = [due.event_id for due, ok in zip(batch, outcomes, strict=True) if ok]
         if done:
-            async with self._sessions() as session:
-                await session.execute(update(EngagementEvent).where(EngagementEvent.id.in_(done))
-                                      .values(signal_due=False))
-                await session.commit()
+            async with statement_by_statement(self._engine) as conn:
+                await conn.execute(update(EngagementEvent).where(EngagementEvent.id.in_(done)).values(signal_due=False))
 
     async def _signal(self, due: DueSignal) -> bool:
         try:

@@ -14,7 +14,6 @@ from temporalio.client import Client
 
 from api.app import create_app
 from sojourn.contracts.journey import journey_workflow_id
-from sojourn.data import db
 from sojourn.data.contact_keys import ContactKeys
 from sojourn.data.models import EngagementEvent, Message
 from sojourn.services.engagement_signals import EngagementSignals, due_signal
@@ -107,7 +106,7 @@ async def test_a_batch_of_signals_reads_its_contacts_keys_in_one_statement(engin
     writer = ContactKeys.from_settings(engine, settings)
     expected = {contact: (await writer.for_contact(contact))[0] for contact in contacts}
     client = with_codec(temporal_env.client, engine, settings)  # a process that never saw these keys
-    signals = EngagementSignals(db.session_factory(engine), client)
+    signals = EngagementSignals(engine, client)
     batch = [due_signal(0, journey_workflow_id(f"gone-{unique}", contact), "hello", "opened", uuid.uuid4(), None,
                         datetime.now(timezone.utc), f"gone-{unique}", 0) for contact in contacts]
     statements: list[str] = []

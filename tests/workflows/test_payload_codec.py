@@ -7,6 +7,7 @@ import asyncio
 import base64
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
@@ -74,3 +75,25 @@ async def test_a_key_destroyed_elsewhere_stops_decoding_within_the_cache_ttl(eng
     await asyncio.sleep(0.6)
     with pytest.raises(PayloadKeyDestroyed):
         await _codec(reader, "any").decode([sealed])  # others: once their cached copy expires
+
+
+async def test_a_key_read_to_decode_seals_the_contacts_next_payloads_without_another_read(engine, unique):
+    """A worker decodes a run's input (by key id), then seals the run's results (by contact)."""
+    contact = f"both-{unique}"
+    [sealed] = await _codec(ContactKeys(engine, MASTER, cache_size=10, ttl=60),
+                            journey_workflow_id("welcome", contact)).encode([_json("input")])
+    worker = ContactKeys(engine, MASTER, cache_size=10, ttl=60)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        run = _codec(worker, journey_workflow_id("welcome", contact))
+        assert await run.decode([sealed]) == [_json("input")]
+        [result] = await run.encode([_json("result")])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    assert result.metadata[KEY_ID] == sealed.metadata[KEY_ID]
+    assert len(statements) == 1, statements
