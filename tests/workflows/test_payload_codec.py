@@ -97,3 +97,28 @@ async def test_a_key_read_to_decode_seals_the_contacts_next_payloads_without_ano
         event.remove(engine.sync_engine, "before_cursor_execute", note)
     assert result.metadata[KEY_ID] == sealed.metadata[KEY_ID]
     assert len(statements) == 1, statements
+
+
+async def test_keys_for_many_contacts_are_read_and_created_together(engine, unique):
+    """Enrolling contacts seals each run's input: their keys are read, and the missing ones
+    created, in three statements for the whole batch; keys that exist are kept."""
+    known = [f"known-{unique}-{n}" for n in range(2)]
+    writer = ContactKeys(engine, MASTER, cache_size=100, ttl=60)
+    existing = {contact: (await writer.for_contact(contact))[0] for contact in known}
+    contacts = known + [f"new-{unique}-{n}" for n in range(5)]
+    enroller = ContactKeys(engine, MASTER, cache_size=100, ttl=60)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await enroller.ensure(contacts)
+        ids = {contact: (await enroller.for_contact(contact))[0] for contact in contacts}
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    assert len(statements) == 3, statements
+    assert {contact: ids[contact] for contact in known} == existing
+    # Another process finds the same new keys.
+    assert {contact: (await writer.for_contact(contact))[0] for contact in contacts} == ids
