@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta, timezone
 
 import httpx
+from sqlalchemy import event
 from temporalio.client import Client
 
 from api.app import create_app
@@ -196,3 +197,18 @@ async def api_without_temporal(settings) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sojourn.test",
                                      headers={"Authorization": f"Bearer {API_KEY}"}) as client:
             yield client
+
+
+@contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """The SQL statements `engine` sends to Postgres inside the block, in order."""
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 from temporalio.client import Client
 
 from api.app import create_app
@@ -19,7 +19,7 @@ from sojourn.data.models import EngagementEvent, Message
 from sojourn.services.engagement_signals import EngagementSignals, due_signal
 from sojourn.services.payload_codec import contact_keys, with_codec
 
-from helpers import API_KEY, add_contact, create_active_journey, enroll, tracking_path, wait_for_mail
+from helpers import API_KEY, add_contact, create_active_journey, enroll, statements_run, tracking_path, wait_for_mail
 
 
 class TemporalLink:
@@ -109,17 +109,9 @@ async def test_a_batch_of_signals_reads_its_contacts_keys_in_one_statement(engin
     signals = EngagementSignals(engine, client)
     batch = [due_signal(0, journey_workflow_id(f"gone-{unique}", contact), "hello", "opened", uuid.uuid4(), None,
                         datetime.now(timezone.utc), f"gone-{unique}", 0) for contact in contacts]
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args) -> None:
-        if "contact_keys" in statement:
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
+    with statements_run(engine) as statements:
         await signals.deliver(batch)  # the runs do not exist: each signal is sealed, then refused
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
-    assert len(statements) == 1, statements
+    keys_read = [statement for statement in statements if "contact_keys" in statement]
+    assert len(keys_read) == 1, keys_read
     cached = contact_keys(client)
     assert {contact: (await cached.for_contact(contact))[0] for contact in contacts} == expected

@@ -7,7 +7,6 @@ import asyncio
 import base64
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
@@ -18,6 +17,8 @@ from sojourn.data import contact_keys
 from sojourn.data.contact_keys import ContactKeys
 from sojourn.services.payload_codec import ENCODING, KEY_ID, ContactPayloadCodec, PayloadKeyDestroyed
 from sojourn.settings import Settings
+
+from helpers import statements_run
 
 MASTER = base64.b64decode(Settings().payload_master_key)
 
@@ -83,18 +84,10 @@ async def test_a_key_read_to_decode_seals_the_contacts_next_payloads_without_ano
     [sealed] = await _codec(ContactKeys(engine, MASTER, cache_size=10, ttl=60),
                             journey_workflow_id("welcome", contact)).encode([_json("input")])
     worker = ContactKeys(engine, MASTER, cache_size=10, ttl=60)
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
+    with statements_run(engine) as statements:
         run = _codec(worker, journey_workflow_id("welcome", contact))
         assert await run.decode([sealed]) == [_json("input")]
         [result] = await run.encode([_json("result")])
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
     assert result.metadata[KEY_ID] == sealed.metadata[KEY_ID]
     assert len(statements) == 1, statements
 
@@ -107,17 +100,9 @@ async def test_keys_for_many_contacts_are_read_and_created_together(engine, uniq
     existing = {contact: (await writer.for_contact(contact))[0] for contact in known}
     contacts = known + [f"new-{unique}-{n}" for n in range(5)]
     enroller = ContactKeys(engine, MASTER, cache_size=100, ttl=60)
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
+    with statements_run(engine) as statements:
         await enroller.ensure(contacts)
         ids = {contact: (await enroller.for_contact(contact))[0] for contact in contacts}
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
     assert len(statements) == 3, statements
     assert {contact: ids[contact] for contact in known} == existing
     # Another process finds the same new keys.
