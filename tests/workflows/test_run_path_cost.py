@@ -81,7 +81,7 @@ def test_run_payloads_are_converted_by_a_validator_built_once_per_type_in_the_sa
     """The codec's converter (pydantic's) reads what the default converter wrote in recorded
     histories, and writes what it reads, value for value."""
     converter = data_converter(ContactKeys(None, b"k" * 32, cache_size=1, ttl=1))
-    assert converter.payload_converter_class is PydanticPayloadConverter
+    assert issubclass(converter.payload_converter_class, PydanticPayloadConverter)
     ours = converter.payload_converter
     default = DataConverter.default.payload_converter
     for value in _samples():
@@ -92,3 +92,17 @@ def test_run_payloads_are_converted_by_a_validator_built_once_per_type_in_the_sa
         assert json.loads(ours_written.data or "null") == json.loads(theirs_written.data or "null")
         assert ours.from_payloads([theirs_written], [kind]) == [value]
         assert default.from_payloads([ours_written], [kind]) == [value]
+
+
+def test_every_run_reads_its_payloads_with_the_same_validators():
+    """The worker makes a payload converter for each run it caches; were each to build its own
+    validators, each cached run would keep them (90 KB a run in bench/memory.py)."""
+    converter = data_converter(ContactKeys(None, b"k" * 32, cache_size=1, ttl=1))
+    result = SendResult(status=MessageStatus.SENT, channel="email", message_id="m-1")
+    [payload] = converter.payload_converter.to_payloads([result])
+    first_run, second_run = (converter.payload_converter_class() for _ in range(2))
+    assert first_run.from_payloads([payload], [SendResult]) == [result]
+    validators = second_run.converters[b"json/plain"]._type_adapter
+    before = validators.cache_info()
+    assert second_run.from_payloads([payload], [SendResult]) == [result]
+    assert (validators.cache_info().hits, validators.cache_info().misses) == (before.hits + 1, before.misses)
