@@ -48,13 +48,14 @@ class ContactKeys:
 
     async def ensure(self, external_ids: Collection[str]) -> None:
         """Cache these contacts' keys, creating those they lack: three statements per 5,000 contacts
-        (enrolling a thousand would otherwise read or create each key in a transaction of its own)."""
+        at most, one when all have keys (enrolling or signalling a thousand would otherwise read or
+        create each key in a transaction of its own)."""
         external_ids = list(external_ids)
         for start in range(0, len(external_ids), _PER_STATEMENT):
             await self._ensure(external_ids[start:start + _PER_STATEMENT])
 
     async def _ensure(self, external_ids: list[str]) -> None:
-        await self.preload(external_ids)
+        await self._read(external_ids)
         missing = {external_id for external_id in external_ids if external_id not in self._by_contact}
         if not missing:
             return
@@ -65,12 +66,12 @@ class ContactKeys:
                              "wrapped_key": self._wrap(key_id, AESGCM.generate_key(bit_length=256))})
         async with statement_by_statement(self._engine) as conn:
             # Concurrent first uses race here; the unique external id keeps the first key.
-            await conn.execute(insert(ContactKey).values(new_keys).on_conflict_do_nothing(index_elements=["external_id"]))
-        await self.preload(missing)
+            await conn.execute(insert(ContactKey).values(new_keys)
+                               .on_conflict_do_nothing(index_elements=["external_id"]))
+        await self._read(missing)
 
-    async def preload(self, external_ids: Collection[str]) -> None:
-        """Cache the keys these contacts have, read in one statement: a batch of signals to many
-        contacts' runs would otherwise read them in a transaction each."""
+    async def _read(self, external_ids: Collection[str]) -> None:
+        """Cache the keys these contacts have that are not cached yet, read in one statement."""
         missing = [external_id for external_id in set(external_ids) if external_id not in self._by_contact]
         if not missing:
             return

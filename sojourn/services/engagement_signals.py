@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sojourn.contracts.journey import ENGAGEMENT_SIGNAL, EngagementSignal, contact_of_workflow_id
 from sojourn.data.db import statement_by_statement
 from sojourn.data.models import EngagementEvent, Message, utcnow
-from sojourn.services.payload_codec import contact_keys
+from sojourn.services.payload_codec import prepare_keys
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ class EngagementSignals:
 
     async def deliver(self, batch: list[DueSignal]) -> None:
         """Signal each run; clear the rows of those delivered or whose run has ended."""
-        if (keys := contact_keys(self._client)) is not None:  # each signal is sealed with its contact's key
-            await keys.preload({contact for due in batch if (contact := contact_of_workflow_id(due.workflow_id))})
+        contacts = {contact for due in batch if (contact := contact_of_workflow_id(due.workflow_id))}
+        await prepare_keys(self._client, contacts)  # each signal is sealed with its contact's key
         outcomes = await asyncio.gather(*(self._signal(due) for due in batch))
         done = [due.event_id for due, ok in zip(batch, outcomes, strict=True) if ok]
         if done:

@@ -33,7 +33,7 @@ from sojourn.errors import Conflict, Invalid, NotFound, SojournError
 from sojourn.services import schedules
 from sojourn.services.journey_checks import checked_definition
 from sojourn.services.pagination import keyset_page
-from sojourn.services.payload_codec import contact_keys
+from sojourn.services.payload_codec import prepare_keys
 from sojourn.services.reentry import admit, reentry_of
 
 if TYPE_CHECKING:
@@ -279,8 +279,7 @@ async def start_runs(session: AsyncSession, client: Client, task_queue: str, jou
     (`enter`, or a batched send for the messages it hands to runs)."""
     gate = asyncio.Semaphore(START_CONCURRENCY)
     done = 0
-    if (keys := contact_keys(client)) is not None:  # each run's input is sealed with its contact's key
-        await keys.ensure([contact.external_id for contact in contacts])
+    await prepare_keys(client, [contact.external_id for contact in contacts])  # each run's input is sealed with them
 
     async def one(contact: Contact) -> Enrollment:
         nonlocal done

@@ -12,7 +12,7 @@ workflow) decodes as it is, so recorded histories and running workflows keep wor
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -118,6 +118,13 @@ async def connect(settings: Settings, engine: AsyncEngine) -> Client:
 def with_codec(client: Client, engine: AsyncEngine, settings: Settings) -> Client:
     """The same connection as `client`, with the contact codec (for a client made elsewhere)."""
     return Client(**{**client.config(), "data_converter": data_converter(ContactKeys.from_settings(engine, settings))})
+
+
+async def prepare_keys(client: Client, contacts: Collection[str]) -> None:
+    """Read, or create, the keys the client's codec will seal these contacts' payloads with, all
+    together, before a batch of their runs is started or signalled."""
+    if (keys := contact_keys(client)) is not None:
+        await keys.ensure(contacts)
 
 
 def contact_keys(client: Client) -> ContactKeys | None:
