@@ -37,7 +37,7 @@ Latencies are pooled over the rounds. At the end every message must have one row
 sample of the runs must have received their signal.
 
     .venv/bin/python bench/engagement.py [--requests 1000] [--concurrency 50] [--rounds 2]
-        [--open-requests 500] [--offered-share 0.6] [--workers 2] [--pool-size 50]
+        [--open-requests 500] [--offered-share 0.6] [--workers 2] [--pool-size 40]
 
 Last line: `RESULT {json}`.
 """
@@ -100,6 +100,9 @@ DEFINITIONS = {
 WARMUP = 50
 OPEN_LOOP_CONNECTIONS = 200  # enough that the client never holds back a request that is due
 ENDPOINTS = ("webhook", "pixel")
+# Postgres connections the rest of the bench needs: its own pool (20), the SMTP sink's, the
+# superuser's reserved ones.
+POOL_HEADROOM = 40
 
 
 def signature_headers(body: bytes, secret: str) -> dict[str, str]:
@@ -238,6 +241,12 @@ async def main(args: argparse.Namespace) -> dict:
     async with bench_stack(keep=args.keep) as stack:
         async with stack.engine.begin() as conn:
             await conn.execute(text(f"CREATE TABLE {TABLE} (LIKE engagement_events INCLUDING ALL)"))
+            limit = int((await conn.execute(text("SHOW max_connections"))).scalar_one())
+        # Pools keep what they open, and both APIs stay up through every round: past Postgres's
+        # limit, a request that needs one more connection fails.
+        if 2 * args.workers * args.pool_size + POOL_HEADROOM > limit:
+            raise SystemExit(f"2 APIs x {args.workers} processes x --pool-size {args.pool_size} leaves less than "
+                             f"{POOL_HEADROOM} of Postgres's {limit} connections for the rest of the bench")
         await add_journeys(stack)
         log.info("starting %d runs that wait for engagement", 2 * per_endpoint_messages)
         # The bare arm uses the listening arm's message ids (it inserts into its own table).
@@ -374,8 +383,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--offered-share", type=float, default=0.6,
                         help="the offered rate as a share of the bare arm's saturated req/s (default 0.6)")
     parser.add_argument("--workers", type=int, default=2, help="API processes per arm (API_WORKERS, default 2)")
-    parser.add_argument("--pool-size", type=int, default=50,
-                        help="database connections per API process (DATABASE_POOL_SIZE, default 50)")
+    parser.add_argument("--pool-size", type=int, default=40,
+                        help="database connections per API process (DATABASE_POOL_SIZE, default 40)")
     parser.add_argument("--profile", metavar="FILE", help="py-spy the API process into FILE (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases)")
     return parser.parse_args(argv)

@@ -23,7 +23,7 @@ An arm's time in a round runs from its first enroll (or start) to its last
 completion, the latest close time in visibility; completion is counted with
 visibility every 0.5 s, never with N concurrent `handle.result()` long polls
 (they exhaust the namespace's pollers). Throughput = N / the arm's total time;
-the ratio sojourn/bare is the engine's cost (target >= 0.7). Mail is checked in
+the ratio sojourn/bare is the engine's cost (target >= 0.8, with step recording on). Mail is checked in
 the sink's mailbox: 2 x N per arm. CPU time per journey of each part (Temporal
 server, Postgres, SMTP sink, worker, and this process: enroll plus polling) is read
 from /proc over the same window; on a shared machine it is steadier than wall
@@ -311,7 +311,7 @@ async def main(args: argparse.Namespace) -> dict:
         "sojourn_per_s": round(sojourn_per_s, 1),
         "bare_per_s": round(bare_per_s, 1),
         "ratio": round(sojourn_per_s / bare_per_s, 3),
-        "target_ratio": 0.7,
+        "target_ratio": 0.8,
         "seconds": {arm: round(total(arm, "seconds"), 2) for arm in arms},
         # CPU per journey is steadier than wall time on a shared machine: what each part costs.
         "cpu_ms_per_journey": {arm: cpu(arm) for arm in arms},
