@@ -163,8 +163,18 @@ async def test_weekly_cap_across_journeys_with_priority(api, engine, temporal_en
         # The series wakes first: it must leave the slot to the waiting higher priority.
         await advance(temporal_env, runs["series"], timedelta(days=7) - timedelta(hours=4) + timedelta(minutes=1))
         yielded = await changed_outcome(temporal_env, runs["series"], series.path[-1].outcome)
-        if not (yielded or "").endswith("frequency cap: a higher-priority message goes first"):
-            # Rare in CI under load (1 in ~20 runs); what the runs and the rows said, to find out why.
+        if yielded is None:
+            # The run has ended: the server's fast-forward ran on past its target through the series'
+            # next timer (1 in ~20 CI runs; seen 2026-12-01: m4 went out 10 s after m2 left the
+            # window), too fast for the poll to see the yield. The rows still tell: m4 left the free
+            # slot unused and went out only once m2 had left the window too.
+            [m2, m4] = [r for r in await rows(engine, f"series-{unique}") if r.node_id in ("m2", "m4")]
+            assert m4.status == "sent" and m4.due_at >= m2.due_at + timedelta(days=7), (m2, m4)
+            # The series' clock now stands past the VIP's next slot as well, so what the VIP gets
+            # next says nothing about priority: that part is checked on the runs that stop in time.
+            return
+        elif not yielded.endswith("frequency cap: a higher-priority message goes first"):
+            # What the runs and the rows said, to find out why.
             state = await temporal_env.client.get_workflow_handle(runs["series"]).query("state", result_type=JourneyState)
             sent = [(r.journey_id.split("-")[0], r.node_id, r.status, r.priority, r.due_at, r.deferred_until, r.error)
                     for j in journeys for r in await rows(engine, f"{j}-{unique}")]
