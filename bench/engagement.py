@@ -100,9 +100,9 @@ DEFINITIONS = {
 WARMUP = 50
 OPEN_LOOP_CONNECTIONS = 200  # enough that the client never holds back a request that is due
 ENDPOINTS = ("webhook", "pixel")
-# Postgres connections the rest of the bench needs: its own pool (20), the SMTP sink's, the
-# superuser's reserved ones.
-POOL_HEADROOM = 40
+# Postgres connections the bench needs besides the APIs' and its own pool's: the SMTP sink's and
+# the superuser's reserved ones.
+OTHER_CONNECTIONS = 20
 
 
 def signature_headers(body: bytes, secret: str) -> dict[str, str]:
@@ -244,9 +244,10 @@ async def main(args: argparse.Namespace) -> dict:
             limit = int((await conn.execute(text("SHOW max_connections"))).scalar_one())
         # Pools keep what they open, and both APIs stay up through every round: past Postgres's
         # limit, a request that needs one more connection fails.
-        if 2 * args.workers * args.pool_size + POOL_HEADROOM > limit:
+        rest = stack.engine.pool.size() + OTHER_CONNECTIONS
+        if 2 * args.workers * args.pool_size + rest > limit:
             raise SystemExit(f"2 APIs x {args.workers} processes x --pool-size {args.pool_size} leaves less than "
-                             f"{POOL_HEADROOM} of Postgres's {limit} connections for the rest of the bench")
+                             f"{rest} of Postgres's {limit} connections for the rest of the bench")
         await add_journeys(stack)
         log.info("starting %d runs that wait for engagement", 2 * per_endpoint_messages)
         # The bare arm uses the listening arm's message ids (it inserts into its own table).
